@@ -1,0 +1,143 @@
+"""``sgrs`` command line. Exit codes: 0 done, 1 error (one line on stderr), 2 usage, 130 cancelled."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import SGRSError
+
+
+def _phantom(args) -> int:
+    from .phantom import write_cohort
+    from .progress import ProgressBar
+
+    bar = ProgressBar(args.cases, "phantom")
+    try:
+        path = write_cohort(args.out_dir, args.cases, args.seed, args.val, args.test, tuple(args.size),
+                            tuple(args.spacing), progress=lambda i, n: bar.update(i))
+    except ValueError as exc:
+        raise SGRSError(str(exc)) from None
+    except OSError as exc:
+        raise SGRSError(f"{args.out_dir}: cannot write the cohort ({exc.strerror or exc})") from None
+    bar.close()
+    print(f"wrote {args.cases} cases and {path}")
+    return 0
+
+
+def _train(args) -> int:
+    from .config import TrainConfig
+    from .train import Cancelled, train
+
+    if args.resume:
+        config = TrainConfig(cohort="", out=args.out, device=args.device)
+    else:
+        if not args.cohort:
+            raise SGRSError("--cohort is required (unless --resume)")
+        config = TrainConfig(
+            cohort=args.cohort, out=args.out, labelled=args.labelled, val=args.val, iterations=args.iterations,
+            patch=tuple(args.patch), filters=args.filters, method=args.method, batch=args.batch, lr=args.lr,
+            lr_policy=args.lr_policy, seed=args.seed, device=args.device, tau=args.tau,
+            delta_rule=args.delta_rule, theta_loss=args.theta_loss, teacher_noise=args.teacher_noise,
+            ct_window=tuple(args.ct_window) if args.ct_window else None, base_model=args.base_model,
+            val_every=args.val_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every)
+    try:
+        bundle = train(config, resume=args.resume, json_progress=args.json_progress,
+                       show_bar=not args.json_progress)
+    except Cancelled as exc:
+        print(f"sgrs: {exc}", file=sys.stderr)
+        return 130
+    print(f"model: {bundle}")
+    return 0
+
+
+def _import(args) -> int:
+    from .checkpoint import import_checkpoint
+
+    reference = None
+    if args.mix_reference:
+        from .data.normalize import Normalization
+        from .io import read_image
+        reference = Normalization()(read_image(args.mix_reference)[0])
+        if tuple(reference.shape) != tuple(args.patch):
+            raise SGRSError(f"{args.mix_reference}: mix reference must be one patch {tuple(args.patch)}, "
+                            f"got {reference.shape}")
+    out = import_checkpoint(args.checkpoint, args.out, tuple(args.patch), mix_reference=reference)
+    print(f"imported {args.checkpoint} → {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sgrs", description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--version", action="version", version=f"sgrs {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ph = sub.add_parser("phantom", help="write a deterministic synthetic cohort (images, labels, manifest)")
+    ph.add_argument("out_dir")
+    ph.add_argument("--cases", type=int, default=10)
+    ph.add_argument("--seed", type=int, default=0)
+    ph.add_argument("--val", type=int, default=None, help="validation cases (default: a tenth, ≥ 1)")
+    ph.add_argument("--test", type=int, default=None, help="test cases (default: a tenth, ≥ 1)")
+    ph.add_argument("--size", type=int, nargs=3, default=[96, 96, 64], metavar=("X", "Y", "Z"))
+    ph.add_argument("--spacing", type=float, nargs=3, default=[0.8, 0.8, 1.0], metavar=("X", "Y", "Z"))
+    ph.set_defaults(func=_phantom)
+
+    tr = sub.add_parser("train", help="semi-supervised training into a job folder")
+    tr.add_argument("--cohort", help="folder with manifest.json/.csv or train.list, or a manifest file")
+    tr.add_argument("--out", required=True, help="job folder (config, progress.jsonl, checkpoint, model/)")
+    tr.add_argument("--labelled", type=int, default=None, help="use the first N labelled train cases")
+    tr.add_argument("--val", type=int, default=None, help="validation cases taken from train if no val split")
+    tr.add_argument("--iterations", type=int, default=15000)
+    tr.add_argument("--patch", type=int, nargs=3, default=[112, 112, 80], metavar=("X", "Y", "Z"))
+    tr.add_argument("--filters", type=int, default=16, help="V-Net first-stage filters (16 = official)")
+    tr.add_argument("--method", default="sgrs", choices=["sgrs", "mix", "mean-teacher", "supervised"])
+    tr.add_argument("--batch", type=int, default=4, help="half labelled, half unlabelled")
+    tr.add_argument("--lr", type=float, default=0.01)
+    tr.add_argument("--lr-policy", default="constant", choices=["constant", "poly"])
+    tr.add_argument("--seed", type=int, default=1337)
+    tr.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+    tr.add_argument("--tau", type=float, default=0.296, help="entropy threshold of Δ (log10)")
+    tr.add_argument("--delta-rule", default="union", choices=["union", "intersection"])
+    tr.add_argument("--theta-loss", default="nr", choices=["nr", "con", "none"],
+                    help="loss on Θ: noise-robust (default), the consistent-region loss, or none")
+    tr.add_argument("--teacher-noise", action="store_true",
+                    help="released-code variant: teacher in train mode on noisy images")
+    tr.add_argument("--ct-window", type=float, nargs=2, metavar=("LOW", "HIGH"), help="clip before z-score")
+    tr.add_argument("--base-model", help="bundle to fine-tune from")
+    tr.add_argument("--val-every", type=int)
+    tr.add_argument("--checkpoint-every", type=int)
+    tr.add_argument("--log-every", type=int)
+    tr.add_argument("--resume", action="store_true", help="continue the job in --out from its checkpoint")
+    tr.add_argument("--json-progress", action="store_true", help="events as JSON lines on stdout")
+    tr.set_defaults(func=_train)
+
+    im = sub.add_parser("import-checkpoint", help="official .pth state dict → bundle (never executed)")
+    im.add_argument("checkpoint")
+    im.add_argument("--out", required=True)
+    im.add_argument("--patch", type=int, nargs=3, default=[112, 112, 80], metavar=("X", "Y", "Z"))
+    im.add_argument("--mix-reference", help="labelled image patch for region maps (patch-sized)")
+    im.set_defaults(func=_import)
+
+    from .cli_inference import add_inference_commands
+    add_inference_commands(sub)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SGRSError as exc:
+        print(f"sgrs: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("sgrs: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("sgrs: error: out of memory; use a smaller --patch/--batch or a GPU", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Training configuration: every default of DESIGN §3 as a named option."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from .losses import NR_DICE_SMOOTH, NR_LABEL_SMOOTHING
+from .schedule import WARMUP_FRACTION
+from .step import StepConfig
+from .synergy import DEFAULT_TAU
+
+
+@dataclass
+class TrainConfig:
+    cohort: str
+    out: str
+    labelled: int | None = None       # first N train cases with labels; None = all of them
+    val: int | None = None            # validation cases taken from train when the cohort has no val split
+    iterations: int = 15000
+    patch: tuple = (112, 112, 80)
+    filters: int = 16
+    method: str = "sgrs"
+    batch: int = 4                    # B_l = batch // 2 labelled + the rest unlabelled
+    lr: float = 0.01
+    lr_policy: str = "constant"
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    warmup_fraction: float = WARMUP_FRACTION
+    seed: int = 1337
+    device: str = "auto"
+    tau: float = DEFAULT_TAU
+    delta_rule: str = "union"
+    mix_alpha: float = 0.75
+    mix_lambda: float = 0.8           # fixed λ for region maps at inference, stored in the bundle
+    theta_loss: str = "nr"
+    teacher_noise: bool = False
+    nr_label_smoothing: float = NR_LABEL_SMOOTHING
+    nr_dice_smooth: float = NR_DICE_SMOOTH
+    ema_decay: float = 0.99
+    ct_window: tuple | None = None
+    base_model: str | None = None     # bundle to fine-tune from
+    val_every: int | None = None
+    checkpoint_every: int | None = None
+    log_every: int | None = None
+    val_overlap: float = 0.5
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.patch = tuple(int(p) for p in self.patch)
+        if self.ct_window is not None:
+            self.ct_window = tuple(float(v) for v in self.ct_window)
+
+    def check(self) -> None:
+        self.step_config().validate()
+        if any(p % 16 or p <= 0 for p in self.patch):
+            raise ValueError(f"patch {self.patch}: every side must be a positive multiple of 16")
+        if self.iterations < 1 or self.batch < 2:
+            raise ValueError("need iterations ≥ 1 and batch ≥ 2")
+        if self.filters < 1:
+            raise ValueError("filters must be ≥ 1")
+
+    @property
+    def batch_labelled(self) -> int:
+        return self.batch // 2
+
+    @property
+    def batch_unlabelled(self) -> int:
+        return 0 if self.method == "supervised" else self.batch - self.batch // 2
+
+    @property
+    def warmup_steps(self) -> int:
+        return int(round(self.warmup_fraction * self.iterations))
+
+    def every(self, name: str) -> int:
+        """Event intervals: explicit, or derived from the run length."""
+        value = getattr(self, name)
+        if value:
+            return int(value)
+        return {"val_every": max(1, self.iterations // 10), "checkpoint_every": max(1, min(500, self.iterations // 10)),
+                "log_every": max(1, self.iterations // 200)}[name]
+
+    def step_config(self) -> StepConfig:
+        names = {f.name for f in fields(StepConfig)}
+        return StepConfig(**{k: v for k, v in asdict(self).items() if k in names})
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["patch"] = list(self.patch)
+        d["ct_window"] = list(self.ct_window) if self.ct_window else None
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})

@@ -1,0 +1,186 @@
+"""A cohort: labelled cases, unlabelled images, a validation split and a test split.
+
+Sources:
+- a manifest (``manifest.json`` or ``.csv``) of NRRD / NIfTI / MHA files, or a folder holding one:
+  JSON ``{"classes": [...], "cases": [{"id", "image", "label"?, "split"?}]}``; CSV columns
+  ``id,image,label,split``. Paths are relative to the manifest. ``split`` is train (default), val or test.
+- the official UA-MT / SGRS-Net h5 layout: a folder with ``train.list`` and ``test.list`` whose ids
+  name h5 files (``image``, ``label`` datasets, already (x, y, z)), found as ``<id>.h5`` or
+  ``<id>/*.h5`` anywhere under the folder.
+
+The labelled cases are the first N train cases with a label (the published protocol); the other
+train cases are unlabelled (their labels unused). Validation cases are the manifest's ``val``
+cases or, when there are none, the last ``val`` train cases; the test split is never used in training.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..io import Geometry, read_image, read_label
+from .normalize import Normalization
+
+
+@dataclass
+class Case:
+    id: str
+    image: np.ndarray                 # normalised, float32, (x, y, z)
+    label: np.ndarray | None          # uint8, (x, y, z)
+    geometry: Geometry | None
+    source: str
+
+
+@dataclass
+class Cohort:
+    labelled: list[Case]
+    unlabelled: list[Case]
+    val: list[Case]
+    classes: list[str]
+    source: str
+    test_ids: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict:
+        return {"source": self.source, "labelled": [c.id for c in self.labelled],
+                "unlabelled": [c.id for c in self.unlabelled], "val": [c.id for c in self.val],
+                "test": self.test_ids, "classes": self.classes}
+
+
+@dataclass
+class _Entry:
+    id: str
+    image: Path
+    label: Path | None
+    split: str
+
+
+def load_cohort(source, labelled: int | None = None, val: int | None = None,
+                normalization: Normalization = Normalization(), n_classes: int | None = None,
+                need_unlabelled: bool = True) -> Cohort:
+    """Read and check every case. ``labelled=None`` uses every train case that has a label."""
+    source = Path(source)
+    if not source.exists():
+        raise InputError(f"{source}: cohort not found")
+    if source.is_dir() and (source / "train.list").exists():
+        return _load_h5(source, labelled, val, n_classes or 2, need_unlabelled)
+    manifest = _find_manifest(source)
+    entries, classes = _read_manifest(manifest)
+    n_classes = n_classes or len(classes)
+    train = [e for e in entries if e.split == "train"]
+    val_entries = [e for e in entries if e.split == "val"]
+    with_label = [e for e in train if e.label is not None]
+    if not val_entries and val:
+        val_entries, with_label = with_label[-val:], with_label[:-val]
+        train = [e for e in train if e not in val_entries]
+    n_lab = len(with_label) if labelled is None else labelled
+    lab_entries = with_label[:n_lab]
+    _check_counts(manifest, len(train) + len(val_entries), len(lab_entries), n_lab,
+                  len(train) - len(lab_entries), need_unlabelled)
+
+    def load(e: _Entry, with_lab: bool) -> Case:
+        image, geom = read_image(e.image)
+        lab = read_label(e.label, n_classes, geom, e.image) if with_lab else None
+        return Case(e.id, normalization(image), lab, geom, str(e.image))
+
+    return Cohort(labelled=[load(e, True) for e in lab_entries],
+                  unlabelled=[load(e, False) for e in train if e not in lab_entries],
+                  val=[load(e, True) for e in val_entries if e.label is not None],
+                  classes=classes, source=str(manifest),
+                  test_ids=[e.id for e in entries if e.split == "test"])
+
+
+def _check_counts(where, total, n_lab, asked, n_unlab, need_unlabelled) -> None:
+    if total == 0:
+        raise InputError(f"{where}: empty cohort: no train cases")
+    if n_lab == 0:
+        raise InputError(f"{where}: no labelled case: at least one train case needs a label")
+    if n_lab < asked:
+        raise InputError(f"{where}: asked for {asked} labelled cases but only {n_lab} train cases have a label")
+    if need_unlabelled and n_unlab == 0:
+        raise InputError(f"{where}: no unlabelled case left for semi-supervised training "
+                         "(use fewer --labelled or --method supervised)")
+
+
+def _find_manifest(source: Path) -> Path:
+    if source.is_file():
+        return source
+    for name in ("manifest.json", "manifest.csv"):
+        if (source / name).exists():
+            return source / name
+    raise InputError(f"{source}: no manifest.json, manifest.csv or train.list in this folder")
+
+
+def _read_manifest(path: Path) -> tuple[list[_Entry], list[str]]:
+    root = path.parent
+    try:
+        if path.suffix.lower() == ".csv":
+            with open(path, newline="") as f:
+                rows = list(csv.DictReader(f))
+            classes = ["background", "foreground"]
+        else:
+            data = json.loads(path.read_text())
+            rows, classes = data["cases"], data.get("classes", ["background", "foreground"])
+    except (json.JSONDecodeError, KeyError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{path}: not a valid manifest ({type(exc).__name__}: {exc})") from None
+    entries = []
+    for i, row in enumerate(rows):
+        if not row.get("image"):
+            raise InputError(f"{path}: case {i + 1} has no 'image'")
+        split = (row.get("split") or "train").strip().lower()
+        if split not in ("train", "val", "test"):
+            raise InputError(f"{path}: case {i + 1} has split {split!r}; use train, val or test")
+        label = row.get("label") or None
+        entries.append(_Entry(str(row.get("id") or Path(row["image"]).name.split(".")[0]),
+                              root / row["image"], root / label if label else None, split))
+    return entries, list(classes)
+
+
+def _load_h5(root: Path, labelled, val, n_classes, need_unlabelled) -> Cohort:
+    import h5py
+
+    ids = [s.strip() for s in (root / "train.list").read_text().splitlines() if s.strip()]
+    test_ids = [s.strip() for s in (root / "test.list").read_text().splitlines() if s.strip()] \
+        if (root / "test.list").exists() else []
+    val_ids = ids[-val:] if val else []
+    train_ids = ids[:-val] if val else ids
+    n_lab = len(train_ids) if labelled is None else labelled
+    _check_counts(root / "train.list", len(ids), min(n_lab, len(train_ids)), n_lab,
+                  len(train_ids) - n_lab, need_unlabelled)
+
+    def load(cid: str, with_lab: bool) -> Case:
+        path = _find_h5(root, cid)
+        try:
+            with h5py.File(path, "r") as f:
+                image = np.asarray(f["image"], dtype=np.float32)
+                label = np.asarray(f["label"]) if with_lab else None
+        except (OSError, KeyError) as exc:
+            raise InputError(f"{path}: not a readable h5 case with 'image' and 'label' ({exc})") from None
+        if image.ndim != 3:
+            raise InputError(f"{path}: image is {image.ndim}D; a 3D volume is required")
+        if not np.isfinite(image).all():
+            raise InputError(f"{path}: image has NaN/Inf voxels")
+        if label is not None and (label.shape != image.shape or label.min() < 0 or label.max() >= n_classes):
+            raise InputError(f"{path}: label shape {label.shape} or values do not fit the image and classes")
+        # The official h5 images are already z-scored; the z-score is idempotent, so it is repeated.
+        image = (image - image.mean()) / max(float(image.std()), 1e-6)
+        return Case(cid, image, None if label is None else label.astype(np.uint8), None, str(path))
+
+    return Cohort(labelled=[load(c, True) for c in train_ids[:n_lab]],
+                  unlabelled=[load(c, False) for c in train_ids[n_lab:]],
+                  val=[load(c, True) for c in val_ids], classes=["background", "foreground"][:n_classes]
+                  if n_classes == 2 else [f"class{i}" for i in range(n_classes)],
+                  source=str(root), test_ids=test_ids)
+
+
+def _find_h5(root: Path, cid: str) -> Path:
+    for candidate in (root / f"{cid}.h5", root / cid / "mri_norm2.h5"):
+        if candidate.exists():
+            return candidate
+    found = sorted(root.rglob(f"{cid}.h5")) or sorted(root.rglob(f"{cid}/*.h5"))
+    if not found:
+        raise InputError(f"{root}: no h5 file for case {cid!r} (looked for {cid}.h5 and {cid}/*.h5)")
+    return found[0]

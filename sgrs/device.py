@@ -1,0 +1,35 @@
+"""Device choice: ``auto`` picks CUDA, then Apple MPS, then the CPU."""
+from __future__ import annotations
+
+import contextlib
+import functools
+
+import torch
+
+from .errors import SGRSError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name not in DEVICES and not name.startswith("cuda:"):
+        raise SGRSError(f"unknown device {name!r}; use one of {', '.join(DEVICES)}")
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise SGRSError("device 'cuda' requested but no CUDA GPU is available to this PyTorch "
+                        f"(torch {torch.__version__}); use --device cpu or install a CUDA build")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise SGRSError("device 'mps' requested but Apple Metal is not available; use --device cpu")
+    return torch.device(name)
+
+
+def autocast_for(device: torch.device):
+    """bf16 autocast on CUDA (speed, no loss scaling needed); a no-op elsewhere."""
+    if device.type == "cuda":
+        return functools.partial(torch.autocast, "cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext

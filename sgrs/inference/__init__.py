@@ -1,0 +1,1 @@
+"""Whole-volume inference: sliding windows, region maps, segmentation outputs."""

@@ -1,0 +1,85 @@
+"""Sliding-window inference with batched windows and Gaussian blending.
+
+Windows overlap by ``overlap`` (0.5 costs ~8× fewer windows than the paper's dense 18×18×4
+stride); each window's probabilities are weighted by a Gaussian centred on the window, so seams
+from the borders, where the network sees less context, fade out. Sums accumulate on the device in
+``accum_dtype`` (float16 keeps a 512×512×400 CT volume within a few GB).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+
+
+def window_starts(size: int, patch: int, overlap: float) -> list[int]:
+    """Evenly spread starts covering [0, size) with at least the requested overlap."""
+    if size <= patch:
+        return [0]
+    stride = max(1, int(round(patch * (1.0 - overlap))))
+    n = math.ceil((size - patch) / stride) + 1
+    return sorted({int(round(i * (size - patch) / (n - 1))) for i in range(n)})
+
+
+def gaussian_weight(patch, sigma_scale: float = 0.125, device="cpu") -> torch.Tensor:
+    """Separable Gaussian (σ = patch/8), max 1, floored at 1e-3 so borders still count a little."""
+    axes = []
+    for p in patch:
+        x = torch.arange(p, dtype=torch.float32, device=device) - (p - 1) / 2
+        axes.append(torch.exp(-0.5 * (x / (p * sigma_scale)) ** 2))
+    w = axes[0][:, None, None] * axes[1][None, :, None] * axes[2][None, None, :]
+    return (w / w.max()).clamp_min(1e-3)
+
+
+def pad_volume(image: np.ndarray, patch) -> tuple[np.ndarray, tuple[slice, ...]]:
+    """Pad a volume smaller than the patch (with its minimum); return the crop that undoes it."""
+    pads = [(max(0, p - s) // 2, max(0, p - s) - max(0, p - s) // 2) for s, p in zip(image.shape, patch)]
+    crop = tuple(slice(a, a + s) for (a, _), s in zip(pads, image.shape))
+    if any(a or b for a, b in pads):
+        image = np.pad(image, pads, mode="constant", constant_values=float(image.min()))
+    return image, crop
+
+
+@torch.no_grad()
+def sliding_window(predict: Callable[[torch.Tensor], torch.Tensor], image: np.ndarray, patch,
+                   n_classes: int, overlap: float = 0.5, batch_size: int = 4, device="cpu",
+                   accum_dtype=torch.float32, progress: Callable[[int, int], None] | None = None
+                   ) -> torch.Tensor:
+    """Blended class probabilities (C, X, Y, Z) of a normalised (x, y, z) volume.
+
+    ``predict`` maps a (B, 1, *patch) batch to probabilities (B, C, *patch).
+    """
+    padded, crop = pad_volume(image, patch)
+    volume = torch.from_numpy(padded).to(device)
+    weight = gaussian_weight(patch, device=device)
+    scores = torch.zeros((n_classes,) + padded.shape, dtype=accum_dtype, device=device)
+    norm = torch.zeros(padded.shape, dtype=accum_dtype, device=device)
+    starts = list(itertools.product(*(window_starts(s, p, overlap) for s, p in zip(padded.shape, patch))))
+    for i in range(0, len(starts), batch_size):
+        chunk = starts[i:i + batch_size]
+        windows = [tuple(slice(a, a + p) for a, p in zip(st, patch)) for st in chunk]
+        batch = torch.stack([volume[w] for w in windows])[:, None]
+        probs = predict(batch).float() * weight
+        for w, pr in zip(windows, probs):
+            scores[(slice(None),) + w] += pr.to(accum_dtype)
+            norm[w] += weight.to(accum_dtype)
+        if progress:
+            progress(min(i + batch_size, len(starts)), len(starts))
+    scores /= norm
+    return scores[(slice(None),) + crop]
+
+
+def model_predictor(model: torch.nn.Module, autocast=None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Softmax probabilities of ``model`` in eval mode, optionally under an autocast context."""
+    model.eval()
+
+    def predict(batch: torch.Tensor) -> torch.Tensor:
+        if autocast is None:
+            return model(batch).softmax(1)
+        with autocast():
+            return model(batch).float().softmax(1)
+
+    return predict

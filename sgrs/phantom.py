@@ -1,0 +1,137 @@
+"""Deterministic synthetic cohorts: MR-like volumes with a left-atrium-like target.
+
+Each case: a torso of textured soft tissue; an irregular blood-pool body (the target) with four
+tubular "pulmonary veins" leaving it; a darker wall around it; bright distractors that look like
+blood but are not the target (an aorta-like tube, a ventricle-like blob); a smooth multiplicative
+bias field; Rician noise. Shape, position, size, contrast and noise vary per case; everything is a
+function of (seed, case index), so the same command always writes the same files.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .io import Geometry, write_image
+
+DEFAULT_SIZE = (96, 96, 64)
+DEFAULT_SPACING = (0.8, 0.8, 1.0)
+
+
+def _smooth_noise(rng: np.random.Generator, shape, scale_vox: float) -> np.ndarray:
+    """Gaussian-filtered white noise (FFT), unit standard deviation."""
+    white = rng.standard_normal(shape)
+    freqs = np.meshgrid(*[np.fft.fftfreq(n) for n in shape], indexing="ij", sparse=True)
+    k2 = sum(f * f for f in freqs)
+    out = np.real(np.fft.ifftn(np.fft.fftn(white) * np.exp(-2 * (np.pi * scale_vox) ** 2 * k2)))
+    return out / (out.std() + 1e-8)
+
+
+def _tube(points_mm: tuple[np.ndarray, ...], path: np.ndarray, radius: float) -> np.ndarray:
+    """Voxels within ``radius`` mm of a polyline sampled densely enough to treat as points."""
+    inside = np.zeros(np.broadcast(*points_mm).shape, dtype=bool)
+    for p in path:
+        inside |= sum((c - pc) ** 2 for c, pc in zip(points_mm, p)) < radius * radius
+    return inside
+
+
+def _curve(rng, start, direction, length, n=24) -> np.ndarray:
+    bend = rng.normal(0, 0.35, 3)
+    t = np.linspace(0, 1, n)[:, None]
+    ctrl = start + direction * length * 0.5 + bend * length * 0.3
+    end = start + direction * length
+    return (1 - t) ** 2 * start + 2 * (1 - t) * t * ctrl + t * t * end
+
+
+def make_case(index: int, seed: int = 0, size=DEFAULT_SIZE, spacing=DEFAULT_SPACING):
+    """Return (image float32, label uint8, geometry) for case ``index`` of cohort ``seed``."""
+    rng = np.random.default_rng([seed, index])
+    size, spacing = tuple(int(s) for s in size), tuple(float(s) for s in spacing)
+    extent = np.array(size) * np.array(spacing)
+    grid = np.meshgrid(*[(np.arange(n) + 0.5) * s for n, s in zip(size, spacing)], indexing="ij", sparse=True)
+
+    # Target: an irregular body (radius modulated by random low-order harmonics of the direction).
+    centre = extent * (0.5 + rng.uniform(-0.08, 0.08, 3))
+    r0 = rng.uniform(0.16, 0.24) * extent[:2].mean()
+    axes = r0 * rng.uniform(0.8, 1.2, 3)
+    rel = [g - c for g, c in zip(grid, centre)]
+    dist = np.sqrt(sum((r / a) ** 2 for r, a in zip(rel, axes))) + 1e-6
+    unit = [r / (a * dist) for r, a in zip(rel, axes)]
+    warp = sum(rng.normal(0, 0.08) * u for u in unit)
+    warp = warp + sum(rng.normal(0, 0.06) * unit[i] * unit[j] for i in range(3) for j in range(i, 3))
+    body = dist < 1.0 + warp
+    veins = np.zeros(size, dtype=bool)
+    for k in range(4):  # two veins each side, pointing outwards and backwards
+        side = -1 if k < 2 else 1
+        d = np.array([side * rng.uniform(0.6, 1.0), rng.uniform(0.2, 0.7), rng.uniform(-0.5, 0.5)])
+        d /= np.linalg.norm(d)
+        start = centre + d * axes * 0.8
+        path = _curve(rng, start, d, rng.uniform(0.5, 0.9) * r0)
+        veins |= _tube(grid, path, rng.uniform(0.12, 0.18) * r0)
+    label = body | veins
+
+    # Distractors: bright blood pools that are not the target.
+    aorta_start = np.array([extent[0] * rng.uniform(0.35, 0.65), 0.0, extent[2] * rng.uniform(0.3, 0.7)])
+    aorta_dir = np.array([rng.normal(0, 0.2), 1.0, rng.normal(0, 0.2)])
+    aorta_dir /= np.linalg.norm(aorta_dir)
+    aorta = _tube(grid, _curve(rng, aorta_start, aorta_dir, extent[1] * 0.35), r0 * 0.35) & ~label
+    v_centre = centre + np.array([rng.uniform(-1, 1), -1.0, rng.uniform(-0.3, 0.3)]) * r0 * 1.9
+    ventricle = (sum(((g - c) / (r0 * 0.9)) ** 2 for g, c in zip(grid, v_centre)) < 1.0) & ~label
+
+    # Intensities: tissue texture, dark wall around the target, bright blood, bias field, Rician noise.
+    tissue = 0.35 + 0.06 * _smooth_noise(rng, size, 3.0)
+    torso = sum(((g - e / 2) / (e / 2 * 0.98)) ** 2 for g, e in zip(grid[:2], extent[:2])) < 1.0
+    image = np.where(torso, tissue, 0.03)
+    wall = _dilate(label, 2) & ~label
+    image = np.where(wall, 0.22, image)
+    blood = rng.uniform(0.7, 1.0)
+    image = np.where(label, blood, image)
+    image = np.where(aorta | ventricle, blood * rng.uniform(0.85, 1.05), image)
+    image = image * (1.0 + 0.04 * _smooth_noise(rng, size, 1.5))
+    bias = np.exp(0.25 * _smooth_noise(rng, size, 18.0))
+    sigma = rng.uniform(0.03, 0.07)
+    noisy = np.sqrt((image * bias + rng.normal(0, sigma, size)) ** 2 + rng.normal(0, sigma, size) ** 2)
+    scale = rng.uniform(300, 900)  # scanner units vary from case to case
+    geometry = Geometry(size, spacing, tuple(rng.uniform(-120, -80, 3).round(2)), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    return (noisy * scale).astype(np.float32), label.astype(np.uint8), geometry
+
+
+def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
+    out = mask.copy()
+    for axis in range(3):
+        for s in range(1, r + 1):
+            out |= np.roll(mask, s, axis) | np.roll(mask, -s, axis)
+    return out
+
+
+def write_cohort(out_dir, cases: int, seed: int = 0, val: int | None = None, test: int | None = None,
+                 size=DEFAULT_SIZE, spacing=DEFAULT_SPACING, progress=None) -> Path:
+    """Write ``cases`` NRRD images and labels plus ``manifest.json``; returns the manifest path.
+
+    Splits: the last ``test`` cases are ``test``, the ``val`` before them ``val``, the rest ``train``
+    (defaults: one tenth each, at least one).
+    """
+    out = Path(out_dir)
+    val = max(1, cases // 10) if val is None else val
+    test = max(1, cases // 10) if test is None else test
+    if cases < 1 or val < 0 or test < 0 or val + test >= cases:
+        raise ValueError(f"need cases > val + test ≥ 0, got cases={cases}, val={val}, test={test}")
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "labels").mkdir(parents=True, exist_ok=True)
+    entries = []
+    for i in range(cases):
+        image, label, geometry = make_case(i, seed, size, spacing)
+        cid = f"case{i:03d}"
+        write_image(image, geometry, out / "images" / f"{cid}.nrrd")
+        write_image(label, geometry, out / "labels" / f"{cid}.nrrd")
+        split = "test" if i >= cases - test else "val" if i >= cases - test - val else "train"
+        entries.append({"id": cid, "image": f"images/{cid}.nrrd", "label": f"labels/{cid}.nrrd", "split": split})
+        if progress:
+            progress(i + 1, cases)
+    manifest = {"name": f"sgrs-phantom-seed{seed}", "classes": ["background", "left atrium"],
+                "generator": {"seed": seed, "cases": cases, "size": list(size), "spacing": list(spacing)},
+                "cases": entries}
+    path = out / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=1))
+    return path

@@ -1,0 +1,273 @@
+"""Training: ``train(TrainConfig)`` runs a job folder from start, or resumes it, to a bundle.
+
+Exactly resumable: batch t, the mix draws and dropout are functions of (seed, t), and the
+checkpoint holds student, teacher and SGD momentum, so a resumed run continues as if never stopped.
+SIGTERM / SIGINT finish the current step, save a checkpoint and end the job as ``cancelled``.
+"""
+from __future__ import annotations
+
+import copy
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import distributed as ddp
+from .bundle import default_classes, load_bundle, save_bundle
+from .config import TrainConfig
+from .data import BatchSampler, Cohort, Normalization, load_cohort
+from .data.sampler import pad_to
+from .device import autocast_for, resolve_device
+from .errors import JobError, SGRSError
+from .inference.sliding import model_predictor, sliding_window
+from .job import TERMINAL_EVENTS, JobFolder, read_events
+from .progress import ProgressBar, emit_json, format_seconds
+from .schedule import learning_rate
+from .step import training_step
+from .vnet import VNet
+
+
+class _CancelFlag:
+    """Set by SIGTERM/SIGINT; the loop checks it between steps."""
+
+    def __init__(self):
+        self.set = False
+        self._old = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.set = True
+
+    def __exit__(self, *exc):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+def dice_score(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Foreground Dice; 1.0 when both are empty."""
+    p, t = pred > 0, truth > 0
+    denom = p.sum() + t.sum()
+    return 1.0 if denom == 0 else float(2.0 * (p & t).sum() / denom)
+
+
+def validate(model: VNet, cohort: Cohort, patch, device, overlap: float, autocast) -> dict:
+    model.eval()
+    predict = model_predictor(model, autocast)
+    per_case = {}
+    for case in cohort.val:
+        probs = sliding_window(predict, case.image, patch, model.n_classes, overlap, device=device)
+        per_case[case.id] = dice_score(probs.argmax(0).cpu().numpy(), case.label)
+    return {"dice": float(np.mean(list(per_case.values()))) if per_case else None, "per_case": per_case}
+
+
+def mix_reference_patch(cohort: Cohort, patch) -> np.ndarray:
+    """A patch of the first labelled case centred on its foreground: the region-map mix partner."""
+    case = cohort.labelled[0]
+    image, label = pad_to(case.image, patch, float(case.image.min())), pad_to(case.label, patch, 0)
+    fg = np.argwhere(label > 0)
+    centre = fg.mean(0).round().astype(int) if len(fg) else np.array(image.shape) // 2
+    start = [int(np.clip(c - p // 2, 0, s - p)) for c, p, s in zip(centre, patch, image.shape)]
+    return np.ascontiguousarray(image[tuple(slice(a, a + p) for a, p in zip(start, patch))])
+
+
+def _state_tensors(student, teacher, optimizer) -> dict[str, torch.Tensor]:
+    out = {f"student.{k}": v for k, v in student.state_dict().items()}
+    if teacher is not None:
+        out.update({f"teacher.{k}": v for k, v in teacher.state_dict().items()})
+    for i, p in enumerate(optimizer.param_groups[0]["params"]):
+        buf = optimizer.state.get(p, {}).get("momentum_buffer")
+        if buf is not None:
+            out[f"momentum.{i}"] = buf
+    return out
+
+
+def _restore(tensors, student, teacher, optimizer) -> None:
+    def part(prefix):
+        return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    student.load_state_dict(part("student."), strict=True)
+    if teacher is not None:
+        teacher.load_state_dict(part("teacher."), strict=True)
+    for i, p in enumerate(optimizer.param_groups[0]["params"]):
+        if f"momentum.{i}" in tensors:
+            optimizer.state[p]["momentum_buffer"] = tensors[f"momentum.{i}"].to(p.device).clone()
+
+
+def prepare_job(config: TrainConfig, resume: bool, job: JobFolder) -> TrainConfig:
+    """Create or reopen the job folder; never overwrite another run's checkpoint or model."""
+    if resume:
+        saved = TrainConfig.from_json(job.read_config())
+        saved.device = config.device or saved.device
+        events = read_events(job.progress)
+        if events and events[-1]["event"] == "finished":
+            raise JobError(f"{job.path}: this job already finished; its model is in {job.model}")
+        return saved
+    if job.config.exists() or job.checkpoint.exists() or job.model.exists():
+        raise JobError(f"{job.path}: folder already holds a training job; use --resume to continue it "
+                       "or choose another --out")
+    return config
+
+
+def train(config: TrainConfig, resume: bool = False, json_progress: bool = False,
+          show_bar: bool = True) -> Path:
+    """Run (or resume) a job; return the bundle folder. Raises SGRSError with a one-line reason."""
+    job = JobFolder(config.out)
+    device = resolve_device(config.device)
+    info = ddp.setup(device.type)
+    if info.is_main:
+        job.create()
+    config = prepare_job(config, resume, job)
+    try:
+        config.check()
+    except ValueError as exc:
+        raise SGRSError(str(exc)) from None
+    if device.type == "cuda" and info.enabled:
+        device = torch.device("cuda", info.local_rank)
+    writer = job if info.is_main else None
+
+    def event(kind, **fields):
+        if writer is None:
+            return
+        record = writer.event(kind, **fields)
+        if json_progress:
+            emit_json(record)
+
+    try:
+        return _run(config, resume, job, device, info, event, show_bar and info.is_main)
+    except Cancelled:
+        raise
+    except SGRSError as exc:
+        event("failed", reason=str(exc))
+        raise
+    except Exception as exc:
+        event("failed", reason=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        ddp.teardown(info)
+
+
+def _run(config, resume, job, device, info, event, show_bar) -> Path:
+    base = load_bundle(config.base_model) if config.base_model else None
+    normalization = Normalization.from_json(base.meta["normalization"]) if base else \
+        Normalization("zscore", config.ct_window)
+    cohort = load_cohort(config.cohort, config.labelled, config.val, normalization,
+                         n_classes=base.n_classes if base else None,
+                         need_unlabelled=config.method != "supervised")
+    n_classes = base.n_classes if base else len(cohort.classes)
+    torch.manual_seed(config.seed)
+    student = base.model if base else VNet(n_classes, config.filters)
+    student = student.to(device).train()
+    teacher = None
+    if config.method != "supervised":
+        teacher = copy.deepcopy(student)
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+    optimizer = torch.optim.SGD(student.parameters(), lr=config.lr, momentum=config.momentum,
+                                weight_decay=config.weight_decay)
+    start = 0
+    if resume:
+        saved = job.load_checkpoint()
+        if saved is not None:
+            _restore({k: v.to(device) for k, v in saved[0].items()}, student, teacher, optimizer)
+            start = int(saved[1].get("iteration", 0))
+    elif info.is_main:
+        job.write_config(config.to_json())
+    if info.enabled:
+        torch.distributed.barrier()
+    model = torch.nn.parallel.DistributedDataParallel(student) if info.enabled else student
+    autocast = autocast_for(device)
+    sampler = BatchSampler(cohort.labelled, cohort.unlabelled, config.patch, config.batch_labelled,
+                           config.batch_unlabelled, config.seed, info.rank)
+    step_cfg = config.step_config()
+    event("started", iteration=start, iterations=config.iterations, resumed=resume, device=str(device),
+          world_size=info.world, cohort=cohort.describe(),
+          parameters=sum(p.numel() for p in student.parameters()))
+    bar = ProgressBar(config.iterations, "train", enabled=show_bar)
+    validation: list[dict] = []
+    t_run, rate = time.monotonic(), None
+
+    def checkpoint(t):
+        if info.is_main:
+            job.save_checkpoint(_state_tensors(student, teacher, optimizer), {"iteration": t})
+            event("checkpoint", iteration=t, path=job.checkpoint.name)
+
+    with _CancelFlag() as cancel:
+        t = start
+        for t, (x_l, y_l, x_u) in sampler.iterate(start, config.iterations):
+            if ddp.any_rank(cancel.set, info):
+                checkpoint(t)
+                event("cancelled", iteration=t, reason="stopped by signal; resume with --resume")
+                bar.close()
+                raise Cancelled(t)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(t, config.iterations, config.lr, config.lr_policy)
+            torch.manual_seed(config.seed * 1_000_003 + t * 31 + info.rank)  # dropout: a function of t
+            rng = np.random.default_rng([config.seed, t, info.rank, 1])
+            t0 = time.monotonic()
+            stats = training_step(model, teacher, optimizer, x_l.to(device), y_l.to(device), x_u.to(device),
+                                  t, config.warmup_steps, step_cfg, rng, autocast,
+                                  after_update=lambda: ddp.average_buffers(student, info))
+            dt = time.monotonic() - t0
+            rate = dt if rate is None else 0.9 * rate + 0.1 * dt
+            eta = rate * (config.iterations - t - 1)
+            done = t + 1
+            if done % config.every("log_every") == 0 or done == config.iterations:
+                event("step", iteration=done, lr=optimizer.param_groups[0]["lr"],
+                      it_per_s=round(1.0 / max(rate, 1e-9), 3), eta_s=round(eta, 1),
+                      **{k: round(v, 6) for k, v in stats.items()})
+            bar.update(done, f"loss {stats['loss']:.3f}", eta)
+            if cohort.val and (done % config.every("val_every") == 0 or done == config.iterations) \
+                    and info.is_main:
+                result = validate(student, cohort, config.patch, device, config.val_overlap, autocast)
+                student.train()
+                validation.append({"iteration": done, **result})
+                event("validation", iteration=done, **result)
+            if done % config.every("checkpoint_every") == 0 and done < config.iterations:
+                checkpoint(done)
+        bar.close()
+    final = config.iterations
+    checkpoint(final)
+    teacher_spread = ddp.max_param_difference(teacher, info) if teacher is not None else 0.0
+    bundle = None
+    if info.is_main:
+        bundle = save_bundle(
+            job.model, student, teacher, patch_size=config.patch, classes=default_classes(cohort.classes),
+            normalization=normalization.to_json(),
+            tau=config.tau, delta_rule=config.delta_rule, mix_reference=mix_reference_patch(cohort, config.patch),
+            spacing=_median_spacing(cohort), mix_lambda=config.mix_lambda,
+            provenance={"data": cohort.describe(), "iterations": final, "method": config.method,
+                        "seed": config.seed, "validation": validation[-1] if validation else None,
+                        "validation_history": [{"iteration": v["iteration"], "dice": v["dice"]} for v in validation],
+                        "train_seconds": round(time.monotonic() - t_run, 1)})
+        event("finished", iteration=final, model=str(bundle), teacher_rank_spread=teacher_spread,
+              elapsed=format_seconds(time.monotonic() - t_run))
+    return bundle or job.model
+
+
+class Cancelled(SGRSError):
+    """The run stopped on a signal after saving a checkpoint."""
+
+    def __init__(self, iteration: int):
+        super().__init__(f"training cancelled at iteration {iteration}; continue with --resume")
+        self.iteration = iteration
+
+
+def _median_spacing(cohort: Cohort):
+    spacings = [c.geometry.spacing for c in cohort.labelled + cohort.unlabelled if c.geometry is not None]
+    return [float(v) for v in np.median(np.array(spacings), axis=0)] if spacings else None
+
+
+def job_state(path) -> str:
+    """running-or-stopped / finished / cancelled / failed / empty, from the last event."""
+    events = read_events(path)
+    if not events:
+        return "empty"
+    last = events[-1]["event"]
+    return last if last in TERMINAL_EVENTS else "interrupted"
