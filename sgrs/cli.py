@@ -79,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     ph.add_argument("--seed", type=int, default=0)
     ph.add_argument("--val", type=int, default=None, help="validation cases (default: a tenth, ≥ 1)")
     ph.add_argument("--test", type=int, default=None, help="test cases (default: a tenth, ≥ 1)")
-    ph.add_argument("--size", type=int, nargs=3, default=[96, 96, 64], metavar=("X", "Y", "Z"))
-    ph.add_argument("--spacing", type=float, nargs=3, default=[0.8, 0.8, 1.0], metavar=("X", "Y", "Z"))
+    ph.add_argument("--size", type=int, nargs=3, default=[64, 64, 48], metavar=("X", "Y", "Z"))
+    ph.add_argument("--spacing", type=float, nargs=3, default=[1.25, 1.25, 1.25], metavar=("X", "Y", "Z"))
     ph.set_defaults(func=_phantom)
 
     tr = sub.add_parser("train", help="semi-supervised training into a job folder")

@@ -1,6 +1,82 @@
-"""``sgrs segment`` and ``sgrs evaluate`` (the inference commands)."""
+"""``sgrs segment`` and ``sgrs evaluate``."""
 from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def _segment(args) -> int:
+    from .inference.segment import SegmentOptions, segment_file
+    from .progress import ProgressBar, emit_json
+
+    options = SegmentOptions(overlap=args.overlap, regions=args.regions, delta_rule=args.delta_rule,
+                             tau=args.tau, device=args.device, weights=args.weights, batch_size=args.batch)
+    bar = ProgressBar(1, "segment", enabled=not args.json_progress)
+
+    def progress(done, total):
+        if args.json_progress:
+            emit_json({"event": "progress", "stage": "windows", "done": done, "total": total})
+        else:
+            bar.total = total
+            bar.update(done)
+
+    seg, files = segment_file(args.image, args.model, args.out, options, png=args.png, progress=progress)
+    bar.close()
+    for warning in seg.summary.get("warnings", []):
+        print(f"sgrs: warning: {warning}", file=sys.stderr)
+    if args.json_progress:
+        emit_json({"event": "finished", "summary": seg.summary, "files": {k: str(v) for k, v in files.items()}})
+    else:
+        print(describe(seg.summary, files))
+    return 0
+
+
+def describe(summary: dict, files: dict) -> str:
+    lines = [f"segmented {summary.get('input', '')} in {summary['seconds']:.1f} s on {summary['device']} "
+             f"({summary['windows']} windows)"]
+    for name, c in summary["classes"].items():
+        lines.append(f"  {name}: {c['ml']:.2f} mL")
+    for key, r in summary.get("regions", {}).items():
+        lines.append(f"  {r['name']:<18s} {100 * r['share_of_foreground']:5.1f} % of the segmentation "
+                     f"({r['foreground_ml']:.2f} mL)")
+    lines.append("  files: " + ", ".join(str(p) for p in files.values()))
+    return "\n".join(lines)
+
+
+def _evaluate(args) -> int:
+    from .evaluate import evaluate_folders, format_table, write_csv
+
+    rows = evaluate_folders(args.pred, args.truth, args.lcc)
+    out = write_csv(rows, args.csv or Path(args.pred) / "metrics.csv")
+    print(format_table(rows))
+    print(f"per-case metrics: {out}")
+    if args.json:
+        print(json.dumps(rows))
+    return 0
 
 
 def add_inference_commands(sub) -> None:
-    """Registered here so the inference code loads only when used."""
+    sg = sub.add_parser("segment", help="segment a scan: label, Δ/Ω/Θ region and entropy maps, summary")
+    sg.add_argument("image", help="NRRD, NIfTI, MHA, ... or a DICOM series folder")
+    sg.add_argument("--model", required=True, help="model bundle folder")
+    sg.add_argument("--out", required=True, help="output folder")
+    sg.add_argument("--overlap", type=float, default=0.5, help="window overlap in [0, 1) (default 0.5)")
+    sg.add_argument("--regions", dest="regions", action="store_true", default=True)
+    sg.add_argument("--no-regions", dest="regions", action="store_false", help="label and entropy only (2× faster)")
+    sg.add_argument("--delta-rule", choices=["union", "intersection"], help="default: the bundle's")
+    sg.add_argument("--tau", type=float, help="entropy threshold (default: the bundle's)")
+    sg.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+    sg.add_argument("--weights", choices=["student", "teacher"], help="default: the bundle's")
+    sg.add_argument("--batch", type=int, default=2, help="windows per forward pass")
+    sg.add_argument("--png", action="store_true", help="also draw overview.png")
+    sg.add_argument("--json-progress", action="store_true", help="progress and summary as JSON lines")
+    sg.set_defaults(func=_segment)
+
+    ev = sub.add_parser("evaluate", help="Dice, Jaccard, HD95, ASD, ASSD of predictions against ground truth")
+    ev.add_argument("--pred", required=True, help="folder of ID.nrrd (or ID/label.nrrd) predictions")
+    ev.add_argument("--truth", required=True, help="folder of ID.nrrd ground-truth label maps")
+    ev.add_argument("--lcc", action="store_true", help="keep the largest connected component of each prediction")
+    ev.add_argument("--csv", help="per-case CSV (default PRED/metrics.csv)")
+    ev.add_argument("--json", action="store_true", help="also print the rows as JSON")
+    ev.set_defaults(func=_evaluate)

@@ -28,28 +28,36 @@ def masked_ce(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | N
 
 def soft_dice_loss(probs: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None,
                    smooth: float = 1e-5) -> torch.Tensor:
-    """Masked soft Dice loss over the foreground classes (see the module docstring)."""
+    """Masked soft Dice loss over the foreground classes (see the module docstring).
+
+    Per-class boolean targets instead of a one-hot tensor: no (B, C, X, Y, Z) copy, no strided views.
+    """
     probs = probs.float()
-    n_classes = probs.shape[1]
-    onehot = F.one_hot(target, n_classes).movedim(-1, 1).to(probs.dtype)
-    m = torch.ones_like(probs[:, :1]) if mask is None else mask.unsqueeze(1).to(probs.dtype)
-    dims = (0, 2, 3, 4)
-    inter = (m * probs * onehot).sum(dims)
-    denom = (m * probs * probs).sum(dims) + (m * onehot).sum(dims)
-    dice = (2.0 * inter + smooth) / (denom + smooth)
-    return 1.0 - dice[1:].mean()
+    m = None if mask is None else mask.to(probs.dtype)
+    losses = []
+    for c in range(1, probs.shape[1]):
+        p = probs[:, c]
+        y = (target == c).to(probs.dtype)
+        if m is not None:
+            p, y = p * m, y * m  # masks are 0/1, so m·p·y = (m·p)·(m·y) and m·p² = (m·p)·p
+        inter = (p * y).sum()
+        denom = (p * probs[:, c]).sum() + y.sum()
+        losses.append(1.0 - (2.0 * inter + smooth) / (denom + smooth))
+    return torch.stack(losses).mean()
 
 
-def supervised_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """L_sup = ½·(CE + Dice) against the ground truth."""
-    return 0.5 * (masked_ce(logits, target) + soft_dice_loss(logits.softmax(1), target))
+def supervised_loss(logits: torch.Tensor, target: torch.Tensor, probs: torch.Tensor | None = None) -> torch.Tensor:
+    """L_sup = ½·(CE + Dice) against the ground truth (``probs``: softmax of logits, if at hand)."""
+    probs = logits.float().softmax(1) if probs is None else probs
+    return 0.5 * (masked_ce(logits, target) + soft_dice_loss(probs, target))
 
 
 def regional_terms(logits: torch.Tensor, pseudo: torch.Tensor, omega: torch.Tensor,
                    theta: torch.Tensor, nr_smoothing: float = NR_LABEL_SMOOTHING,
-                   nr_dice_smooth: float = NR_DICE_SMOOTH) -> dict[str, torch.Tensor]:
+                   nr_dice_smooth: float = NR_DICE_SMOOTH, probs: torch.Tensor | None = None
+                   ) -> dict[str, torch.Tensor]:
     """One view's four terms: L_con (CE + Dice on Ω) and L_NR (smoothed CE + Dice on Θ)."""
-    probs = logits.softmax(1)
+    probs = logits.float().softmax(1) if probs is None else probs
     return {
         "con_ce": masked_ce(logits, pseudo, omega),
         "con_dice": soft_dice_loss(probs, pseudo, omega, smooth=CON_DICE_SMOOTH),

@@ -15,8 +15,8 @@ import numpy as np
 
 from .io import Geometry, write_image
 
-DEFAULT_SIZE = (96, 96, 64)
-DEFAULT_SPACING = (0.8, 0.8, 1.0)
+DEFAULT_SIZE = (64, 64, 48)
+DEFAULT_SPACING = (1.25, 1.25, 1.25)
 
 
 def _smooth_noise(rng: np.random.Generator, shape, scale_vox: float) -> np.ndarray:
@@ -83,11 +83,11 @@ def make_case(index: int, seed: int = 0, size=DEFAULT_SIZE, spacing=DEFAULT_SPAC
     tissue = 0.35 + 0.06 * _smooth_noise(rng, size, 3.0)
     torso = sum(((g - e / 2) / (e / 2 * 0.98)) ** 2 for g, e in zip(grid[:2], extent[:2])) < 1.0
     image = np.where(torso, tissue, 0.03)
-    wall = _dilate(label, 2) & ~label
-    image = np.where(wall, 0.22, image)
     blood = rng.uniform(0.7, 1.0)
+    # other chambers and vessels carry a different flow signal; a dark wall separates them
+    image = np.where(aorta | ventricle, blood * rng.uniform(0.55, 0.7), image)
+    image = np.where(_dilate(label, 2) & ~label, 0.22, image)
     image = np.where(label, blood, image)
-    image = np.where(aorta | ventricle, blood * rng.uniform(0.85, 1.05), image)
     image = image * (1.0 + 0.04 * _smooth_noise(rng, size, 1.5))
     bias = np.exp(0.25 * _smooth_noise(rng, size, 18.0))
     sigma = rng.uniform(0.03, 0.07)

@@ -60,31 +60,32 @@ def compute_losses(student, teacher, x_l: torch.Tensor, y_l: torch.Tensor, x_u: 
     with autocast():
         pl = pseudo_labels(teacher, x_u, train_mode_noise=cfg.teacher_noise,
                            generator=torch.Generator().manual_seed(int(rng.integers(2**31))))
-    views = [x_l, x_u]
+    inputs = [x_l, x_u]
     if cfg.method in ("sgrs", "mix"):
-        views.append(mix_augment(x_u, x_l, rng, cfg.mix_alpha)[0])
+        inputs.append(mix_augment(x_u, x_l, rng, cfg.mix_alpha)[0])
     with autocast():
-        logits = student(torch.cat(views))  # one forward: BatchNorm sees the whole batch
-    sup = supervised_loss(logits[:b_l], y_l)
-    logits_u = logits[b_l:b_l + x_u.shape[0]]
+        logits = student(torch.cat(inputs))  # one forward: BatchNorm sees the whole batch
+    probs = logits.float().softmax(1)  # once for every term below
+    sup = supervised_loss(logits[:b_l], y_l, probs[:b_l])
+    b_u = x_u.shape[0]
+    views = [(logits[b_l:b_l + b_u], probs[b_l:b_l + b_u])]
+    if cfg.method != "mean-teacher":
+        views.append((logits[b_l + b_u:], probs[b_l + b_u:]))
     stats: dict[str, float] = {}
-    if cfg.method == "mean-teacher":
-        unsup = 0.5 * (masked_ce(logits_u, pl) + soft_dice_loss(logits_u.softmax(1), pl))
-    elif cfg.method == "mix":
-        logits_m = logits[b_l + x_u.shape[0]:]
-        dice = (soft_dice_loss(logits_u.softmax(1), pl) + soft_dice_loss(logits_m.softmax(1), pl)) / 2
-        unsup = 0.5 * (dice + (masked_ce(logits_u, pl) + masked_ce(logits_m, pl)) / 2)
+    if cfg.method in ("mean-teacher", "mix"):
+        dice = sum(soft_dice_loss(p, pl) for _, p in views) / len(views)
+        ce = sum(masked_ce(lg, pl) for lg, _ in views) / len(views)
+        unsup = 0.5 * (dice + ce)
     else:
-        logits_m = logits[b_l + x_u.shape[0]:]
-        regions = synergy_regions(logits_u.float().softmax(1).detach(), logits_m.float().softmax(1).detach(),
-                                  cfg.tau, cfg.delta_rule)
+        (logits_u, p_u), (logits_m, p_m) = views
+        regions = synergy_regions(p_u.detach(), p_m.detach(), cfg.tau, cfg.delta_rule)
         omega, theta = regions.omega, regions.theta
         if cfg.theta_loss == "con":
             omega, theta = omega | theta, torch.zeros_like(theta)
         elif cfg.theta_loss == "none":
             theta = torch.zeros_like(theta)
-        terms = [regional_terms(lg, pl, omega, theta, cfg.nr_label_smoothing, cfg.nr_dice_smooth)
-                 for lg in (logits_u, logits_m)]
+        terms = [regional_terms(lg, pl, omega, theta, cfg.nr_label_smoothing, cfg.nr_dice_smooth, p)
+                 for lg, p in views]
         unsup = unlabelled_loss(*terms)
         stats.update({f"share_{k}": v for k, v in regions.shares().items()})
     w = consistency_weight(step, warmup_steps)

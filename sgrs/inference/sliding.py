@@ -43,33 +43,55 @@ def pad_volume(image: np.ndarray, patch) -> tuple[np.ndarray, tuple[slice, ...]]
     return image, crop
 
 
+def accumulation_dtype(shape, n_classes: int, views: int) -> torch.dtype:
+    """float32 while the sums stay small; float16 for large volumes (bounded memory)."""
+    voxels = int(np.prod(shape))
+    return torch.float32 if voxels * n_classes * views * 4 < (1 << 30) else torch.float16
+
+
 @torch.no_grad()
 def sliding_window(predict: Callable[[torch.Tensor], torch.Tensor], image: np.ndarray, patch,
                    n_classes: int, overlap: float = 0.5, batch_size: int = 4, device="cpu",
-                   accum_dtype=torch.float32, progress: Callable[[int, int], None] | None = None
-                   ) -> torch.Tensor:
+                   accum_dtype=None, progress: Callable[[int, int], None] | None = None,
+                   mix_reference: np.ndarray | None = None, mix_lambda: float = 0.8):
     """Blended class probabilities (C, X, Y, Z) of a normalised (x, y, z) volume.
 
-    ``predict`` maps a (B, 1, *patch) batch to probabilities (B, C, *patch).
+    ``predict`` maps a (B, 1, *patch) batch to probabilities (B, C, *patch). With a
+    ``mix_reference`` patch, every window is also predicted mixed, λ·window + (1 − λ)·reference, in
+    the same forward pass, and the result is the pair (P_U, P_M).
     """
     padded, crop = pad_volume(image, patch)
     volume = torch.from_numpy(padded).to(device)
     weight = gaussian_weight(patch, device=device)
-    scores = torch.zeros((n_classes,) + padded.shape, dtype=accum_dtype, device=device)
+    views = 1 if mix_reference is None else 2
+    accum_dtype = accum_dtype or accumulation_dtype(padded.shape, n_classes, views)
+    sums = [torch.zeros((n_classes,) + padded.shape, dtype=accum_dtype, device=device) for _ in range(views)]
     norm = torch.zeros(padded.shape, dtype=accum_dtype, device=device)
+    weight_acc = weight.to(accum_dtype)
+    ref = None if mix_reference is None else torch.from_numpy(np.ascontiguousarray(mix_reference)).to(device)
     starts = list(itertools.product(*(window_starts(s, p, overlap) for s, p in zip(padded.shape, patch))))
     for i in range(0, len(starts), batch_size):
         chunk = starts[i:i + batch_size]
         windows = [tuple(slice(a, a + p) for a, p in zip(st, patch)) for st in chunk]
         batch = torch.stack([volume[w] for w in windows])[:, None]
-        probs = predict(batch).float() * weight
-        for w, pr in zip(windows, probs):
-            scores[(slice(None),) + w] += pr.to(accum_dtype)
-            norm[w] += weight.to(accum_dtype)
+        if ref is not None:
+            batch = torch.cat([batch, mix_lambda * batch + (1.0 - mix_lambda) * ref])
+        probs = (predict(batch).float() * weight).to(accum_dtype)
+        for k, w in enumerate(windows):
+            for v in range(views):
+                sums[v][(slice(None),) + w] += probs[v * len(windows) + k]
+            norm[w] += weight_acc
         if progress:
             progress(min(i + batch_size, len(starts)), len(starts))
-    scores /= norm
-    return scores[(slice(None),) + crop]
+    out = []
+    for s_ in sums:
+        s_ /= norm
+        out.append(s_[(slice(None),) + crop])
+    return out[0] if views == 1 else (out[0], out[1])
+
+
+def count_windows(shape, patch, overlap: float) -> int:
+    return int(np.prod([len(window_starts(max(s, p), p, overlap)) for s, p in zip(shape, patch)]))
 
 
 def model_predictor(model: torch.nn.Module, autocast=None) -> Callable[[torch.Tensor], torch.Tensor]:

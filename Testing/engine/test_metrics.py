@@ -1,0 +1,55 @@
+"""Metrics equal medpy.metric.binary (the test-only reference) on random and real-shaped masks."""
+import numpy as np
+import pytest
+from medpy.metric import binary as medpy
+
+from sgrs.metrics import all_metrics, largest_component
+from sgrs.phantom import make_case
+
+SPACINGS = [None, (0.625, 0.625, 2.5), (1.0, 0.7, 3.0)]
+
+
+def random_pair(seed):
+    rng = np.random.default_rng(seed)
+    a = rng.random((24, 20, 16)) > 0.7
+    b = a.copy()
+    flip = rng.random(a.shape) > 0.85
+    b[flip] = ~b[flip]
+    return a, b
+
+
+def phantom_pair(seed):
+    _, truth, _ = make_case(seed, seed=9, size=(48, 48, 32))
+    pred = np.roll(truth, 2, axis=0) | np.roll(truth, -1, axis=2)  # a shifted, swollen prediction
+    pred[:5, :5, :5] = 1  # plus a distant false positive
+    return pred.astype(bool), truth.astype(bool)
+
+
+@pytest.mark.parametrize("make", [random_pair, phantom_pair])
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("spacing", SPACINGS)
+def test_equal_to_medpy(make, seed, spacing):
+    pred, truth = make(seed)
+    ours = all_metrics(pred, truth, spacing)
+    ref = {"dice": medpy.dc(pred, truth), "jaccard": medpy.jc(pred, truth),
+           "hd95": medpy.hd95(pred, truth, spacing), "asd": medpy.asd(pred, truth, spacing),
+           "assd": medpy.assd(pred, truth, spacing)}
+    for key, value in ref.items():
+        assert ours[key] == pytest.approx(value, abs=1e-6), key
+
+
+def test_empty_mask_convention():
+    empty, full = np.zeros((5, 5, 5), bool), np.zeros((5, 5, 5), bool)
+    full[2, 2, 2] = True
+    both = all_metrics(empty, empty)
+    assert both == {"dice": 1.0, "jaccard": 1.0, "hd95": 0.0, "asd": 0.0, "assd": 0.0}
+    one = all_metrics(empty, full)
+    assert one["dice"] == 0.0 and np.isnan(one["hd95"]) and np.isnan(one["assd"])
+
+
+def test_largest_component_keeps_the_biggest_blob():
+    mask = np.zeros((10, 10, 10), bool)
+    mask[1:5, 1:5, 1:5] = True
+    mask[8, 8, 8] = True
+    kept = largest_component(mask)
+    assert kept.sum() == 64 and not kept[8, 8, 8]

@@ -1,0 +1,198 @@
+"""``sgrs segment``: label map, Δ/Ω/Θ region map, entropy map and per-region statistics.
+
+Region map label convention (``regions.nrrd``, uint8), every voxel exactly one of:
+    1 = Ω consistent (confident, plain and mixed views agree)
+    2 = Θ inconsistent (confident, the views disagree: fragile under perturbation)
+    3 = Δ uncertain (log10 entropy above τ in either view, or both with ``intersection``)
+Entropy map (``entropy.nrrd``, uint8): round(255 · Ent(P_U) / log10(C)), 0 certain … 255 maximal.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..atomic import write_text
+from ..bundle import Bundle, load_bundle
+from ..data.normalize import Normalization
+from ..device import autocast_for, resolve_device
+from ..errors import InputError, ModelError, SGRSError
+from ..io import Geometry, read_image, write_image
+from ..synergy import DELTA_RULES, entropy_log10, synergy_regions
+from .sliding import count_windows, model_predictor, sliding_window
+
+OMEGA, THETA, DELTA = 1, 2, 3
+REGION_NAMES = {OMEGA: "consistent (Ω)", THETA: "inconsistent (Θ)", DELTA: "uncertain (Δ)"}
+REGION_KEYS = {OMEGA: "omega", THETA: "theta", DELTA: "delta"}
+SPACING_WARN_RATIO = 1.5
+
+
+@dataclass
+class SegmentOptions:
+    overlap: float = 0.5
+    regions: bool = True
+    delta_rule: str | None = None      # None: the bundle's
+    tau: float | None = None           # None: the bundle's
+    mix_lambda: float | None = None    # None: the bundle's
+    device: str = "auto"
+    batch_size: int = 2
+    weights: str | None = None         # "student" (default) or "teacher"
+
+    def check(self) -> None:
+        if not 0.0 <= self.overlap < 1.0:
+            raise SGRSError(f"overlap must be in [0, 1), got {self.overlap}")
+        if self.delta_rule is not None and self.delta_rule not in DELTA_RULES:
+            raise SGRSError(f"delta rule must be one of {DELTA_RULES}, not {self.delta_rule!r}")
+
+
+@dataclass
+class Segmentation:
+    label: np.ndarray                 # uint8 (x, y, z)
+    regions: np.ndarray | None        # uint8 (x, y, z), values OMEGA / THETA / DELTA
+    entropy: np.ndarray               # uint8 (x, y, z)
+    geometry: Geometry
+    summary: dict = field(default_factory=dict)
+
+
+def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options: SegmentOptions,
+                  progress=None, warnings: list | None = None) -> Segmentation:
+    """Segment an (x, y, z) array already read; the Python API behind ``sgrs segment``."""
+    options.check()
+    device = resolve_device(options.device)
+    bundle.model.to(device)
+    t0 = time.monotonic()
+    warnings = [] if warnings is None else warnings
+    warnings += spacing_warnings(geometry, bundle)
+    norm = Normalization.from_json(bundle.meta["normalization"])(image)
+    meta, n_c, patch = bundle.meta, bundle.n_classes, bundle.patch_size
+    tau = meta.get("tau", 0.296) if options.tau is None else options.tau
+    rule = options.delta_rule or meta.get("delta_rule", "union")
+    lam = meta.get("mix_lambda", 0.8) if options.mix_lambda is None else options.mix_lambda
+    if options.regions and bundle.mix_reference is None:
+        raise ModelError(f"{bundle.path}: bundle has no mix reference image, so no region maps; "
+                         "use --no-regions or import with --mix-reference")
+    predict = model_predictor(bundle.model, autocast_for(device) if device.type == "cuda" else None)
+    result = sliding_window(predict, norm, patch, n_c, options.overlap, options.batch_size, device,
+                            progress=progress, mix_reference=bundle.mix_reference if options.regions else None,
+                            mix_lambda=lam)
+    p_u, p_m = result if options.regions else (result, None)
+    label, entropy, regions = maps_by_slab(p_u, p_m, tau, rule)
+    del p_u, p_m, result
+    out = Segmentation(label, regions, entropy, geometry)
+    out.summary = summarize(out, bundle, options, device, time.monotonic() - t0, tau, rule, lam, warnings)
+    return out
+
+
+def maps_by_slab(p_u: torch.Tensor, p_m: torch.Tensor | None, tau: float, rule: str, slab: int = 16):
+    """Label, entropy (uint8) and region maps, computed a z-slab at a time so the float
+    temporaries of the entropy and argmax stay a few slices big on large CT volumes."""
+    n_c, shape = p_u.shape[0], tuple(p_u.shape[1:])
+    label = np.empty(shape, np.uint8)
+    entropy = np.empty(shape, np.uint8)
+    regions = None if p_m is None else np.empty(shape, np.uint8)
+    scale = 255.0 / math.log10(n_c) if n_c > 1 else 0.0
+    for z0 in range(0, shape[2], slab):
+        zs = (slice(None), slice(None), slice(None), slice(z0, z0 + slab))
+        pu = p_u[zs].float()[None]
+        label[..., z0:z0 + slab] = pu[0].argmax(0).cpu().numpy()
+        ent = entropy_log10(pu)[0]
+        entropy[..., z0:z0 + slab] = (ent * scale).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+        if p_m is not None:
+            r = synergy_regions(pu, p_m[zs].float()[None], tau, rule)
+            regions[..., z0:z0 + slab] = (OMEGA * r.omega[0] + THETA * r.theta[0] + DELTA * r.delta[0]).to(
+                torch.uint8).cpu().numpy()
+    return label, entropy, regions
+
+
+def spacing_warnings(geometry: Geometry, bundle: Bundle) -> list[str]:
+    trained = bundle.meta.get("spacing")
+    if not trained:
+        return []
+    ratio = np.asarray(geometry.spacing) / np.asarray(trained)
+    if np.any(ratio > SPACING_WARN_RATIO) or np.any(ratio < 1 / SPACING_WARN_RATIO):
+        return [f"image spacing {tuple(round(s, 3) for s in geometry.spacing)} mm differs from the model's "
+                f"training spacing {tuple(round(s, 3) for s in trained)} mm by more than {SPACING_WARN_RATIO}×; "
+                "results may be poor: resample the image to the model's spacing first"]
+    return []
+
+
+def summarize(seg: Segmentation, bundle: Bundle, options, device, seconds, tau, rule, lam, warnings) -> dict:
+    voxel_ml = float(np.prod(seg.geometry.spacing)) / 1000.0
+    classes = {c["value"]: c["name"] for c in bundle.meta["classes"]}
+    counts = np.bincount(seg.label.ravel(), minlength=bundle.n_classes)
+    fg = seg.label > 0
+    n_fg = int(fg.sum())
+    summary = {
+        "model": bundle.meta.get("name"), "model_path": str(bundle.path), "device": str(device),
+        "seconds": round(seconds, 2), "overlap": options.overlap, "size": list(seg.geometry.size),
+        "spacing": list(seg.geometry.spacing),
+        "windows": count_windows(seg.geometry.size, bundle.patch_size, options.overlap),
+        "classes": {classes.get(v, str(v)): {"value": v, "voxels": int(counts[v]), "ml": round(counts[v] * voxel_ml, 3)}
+                    for v in range(1, bundle.n_classes)},
+        "foreground_ml": round(n_fg * voxel_ml, 3), "warnings": warnings,
+    }
+    if seg.regions is not None:
+        summary["region_rule"] = {"tau": tau, "delta_rule": rule, "mix_lambda": lam}
+        summary["regions"] = {}
+        for value, key in REGION_KEYS.items():
+            in_region = seg.regions == value
+            in_fg = int((in_region & fg).sum())
+            summary["regions"][key] = {
+                "name": REGION_NAMES[value], "label_value": value,
+                "foreground_ml": round(in_fg * voxel_ml, 3),
+                "share_of_foreground": round(in_fg / n_fg, 4) if n_fg else 0.0,
+                "volume_ml": round(int(in_region.sum()) * voxel_ml, 3)}
+    return summary
+
+
+OUTPUT_FILES = {"label": "label.nrrd", "regions": "regions.nrrd", "entropy": "entropy.nrrd",
+                "summary": "summary.json", "png": "overview.png"}
+
+
+def prepare_output(out_dir) -> Path:
+    """Create the output folder and prove it writable before any long work."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise SGRSError(f"{out}: output folder is not writable ({exc.strerror or exc})") from None
+    return out
+
+
+def write_outputs(seg: Segmentation, out_dir, png: bool = False, image: np.ndarray | None = None,
+                  bundle: Bundle | None = None) -> dict[str, Path]:
+    """Each file is written to a temp name and renamed: an existing output is never half-replaced."""
+    out = prepare_output(out_dir)
+    written = {"label": write_image(seg.label, seg.geometry, out / OUTPUT_FILES["label"]),
+               "entropy": write_image(seg.entropy, seg.geometry, out / OUTPUT_FILES["entropy"])}
+    if seg.regions is not None:
+        written["regions"] = write_image(seg.regions, seg.geometry, out / OUTPUT_FILES["regions"])
+    if png and image is not None:
+        from .overview import draw_overview
+        written["png"] = draw_overview(image, seg, out / OUTPUT_FILES["png"],
+                                       title=bundle.meta.get("name") if bundle else None)
+    summary = {**seg.summary, "files": {k: p.name for k, p in written.items()}}
+    write_text(out / OUTPUT_FILES["summary"], json.dumps(summary, indent=1))
+    written["summary"] = out / OUTPUT_FILES["summary"]
+    return written
+
+
+def segment_file(image_path, bundle_path, out_dir, options: SegmentOptions = SegmentOptions(),
+                 png: bool = False, progress=None) -> tuple[Segmentation, dict[str, Path]]:
+    """Read, segment, write. Checks the output folder and the bundle before the long work."""
+    prepare_output(out_dir)
+    image, geometry = read_image(image_path)
+    bundle = load_bundle(bundle_path, weights=options.weights)
+    if min(image.shape) < 2:
+        raise InputError(f"{image_path}: image of size {image.shape} is too thin to segment")
+    seg = segment_array(image, geometry, bundle, options, progress)
+    seg.summary["input"] = str(image_path)
+    return seg, write_outputs(seg, out_dir, png, image, bundle)
