@@ -23,7 +23,8 @@ from sgrs.data.normalize import Normalization  # noqa: E402
 from sgrs.inference.sliding import model_predictor, sliding_window  # noqa: E402
 from sgrs.io import read_image, read_label  # noqa: E402
 from sgrs.phantom import write_cohort  # noqa: E402
-from sgrs.train import dice_score, train  # noqa: E402
+from sgrs.metrics import dice  # noqa: E402
+from sgrs.train import train  # noqa: E402
 
 
 def test_dice(bundle_dir, manifest) -> list[float]:
@@ -37,7 +38,7 @@ def test_dice(bundle_dir, manifest) -> list[float]:
         image, geom = read_image(manifest["root"] / Path(case["image"]))
         label = read_label(manifest["root"] / Path(case["label"]), 2, geom)
         probs = sliding_window(predict, norm(image), bundle.patch_size, 2, overlap=0.5)
-        scores.append(dice_score(probs.argmax(0).numpy(), label))
+        scores.append(dice(probs.argmax(0).numpy() > 0, label > 0))
     return scores
 
 

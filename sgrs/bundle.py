@@ -64,7 +64,7 @@ def _sha256(path: Path) -> str:
 def save_bundle(out_dir, student: VNet, teacher: VNet | None, *, patch_size, classes: list[dict],
                 normalization: dict, tau: float, delta_rule: str, mix_reference: np.ndarray | None,
                 spacing=None, mix_lambda: float = 0.8, provenance: dict | None = None,
-                name: str | None = None) -> Path:
+                name: str | None = None, postprocess: str = "none") -> Path:
     """Write a bundle folder. Files go to a sibling temp folder first, then one rename: an existing
     bundle at ``out_dir`` is replaced whole or not at all."""
     out = Path(out_dir)
@@ -88,6 +88,7 @@ def save_bundle(out_dir, student: VNet, teacher: VNet | None, *, patch_size, cla
         "architecture": student.config(), "classes": classes, "patch_size": [int(p) for p in patch_size],
         "spacing": list(spacing) if spacing is not None else None, "normalization": normalization,
         "tau": tau, "delta_rule": delta_rule, "mix_lambda": mix_lambda, "inference_weights": "student",
+        "postprocess": postprocess,
         "files": files, "sha256": {f: _sha256(staging / f) for f in files.values()},
         "provenance": {"engine_version": __version__, **(provenance or {})},
     }

@@ -41,6 +41,7 @@ def _train(args) -> int:
             lr_policy=args.lr_policy, seed=args.seed, device=args.device, tau=args.tau,
             delta_rule=args.delta_rule, theta_loss=args.theta_loss, teacher_noise=args.teacher_noise,
             ct_window=tuple(args.ct_window) if args.ct_window else None, base_model=args.base_model,
+            postprocess=args.postprocess,
             val_every=args.val_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every)
     try:
         bundle = train(config, resume=args.resume, json_progress=args.json_progress,
@@ -105,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="released-code variant: teacher in train mode on noisy images")
     tr.add_argument("--ct-window", type=float, nargs=2, metavar=("LOW", "HIGH"), help="clip before z-score")
     tr.add_argument("--base-model", help="bundle to fine-tune from")
+    tr.add_argument("--postprocess", default="none", choices=["none", "lcc"],
+                    help="stored in the bundle: lcc keeps the largest connected component at inference")
     tr.add_argument("--val-every", type=int)
     tr.add_argument("--checkpoint-every", type=int)
     tr.add_argument("--log-every", type=int)

@@ -11,7 +11,8 @@ def _segment(args) -> int:
     from .progress import ProgressBar, emit_json
 
     options = SegmentOptions(overlap=args.overlap, regions=args.regions, delta_rule=args.delta_rule,
-                             tau=args.tau, device=args.device, weights=args.weights, batch_size=args.batch)
+                             tau=args.tau, device=args.device, weights=args.weights, batch_size=args.batch,
+                             postprocess=args.postprocess)
     bar = ProgressBar(1, "segment", enabled=not args.json_progress)
 
     def progress(done, total):
@@ -69,6 +70,8 @@ def add_inference_commands(sub) -> None:
     sg.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
     sg.add_argument("--weights", choices=["student", "teacher"], help="default: the bundle's")
     sg.add_argument("--batch", type=int, default=2, help="windows per forward pass")
+    sg.add_argument("--postprocess", choices=["none", "lcc"],
+                    help="lcc: keep the largest connected component (default: the bundle's)")
     sg.add_argument("--png", action="store_true", help="also draw overview.png")
     sg.add_argument("--json-progress", action="store_true", help="progress and summary as JSON lines")
     sg.set_defaults(func=_segment)

@@ -8,6 +8,8 @@ from .schedule import WARMUP_FRACTION
 from .step import StepConfig
 from .synergy import DEFAULT_TAU
 
+POSTPROCESS = ("none", "lcc")
+
 
 @dataclass
 class TrainConfig:
@@ -38,6 +40,7 @@ class TrainConfig:
     ema_decay: float = 0.99
     ct_window: tuple | None = None
     base_model: str | None = None     # bundle to fine-tune from
+    postprocess: str = "none"         # stored in the bundle: "lcc" keeps the largest component at inference
     val_every: int | None = None
     checkpoint_every: int | None = None
     log_every: int | None = None
@@ -57,6 +60,8 @@ class TrainConfig:
             raise ValueError("need iterations ≥ 1 and batch ≥ 2")
         if self.filters < 1:
             raise ValueError("filters must be ≥ 1")
+        if self.postprocess not in POSTPROCESS:
+            raise ValueError(f"postprocess must be one of {POSTPROCESS}, not {self.postprocess!r}")
 
     @property
     def batch_labelled(self) -> int:

@@ -24,6 +24,7 @@ from .device import autocast_for, resolve_device
 from .errors import JobError, SGRSError
 from .inference.sliding import model_predictor, sliding_window
 from .job import TERMINAL_EVENTS, JobFolder, read_events
+from .metrics import dice
 from .progress import ProgressBar, emit_json, format_seconds
 from .schedule import learning_rate
 from .step import training_step
@@ -51,20 +52,13 @@ class _CancelFlag:
             signal.signal(sig, handler)
 
 
-def dice_score(pred: np.ndarray, truth: np.ndarray) -> float:
-    """Foreground Dice; 1.0 when both are empty."""
-    p, t = pred > 0, truth > 0
-    denom = p.sum() + t.sum()
-    return 1.0 if denom == 0 else float(2.0 * (p & t).sum() / denom)
-
-
 def validate(model: VNet, cohort: Cohort, patch, device, overlap: float, autocast) -> dict:
     model.eval()
     predict = model_predictor(model, autocast)
     per_case = {}
     for case in cohort.val:
         probs = sliding_window(predict, case.image, patch, model.n_classes, overlap, device=device)
-        per_case[case.id] = dice_score(probs.argmax(0).cpu().numpy(), case.label)
+        per_case[case.id] = dice(probs.argmax(0).cpu().numpy() > 0, case.label > 0)
     return {"dice": float(np.mean(list(per_case.values()))) if per_case else None, "per_case": per_case}
 
 
@@ -241,7 +235,7 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
             job.model, student, teacher, patch_size=config.patch, classes=default_classes(cohort.classes),
             normalization=normalization.to_json(),
             tau=config.tau, delta_rule=config.delta_rule, mix_reference=mix_reference_patch(cohort, config.patch),
-            spacing=_median_spacing(cohort), mix_lambda=config.mix_lambda,
+            spacing=_median_spacing(cohort), mix_lambda=config.mix_lambda, postprocess=config.postprocess,
             provenance={"data": cohort.describe(), "iterations": final, "method": config.method,
                         "seed": config.seed, "validation": validation[-1] if validation else None,
                         "validation_history": [{"iteration": v["iteration"], "dice": v["dice"]} for v in validation],

@@ -9,7 +9,7 @@ rm -rf "$WORK"
 # Training cohort: 14 phantoms (12 train, 1 val, 1 test), seed 2026; 4 labelled, 8 unlabelled.
 "$PY" -m sgrs phantom "$WORK/cohort" --cases 14 --seed 2026 --val 1 --test 1
 "$PY" -m sgrs train --cohort "$WORK/cohort" --out "$WORK/job" --labelled 4 --iterations 900 \
-    --patch 48 48 32 --filters 8 --seed 2026 --device cpu
+    --patch 48 48 32 --filters 8 --seed 2026 --device cpu --postprocess lcc
 rm -rf Resources/Demo/model
 cp -r "$WORK/job/model" Resources/Demo/model
 # The sample: a phantom from another seed, so it is in no split of the training cohort.

@@ -53,3 +53,36 @@ def test_largest_component_keeps_the_biggest_blob():
     mask[8, 8, 8] = True
     kept = largest_component(mask)
     assert kept.sum() == 64 and not kept[8, 8, 8]
+
+
+def test_evaluate_command_matches_medpy_in_mm_and_voxels(tmp_path):
+    import csv
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from sgrs.io import Geometry, write_image
+
+    geom = Geometry((48, 48, 32), (0.8, 0.9, 2.0), (1.0, 2.0, 3.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    (tmp_path / "pred" / "case1").mkdir(parents=True)
+    (tmp_path / "truth").mkdir()
+    expected = {}
+    for cid in ("case0", "case1"):
+        pred, truth = phantom_pair(int(cid[-1]))
+        write_image(truth.astype(np.uint8), geom, tmp_path / "truth" / f"{cid}.nii.gz")
+        target = tmp_path / "pred" / ("case1/label.nrrd" if cid == "case1" else f"{cid}.nrrd")
+        write_image(pred.astype(np.uint8), geom, target)
+        expected[cid] = (medpy.hd95(pred, truth, geom.spacing), medpy.assd(pred, truth), medpy.dc(pred, truth))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "sgrs", "evaluate", "--pred", str(tmp_path / "pred"),
+                             "--truth", str(tmp_path / "truth")], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "2 cases" in result.stdout and "dice" in result.stdout
+    rows = {r["case"]: r for r in csv.DictReader(open(tmp_path / "pred" / "metrics.csv"))}
+    assert set(rows) == {"case0", "case1", "mean", "sd"}
+    for cid, (hd95_mm, assd_vox, dc) in expected.items():
+        assert float(rows[cid]["hd95_mm"]) == pytest.approx(hd95_mm, abs=1e-5)
+        assert float(rows[cid]["assd_vox"]) == pytest.approx(assd_vox, abs=1e-5)
+        assert float(rows[cid]["dice"]) == pytest.approx(dc, abs=1e-5)
+    assert float(rows["mean"]["dice"]) == pytest.approx(np.mean([e[2] for e in expected.values()]), abs=1e-5)

@@ -12,7 +12,8 @@ import torch
 from conftest import ROOT
 from sgrs.bundle import default_classes, load_bundle, save_bundle
 from sgrs.errors import InputError, ModelError, SGRSError
-from sgrs.inference.segment import DELTA, OMEGA, THETA, SegmentOptions, segment_array, segment_file
+from sgrs.inference.segment import (DELTA, OMEGA, THETA, SegmentOptions, keep_largest_component, segment_array,
+                                    segment_file)
 from sgrs.inference.sliding import sliding_window, window_starts
 from sgrs.io import Geometry, read_image, write_image
 from sgrs.phantom import make_case
@@ -155,3 +156,25 @@ def test_cli_segment_json_progress_and_one_line_errors(bundle_dir, scan, tmp_pat
                           ((tmp_path / "none.nrrd",), "file not found")]:
         bad = run("segment", *args, "--model", bundle_dir, "--out", tmp_path / "o5")
         assert bad.returncode == 1 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+
+
+def test_largest_component_postprocessing_from_option_or_bundle(bundle_dir, scan, tmp_path):
+    from scipy import ndimage
+    image, geom = read_image(scan)
+    bundle = load_bundle(bundle_dir)
+    raw = segment_array(image, geom, bundle, SegmentOptions(device="cpu", regions=False))
+    lcc = segment_array(image, geom, bundle, SegmentOptions(device="cpu", regions=False, postprocess="lcc"))
+    assert np.array_equal(lcc.label, keep_largest_component(raw.label))
+    assert ndimage.label(lcc.label > 0)[1] <= 1 and lcc.summary["postprocess"] == "lcc"
+    two = np.zeros((8, 8, 8), np.uint8)
+    two[:3, :3, :3], two[6:, 6:, 6:] = 1, 2
+    kept = keep_largest_component(two)
+    assert kept[:3, :3, :3].all() and not kept[6:, 6:, 6:].any()
+    meta = json.loads((bundle_dir / "model.json").read_text())
+    assert meta["postprocess"] == "none"
+    import shutil
+    shutil.copytree(bundle_dir, tmp_path / "lcc")
+    meta["postprocess"] = "lcc"
+    (tmp_path / "lcc" / "model.json").write_text(json.dumps(meta))
+    from_bundle = segment_array(image, geom, load_bundle(tmp_path / "lcc"), SegmentOptions(device="cpu", regions=False))
+    assert np.array_equal(from_bundle.label, lcc.label)

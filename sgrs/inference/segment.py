@@ -23,6 +23,7 @@ from ..data.normalize import Normalization
 from ..device import autocast_for, resolve_device
 from ..errors import InputError, ModelError, SGRSError
 from ..io import Geometry, read_image, write_image
+from ..metrics import largest_component
 from ..synergy import DELTA_RULES, entropy_log10, synergy_regions
 from .sliding import count_windows, model_predictor, sliding_window
 
@@ -42,10 +43,13 @@ class SegmentOptions:
     device: str = "auto"
     batch_size: int = 2
     weights: str | None = None         # "student" (default) or "teacher"
+    postprocess: str | None = None     # None: the bundle's ("none" or "lcc")
 
     def check(self) -> None:
         if not 0.0 <= self.overlap < 1.0:
             raise SGRSError(f"overlap must be in [0, 1), got {self.overlap}")
+        if self.postprocess not in (None, "none", "lcc"):
+            raise SGRSError(f"postprocess must be 'none' or 'lcc', not {self.postprocess!r}")
         if self.delta_rule is not None and self.delta_rule not in DELTA_RULES:
             raise SGRSError(f"delta rule must be one of {DELTA_RULES}, not {self.delta_rule!r}")
 
@@ -83,9 +87,19 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     p_u, p_m = result if options.regions else (result, None)
     label, entropy, regions = maps_by_slab(p_u, p_m, tau, rule)
     del p_u, p_m, result
+    post = options.postprocess or meta.get("postprocess", "none")
+    if post == "lcc":
+        label = keep_largest_component(label)
     out = Segmentation(label, regions, entropy, geometry)
     out.summary = summarize(out, bundle, options, device, time.monotonic() - t0, tau, rule, lam, warnings)
+    out.summary["postprocess"] = post
     return out
+
+
+def keep_largest_component(label: np.ndarray) -> np.ndarray:
+    """Zero every foreground voxel outside the largest connected foreground component."""
+    keep = largest_component(label > 0)
+    return np.where(keep, label, 0).astype(np.uint8)
 
 
 def maps_by_slab(p_u: torch.Tensor, p_m: torch.Tensor | None, tau: float, rule: str, slab: int = 16):
