@@ -59,17 +59,23 @@ class JobFolder:
         """Append one event; a line left unterminated by a killed run is closed first."""
         record = {"event": kind, "time": round(time.time(), 3), **fields}
         line = json.dumps(record, separators=(",", ":")) + "\n"
-        with open(self.progress, "ab+") as f:
-            if f.tell() > 0:
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":
-                    f.write(b"\n")
-            f.write(line.encode())
-            f.flush()
+        try:
+            with open(self.progress, "ab+") as f:
+                if f.tell() > 0:
+                    f.seek(-1, os.SEEK_END)
+                    if f.read(1) != b"\n":
+                        f.write(b"\n")
+                f.write(line.encode())
+                f.flush()
+        except OSError as exc:
+            gone = "" if self.path.is_dir() else "; the job folder was deleted or moved"
+            raise JobError(f"{self.progress}: cannot record progress ({exc.strerror or exc}){gone}") from None
         return record
 
     def save_checkpoint(self, tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> None:
         """Replace the checkpoint atomically; on a full disk keep the last good one and say so."""
+        if not self.path.is_dir():
+            raise JobError(f"{self.path}: job folder was deleted or moved during training; nothing saved")
         try:
             with atomic_path(self.checkpoint) as tmp:
                 save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp),

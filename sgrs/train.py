@@ -133,15 +133,21 @@ def train(config: TrainConfig, resume: bool = False, json_progress: bool = False
         if json_progress:
             emit_json(record)
 
+    def record_failure(reason: str) -> None:
+        try:
+            event("failed", reason=reason)
+        except JobError:
+            pass  # the folder itself is what failed; the raised error says so
+
     try:
         return _run(config, resume, job, device, info, event, show_bar and info.is_main)
     except Cancelled:
         raise
     except SGRSError as exc:
-        event("failed", reason=str(exc))
+        record_failure(str(exc))
         raise
     except Exception as exc:
-        event("failed", reason=f"{type(exc).__name__}: {exc}")
+        record_failure(f"{type(exc).__name__}: {exc}")
         raise
     finally:
         ddp.teardown(info)

@@ -148,3 +148,17 @@ def test_unwritable_output_folder_is_refused(tmp_path):
     blocker.write_text("not a folder")
     result = run_cli("train", "--cohort", tmp_path, "--out", blocker / "job")
     assert result.returncode == 1 and "not writable" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_job_folder_deleted_mid_run_fails_with_one_line(tiny_cohort, tmp_path):
+    import shutil
+    job = tmp_path / "job"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "sgrs", *map(str, cli_train_args(tiny_cohort, job, 400))],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert wait_for(lambda: any(e["event"] == "step" for e in read_events(job)))
+    shutil.rmtree(job)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in err, err
+    errors = [line for line in err.splitlines() if line.startswith("sgrs: error:")]
+    assert len(errors) == 1 and "deleted or moved" in errors[0] and err.strip().endswith(errors[0]), err
