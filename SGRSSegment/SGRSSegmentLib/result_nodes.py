@@ -1,0 +1,131 @@
+"""The nodes a segmentation run leaves in the scene, named, coloured and placed in the input's study."""
+from __future__ import annotations
+
+import numpy as np
+import slicer
+
+from sgrs.inference.segment import DELTA, OMEGA, THETA
+
+from .volume_io import set_array
+
+REGION_COLORS = {OMEGA: ("Ω consistent", (0.35, 0.75, 0.35), 0.0),   # transparent: most of the volume
+                 THETA: ("Θ inconsistent (fragile)", (0.89, 0.0, 0.49), 1.0),
+                 DELTA: ("Δ uncertain", (0.0, 0.72, 1.0), 1.0)}
+TERMINOLOGY_CONTEXT = "Segmentation category and type - 3D Slicer General Anatomy list"
+
+
+def _register_surface_rules() -> None:
+    factory = slicer.vtkSegmentationConverterFactory.GetInstance()
+    names = {factory.GetConverterRules()[i].GetName() for i in range(len(factory.GetConverterRules()))} \
+        if hasattr(factory.GetConverterRules(), "__len__") else set()
+    if "Binary labelmap to closed surface" not in names:
+        factory.RegisterConverterRule(slicer.vtkBinaryLabelmapToClosedSurfaceConversionRule())
+
+
+def terminology_string(entry: dict | None) -> str | None:
+    """Slicer's terminology tag: context~category~type~modifier~anatomic context~region~modifier."""
+    if not entry:
+        return None
+    cat, typ = entry["category"], entry["type"]
+    return (f"{TERMINOLOGY_CONTEXT}~{cat[0]}^{cat[1]}^{cat[2]}~{typ[0]}^{typ[1]}^{typ[2]}~^^~"
+            "Anatomic codes - DICOM master list~^^~^^")
+
+
+def color_table(scene, name: str, entries: dict[int, tuple[str, tuple, float]]):
+    node = scene.AddNewNodeByClass("vtkMRMLColorTableNode", name)
+    node.SetTypeToUser()
+    node.SetNumberOfColors(max(entries) + 1)
+    node.SetColor(0, "background", 0.0, 0.0, 0.0, 0.0)
+    for value, (label, rgb, alpha) in entries.items():
+        node.SetColor(value, label, *rgb, alpha)
+    return node
+
+
+def add_segmentation(scene, segmentations_logic, volume_node, label: np.ndarray, classes: list[dict], name: str):
+    """Segments named and coloured from the bundle's classes, with terminology, closed surfaces."""
+    entries = {c["value"]: (c["name"], tuple(v / 255.0 for v in c["color"]), 1.0) for c in classes if c["value"] > 0}
+    colors = color_table(scene, f"{name} classes", entries)
+    labelmap = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", f"{name} labelmap")
+    set_array(labelmap, label, volume_node)
+    labelmap.CreateDefaultDisplayNodes()
+    labelmap.GetDisplayNode().SetAndObserveColorNodeID(colors.GetID())
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
+    segmentation.CreateDefaultDisplayNodes()
+    segmentation.SetReferenceImageGeometryParameterFromVolumeNode(volume_node)
+    if not segmentations_logic.ImportLabelmapToSegmentationNode(labelmap, segmentation):
+        raise RuntimeError("Slicer could not import the label map into a segmentation")
+    by_name = {c["name"]: c for c in classes}
+    seg = segmentation.GetSegmentation()
+    for i in range(seg.GetNumberOfSegments()):
+        segment = seg.GetNthSegment(i)
+        tag = terminology_string(by_name.get(segment.GetName(), {}).get("terminology"))
+        if tag:
+            segment.SetTerminology(tag)
+    _register_surface_rules()
+    segmentation.CreateClosedSurfaceRepresentation()
+    scene.RemoveNode(labelmap)
+    scene.RemoveNode(colors)
+    return segmentation
+
+
+def add_region_map(scene, volume_node, regions: np.ndarray, name: str, opacity: float = 0.5):
+    colors = color_table(scene, f"{name} colours", REGION_COLORS)
+    node = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", name)
+    set_array(node, regions, volume_node)
+    node.CreateDefaultDisplayNodes()
+    display = node.GetDisplayNode()
+    display.SetAndObserveColorNodeID(colors.GetID())
+    display.SetOpacity(opacity)
+    return node, colors
+
+
+def heat_colors(scene, name: str):
+    node = scene.AddNewNodeByClass("vtkMRMLColorTableNode", name)
+    node.SetTypeToUser()
+    node.SetNumberOfColors(256)
+    for i in range(256):
+        t = i / 255.0  # black → red → yellow → white
+        node.SetColor(i, f"{i}", min(1.0, 3 * t), min(1.0, max(0.0, 3 * t - 1)), max(0.0, 3 * t - 2), 1.0)
+    return node
+
+
+def add_entropy_map(scene, volume_node, entropy: np.ndarray, name: str):
+    node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
+    set_array(node, entropy, volume_node)
+    node.CreateDefaultDisplayNodes()
+    colors = heat_colors(scene, f"{name} heat")
+    display = node.GetDisplayNode()
+    display.SetAndObserveColorNodeID(colors.GetID())
+    display.SetAutoWindowLevel(False)
+    display.SetWindowLevelMinMax(0, 255)
+    return node, colors
+
+
+def add_statistics_table(scene, summary: dict, name: str):
+    table = scene.AddNewNodeByClass("vtkMRMLTableNode", name)
+    columns = ["Region", "Label value", "Volume in segmentation (mL)", "Share of segmentation (%)", "Volume (mL)"]
+    for title in columns:
+        col = table.AddColumn()
+        col.SetName(title)
+    for key in ("omega", "theta", "delta"):
+        r = summary["regions"][key]
+        row = table.AddEmptyRow()
+        values = [r["name"], r["label_value"], r["foreground_ml"], round(100 * r["share_of_foreground"], 2),
+                  r["volume_ml"]]
+        for c, v in enumerate(values):
+            table.SetCellText(row, c, str(v))
+    return table
+
+
+def place_in_study(scene, volume_node, nodes) -> None:
+    """Put the outputs beside the input in the subject hierarchy (same parent: its study)."""
+    sh = scene.GetSubjectHierarchyNode()
+    if sh is None:
+        return
+    volume_item = sh.GetItemByDataNode(volume_node)
+    if not volume_item:
+        volume_item = sh.CreateItem(sh.GetSceneItemID(), volume_node)
+    parent = sh.GetItemParent(volume_item)
+    for node in nodes:
+        item = sh.GetItemByDataNode(node) or sh.CreateItem(parent, node)
+        sh.SetItemParent(item, parent)

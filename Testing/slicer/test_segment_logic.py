@@ -1,0 +1,124 @@
+"""SGRSSegmentLib against a real MRML scene (slicer-core): volume node in, result nodes out."""
+import numpy as np
+import pytest
+import slicer
+import torch
+import vtk
+
+from sgrs.bundle import default_classes, load_bundle, save_bundle
+from sgrs.errors import SGRSError
+from sgrs.inference.segment import DELTA, OMEGA, THETA, SegmentOptions, segment_array
+from sgrs.io import Geometry, read_image, write_image
+from sgrs.phantom import make_case
+from sgrs.vnet import VNet
+from SGRSSegmentLib import SegmentParameters, SGRSSegmentLogic
+from SGRSSegmentLib.volume_io import array_of, geometry_of
+
+OBLIQUE = (0.0, 0.0, 1.0, 0.0, 1.0, 0.0, -1.0, 0.0, 0.0)
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory):
+    torch.manual_seed(0)
+    model = VNet(2, 2)
+    model.train()
+    for _ in range(3):
+        model(torch.randn(2, 1, 32, 32, 16))
+    ref = np.random.default_rng(0).standard_normal((32, 32, 16)).astype(np.float32)
+    return save_bundle(tmp_path_factory.mktemp("b") / "tiny", model, None, patch_size=(32, 32, 16),
+                       classes=default_classes(["background", "left atrium"]),
+                       normalization={"mode": "zscore", "window": None}, tau=0.296, delta_rule="union",
+                       mix_reference=ref, spacing=[1.5, 1.5, 2.0])
+
+
+@pytest.fixture()
+def scene():
+    s = slicer.vtkMRMLScene()
+    shl = slicer.vtkSlicerSubjectHierarchyModuleLogic()
+    shl.SetMRMLScene(s)  # creates the subject hierarchy node, as the app does
+    yield s
+    s.Clear(1)
+
+
+def load_volume(scene, path):
+    """Through the real storage node, as Slicer loads a file."""
+    node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "scan")
+    storage = scene.AddNewNodeByClass("vtkMRMLVolumeArchetypeStorageNode")
+    storage.SetFileName(str(path))
+    assert storage.ReadData(node)
+    node.SetAndObserveStorageNodeID(storage.GetID())
+    return node
+
+
+@pytest.fixture(scope="module")
+def scan(tmp_path_factory):
+    image, _, _ = make_case(0, 5, size=(45, 38, 21), spacing=(1.5, 1.4, 2.1))
+    path = tmp_path_factory.mktemp("scan") / "scan.nrrd"
+    write_image(image, Geometry((45, 38, 21), (1.5, 1.4, 2.1), (10.0, -20.0, 5.5), OBLIQUE), path)
+    return path
+
+
+def export_labelmap(scene, logic, segmentation, reference):
+    labelmap = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode")
+    ids = vtk.vtkStringArray()
+    segmentation.GetSegmentation().GetSegmentIDs(ids)
+    assert logic.segmentations_logic.ExportSegmentsToLabelmapNode(segmentation, ids, labelmap, reference)
+    return array_of(labelmap)
+
+
+def test_volume_node_geometry_and_array_match_the_engine_reader(scene, scan):
+    node = load_volume(scene, scan)
+    image, geometry = read_image(scan)
+    assert geometry_of(node).mismatch(geometry) is None
+    assert np.array_equal(array_of(node), image)
+
+
+def test_process_adds_named_coloured_nodes_equal_to_the_engine(scene, scan, bundle_dir):
+    node = load_volume(scene, scan)
+    sh = scene.GetSubjectHierarchyNode()
+    study = sh.CreateStudyItem(sh.CreateSubjectItem(sh.GetSceneItemID(), "patient"), "study")
+    sh.SetItemParent(sh.CreateItem(study, node), study)
+    logic = SGRSSegmentLogic(scene)
+    result = logic.process(SegmentParameters(volume=node, model=str(bundle_dir), device="cpu"))
+
+    image, geometry = read_image(scan)
+    expected = segment_array(image, geometry, load_bundle(bundle_dir), SegmentOptions(device="cpu"))
+    seg = result.segmentation.GetSegmentation()
+    assert seg.GetNumberOfSegments() == 1 and seg.GetNthSegment(0).GetName() == "left atrium"
+    assert seg.GetNthSegment(0).GetColor() == pytest.approx((216 / 255, 101 / 255, 79 / 255), abs=1e-6)
+    tag = seg.GetNthSegment(0).GetTerminology()
+    assert "SCT^82471001^Left atrium" in tag
+    assert seg.ContainsRepresentation("Closed surface")
+    assert np.array_equal(export_labelmap(scene, logic, result.segmentation, node) > 0, expected.label > 0)
+
+    assert np.array_equal(array_of(result.regions).astype(np.uint8), expected.regions)
+    colors = result.regions.GetDisplayNode().GetColorNode()
+    assert [colors.GetColorName(v) for v in (OMEGA, THETA, DELTA)] == \
+        ["Ω consistent", "Θ inconsistent (fragile)", "Δ uncertain"]
+    assert np.array_equal(array_of(result.entropy).astype(np.uint8), expected.entropy)
+    for out in (result.regions, result.entropy):
+        assert geometry_of(out).mismatch(geometry) is None
+    assert result.table.GetNumberOfRows() == 3 and result.table.GetCellText(2, 0) == "uncertain (Δ)"
+    for out in (result.segmentation, result.regions, result.entropy, result.table):
+        assert sh.GetItemParent(sh.GetItemByDataNode(out)) == study
+
+
+def test_bad_inputs_give_the_gui_message(scene, bundle_dir, tmp_path):
+    logic = SGRSSegmentLogic(scene)
+    with pytest.raises(SGRSError, match="Select an input volume"):
+        logic.process(SegmentParameters(volume=None, model=str(bundle_dir)))
+    flat = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "flat")
+    slicer.util.updateVolumeFromArray(flat, np.zeros((1, 20, 20), np.float32))
+    with pytest.raises(SGRSError, match="is 2D"):
+        logic.process(SegmentParameters(volume=flat, model=str(bundle_dir)))
+    rgb = scene.AddNewNodeByClass("vtkMRMLVectorVolumeNode", "rgb")
+    slicer.util.updateVolumeFromArray(rgb, np.zeros((4, 20, 20, 3), np.float32))
+    with pytest.raises(SGRSError, match="3 components"):
+        logic.process(SegmentParameters(volume=rgb, model=str(bundle_dir)))
+    label = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "lab")
+    with pytest.raises(SGRSError, match="not a scalar volume"):
+        logic.process(SegmentParameters(volume=label, model=str(bundle_dir)))
+    ok = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "ok")
+    slicer.util.updateVolumeFromArray(ok, np.zeros((16, 20, 20), np.float32))
+    with pytest.raises(SGRSError, match="not a model bundle"):
+        logic.process(SegmentParameters(volume=ok, model=str(tmp_path)))
