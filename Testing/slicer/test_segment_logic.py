@@ -122,3 +122,33 @@ def test_bad_inputs_give_the_gui_message(scene, bundle_dir, tmp_path):
     slicer.util.updateVolumeFromArray(ok, np.zeros((16, 20, 20), np.float32))
     with pytest.raises(SGRSError, match="not a model bundle"):
         logic.process(SegmentParameters(volume=ok, model=str(tmp_path)))
+
+
+def test_background_job_reports_progress_and_gives_the_same_nodes(scene, scan, bundle_dir):
+    import time
+    from SGRSSegmentLib.job import SegmentJob
+    node = load_volume(scene, scan)
+    params = SegmentParameters(volume=node, model=str(bundle_dir), device="cpu")
+    job = SegmentJob(SGRSSegmentLogic(scene), params).start()
+    seen = set()
+    while job.poll():
+        seen.add(job.progress)
+        time.sleep(0.05)
+    result = job.result()
+    assert job.progress[0] == job.progress[1] > 0
+    image, geometry = read_image(scan)
+    expected = segment_array(image, geometry, load_bundle(bundle_dir), SegmentOptions(device="cpu"))
+    assert np.array_equal(array_of(result.regions).astype(np.uint8), expected.regions)
+    assert not job.work.exists(), "temporary files are removed"
+
+
+def test_background_job_cancel_kills_the_process_and_error_is_reported(scene, scan, bundle_dir, tmp_path):
+    from SGRSSegmentLib.job import SegmentJob
+    node = load_volume(scene, scan)
+    job = SegmentJob(SGRSSegmentLogic(scene), SegmentParameters(volume=node, model=str(bundle_dir),
+                                                                device="cpu")).start()
+    job.cancel()
+    assert not job.process.running and not job.work.exists()
+    bad = SegmentJob(SGRSSegmentLogic(scene), SegmentParameters(volume=node, model=str(tmp_path), device="cpu")).start()
+    with pytest.raises(SGRSError, match="not a model bundle"):
+        bad.result()
