@@ -6,6 +6,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "SGRSSegment"))
+sys.path.insert(0, str(ROOT / "SGRSTrain"))
 OFFICIAL_KEYS = ROOT.parent / "shared" / "reference" / "official-vnet-state-dict.txt"
 
 

@@ -69,6 +69,19 @@ def _import(args) -> int:
     return 0
 
 
+def _models(args) -> int:
+    from .registry import list_models, register, registry_folder
+
+    if args.register:
+        entry = register(args.register, args.name, args.registry)
+        print(f"registered {entry.name} → {entry.path}")
+        return 0
+    print(f"models (registry {registry_folder(args.registry)}):")
+    for e in list_models(args.registry):
+        print(f"  {e.label():50s} {e.path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sgrs", description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--version", action="version", version=f"sgrs {__version__}")
@@ -121,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--patch", type=int, nargs=3, default=[112, 112, 80], metavar=("X", "Y", "Z"))
     im.add_argument("--mix-reference", help="labelled image patch for region maps (patch-sized)")
     im.set_defaults(func=_import)
+
+    mo = sub.add_parser("models", help="list the model registry (the demo model always included)")
+    mo.add_argument("--registry", help="registry folder (default $SGRS_MODELS or ~/.sgrs/models)")
+    mo.add_argument("--register", metavar="BUNDLE", help="copy a bundle into the registry")
+    mo.add_argument("--name", help="name for --register")
+    mo.set_defaults(func=_models)
 
     from .cli_inference import add_inference_commands
     add_inference_commands(sub)

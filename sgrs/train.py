@@ -7,6 +7,7 @@ SIGTERM / SIGINT finish the current step, save a checkpoint and end the job as `
 from __future__ import annotations
 
 import copy
+import os
 import signal
 import threading
 import time
@@ -187,6 +188,7 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
                            config.batch_unlabelled, config.seed, info.rank)
     step_cfg = config.step_config()
     event("started", iteration=start, iterations=config.iterations, resumed=resume, device=str(device),
+          pid=os.getpid(),
           world_size=info.world, cohort=cohort.describe(),
           parameters=sum(p.numel() for p in student.parameters()))
     bar = ProgressBar(config.iterations, "train", enabled=show_bar)

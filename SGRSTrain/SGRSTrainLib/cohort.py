@@ -1,0 +1,101 @@
+"""The cohort in the scene: every scalar volume is a case; it is labelled when a segmentation
+node uses it as its reference geometry. Export writes the files ``sgrs train`` reads."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import slicer
+import vtk
+
+from sgrs.errors import InputError
+from sgrs.io import write_image
+
+from SGRSSegmentLib.volume_io import array_of, geometry_of
+
+REFERENCE_ROLE = "referenceImageGeometryRef"
+
+
+@dataclass
+class SceneCase:
+    volume: object
+    segmentation: object | None
+
+    @property
+    def labelled(self) -> bool:
+        return self.segmentation is not None
+
+
+def collect_cases(scene) -> list[SceneCase]:
+    """Scalar volumes (not label maps, not SGRS outputs) with their segmentation, if any."""
+    segmentations = {}
+    for seg in scene.GetNodesByClass("vtkMRMLSegmentationNode"):
+        ref = seg.GetNodeReference(REFERENCE_ROLE)
+        if ref is not None and seg.GetSegmentation().GetNumberOfSegments() > 0 \
+                and not seg.GetName().endswith("SGRS segmentation"):
+            segmentations.setdefault(ref.GetID(), seg)
+    cases = []
+    for vol in scene.GetNodesByClass("vtkMRMLScalarVolumeNode"):
+        if vol.IsA("vtkMRMLLabelMapVolumeNode") or vol.GetName().endswith(("SGRS uncertainty", "SGRS regions")):
+            continue
+        cases.append(SceneCase(vol, segmentations.get(vol.GetID())))
+    return cases
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "case"
+
+
+def segmentation_labelmap(scene, segmentations_logic, case: SceneCase, classes: list[str]) -> np.ndarray:
+    """The case's segments as an (x, y, z) label map on the volume's grid: a segment named like a
+    class gets that class's value; any other segment counts as class 1 (binary use)."""
+    seg = case.segmentation.GetSegmentation()
+    label = None
+    for i in range(seg.GetNumberOfSegments()):
+        segment_id = seg.GetNthSegmentID(i)
+        ids = vtk.vtkStringArray()
+        ids.InsertNextValue(segment_id)
+        node = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode")
+        try:
+            if not segmentations_logic.ExportSegmentsToLabelmapNode(case.segmentation, ids, node, case.volume):
+                raise InputError(f"segmentation '{case.segmentation.GetName()}' could not be exported")
+            mask = slicer.util.arrayFromVolume(node).transpose(2, 1, 0) > 0
+        finally:
+            scene.RemoveNode(node)
+        name = seg.GetNthSegment(i).GetName()
+        value = classes.index(name) if name in classes[1:] else 1
+        label = np.zeros(mask.shape, np.uint8) if label is None else label
+        label[mask] = value
+    if label is None or not label.any():
+        raise InputError(f"segmentation '{case.segmentation.GetName()}' of '{case.volume.GetName()}' is empty")
+    return label
+
+
+def export_cohort(scene, segmentations_logic, cases: list[SceneCase], out_dir, classes=("background", "foreground"),
+                  val: int = 0) -> Path:
+    """Write images, labels and ``manifest.json``; the last ``val`` labelled cases become ``val``."""
+    out = Path(out_dir)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "labels").mkdir(parents=True, exist_ok=True)
+    labelled = [c for c in cases if c.labelled]
+    val_ids = {c.volume.GetID() for c in labelled[len(labelled) - val:]} if val else set()
+    entries, used = [], set()
+    for case in cases:
+        cid = _safe(case.volume.GetName())
+        while cid in used:
+            cid += "_"
+        used.add(cid)
+        entry = {"id": cid, "image": f"images/{cid}.nrrd",
+                 "split": "val" if case.volume.GetID() in val_ids else "train"}
+        write_image(array_of(case.volume), geometry_of(case.volume), out / entry["image"])
+        if case.labelled:
+            label = segmentation_labelmap(scene, segmentations_logic, case, list(classes))
+            entry["label"] = f"labels/{cid}.nrrd"
+            write_image(label, geometry_of(case.volume), out / entry["label"])
+        entries.append(entry)
+    manifest = out / "manifest.json"
+    manifest.write_text(json.dumps({"name": "scene cohort", "classes": list(classes), "cases": entries}, indent=1))
+    return manifest

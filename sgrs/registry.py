@@ -1,0 +1,77 @@
+"""The model registry: a folder of bundles listed the same way by the CLI, SGRSSegment, SGRSTrain
+and the Studio. The bundled demo model is always listed.
+
+Location: ``SGRS_MODELS`` if set, else ``~/.sgrs/models``; ``register`` copies a bundle in.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .bundle import read_meta
+from .errors import ModelError, SGRSError
+
+DEMO_MODEL = Path(__file__).resolve().parents[1] / "Resources" / "Demo" / "model"
+
+
+@dataclass
+class ModelEntry:
+    name: str
+    path: Path
+    method: str | None
+    validation_dice: float | None
+    bundled: bool = False
+
+    def label(self) -> str:
+        dice = f", val Dice {self.validation_dice:.3f}" if self.validation_dice is not None else ""
+        return f"{self.name}{' (demo)' if self.bundled else ''}{dice}"
+
+
+def registry_folder(folder=None) -> Path:
+    return Path(folder or os.environ.get("SGRS_MODELS") or Path.home() / ".sgrs" / "models")
+
+
+def _entry(path: Path, bundled: bool = False) -> ModelEntry | None:
+    try:
+        meta = read_meta(path)
+    except ModelError:
+        return None  # not a bundle: ignored in listings, refused when loaded
+    prov = meta.get("provenance", {})
+    val = (prov.get("validation") or {}).get("dice")
+    return ModelEntry(meta.get("name") or path.name, path, prov.get("method"), val, bundled)
+
+
+def list_models(folder=None) -> list[ModelEntry]:
+    entries = []
+    if (DEMO_MODEL / "model.json").exists():
+        demo = _entry(DEMO_MODEL, bundled=True)
+        if demo:
+            entries.append(demo)
+    root = registry_folder(folder)
+    if root.is_dir():
+        for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+            e = _entry(sub)
+            if e:
+                entries.append(e)
+    return entries
+
+
+def register(bundle, name: str | None = None, folder=None) -> ModelEntry:
+    """Copy a bundle into the registry under a safe, unique folder name."""
+    bundle = Path(bundle)
+    meta = read_meta(bundle)
+    root = registry_folder(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    base = re.sub(r"[^A-Za-z0-9._-]+", "-", name or meta.get("name") or bundle.name).strip("-") or "model"
+    target, n = root / base, 2
+    while target.exists():
+        target, n = root / f"{base}-{n}", n + 1
+    try:
+        shutil.copytree(bundle, target)
+    except OSError as exc:
+        shutil.rmtree(target, ignore_errors=True)
+        raise SGRSError(f"{root}: cannot register the model ({exc.strerror or exc})") from None
+    return _entry(target)
