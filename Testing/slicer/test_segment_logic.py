@@ -152,3 +152,14 @@ def test_background_job_cancel_kills_the_process_and_error_is_reported(scene, sc
     bad = SegmentJob(SGRSSegmentLogic(scene), SegmentParameters(volume=node, model=str(tmp_path), device="cpu")).start()
     with pytest.raises(SGRSError, match="not a model bundle"):
         bad.result()
+
+
+def test_cuda_without_gpu_and_missing_pytorch_extension_are_explained(scene, scan, bundle_dir):
+    from SGRSSegmentLib.dependencies import TORCH_REQUIREMENT, DependencyError, install, missing_packages
+    node = load_volume(scene, scan)
+    if not torch.cuda.is_available():
+        with pytest.raises(SGRSError, match="no CUDA GPU"):
+            SGRSSegmentLogic(scene).process(SegmentParameters(volume=node, model=str(bundle_dir), device="cuda"))
+    assert missing_packages() == []  # everything the engine needs is importable here
+    with pytest.raises(DependencyError, match="PyTorch extension is missing"):
+        install([TORCH_REQUIREMENT])  # PyTorchUtils exists only inside Slicer with the extension
