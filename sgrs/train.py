@@ -192,7 +192,9 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
           world_size=info.world, cohort=cohort.describe(),
           parameters=sum(p.numel() for p in student.parameters()))
     bar = ProgressBar(config.iterations, "train", enabled=show_bar)
-    validation: list[dict] = []
+    # a resumed run keeps the validations recorded before the interruption
+    validation = [{k: e[k] for k in ("iteration", "dice", "per_case")} for e in read_events(job.progress)
+                  if e["event"] == "validation" and e["iteration"] <= start] if resume else []
     t_run, rate = time.monotonic(), None
 
     def checkpoint(t):
@@ -201,7 +203,6 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
             event("checkpoint", iteration=t, path=job.checkpoint.name)
 
     with _CancelFlag() as cancel:
-        t = start
         for t, (x_l, y_l, x_u) in sampler.iterate(start, config.iterations):
             if ddp.any_rank(cancel.set, info):
                 checkpoint(t)

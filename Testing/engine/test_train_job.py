@@ -95,6 +95,8 @@ def test_kill_minus_nine_then_resume_matches_an_uninterrupted_run(tiny_cohort, t
     assert events[-1]["event"] == "finished"
     assert any(e["event"] == "started" and e["resumed"] for e in events)
     assert not list(job.glob(".*.tmp"))
+    history = load_bundle(job / "model").meta["provenance"]["validation_history"]
+    assert [v["iteration"] for v in history] == [3, 6, 8], "validations before the kill are kept"
     a = load_file(tmp_path / "straight" / "model" / "student.safetensors")
     b = load_file(job / "model" / "student.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a), "resume must continue exactly"
