@@ -35,14 +35,8 @@ def plain_ce(logits, target_onehot, mask, eps=0.0):
     return total / (logits.shape[0] * logits[0, 0].numel())
 
 
-def plain_step(student, teacher, optimizer, x_l, y_l, x_u, x_m, step, warmup, tau=0.296):
-    """Same math as sgrs.step with the mix given (so both see identical inputs)."""
-    student.train()
-    b_l, b_u = x_l.shape[0], x_u.shape[0]
-    teacher.eval()
-    with torch.no_grad():
-        pl = teacher(x_u).argmax(1)
-    logits = student(torch.cat([x_l, x_u, x_m]))
+def plain_losses(logits, y_l, pl, b_l, b_u, step, warmup, tau=0.296):
+    """Same math as sgrs.step.losses_from_logits, written literally."""
     n_c = logits.shape[1]
     probs = torch.softmax(logits, 1)
     y_oh = F.one_hot(y_l, n_c).permute(0, 4, 1, 2, 3).float()
@@ -60,9 +54,19 @@ def plain_step(student, teacher, optimizer, x_l, y_l, x_u, x_m, step, warmup, ta
         dice_terms += [plain_dice(pr, pl_oh, omega.detach(), 1.0), plain_dice(pr, pl_oh, theta.detach(), 20.0)]
         ce_terms.append(plain_ce(lg, pl_oh, omega.detach()) + plain_ce(lg, pl_oh, theta.detach(), 0.2))
     unsup = 0.5 * (sum(dice_terms) / 4 + sum(ce_terms) / 2)
-    loss = sup + consistency_weight(step, warmup) * unsup
+    return sup + consistency_weight(step, warmup) * unsup
+
+
+def plain_step(student, teacher, optimizer, x_l, y_l, x_u, x_m, step, warmup, tau=0.296):
+    """Same math as sgrs.step with the mix given (so both see identical inputs)."""
+    student.train()
+    teacher.eval()
+    with torch.no_grad():
+        pl = teacher(x_u).argmax(1)
+    logits = student(torch.cat([x_l, x_u, x_m]))
+    loss = plain_losses(logits, y_l, pl, x_l.shape[0], x_u.shape[0], step, warmup, tau)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     update_teacher(teacher, student, step)
-    return float(loss)
+    return loss.item()

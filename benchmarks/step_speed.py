@@ -16,9 +16,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from plain_step import plain_step  # noqa: E402
+from plain_step import plain_losses, plain_step  # noqa: E402
 from sgrs.mix import mix_augment  # noqa: E402
-from sgrs.step import StepConfig, compute_losses, training_step  # noqa: E402
+from sgrs.step import StepConfig, compute_losses, losses_from_logits, training_step  # noqa: E402
 from sgrs.vnet import VNet  # noqa: E402
 
 
@@ -60,6 +60,34 @@ def main():
                     times[name].append(time.perf_counter() - t0)
         e, p = statistics.median(times["engine"]), statistics.median(times["plain"])
         print(f"| {f} | {e:.3f} | {p:.3f} | {p / e:.2f}× | {diff:.1e} |")
+    loss_part(patch, args.repeats)
+
+
+def loss_part(patch, repeats):
+    """The losses and regions alone (forward of the loss + backward to the logits), same logits."""
+    g = torch.Generator().manual_seed(1)
+    logits0 = torch.randn((6, 2) + patch, generator=g)
+    y_l = (torch.rand((2,) + patch, generator=g) > 0.5).long()
+    pl = (torch.rand((2,) + patch, generator=g) > 0.5).long()
+    times = {"engine": [], "plain": []}
+    values = {}
+    for r in range(repeats + 1):
+        for name in ("engine", "plain"):
+            logits = logits0.clone().requires_grad_(True)
+            t0 = time.perf_counter()
+            if name == "engine":
+                loss = losses_from_logits(logits, y_l, pl, 2, 2, 50, 100, StepConfig())[0]
+            else:
+                loss = plain_losses(logits, y_l, pl, 2, 2, 50, 100)
+            loss.backward()
+            if r:
+                times[name].append(time.perf_counter() - t0)
+            values[name] = loss.item()
+    e, p = statistics.median(times["engine"]), statistics.median(times["plain"])
+    print(f"\nLosses and regions only (6 × 2 × {patch} logits, forward + backward to the logits):\n")
+    print("| engine (s) | plain (s) | plain / engine | loss difference |")
+    print("|---|---|---|---|")
+    print(f"| {e:.3f} | {p:.3f} | {p / e:.2f}× | {abs(values['engine'] - values['plain']):.1e} |")
 
 
 def loss_difference(base, x_l, y_l, x_u):

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .synergy import class_argmax
+
 
 def ema_decay(step: int, max_decay: float = 0.99) -> float:
     """min(1 − 1/(t+1), max_decay): the teacher follows the student closely at the start."""
@@ -42,11 +44,11 @@ def pseudo_labels(teacher: nn.Module, images: torch.Tensor, train_mode_noise: bo
         teacher.eval()
         logits = teacher(images)
         teacher.train(was_training)
-        return logits.argmax(1)
+        return class_argmax(logits)
     saved = [b.clone() for b in teacher.buffers()]
     teacher.train()
     noise = torch.randn(images.shape, generator=generator, device="cpu").to(images) * 0.1
     logits = teacher(images + noise.clamp(-0.2, 0.2))
     for b, v in zip(teacher.buffers(), saved):
         b.copy_(v)
-    return logits.argmax(1)
+    return class_argmax(logits)

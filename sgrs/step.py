@@ -65,9 +65,14 @@ def compute_losses(student, teacher, x_l: torch.Tensor, y_l: torch.Tensor, x_u: 
         inputs.append(mix_augment(x_u, x_l, rng, cfg.mix_alpha)[0])
     with autocast():
         logits = student(torch.cat(inputs))  # one forward: BatchNorm sees the whole batch
+    return losses_from_logits(logits, y_l, pl, b_l, x_u.shape[0], step, warmup_steps, cfg)
+
+
+def losses_from_logits(logits: torch.Tensor, y_l: torch.Tensor, pl: torch.Tensor, b_l: int, b_u: int,
+                       step: int, warmup_steps: int, cfg: StepConfig) -> tuple[torch.Tensor, dict[str, float]]:
+    """Total loss from the student's logits on [D_L, D_U, D_M] (D_M absent for mean-teacher)."""
     probs = logits.float().softmax(1)  # once for every term below
     sup = supervised_loss(logits[:b_l], y_l, probs[:b_l])
-    b_u = x_u.shape[0]
     views = [(logits[b_l:b_l + b_u], probs[b_l:b_l + b_u])]
     if cfg.method != "mean-teacher":
         views.append((logits[b_l + b_u:], probs[b_l + b_u:]))

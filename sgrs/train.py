@@ -29,6 +29,7 @@ from .metrics import dice
 from .progress import ProgressBar, emit_json, format_seconds
 from .schedule import learning_rate
 from .step import training_step
+from .synergy import class_argmax
 from .vnet import VNet
 
 
@@ -59,7 +60,7 @@ def validate(model: VNet, cohort: Cohort, patch, device, overlap: float, autocas
     per_case = {}
     for case in cohort.val:
         probs = sliding_window(predict, case.image, patch, model.n_classes, overlap, device=device)
-        per_case[case.id] = dice(probs.argmax(0).cpu().numpy() > 0, case.label > 0)
+        per_case[case.id] = dice(class_argmax(probs[None])[0].cpu().numpy() > 0, case.label > 0)
     return {"dice": float(np.mean(list(per_case.values()))) if per_case else None, "per_case": per_case}
 
 

@@ -202,3 +202,13 @@ def test_mix_augmentation_lambda_partner_and_formula():
     lams = mix_augment(torch.zeros(20000, 1, 1, 1, 1), torch.zeros(1, 1, 1, 1, 1), np.random.default_rng(1))[1]
     b = np.random.default_rng(2).beta(0.75, 0.75, 200000)
     assert lams.mean() == pytest.approx(np.maximum(b, 1 - b).mean(), abs=0.01)
+
+
+def test_class_argmax_equals_torch_argmax_including_ties():
+    from sgrs.synergy import class_argmax
+    g = torch.Generator().manual_seed(3)
+    for c in (2, 3, 5):
+        x = torch.rand(2, c, 6, 5, 4, generator=g)
+        x[0, :, 0, 0, 0] = 0.5  # an exact tie across all classes
+        x[1, 1:, 1, 1, 1] = x[1, :, 1, 1, 1].max() + 1  # tie between the later classes
+        assert torch.equal(class_argmax(x), x.argmax(1))

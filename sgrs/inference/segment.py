@@ -24,7 +24,7 @@ from ..device import autocast_for, resolve_device
 from ..errors import InputError, ModelError, SGRSError
 from ..io import Geometry, read_image, write_image
 from ..metrics import largest_component
-from ..synergy import DELTA_RULES, entropy_log10, synergy_regions
+from ..synergy import DELTA_RULES, class_argmax, entropy_log10, synergy_regions
 from .sliding import count_windows, model_predictor, sliding_window
 
 OMEGA, THETA, DELTA = 1, 2, 3
@@ -113,7 +113,7 @@ def maps_by_slab(p_u: torch.Tensor, p_m: torch.Tensor | None, tau: float, rule: 
     for z0 in range(0, shape[2], slab):
         zs = (slice(None), slice(None), slice(None), slice(z0, z0 + slab))
         pu = p_u[zs].float()[None]
-        label[..., z0:z0 + slab] = pu[0].argmax(0).cpu().numpy()
+        label[..., z0:z0 + slab] = class_argmax(pu)[0].cpu().numpy()
         ent = entropy_log10(pu)[0]
         entropy[..., z0:z0 + slab] = (ent * scale).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
         if p_m is not None:
