@@ -85,11 +85,12 @@ def make_case(index: int, seed: int = 0, size=DEFAULT_SIZE, spacing=DEFAULT_SPAC
     image = np.where(torso, tissue, 0.03)
     blood = rng.uniform(0.7, 1.0)
     # other chambers and vessels carry a different flow signal; a dark wall separates them
-    image = np.where(aorta | ventricle, blood * rng.uniform(0.55, 0.7), image)
+    image = np.where(aorta | ventricle, blood * rng.uniform(0.5, 0.65), image)
     image = np.where(_dilate(label, 2) & ~label, 0.22, image)
     image = np.where(label, blood, image)
     image = image * (1.0 + 0.04 * _smooth_noise(rng, size, 1.5))
-    bias = np.exp(0.25 * _smooth_noise(rng, size, 18.0))
+    # mild enough that the target stays the brightest pool locally, as on a bias-corrected scan
+    bias = np.exp(0.1 * _smooth_noise(rng, size, 18.0))
     sigma = rng.uniform(0.03, 0.07)
     noisy = np.sqrt((image * bias + rng.normal(0, sigma, size)) ** 2 + rng.normal(0, sigma, size) ** 2)
     scale = rng.uniform(300, 900)  # scanner units vary from case to case
