@@ -7,7 +7,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "SGRSSegment"))
 sys.path.insert(0, str(ROOT / "SGRSTrain"))
-OFFICIAL_KEYS = ROOT.parent / "shared" / "reference" / "official-vnet-state-dict.txt"
+OFFICIAL_KEYS = ROOT / "Testing" / "data" / "official-vnet-state-dict.txt"  # the released checkpoint's key list
 
 
 @pytest.fixture(scope="session")
