@@ -3,7 +3,6 @@
 Thin by design: the widget binds the .ui and calls SGRSTrainLib; training runs in a background
 ``sgrs train`` process watched through its job folder, so it survives a module reload or restart.
 """
-import os
 from pathlib import Path
 
 import qt

@@ -16,7 +16,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from . import __version__
-from .atomic import atomic_path, write_text
+from .atomic import write_text
 from .errors import ModelError
 from .vnet import VNet, build_model
 

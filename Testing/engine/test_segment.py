@@ -9,8 +9,8 @@ import pytest
 import SimpleITK as sitk
 import torch
 
-from conftest import ROOT
-from sgrs.bundle import default_classes, load_bundle, save_bundle
+from conftest import OBLIQUE, ROOT
+from sgrs.bundle import load_bundle
 from sgrs.errors import InputError, ModelError, SGRSError
 from sgrs.inference.segment import (DELTA, OMEGA, THETA, SegmentOptions, keep_largest_component, segment_array,
                                     segment_file)
@@ -19,23 +19,6 @@ from sgrs.io import Geometry, read_image, write_image
 from sgrs.phantom import make_case
 from sgrs.synergy import entropy_log10, synergy_regions
 from sgrs.vnet import VNet
-
-OBLIQUE = (0.0, 0.0, 1.0, 0.0, 1.0, 0.0, -1.0, 0.0, 0.0)
-
-
-@pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    model = VNet(2, 2)
-    # warm the BatchNorm statistics so eval-mode predictions are not degenerate
-    model.train()
-    for _ in range(3):
-        model(torch.randn(2, 1, 32, 32, 16))
-    ref = np.random.default_rng(0).standard_normal((32, 32, 16)).astype(np.float32)
-    return save_bundle(tmp_path_factory.mktemp("b") / "tiny", model, None, patch_size=(32, 32, 16),
-                       classes=default_classes(["background", "left atrium"]),
-                       normalization={"mode": "zscore", "window": None}, tau=0.296, delta_rule="union",
-                       mix_reference=ref, spacing=[1.5, 1.5, 2.0])
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +30,8 @@ def scan(tmp_path_factory):
     return path
 
 
-def test_outputs_keep_the_input_geometry_and_agree_with_the_engine(bundle_dir, scan, tmp_path):
-    seg, files = segment_file(scan, bundle_dir, tmp_path / "out", SegmentOptions(device="cpu"), png=True)
+def test_outputs_keep_the_input_geometry_and_agree_with_the_engine(tiny_bundle, scan, tmp_path):
+    seg, files = segment_file(scan, tiny_bundle, tmp_path / "out", SegmentOptions(device="cpu"), png=True)
     _, geom = read_image(scan)
     for key in ("label", "regions", "entropy"):
         img = sitk.ReadImage(str(files[key]))
@@ -63,7 +46,7 @@ def test_outputs_keep_the_input_geometry_and_agree_with_the_engine(bundle_dir, s
     assert summary["size"] == [45, 38, 21] and summary["device"] == "cpu"
 
     # the maps are exactly the engine's rule on the blended probabilities
-    bundle = load_bundle(bundle_dir)
+    bundle = load_bundle(tiny_bundle)
     image, _ = read_image(scan)
     from sgrs.data.normalize import Normalization
     from sgrs.inference.sliding import model_predictor
@@ -77,74 +60,74 @@ def test_outputs_keep_the_input_geometry_and_agree_with_the_engine(bundle_dir, s
     assert np.abs(seg.entropy.astype(float) - ent * 255 / np.log10(2)).max() <= 0.51
 
 
-def test_intersection_rule_gives_a_smaller_delta(bundle_dir, scan):
+def test_intersection_rule_gives_a_smaller_delta(tiny_bundle, scan):
     image, geom = read_image(scan)
-    bundle = load_bundle(bundle_dir)
+    bundle = load_bundle(tiny_bundle)
     union = segment_array(image, geom, bundle, SegmentOptions(device="cpu"))
     inter = segment_array(image, geom, bundle, SegmentOptions(device="cpu", delta_rule="intersection"))
     assert (inter.regions == DELTA).sum() <= (union.regions == DELTA).sum()
     assert np.all((inter.regions == DELTA) <= (union.regions == DELTA))
 
 
-def test_windows_cover_and_small_volumes_are_padded(bundle_dir):
+def test_windows_cover_and_small_volumes_are_padded(tiny_bundle):
     starts = window_starts(100, 32, 0.5)
     assert starts[0] == 0 and starts[-1] == 68  # first and last windows touch the borders
     assert max(b - a for a, b in zip(starts, starts[1:])) <= 16  # stride ≤ half a window
     assert starts == [0, 14, 27, 41, 54, 68]
     assert window_starts(20, 32, 0.5) == [0]
-    bundle = load_bundle(bundle_dir)
+    bundle = load_bundle(tiny_bundle)
     small = np.random.default_rng(0).standard_normal((10, 12, 6)).astype(np.float32)
     seg = segment_array(small, Geometry((10, 12, 6), (1.5, 1.5, 2.0), (0, 0, 0), (1, 0, 0, 0, 1, 0, 0, 0, 1)),
                         bundle, SegmentOptions(device="cpu", regions=False))
     assert seg.label.shape == (10, 12, 6) and seg.regions is None
 
 
-def test_spacing_far_from_the_model_warns(bundle_dir, scan, tmp_path):
+def test_spacing_far_from_the_model_warns(tiny_bundle, scan, tmp_path):
     image, geom = read_image(scan)
     far = Geometry(geom.size, (0.4, 0.4, 0.4), geom.origin, geom.direction)
-    seg = segment_array(image, far, load_bundle(bundle_dir), SegmentOptions(device="cpu", regions=False))
+    seg = segment_array(image, far, load_bundle(tiny_bundle), SegmentOptions(device="cpu", regions=False))
     assert any("resample" in w for w in seg.summary["warnings"])
 
 
-def test_bad_inputs(bundle_dir, scan, tmp_path):
+def test_bad_inputs(tiny_bundle, scan, tmp_path):
     import shutil
     with pytest.raises(InputError, match="NaN/Inf"):
         bad = np.zeros((20, 20, 10), np.float32)
         bad[3, 3, 3] = np.nan
         write_image(bad, Geometry((20, 20, 10), (1, 1, 1), (0, 0, 0), (1, 0, 0, 0, 1, 0, 0, 0, 1)), tmp_path / "n.nrrd")
-        segment_file(tmp_path / "n.nrrd", bundle_dir, tmp_path / "o1")
+        segment_file(tmp_path / "n.nrrd", tiny_bundle, tmp_path / "o1")
     torch.save(VNet(2, 2).state_dict(), tmp_path / "model.pth")
     with pytest.raises(ModelError, match="import-checkpoint"):
         segment_file(scan, tmp_path / "model.pth", tmp_path / "o2")
     broken = tmp_path / "broken"
-    shutil.copytree(bundle_dir, broken)
+    shutil.copytree(tiny_bundle, broken)
     (broken / "mix_reference.safetensors").unlink()
     with pytest.raises(ModelError, match="missing"):
         segment_file(scan, broken, tmp_path / "o3")
     blocker = tmp_path / "blocker"
     blocker.write_text("")
     with pytest.raises(SGRSError, match="not writable"):
-        segment_file(scan, bundle_dir, blocker / "out")
+        segment_file(scan, tiny_bundle, blocker / "out")
     with pytest.raises(SGRSError, match="overlap"):
-        segment_file(scan, bundle_dir, tmp_path / "o4", SegmentOptions(overlap=1.0))
+        segment_file(scan, tiny_bundle, tmp_path / "o4", SegmentOptions(overlap=1.0))
 
 
-def test_existing_outputs_are_replaced_whole_not_half(bundle_dir, scan, tmp_path):
+def test_existing_outputs_are_replaced_whole_not_half(tiny_bundle, scan, tmp_path):
     out = tmp_path / "out"
-    segment_file(scan, bundle_dir, out, SegmentOptions(device="cpu"))
+    segment_file(scan, tiny_bundle, out, SegmentOptions(device="cpu"))
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     # a second run into the same folder leaves no temp files and valid outputs
-    segment_file(scan, bundle_dir, out, SegmentOptions(device="cpu", delta_rule="intersection"))
+    segment_file(scan, tiny_bundle, out, SegmentOptions(device="cpu", delta_rule="intersection"))
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
     assert set(before) == {p.name for p in out.iterdir()}
     read_image(out / "regions.nrrd")
 
 
-def test_cli_segment_json_progress_and_one_line_errors(bundle_dir, scan, tmp_path):
+def test_cli_segment_json_progress_and_one_line_errors(tiny_bundle, scan, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     run = lambda *a: subprocess.run([sys.executable, "-m", "sgrs", *map(str, a)], capture_output=True,
                                     text=True, env=env, timeout=300)
-    ok = run("segment", scan, "--model", bundle_dir, "--out", tmp_path / "o", "--json-progress", "--device", "cpu")
+    ok = run("segment", scan, "--model", tiny_bundle, "--out", tmp_path / "o", "--json-progress", "--device", "cpu")
     assert ok.returncode == 0, ok.stderr
     lines = [json.loads(line) for line in ok.stdout.splitlines()]
     assert lines[0]["event"] == "progress" and lines[-1]["event"] == "finished"
@@ -154,14 +137,14 @@ def test_cli_segment_json_progress_and_one_line_errors(bundle_dir, scan, tmp_pat
     sitk.WriteImage(sitk.Image(9, 9, sitk.sitkFloat32), str(flat))
     for args, message in [((tmp_path / "cut.nrrd",), "cannot read image"), ((flat,), "is 2D"),
                           ((tmp_path / "none.nrrd",), "file not found")]:
-        bad = run("segment", *args, "--model", bundle_dir, "--out", tmp_path / "o5")
+        bad = run("segment", *args, "--model", tiny_bundle, "--out", tmp_path / "o5")
         assert bad.returncode == 1 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
 
 
-def test_largest_component_postprocessing_from_option_or_bundle(bundle_dir, scan, tmp_path):
+def test_largest_component_postprocessing_from_option_or_bundle(tiny_bundle, scan, tmp_path):
     from scipy import ndimage
     image, geom = read_image(scan)
-    bundle = load_bundle(bundle_dir)
+    bundle = load_bundle(tiny_bundle)
     raw = segment_array(image, geom, bundle, SegmentOptions(device="cpu", regions=False))
     lcc = segment_array(image, geom, bundle, SegmentOptions(device="cpu", regions=False, postprocess="lcc"))
     assert np.array_equal(lcc.label, keep_largest_component(raw.label))
@@ -170,10 +153,10 @@ def test_largest_component_postprocessing_from_option_or_bundle(bundle_dir, scan
     two[:3, :3, :3], two[6:, 6:, 6:] = 1, 2
     kept = keep_largest_component(two)
     assert kept[:3, :3, :3].all() and not kept[6:, 6:, 6:].any()
-    meta = json.loads((bundle_dir / "model.json").read_text())
+    meta = json.loads((tiny_bundle / "model.json").read_text())
     assert meta["postprocess"] == "none"
     import shutil
-    shutil.copytree(bundle_dir, tmp_path / "lcc")
+    shutil.copytree(tiny_bundle, tmp_path / "lcc")
     meta["postprocess"] = "lcc"
     (tmp_path / "lcc" / "model.json").write_text(json.dumps(meta))
     from_bundle = segment_array(image, geom, load_bundle(tmp_path / "lcc"), SegmentOptions(device="cpu", regions=False))

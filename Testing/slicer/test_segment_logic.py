@@ -5,30 +5,14 @@ import slicer
 import torch
 import vtk
 
-from sgrs.bundle import default_classes, load_bundle, save_bundle
+from conftest import OBLIQUE
+from sgrs.bundle import load_bundle
 from sgrs.errors import SGRSError
 from sgrs.inference.segment import DELTA, OMEGA, THETA, SegmentOptions, segment_array
 from sgrs.io import Geometry, read_image, write_image
 from sgrs.phantom import make_case
-from sgrs.vnet import VNet
 from SGRSSegmentLib import SegmentParameters, SGRSSegmentLogic
 from SGRSSegmentLib.volume_io import array_of, geometry_of
-
-OBLIQUE = (0.0, 0.0, 1.0, 0.0, 1.0, 0.0, -1.0, 0.0, 0.0)
-
-
-@pytest.fixture(scope="module")
-def bundle_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    model = VNet(2, 2)
-    model.train()
-    for _ in range(3):
-        model(torch.randn(2, 1, 32, 32, 16))
-    ref = np.random.default_rng(0).standard_normal((32, 32, 16)).astype(np.float32)
-    return save_bundle(tmp_path_factory.mktemp("b") / "tiny", model, None, patch_size=(32, 32, 16),
-                       classes=default_classes(["background", "left atrium"]),
-                       normalization={"mode": "zscore", "window": None}, tau=0.296, delta_rule="union",
-                       mix_reference=ref, spacing=[1.5, 1.5, 2.0])
 
 
 @pytest.fixture()
@@ -73,16 +57,16 @@ def test_volume_node_geometry_and_array_match_the_engine_reader(scene, scan):
     assert np.array_equal(array_of(node), image)
 
 
-def test_process_adds_named_coloured_nodes_equal_to_the_engine(scene, scan, bundle_dir):
+def test_process_adds_named_coloured_nodes_equal_to_the_engine(scene, scan, tiny_bundle):
     node = load_volume(scene, scan)
     sh = scene.GetSubjectHierarchyNode()
     study = sh.CreateStudyItem(sh.CreateSubjectItem(sh.GetSceneItemID(), "patient"), "study")
     sh.SetItemParent(sh.CreateItem(study, node), study)
     logic = SGRSSegmentLogic(scene)
-    result = logic.process(SegmentParameters(volume=node, model=str(bundle_dir), device="cpu"))
+    result = logic.process(SegmentParameters(volume=node, model=str(tiny_bundle), device="cpu"))
 
     image, geometry = read_image(scan)
-    expected = segment_array(image, geometry, load_bundle(bundle_dir), SegmentOptions(device="cpu"))
+    expected = segment_array(image, geometry, load_bundle(tiny_bundle), SegmentOptions(device="cpu"))
     seg = result.segmentation.GetSegmentation()
     assert seg.GetNumberOfSegments() == 1 and seg.GetNthSegment(0).GetName() == "left atrium"
     assert seg.GetNthSegment(0).GetColor() == pytest.approx((216 / 255, 101 / 255, 79 / 255), abs=1e-6)
@@ -103,32 +87,32 @@ def test_process_adds_named_coloured_nodes_equal_to_the_engine(scene, scan, bund
         assert sh.GetItemParent(sh.GetItemByDataNode(out)) == study
 
 
-def test_bad_inputs_give_the_gui_message(scene, bundle_dir, tmp_path):
+def test_bad_inputs_give_the_gui_message(scene, tiny_bundle, tmp_path):
     logic = SGRSSegmentLogic(scene)
     with pytest.raises(SGRSError, match="Select an input volume"):
-        logic.process(SegmentParameters(volume=None, model=str(bundle_dir)))
+        logic.process(SegmentParameters(volume=None, model=str(tiny_bundle)))
     flat = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "flat")
     slicer.util.updateVolumeFromArray(flat, np.zeros((1, 20, 20), np.float32))
     with pytest.raises(SGRSError, match="is 2D"):
-        logic.process(SegmentParameters(volume=flat, model=str(bundle_dir)))
+        logic.process(SegmentParameters(volume=flat, model=str(tiny_bundle)))
     rgb = scene.AddNewNodeByClass("vtkMRMLVectorVolumeNode", "rgb")
     slicer.util.updateVolumeFromArray(rgb, np.zeros((4, 20, 20, 3), np.float32))
     with pytest.raises(SGRSError, match="3 components"):
-        logic.process(SegmentParameters(volume=rgb, model=str(bundle_dir)))
+        logic.process(SegmentParameters(volume=rgb, model=str(tiny_bundle)))
     label = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "lab")
     with pytest.raises(SGRSError, match="not a scalar volume"):
-        logic.process(SegmentParameters(volume=label, model=str(bundle_dir)))
+        logic.process(SegmentParameters(volume=label, model=str(tiny_bundle)))
     ok = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "ok")
     slicer.util.updateVolumeFromArray(ok, np.zeros((16, 20, 20), np.float32))
     with pytest.raises(SGRSError, match="not a model bundle"):
         logic.process(SegmentParameters(volume=ok, model=str(tmp_path)))
 
 
-def test_background_job_reports_progress_and_gives_the_same_nodes(scene, scan, bundle_dir):
+def test_background_job_reports_progress_and_gives_the_same_nodes(scene, scan, tiny_bundle):
     import time
     from SGRSSegmentLib.job import SegmentJob
     node = load_volume(scene, scan)
-    params = SegmentParameters(volume=node, model=str(bundle_dir), device="cpu")
+    params = SegmentParameters(volume=node, model=str(tiny_bundle), device="cpu")
     job = SegmentJob(SGRSSegmentLogic(scene), params).start()
     seen = set()
     while job.poll():
@@ -137,15 +121,15 @@ def test_background_job_reports_progress_and_gives_the_same_nodes(scene, scan, b
     result = job.result()
     assert job.progress[0] == job.progress[1] > 0
     image, geometry = read_image(scan)
-    expected = segment_array(image, geometry, load_bundle(bundle_dir), SegmentOptions(device="cpu"))
+    expected = segment_array(image, geometry, load_bundle(tiny_bundle), SegmentOptions(device="cpu"))
     assert np.array_equal(array_of(result.regions).astype(np.uint8), expected.regions)
     assert not job.work.exists(), "temporary files are removed"
 
 
-def test_background_job_cancel_kills_the_process_and_error_is_reported(scene, scan, bundle_dir, tmp_path):
+def test_background_job_cancel_kills_the_process_and_error_is_reported(scene, scan, tiny_bundle, tmp_path):
     from SGRSSegmentLib.job import SegmentJob
     node = load_volume(scene, scan)
-    job = SegmentJob(SGRSSegmentLogic(scene), SegmentParameters(volume=node, model=str(bundle_dir),
+    job = SegmentJob(SGRSSegmentLogic(scene), SegmentParameters(volume=node, model=str(tiny_bundle),
                                                                 device="cpu")).start()
     job.cancel()
     assert not job.process.running and not job.work.exists()
@@ -154,12 +138,12 @@ def test_background_job_cancel_kills_the_process_and_error_is_reported(scene, sc
         bad.result()
 
 
-def test_cuda_without_gpu_and_missing_pytorch_extension_are_explained(scene, scan, bundle_dir):
+def test_cuda_without_gpu_and_missing_pytorch_extension_are_explained(scene, scan, tiny_bundle):
     from SGRSSegmentLib.dependencies import TORCH_REQUIREMENT, DependencyError, install, missing_packages
     node = load_volume(scene, scan)
     if not torch.cuda.is_available():
         with pytest.raises(SGRSError, match="no CUDA GPU"):
-            SGRSSegmentLogic(scene).process(SegmentParameters(volume=node, model=str(bundle_dir), device="cuda"))
+            SGRSSegmentLogic(scene).process(SegmentParameters(volume=node, model=str(tiny_bundle), device="cuda"))
     assert missing_packages() == []  # everything the engine needs is importable here
     with pytest.raises(DependencyError, match="PyTorch extension is missing"):
         install([TORCH_REQUIREMENT])  # PyTorchUtils exists only inside Slicer with the extension
