@@ -80,7 +80,8 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     if options.regions and bundle.mix_reference is None:
         raise ModelError(f"{bundle.path}: bundle has no mix reference image, so no region maps; "
                          "use --no-regions or import with --mix-reference")
-    predict = model_predictor(bundle.model, autocast_for(device) if device.type == "cuda" else None)
+    predict = model_predictor(bundle.model, autocast_for(device) if device.type == "cuda" else None,
+                              channels_last=device.type == "cpu")
     result = sliding_window(predict, norm, patch, n_c, options.overlap, options.batch_size, device,
                             progress=progress, mix_reference=bundle.mix_reference if options.regions else None,
                             mix_lambda=lam)

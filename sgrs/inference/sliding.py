@@ -94,11 +94,20 @@ def count_windows(shape, patch, overlap: float) -> int:
     return int(np.prod([len(window_starts(max(s, p), p, overlap)) for s, p in zip(shape, patch)]))
 
 
-def model_predictor(model: torch.nn.Module, autocast=None) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Softmax probabilities of ``model`` in eval mode, optionally under an autocast context."""
+def model_predictor(model: torch.nn.Module, autocast=None,
+                    channels_last: bool = False) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Softmax probabilities of ``model`` in eval mode, optionally under an autocast context.
+
+    ``channels_last`` runs the convolutions in channels-last-3d memory format (1.3× faster on the
+    development CPU, identical to float rounding; see docs/benchmarks.md). It converts ``model``.
+    """
     model.eval()
+    if channels_last:
+        model.to(memory_format=torch.channels_last_3d)
 
     def predict(batch: torch.Tensor) -> torch.Tensor:
+        if channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last_3d)
         if autocast is None:
             return model(batch).softmax(1)
         with autocast():
