@@ -27,6 +27,9 @@ test-slow: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/step_speed.py
+	$(PY) benchmarks/segment_speed.py
+	$(PY) benchmarks/inference_variants.py
+	$(PY) benchmarks/segment_memory.py
 	$(PY) benchmarks/methods_dice.py
 
 demo-model: $(VENV)/.installed

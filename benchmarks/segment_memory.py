@@ -28,20 +28,23 @@ def main():
     ap.add_argument("--size", type=int, nargs=3, default=[512, 512, 400])
     ap.add_argument("--overlap", type=float, default=0.0)
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="sgrs-mem-"))
+    with tempfile.TemporaryDirectory(prefix="sgrs-mem-") as tmp:
+        measure(Path(tmp), tuple(args.size), args.overlap)
+
+
+def measure(work: Path, size: tuple, overlap: float):
     torch.manual_seed(0)
     model = VNet(2, 16)
     save_bundle(work / "model", model, None, patch_size=(112, 112, 80), classes=default_classes(["background", "organ"]),
                 normalization={"mode": "zscore", "window": [-125.0, 275.0]}, tau=0.296, delta_rule="union",
                 mix_reference=np.random.default_rng(0).standard_normal((112, 112, 80)).astype(np.float32))
-    size = tuple(args.size)
     rng = np.random.default_rng(0)
     ct = (rng.normal(40, 300, size)).astype(np.int16)
     write_image(ct, Geometry(size, (0.8, 0.8, 1.0), (0, 0, 0), (1, 0, 0, 0, 1, 0, 0, 0, 1)), work / "ct.nrrd")
     del ct
     t0 = time.time()
     proc = subprocess.run([sys.executable, "-m", "sgrs", "segment", str(work / "ct.nrrd"), "--model",
-                           str(work / "model"), "--out", str(work / "out"), "--overlap", str(args.overlap),
+                           str(work / "model"), "--out", str(work / "out"), "--overlap", str(overlap),
                            "--device", "cpu"], capture_output=True, text=True)
     if proc.returncode:
         print(proc.stderr)
@@ -50,7 +53,7 @@ def main():
     summary = json.loads((work / "out" / "summary.json").read_text())
     input_gb = np.prod(size) * 4 / 1024 ** 3
     print(f"volume {size} int16 ({np.prod(size) / 1e6:.0f} M voxels), full-size V-Net, region maps on, "
-          f"overlap {args.overlap}, {summary['windows']} window positions, {time.time() - t0:.0f} s wall")
+          f"overlap {overlap}, {summary['windows']} window positions, {time.time() - t0:.0f} s wall")
     print(f"peak RSS of the segmentation process: {peak_gb:.2f} GB "
           f"(the float32 normalised input alone is {input_gb:.2f} GB)")
 
