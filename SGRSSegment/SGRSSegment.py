@@ -7,8 +7,11 @@ import os
 import qt
 import slicer
 from slicer.i18n import tr as _
-from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoadableModuleTest,
-                                           ScriptedLoadableModuleWidget)
+from slicer.ScriptedLoadableModule import (
+    ScriptedLoadableModule,
+    ScriptedLoadableModuleTest,
+    ScriptedLoadableModuleWidget,
+)
 from slicer.util import VTKObservationMixin
 
 POLL_MS = 300
@@ -32,7 +35,8 @@ class SGRSSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         ScriptedLoadableModuleWidget.setup(self)
         VTKObservationMixin.__init__(self)
         from SGRSSegmentLib import SGRSSegmentLogic
-        from sgrs.registry import list_models
+
+        from sgrs.models.registry import list_models
 
         ui_widget = slicer.util.loadUI(self.resourcePath("UI/SGRSSegment.ui"))
         self.layout.addWidget(ui_widget)
@@ -66,7 +70,7 @@ class SGRSSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.removeObservers()
 
     def refreshModels(self, select=None):
-        from sgrs.registry import list_models
+        from sgrs.models.registry import list_models
         self.models = list_models()
         self.ui.modelComboBox.clear()
         for entry in self.models:
@@ -99,9 +103,10 @@ class SGRSSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         from SGRSSegmentLib.dependencies import missing_packages
         if not self.ensureDependencies(missing_packages()):
             return
-        from sgrs.device import resolve_device
-        from sgrs.errors import SGRSError
         from SGRSSegmentLib.job import SegmentJob
+
+        from sgrs.util.device import resolve_device
+        from sgrs.util.errors import SGRSError
         params = self.parameters()
         try:
             if resolve_device(params.device).type == "cpu":
@@ -115,7 +120,7 @@ class SGRSSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.updateButtons()
 
     def poll(self):
-        from sgrs.errors import SGRSError
+        from sgrs.util.errors import SGRSError
         if self.job.poll():
             done, total = self.job.progress
             self.ui.progressBar.maximum, self.ui.progressBar.value = max(total, 1), done
@@ -144,9 +149,9 @@ class SGRSSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 node.GetDisplayNode().SetOpacity(value)
 
     def onImportModel(self):
-        from sgrs.checkpoint import import_checkpoint
-        from sgrs.errors import SGRSError
-        from sgrs.registry import register, registry_folder
+        from sgrs.models.checkpoint import import_checkpoint
+        from sgrs.models.registry import register, registry_folder
+        from sgrs.util.errors import SGRSError
         path = qt.QFileDialog.getOpenFileName(None, _("Import model"), "", _("Bundle or PyTorch checkpoint (model.json *.pth *.pt)"))
         if not path:
             return
@@ -190,10 +195,11 @@ class SGRSSegmentTest(ScriptedLoadableModuleTest):
         import tempfile
         from pathlib import Path
 
-        from sgrs.io import write_image
-        from sgrs.phantom import make_case
-        from sgrs.registry import DEMO_MODEL
         from SGRSSegmentLib import SegmentParameters, SGRSSegmentLogic
+
+        from sgrs.data.image_io import write_image
+        from sgrs.data.phantom import make_case
+        from sgrs.models.registry import DEMO_MODEL
         image, _label, geometry = make_case(0, seed=99)
         path = Path(tempfile.mkdtemp()) / "phantom.nrrd"
         write_image(image, geometry, path)

@@ -8,8 +8,11 @@ from pathlib import Path
 import qt
 import slicer
 from slicer.i18n import tr as _
-from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoadableModuleTest,
-                                           ScriptedLoadableModuleWidget)
+from slicer.ScriptedLoadableModule import (
+    ScriptedLoadableModule,
+    ScriptedLoadableModuleTest,
+    ScriptedLoadableModuleWidget,
+)
 
 POLL_MS = 1000
 LAST_JOB_KEY = "SGRS/lastTrainingJob"
@@ -65,7 +68,7 @@ class SGRSTrainWidget(ScriptedLoadableModuleWidget):
         return view
 
     def refreshModels(self):
-        from sgrs.registry import list_models
+        from sgrs.models.registry import list_models
         self.ui.baseModelComboBox.clear()
         self.ui.baseModelComboBox.addItem(_("(new model)"), "")
         for entry in list_models():
@@ -88,8 +91,9 @@ class SGRSTrainWidget(ScriptedLoadableModuleWidget):
                 table.setItem(row, col, qt.QTableWidgetItem(text))
 
     def onRank(self):
-        from sgrs.errors import SGRSError
         from SGRSTrainLib import rank_unlabelled
+
+        from sgrs.util.errors import SGRSError
         model = self.ui.baseModelComboBox.currentData
         if not model or not self.cases:
             self.ui.statusLabel.text = _("Collect cases and pick a base model to rank with.")
@@ -104,8 +108,9 @@ class SGRSTrainWidget(ScriptedLoadableModuleWidget):
         self.showCases({r.case.volume.GetID(): r.share for r in ranked})
 
     def onTrain(self):
-        from sgrs.errors import SGRSError
         from SGRSTrainLib import TrainJob, TrainParameters, export_cohort
+
+        from sgrs.util.errors import SGRSError
         if self.job is not None and self.job.status().state == "running":
             self.job.cancel()  # the engine saves a checkpoint and ends as cancelled
             self.ui.statusLabel.text = _("Cancelling: saving a checkpoint…")
@@ -133,8 +138,9 @@ class SGRSTrainWidget(ScriptedLoadableModuleWidget):
             self.attach(folder)
 
     def attach(self, folder):
-        from sgrs.errors import SGRSError
         from SGRSTrainLib import TrainJob
+
+        from sgrs.util.errors import SGRSError
         try:
             self.job = TrainJob.attach(folder)
         except SGRSError as exc:
@@ -150,8 +156,8 @@ class SGRSTrainWidget(ScriptedLoadableModuleWidget):
             self.timer.start()
 
     def poll(self):
-        from sgrs.progress import format_seconds
-        from sgrs.registry import register
+        from sgrs.models.registry import register
+        from sgrs.util.progress import format_seconds
         status = self.job.status()
         running = status.state == "running"
         self.ui.trainButton.text = _("Cancel") if running else _("Train")
@@ -191,8 +197,9 @@ class SGRSTrainTest(ScriptedLoadableModuleTest):
         import tempfile
         import time
 
-        from sgrs.phantom import write_cohort
         from SGRSTrainLib import TrainJob, TrainParameters
+
+        from sgrs.data.phantom import write_cohort
         work = Path(tempfile.mkdtemp())
         write_cohort(work / "cohort", cases=5, seed=1, val=1, test=0, size=(40, 40, 24))
         job = TrainJob.start(TrainParameters(cohort=str(work / "cohort"), out=str(work / "job"), iterations=4,

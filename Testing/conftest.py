@@ -13,7 +13,7 @@ OFFICIAL_KEYS = ROOT / "Testing" / "data" / "official-vnet-state-dict.txt"  # th
 @pytest.fixture(scope="session")
 def tiny_cohort(tmp_path_factory):
     """Six small phantom cases: 4 train, 1 val, 1 test."""
-    from sgrs.phantom import write_cohort
+    from sgrs.data.phantom import write_cohort
 
     out = tmp_path_factory.mktemp("cohort")
     write_cohort(out, cases=6, seed=3, val=1, test=1, size=(40, 40, 24), spacing=(1.5, 1.5, 2.0))
@@ -29,8 +29,8 @@ def tiny_bundle(tmp_path_factory):
     import numpy as np
     import torch
 
-    from sgrs.bundle import default_classes, save_bundle
-    from sgrs.vnet import VNet
+    from sgrs.models.bundle import default_classes, save_bundle
+    from sgrs.models.vnet import VNet
 
     torch.manual_seed(0)
     model = VNet(2, 2)

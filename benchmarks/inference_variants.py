@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sgrs.vnet import VNet  # noqa: E402
+from sgrs.models.vnet import VNet  # noqa: E402
 
 
 def variants(model: VNet):

@@ -17,14 +17,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sgrs.bundle import load_bundle  # noqa: E402
-from sgrs.config import TrainConfig  # noqa: E402
+from sgrs.data.image_io import read_image, read_label  # noqa: E402
 from sgrs.data.normalize import Normalization  # noqa: E402
+from sgrs.data.phantom import write_cohort  # noqa: E402
+from sgrs.evaluation.metrics import dice  # noqa: E402
 from sgrs.inference.sliding import model_predictor, sliding_window  # noqa: E402
-from sgrs.io import read_image, read_label  # noqa: E402
-from sgrs.phantom import write_cohort  # noqa: E402
-from sgrs.metrics import dice  # noqa: E402
-from sgrs.train import train  # noqa: E402
+from sgrs.models.bundle import load_bundle  # noqa: E402
+from sgrs.training.config import TrainConfig  # noqa: E402
+from sgrs.training.loop import train  # noqa: E402
 
 
 def test_dice(bundle_dir, manifest) -> list[float]:

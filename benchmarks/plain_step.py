@@ -8,8 +8,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from sgrs.ema import update_teacher
-from sgrs.schedule import consistency_weight
+from sgrs.method.ema import update_teacher
+from sgrs.method.schedule import consistency_weight
 
 
 def plain_dice(probs, target_onehot, mask, smooth):

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sgrs.bundle import default_classes, save_bundle  # noqa: E402
-from sgrs.io import Geometry, write_image  # noqa: E402
-from sgrs.vnet import VNet  # noqa: E402
+from sgrs.data.image_io import Geometry, write_image  # noqa: E402
+from sgrs.models.bundle import default_classes, save_bundle  # noqa: E402
+from sgrs.models.vnet import VNet  # noqa: E402
 
 
 def main():

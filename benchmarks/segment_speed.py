@@ -19,13 +19,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_inference import reference_segment  # noqa: E402
-from sgrs.bundle import load_bundle  # noqa: E402
+
+from sgrs.data.image_io import Geometry  # noqa: E402
 from sgrs.data.normalize import Normalization  # noqa: E402
+from sgrs.data.phantom import make_case  # noqa: E402
+from sgrs.evaluation.metrics import dice  # noqa: E402
 from sgrs.inference.segment import SegmentOptions, segment_array  # noqa: E402
-from sgrs.io import Geometry  # noqa: E402
-from sgrs.metrics import dice  # noqa: E402
-from sgrs.phantom import make_case  # noqa: E402
-from sgrs.vnet import VNet  # noqa: E402
+from sgrs.models.bundle import load_bundle  # noqa: E402
+from sgrs.models.vnet import VNet  # noqa: E402
 
 DEMO = Path(__file__).resolve().parents[1] / "Resources" / "Demo" / "model"
 

@@ -17,10 +17,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from plain_step import plain_losses, plain_step  # noqa: E402
-from sgrs.mix import mix_augment  # noqa: E402
-from sgrs.step import StepConfig, compute_losses, losses_from_logits, training_step  # noqa: E402
-from sgrs.vnet import VNet  # noqa: E402
 
+from sgrs.method.mix import mix_augment  # noqa: E402
+from sgrs.method.step import (  # noqa: E402
+    StepConfig,
+    compute_losses,
+    losses_from_logits,
+    training_step,
+)
+from sgrs.models.vnet import VNet  # noqa: E402
 
 
 def main():

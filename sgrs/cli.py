@@ -5,12 +5,12 @@ import argparse
 import sys
 
 from . import __version__
-from .errors import SGRSError
+from .util.errors import SGRSError
 
 
 def _phantom(args) -> int:
-    from .phantom import write_cohort
-    from .progress import ProgressBar
+    from .data.phantom import write_cohort
+    from .util.progress import ProgressBar
 
     bar = ProgressBar(args.cases, "phantom")
     try:
@@ -26,8 +26,8 @@ def _phantom(args) -> int:
 
 
 def _train(args) -> int:
-    from .config import TrainConfig
-    from .train import Cancelled, train
+    from .training.config import TrainConfig
+    from .training.loop import Cancelled, train
 
     if args.resume:
         config = TrainConfig(cohort="", out=args.out, device=args.device)
@@ -53,12 +53,12 @@ def _train(args) -> int:
 
 
 def _import(args) -> int:
-    from .checkpoint import import_checkpoint
+    from .models.checkpoint import import_checkpoint
 
     reference = None
     if args.mix_reference:
+        from .data.image_io import read_image
         from .data.normalize import Normalization
-        from .io import read_image
         reference = Normalization()(read_image(args.mix_reference)[0])
         if tuple(reference.shape) != tuple(args.patch):
             raise SGRSError(f"{args.mix_reference}: mix reference must be one patch {tuple(args.patch)}, "
@@ -69,7 +69,7 @@ def _import(args) -> int:
 
 
 def _models(args) -> int:
-    from .registry import list_models, register, registry_folder
+    from .models.registry import list_models, register, registry_folder
 
     if args.register:
         entry = register(args.register, args.name, args.registry)

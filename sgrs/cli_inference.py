@@ -8,7 +8,7 @@ from pathlib import Path
 
 def _segment(args) -> int:
     from .inference.segment import SegmentOptions, segment_file
-    from .progress import ProgressBar, emit_json
+    from .util.progress import ProgressBar, emit_json
 
     options = SegmentOptions(overlap=args.overlap, regions=args.regions, delta_rule=args.delta_rule,
                              tau=args.tau, device=args.device, weights=args.weights, batch_size=args.batch,
@@ -46,7 +46,7 @@ def describe(summary: dict, files: dict) -> str:
 
 
 def _evaluate(args) -> int:
-    from .evaluate import evaluate_folders, format_table, write_csv
+    from .evaluation.evaluate import evaluate_folders, format_table, write_csv
 
     rows = evaluate_folders(args.pred, args.truth, args.lcc)
     out = write_csv(rows, args.csv or Path(args.pred) / "metrics.csv")

@@ -6,11 +6,11 @@ import sys
 from pathlib import Path
 
 from .cli_inference import describe
-from .errors import SGRSError
+from .data.image_io import read_image, read_label
+from .evaluation.metrics import all_metrics
 from .inference.segment import SegmentOptions, segment_file
-from .io import read_image, read_label
-from .metrics import all_metrics
-from .progress import ProgressBar
+from .util.errors import SGRSError
+from .util.progress import ProgressBar
 
 DEMO = Path(__file__).resolve().parents[1] / "Resources" / "Demo"
 

@@ -12,10 +12,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from sgrs.background import BackgroundProcess
-from sgrs.errors import SGRSError
+from sgrs.data.image_io import read_image, write_image
 from sgrs.inference.segment import OUTPUT_FILES, Segmentation
-from sgrs.io import read_image, write_image
+from sgrs.util.background import BackgroundProcess
+from sgrs.util.errors import SGRSError
 
 from .volume_io import array_of, geometry_of
 

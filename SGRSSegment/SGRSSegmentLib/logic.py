@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import slicer
 
-from sgrs.bundle import load_bundle
-from sgrs.errors import SGRSError
 from sgrs.inference.segment import SegmentOptions, segment_array
+from sgrs.models.bundle import load_bundle
+from sgrs.util.errors import SGRSError
 
 from . import result_nodes
 from .volume_io import array_of, geometry_of

@@ -10,8 +10,8 @@ import numpy as np
 import slicer
 import vtk
 
-from sgrs.errors import InputError
-from sgrs.io import Geometry
+from sgrs.data.image_io import Geometry
+from sgrs.util.errors import InputError
 
 RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0])
 

@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import slicer
 import vtk
-
-from sgrs.errors import InputError
-from sgrs.io import write_image
-
 from SGRSSegmentLib.volume_io import array_of, geometry_of
+
+from sgrs.data.image_io import write_image
+from sgrs.util.errors import InputError
 
 REFERENCE_ROLE = "referenceImageGeometryRef"
 

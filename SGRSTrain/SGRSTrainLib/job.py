@@ -11,9 +11,9 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from sgrs.background import BackgroundProcess
-from sgrs.errors import JobError, SGRSError
-from sgrs.job import TERMINAL_EVENTS, read_events
+from sgrs.training.job import TERMINAL_EVENTS, read_events
+from sgrs.util.background import BackgroundProcess
+from sgrs.util.errors import JobError, SGRSError
 
 
 @dataclass

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sgrs.bundle import load_bundle
-from sgrs.inference.segment import SegmentOptions, segment_array
-
 from SGRSSegmentLib.volume_io import array_of, geometry_of
+
+from sgrs.inference.segment import SegmentOptions, segment_array
+from sgrs.models.bundle import load_bundle
 
 
 @dataclass

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from sgrs.bundle import default_classes, load_bundle, save_bundle
-from sgrs.errors import ModelError
-from sgrs.vnet import VNet
+from sgrs.models.bundle import default_classes, load_bundle, save_bundle
+from sgrs.models.vnet import VNet
+from sgrs.util.errors import ModelError
 
 
 @pytest.fixture()

@@ -2,7 +2,7 @@
 import json
 
 from sgrs import demo
-from sgrs.bundle import load_bundle
+from sgrs.models.bundle import load_bundle
 
 
 def test_demo_segments_the_sample_with_dice_above_085(tmp_path, capsys):

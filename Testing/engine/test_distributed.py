@@ -4,8 +4,9 @@ import subprocess
 import sys
 
 from conftest import ROOT
-from sgrs.bundle import load_bundle
-from sgrs.job import read_events
+
+from sgrs.models.bundle import load_bundle
+from sgrs.training.job import read_events
 
 
 def test_torchrun_two_processes_keep_teachers_identical_and_rank0_alone_writes(tiny_cohort, tmp_path):

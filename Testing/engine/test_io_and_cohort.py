@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from sgrs.data import Normalization, load_cohort
+from sgrs.data.cohort import load_cohort
+from sgrs.data.image_io import Geometry, read_image, read_label, write_image
+from sgrs.data.normalize import Normalization
 from sgrs.data.sampler import BatchSampler
-from sgrs.errors import InputError
-from sgrs.io import Geometry, read_image, read_label, write_image
+from sgrs.util.errors import InputError
 
 GEOM = Geometry((6, 5, 4), (0.7, 0.8, 1.5), (-3.0, 2.0, 10.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
 

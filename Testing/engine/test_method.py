@@ -5,12 +5,18 @@ import numpy as np
 import pytest
 import torch
 
-from sgrs.ema import ema_decay, pseudo_labels, update_teacher
-from sgrs.losses import masked_ce, regional_terms, soft_dice_loss, supervised_loss, unlabelled_loss
-from sgrs.mix import mix_augment
-from sgrs.schedule import consistency_weight, learning_rate
-from sgrs.synergy import entropy_log10, synergy_regions
-from sgrs.vnet import VNet
+from sgrs.method.ema import ema_decay, pseudo_labels, update_teacher
+from sgrs.method.losses import (
+    masked_ce,
+    regional_terms,
+    soft_dice_loss,
+    supervised_loss,
+    unlabelled_loss,
+)
+from sgrs.method.mix import mix_augment
+from sgrs.method.schedule import consistency_weight, learning_rate
+from sgrs.method.synergy import entropy_log10, synergy_regions
+from sgrs.models.vnet import VNet
 
 
 def two_class(fg: np.ndarray) -> torch.Tensor:
@@ -205,7 +211,7 @@ def test_mix_augmentation_lambda_partner_and_formula():
 
 
 def test_class_argmax_equals_torch_argmax_including_ties():
-    from sgrs.synergy import class_argmax
+    from sgrs.method.synergy import class_argmax
     g = torch.Generator().manual_seed(3)
     for c in (2, 3, 5):
         x = torch.rand(2, c, 6, 5, 4, generator=g)

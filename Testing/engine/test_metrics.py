@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from medpy.metric import binary as medpy
 
-from sgrs.metrics import all_metrics, largest_component
-from sgrs.phantom import make_case
+from sgrs.data.phantom import make_case
+from sgrs.evaluation.metrics import all_metrics, largest_component
 
 SPACINGS = [None, (0.625, 0.625, 2.5), (1.0, 0.7, 3.0)]
 
@@ -62,7 +62,8 @@ def test_evaluate_command_matches_medpy_in_mm_and_voxels(tmp_path):
     import sys
 
     from conftest import ROOT
-    from sgrs.io import Geometry, write_image
+
+    from sgrs.data.image_io import Geometry, write_image
 
     geom = Geometry((48, 48, 32), (0.8, 0.9, 2.0), (1.0, 2.0, 3.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
     (tmp_path / "pred" / "case1").mkdir(parents=True)

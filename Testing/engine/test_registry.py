@@ -2,9 +2,9 @@
 import numpy as np
 import torch
 
-from sgrs.bundle import default_classes, save_bundle
-from sgrs.registry import DEMO_MODEL, list_models, register
-from sgrs.vnet import VNet
+from sgrs.models.bundle import default_classes, save_bundle
+from sgrs.models.registry import DEMO_MODEL, list_models, register
+from sgrs.models.vnet import VNet
 
 
 def test_register_and_list(tmp_path):

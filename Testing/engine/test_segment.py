@@ -8,17 +8,24 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 import torch
-
 from conftest import OBLIQUE, ROOT
-from sgrs.bundle import load_bundle
-from sgrs.errors import InputError, ModelError, SGRSError
-from sgrs.inference.segment import (DELTA, OMEGA, THETA, SegmentOptions, keep_largest_component, segment_array,
-                                    segment_file)
+
+from sgrs.data.image_io import Geometry, read_image, write_image
+from sgrs.data.phantom import make_case
+from sgrs.inference.segment import (
+    DELTA,
+    OMEGA,
+    THETA,
+    SegmentOptions,
+    keep_largest_component,
+    segment_array,
+    segment_file,
+)
 from sgrs.inference.sliding import sliding_window, window_starts
-from sgrs.io import Geometry, read_image, write_image
-from sgrs.phantom import make_case
-from sgrs.synergy import entropy_log10, synergy_regions
-from sgrs.vnet import VNet
+from sgrs.method.synergy import entropy_log10, synergy_regions
+from sgrs.models.bundle import load_bundle
+from sgrs.models.vnet import VNet
+from sgrs.util.errors import InputError, ModelError, SGRSError
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,14 @@ import time
 
 import pytest
 import torch
+from conftest import ROOT
 from safetensors.torch import load_file
 
-from conftest import ROOT
-from sgrs.bundle import load_bundle
-from sgrs.config import TrainConfig
-from sgrs.errors import SGRSError
-from sgrs.job import read_events
-from sgrs.train import train
+from sgrs.models.bundle import load_bundle
+from sgrs.training.config import TrainConfig
+from sgrs.training.job import read_events
+from sgrs.training.loop import train
+from sgrs.util.errors import SGRSError
 
 TINY = dict(labelled=2, patch=(32, 32, 16), filters=2, batch=4, device="cpu", seed=3)
 

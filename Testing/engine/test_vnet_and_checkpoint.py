@@ -4,12 +4,12 @@ import sys
 
 import pytest
 import torch
-
 from conftest import OFFICIAL_KEYS
-from sgrs.bundle import load_bundle
-from sgrs.checkpoint import import_checkpoint, read_state_dict
-from sgrs.errors import ModelError
-from sgrs.vnet import VNet
+
+from sgrs.models.bundle import load_bundle
+from sgrs.models.checkpoint import import_checkpoint, read_state_dict
+from sgrs.models.vnet import VNet
+from sgrs.util.errors import ModelError
 
 
 def official_entries():

@@ -4,15 +4,15 @@ import pytest
 import slicer
 import torch
 import vtk
-
 from conftest import OBLIQUE
-from sgrs.bundle import load_bundle
-from sgrs.errors import SGRSError
-from sgrs.inference.segment import DELTA, OMEGA, THETA, SegmentOptions, segment_array
-from sgrs.io import Geometry, read_image, write_image
-from sgrs.phantom import make_case
 from SGRSSegmentLib import SegmentParameters, SGRSSegmentLogic
 from SGRSSegmentLib.volume_io import array_of, geometry_of
+
+from sgrs.data.image_io import Geometry, read_image, write_image
+from sgrs.data.phantom import make_case
+from sgrs.inference.segment import DELTA, OMEGA, THETA, SegmentOptions, segment_array
+from sgrs.models.bundle import load_bundle
+from sgrs.util.errors import SGRSError
 
 
 @pytest.fixture()
@@ -110,6 +110,7 @@ def test_bad_inputs_give_the_gui_message(scene, tiny_bundle, tmp_path):
 
 def test_background_job_reports_progress_and_gives_the_same_nodes(scene, scan, tiny_bundle):
     import time
+
     from SGRSSegmentLib.job import SegmentJob
     node = load_volume(scene, scan)
     params = SegmentParameters(volume=node, model=str(tiny_bundle), device="cpu")
@@ -139,7 +140,12 @@ def test_background_job_cancel_kills_the_process_and_error_is_reported(scene, sc
 
 
 def test_cuda_without_gpu_and_missing_pytorch_extension_are_explained(scene, scan, tiny_bundle):
-    from SGRSSegmentLib.dependencies import TORCH_REQUIREMENT, DependencyError, install, missing_packages
+    from SGRSSegmentLib.dependencies import (
+        TORCH_REQUIREMENT,
+        DependencyError,
+        install,
+        missing_packages,
+    )
     node = load_volume(scene, scan)
     if not torch.cuda.is_available():
         with pytest.raises(SGRSError, match="no CUDA GPU"):

@@ -5,11 +5,17 @@ import time
 import numpy as np
 import pytest
 import slicer
-
-from sgrs.io import read_image, read_label
-from sgrs.registry import list_models, register
-from SGRSTrainLib import TrainJob, TrainParameters, collect_cases, export_cohort, rank_unlabelled
+from SGRSTrainLib import (
+    TrainJob,
+    TrainParameters,
+    collect_cases,
+    export_cohort,
+    rank_unlabelled,
+)
 from SGRSTrainLib.plot import TrainingPlot
+
+from sgrs.data.image_io import read_image, read_label
+from sgrs.models.registry import list_models, register
 
 
 @pytest.fixture()

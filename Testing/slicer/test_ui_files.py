@@ -4,7 +4,6 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
-
 from conftest import ROOT
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

@@ -1,6 +1,5 @@
-"""Cohorts, intensity normalisation and patch sampling."""
-from .cohort import Case, Cohort, load_cohort
-from .normalize import Normalization
-from .sampler import BatchSampler
+"""Data: image I/O at the engine's boundary (``image_io``), cohorts (``cohort``), intensity
+normalisation (``normalize``), patch sampling (``sampler``) and synthetic phantoms (``phantom``).
 
-__all__ = ["Case", "Cohort", "load_cohort", "Normalization", "BatchSampler"]
+Import the modules themselves; this package imports nothing, so reading an image never pulls in torch.
+"""

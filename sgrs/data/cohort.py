@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..io import Geometry, read_image, read_label
+from ..util.errors import InputError
+from .image_io import Geometry, read_image, read_label
 from .normalize import Normalization
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
+from ..util.atomic import atomic_path
+from .maps import DELTA, THETA
 
 COLORS = {"label": "#ffd400", "theta": "#e4007c", "delta": "#00b7ff"}
 
@@ -25,7 +26,6 @@ def draw_overview(image: np.ndarray, seg, path, title: str | None = None) -> Pat
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
-    from .segment import DELTA, THETA
 
     cx, cy, cz = _centre(seg.label)
     sx, sy, sz = seg.geometry.spacing

@@ -9,27 +9,24 @@ Entropy map (``entropy.nrrd``, uint8): round(255 · Ent(P_U) / log10(C)), 0 cert
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from ..atomic import write_text
-from ..bundle import Bundle, load_bundle
+from ..data.image_io import Geometry, read_image, write_image
 from ..data.normalize import Normalization
-from ..device import autocast_for, resolve_device
-from ..errors import InputError, ModelError, SGRSError
-from ..io import Geometry, read_image, write_image
-from ..metrics import largest_component
-from ..synergy import DELTA_RULES, class_argmax, entropy_log10, synergy_regions
+from ..evaluation.metrics import largest_component
+from ..method.synergy import DELTA_RULES
+from ..models.bundle import Bundle, load_bundle
+from ..util.atomic import write_text
+from ..util.device import autocast_for, resolve_device
+from ..util.errors import InputError, ModelError, SGRSError
+from .maps import DELTA, OMEGA, REGION_KEYS, REGION_NAMES, THETA, maps_by_slab  # noqa: F401 (re-exported)
+from .overview import draw_overview
 from .sliding import count_windows, model_predictor, sliding_window
 
-OMEGA, THETA, DELTA = 1, 2, 3
-REGION_NAMES = {OMEGA: "consistent (Ω)", THETA: "inconsistent (Θ)", DELTA: "uncertain (Δ)"}
-REGION_KEYS = {OMEGA: "omega", THETA: "theta", DELTA: "delta"}
 SPACING_WARN_RATIO = 1.5
 
 
@@ -103,27 +100,6 @@ def keep_largest_component(label: np.ndarray) -> np.ndarray:
     return np.where(keep, label, 0).astype(np.uint8)
 
 
-def maps_by_slab(p_u: torch.Tensor, p_m: torch.Tensor | None, tau: float, rule: str, slab: int = 16):
-    """Label, entropy (uint8) and region maps, computed a z-slab at a time so the float
-    temporaries of the entropy and argmax stay a few slices big on large CT volumes."""
-    n_c, shape = p_u.shape[0], tuple(p_u.shape[1:])
-    label = np.empty(shape, np.uint8)
-    entropy = np.empty(shape, np.uint8)
-    regions = None if p_m is None else np.empty(shape, np.uint8)
-    scale = 255.0 / math.log10(n_c) if n_c > 1 else 0.0
-    for z0 in range(0, shape[2], slab):
-        zs = (slice(None), slice(None), slice(None), slice(z0, z0 + slab))
-        pu = p_u[zs].float()[None]
-        label[..., z0:z0 + slab] = class_argmax(pu)[0].cpu().numpy()
-        ent = entropy_log10(pu)[0]
-        entropy[..., z0:z0 + slab] = (ent * scale).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
-        if p_m is not None:
-            r = synergy_regions(pu, p_m[zs].float()[None], tau, rule)
-            regions[..., z0:z0 + slab] = (OMEGA * r.omega[0] + THETA * r.theta[0] + DELTA * r.delta[0]).to(
-                torch.uint8).cpu().numpy()
-    return label, entropy, regions
-
-
 def spacing_warnings(geometry: Geometry, bundle: Bundle) -> list[str]:
     trained = bundle.meta.get("spacing")
     if not trained:
@@ -191,7 +167,6 @@ def write_outputs(seg: Segmentation, out_dir, png: bool = False, image: np.ndarr
     if seg.regions is not None:
         written["regions"] = write_image(seg.regions, seg.geometry, out / OUTPUT_FILES["regions"])
     if png and image is not None:
-        from .overview import draw_overview
         written["png"] = draw_overview(image, seg, out / OUTPUT_FILES["png"],
                                        title=bundle.meta.get("name") if bundle else None)
     summary = {**seg.summary, "files": {k: p.name for k, p in written.items()}}

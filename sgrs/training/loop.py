@@ -16,21 +16,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data.cohort import Cohort, load_cohort
+from ..data.normalize import Normalization
+from ..data.sampler import BatchSampler, pad_to
+from ..evaluation.metrics import dice
+from ..inference.sliding import model_predictor, sliding_window
+from ..method.schedule import learning_rate
+from ..method.step import training_step
+from ..method.synergy import class_argmax
+from ..models.bundle import default_classes, load_bundle, save_bundle
+from ..models.vnet import VNet
+from ..util.device import autocast_for, resolve_device
+from ..util.errors import JobError, SGRSError
+from ..util.progress import ProgressBar, emit_json, format_seconds
 from . import distributed as ddp
-from .bundle import default_classes, load_bundle, save_bundle
 from .config import TrainConfig
-from .data import BatchSampler, Cohort, Normalization, load_cohort
-from .data.sampler import pad_to
-from .device import autocast_for, resolve_device
-from .errors import JobError, SGRSError
-from .inference.sliding import model_predictor, sliding_window
 from .job import TERMINAL_EVENTS, JobFolder, read_events
-from .metrics import dice
-from .progress import ProgressBar, emit_json, format_seconds
-from .schedule import learning_rate
-from .step import training_step
-from .synergy import class_argmax
-from .vnet import VNet
 
 
 class _CancelFlag:

@@ -20,8 +20,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .atomic import atomic_path, remove_stale_temps, write_text
-from .errors import JobError
+from ..util.atomic import atomic_path, remove_stale_temps, write_text
+from ..util.errors import JobError
 
 TERMINAL_EVENTS = ("finished", "cancelled", "failed")
 

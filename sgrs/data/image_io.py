@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from .errors import InputError
+from ..util.errors import InputError
 
 
 @dataclass(frozen=True)

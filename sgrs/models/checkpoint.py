@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data.normalize import Normalization
+from ..method.synergy import DEFAULT_TAU
+from ..util.errors import ModelError
 from .bundle import default_classes, load_state_strict, save_bundle
-from .data.normalize import Normalization
-from .errors import ModelError
-from .synergy import DEFAULT_TAU
 from .vnet import VNet
 
 WRAPPER_KEYS = ("state_dict", "model", "net", "model_state_dict")

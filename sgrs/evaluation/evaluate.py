@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
-from .io import read_image, read_label
+from ..data.image_io import read_image, read_label
+from ..util.errors import InputError
 from .metrics import METRICS, all_metrics, largest_component
 
 IMAGE_SUFFIXES = (".nii.gz", ".nrrd", ".nii", ".mha", ".mhd", ".nhdr")
@@ -70,7 +70,7 @@ def summary_rows(rows: list[dict]) -> dict[str, tuple[float, float, int]]:
 
 
 def write_csv(rows: list[dict], path) -> Path:
-    from .atomic import atomic_path
+    from ..util.atomic import atomic_path
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)

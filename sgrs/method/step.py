@@ -17,8 +17,15 @@ import numpy as np
 import torch
 
 from .ema import pseudo_labels, update_teacher
-from .losses import (NR_DICE_SMOOTH, NR_LABEL_SMOOTHING, masked_ce, regional_terms, soft_dice_loss,
-                     supervised_loss, unlabelled_loss)
+from .losses import (
+    NR_DICE_SMOOTH,
+    NR_LABEL_SMOOTHING,
+    masked_ce,
+    regional_terms,
+    soft_dice_loss,
+    supervised_loss,
+    unlabelled_loss,
+)
 from .mix import mix_augment
 from .schedule import consistency_weight
 from .synergy import DEFAULT_TAU, synergy_regions

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import Geometry, write_image
+from .image_io import Geometry, write_image
 
 DEFAULT_SIZE = (64, 64, 48)
 DEFAULT_SPACING = (1.25, 1.25, 1.25)

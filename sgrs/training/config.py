@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-from .losses import NR_DICE_SMOOTH, NR_LABEL_SMOOTHING
-from .schedule import WARMUP_FRACTION
-from .step import StepConfig
-from .synergy import DEFAULT_TAU
+from ..method.losses import NR_DICE_SMOOTH, NR_LABEL_SMOOTHING
+from ..method.schedule import WARMUP_FRACTION
+from ..method.step import StepConfig
+from ..method.synergy import DEFAULT_TAU
 
 POSTPROCESS = ("none", "lcc")
 

@@ -15,9 +15,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from . import __version__
-from .atomic import write_text
-from .errors import ModelError
+from .. import __version__
+from ..util.atomic import write_text
+from ..util.errors import ModelError
 from .vnet import VNet, build_model
 
 FORMAT = "sgrs-bundle"

@@ -11,10 +11,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..util.errors import ModelError, SGRSError
 from .bundle import read_meta
-from .errors import ModelError, SGRSError
 
-DEMO_MODEL = Path(__file__).resolve().parents[1] / "Resources" / "Demo" / "model"
+DEMO_MODEL = Path(__file__).resolve().parents[2] / "Resources" / "Demo" / "model"
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Metrics as medpy defines them (``metrics``) and folder-level evaluation (``evaluate``)."""

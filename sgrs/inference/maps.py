@@ -1,0 +1,41 @@
+"""Per-voxel maps from the blended class probabilities: label (argmax), entropy and the Δ/Ω/Θ regions.
+
+Region map label convention (``regions.nrrd``, uint8), every voxel exactly one of:
+    1 = Ω consistent (confident, plain and mixed views agree)
+    2 = Θ inconsistent (confident, the views disagree: fragile under perturbation)
+    3 = Δ uncertain (log10 entropy above τ in either view, or both with ``intersection``)
+Entropy map (``entropy.nrrd``, uint8): round(255 · Ent(P_U) / log10(C)), 0 certain … 255 maximal.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ..method.synergy import class_argmax, entropy_log10, synergy_regions
+
+OMEGA, THETA, DELTA = 1, 2, 3
+REGION_NAMES = {OMEGA: "consistent (Ω)", THETA: "inconsistent (Θ)", DELTA: "uncertain (Δ)"}
+REGION_KEYS = {OMEGA: "omega", THETA: "theta", DELTA: "delta"}
+
+
+def maps_by_slab(p_u: torch.Tensor, p_m: torch.Tensor | None, tau: float, rule: str, slab: int = 16):
+    """Label, entropy (uint8) and region maps, computed a z-slab at a time so the float
+    temporaries of the entropy and argmax stay a few slices big on large CT volumes."""
+    n_c, shape = p_u.shape[0], tuple(p_u.shape[1:])
+    label = np.empty(shape, np.uint8)
+    entropy = np.empty(shape, np.uint8)
+    regions = None if p_m is None else np.empty(shape, np.uint8)
+    scale = 255.0 / math.log10(n_c) if n_c > 1 else 0.0
+    for z0 in range(0, shape[2], slab):
+        zs = (slice(None), slice(None), slice(None), slice(z0, z0 + slab))
+        pu = p_u[zs].float()[None]
+        label[..., z0:z0 + slab] = class_argmax(pu)[0].cpu().numpy()
+        ent = entropy_log10(pu)[0]
+        entropy[..., z0:z0 + slab] = (ent * scale).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+        if p_m is not None:
+            r = synergy_regions(pu, p_m[zs].float()[None], tau, rule)
+            regions[..., z0:z0 + slab] = (OMEGA * r.omega[0] + THETA * r.theta[0] + DELTA * r.delta[0]).to(
+                torch.uint8).cpu().numpy()
+    return label, entropy, regions

@@ -1,0 +1,3 @@
+"""The paper's modules, one file each: Mix Augmentation (``mix``), Synergy Evaluation
+(``synergy``), the regional losses (``losses``), the mean teacher (``ema``), one training step
+(``step``), the warm-up and learning-rate schedules (``schedule``)."""

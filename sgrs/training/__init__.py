@@ -1,0 +1,2 @@
+"""Training: configuration (``config``), the loop (``loop``), the job folder (``job``) and
+multi-process training (``distributed``)."""
