@@ -172,6 +172,7 @@ def test_train_session_new_folder_each_run_cohort_inside_register_once(scene, se
 
 def test_train_job_refuses_a_folder_that_holds_a_job(tmp_path):
     from SGRSTrainLib.job import TrainJob
+
     from sgrs.util.errors import JobError
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "progress.jsonl").write_text(json.dumps({"event": "finished", "model": "x"}) + "\n")
