@@ -1,7 +1,5 @@
-"""SGRSTrain: fine-tune an SGRS-Net model on the scene's cases (labelled + unlabelled).
-
-The widget only binds: settings in a parameter node (saved with the scene), every decision in
-``SGRSTrainLib.session`` (TrainSession, RankSession; shared with the Studio)."""
+"""SGRSTrain: fine-tune an SGRS-Net model on the scene's cases. The widget only binds: settings in a parameter
+node (saved with the scene), every decision in ``SGRSTrainLib.session`` (shared with the Studio)."""
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -78,7 +76,8 @@ class SGRSTrainWidget(ModuleWidget, VTKObservationMixin):
         try:  # must never raise, whatever setup got to; the training job keeps running
             self.timer.stop()
             self.removeObservers()
-            self.rank.close()  # None when no ranking: the AttributeError ends cleanup here
+            if self.rank:
+                self.rank.close()
         except Exception:  # noqa: BLE001
             pass
 
@@ -105,7 +104,7 @@ class SGRSTrainWidget(ModuleWidget, VTKObservationMixin):
         self.ui.baseModelComboBox.setCurrentIndex(max(0, self.ui.baseModelComboBox.findData(self.params.baseModel)))
 
     def onModelChanged(self, index):
-        if self.params and index >= 0:
+        if self.params and index >= 0:  # the combo shows labels; the parameter keeps the bundle path
             self.params.baseModel = self.ui.baseModelComboBox.currentData or ""
 
     def onCollect(self):

@@ -13,7 +13,13 @@ import vtk
 from conftest import ROOT
 from SGRSSegmentLib.display import set_region_opacity, show_result
 from SGRSSegmentLib.job import read_progress
-from SGRSSegmentLib.labels import GENERATED, counts_as_label, fingerprint, mark_reviewed
+from SGRSSegmentLib.labels import (
+    GENERATED,
+    counts_as_label,
+    fingerprint,
+    is_generated,
+    mark_reviewed,
+)
 from SGRSSegmentLib.logic import SGRSSegmentLogic
 from SGRSSegmentLib.parameters import SegmentParameters, SegmentResult
 from SGRSSegmentLib.sample_data import DEMO_IMAGE, demo_sample_source
@@ -144,6 +150,17 @@ def test_the_fingerprint_survives_saving_and_reloading_the_segmentation(scene, t
     reader.SetFileName(str(tmp_path / "result.seg.nrrd"))
     assert reader.ReadData(loaded)
     assert fingerprint(loaded) == seg.GetAttribute(GENERATED)
+    assert loaded.GetAttribute(GENERATED) is None, "read from the .seg.nrrd alone, without the scene"
+    assert is_generated(loaded) and not counts_as_label(loaded), "the segment tags carry the fingerprint"
+
+
+def test_a_segment_the_user_set_to_completed_counts_as_label(scene):
+    seg = sgrs_result(scene, volume(scene)).segmentation
+    logic = slicer.vtkSlicerSegmentationsModuleLogic
+    logic.SetSegmentStatus(seg.GetSegmentation().GetNthSegment(0), logic.InProgress)
+    assert not counts_as_label(seg)
+    logic.SetSegmentStatus(seg.GetSegmentation().GetNthSegment(0), logic.Completed)
+    assert counts_as_label(seg)
 
 
 def test_demo_sample_is_a_valid_sample_data_source(tmp_path):
