@@ -16,9 +16,10 @@ GUI_ONLY = ("qt", "ctk", "slicer", "vtk", "SampleData")  # provided by Slicer it
 BLOCKER = '''
 import sys
 class _NoTorch:
-    """What a fresh Slicer looks like: torch and safetensors are not installed."""
+    """What a fresh Slicer looks like: torch, safetensors (and psutil, which Slicer does not ship)
+    are not installed."""
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "safetensors"):
+        if name.split(".")[0] in ("torch", "safetensors", "psutil"):
             raise ImportError(f"No module named {name!r} (blocked by the test)")
         return None
 sys.meta_path.insert(0, _NoTorch())
@@ -81,13 +82,13 @@ from SGRSSegmentLib.session import SegmentSession
 from SGRSTrainLib.session import RankSession, TrainSession
 SegmentSession(None); TrainSession(None, None, "jobs"); RankSession("model")
 print(json.dumps({{"blocked": blocked, "segment": segment_missing(), "train": train_missing(),
-                   "skip": self_test_skip_reason(), "loaded": [m for m in ("torch", "safetensors") if m in sys.modules]}}))
+                   "skip": self_test_skip_reason(), "loaded": [m for m in ("torch", "safetensors", "psutil") if m in sys.modules]}}))
 '''
     out = run_without_torch(tmp_path, code)
     assert out["blocked"], "the blocker works"
-    assert out["segment"] == out["train"] == ["torch>=2.1", "safetensors>=0.4"]
+    assert out["segment"] == out["train"] == ["torch>=2.1", "safetensors>=0.4", "psutil>=5.9"]
     assert out["loaded"] == []
-    assert out["skip"].startswith("SGRS self-test skipped: torch>=2.1, safetensors>=0.4 not installed")
+    assert out["skip"].startswith("SGRS self-test skipped: torch>=2.1, safetensors>=0.4, psutil>=5.9 not installed")
 
 
 def test_nothing_is_missing_in_the_development_environment():
