@@ -2,8 +2,8 @@
 
 An ROI is six numbers ``(xmin, ymin, zmin, xmax, ymax, zmax)`` in the image's physical LPS
 coordinates (ITK's world frame, the one ``Geometry.origin`` uses). The crop keeps every voxel whose
-centre lies inside the ROI's bounding box in index space (for an oblique grid, the box around the
-ROI's eight corners).
+centre lies inside the ROI's bounding box in index space, half-open [min, max) so an ROI n voxels
+wide keeps n voxels (for an oblique grid, the box around the ROI's eight corners).
 """
 from __future__ import annotations
 
@@ -98,8 +98,9 @@ def roi_crop(geometry: Geometry, bounds, where: str = "ROI") -> RoiCrop:
         if hi[a] - lo[a] < 1.0 - 1e-6:
             raise InputError(f"{where}: ROI is thinner than one voxel along image axis {AXES[a]} "
                              f"({(hi[a] - lo[a]) * spacing[a]:.2f} mm < spacing {spacing[a]:.2f} mm)")
+    # half-open [lo, hi) in index space: an ROI n voxels wide keeps n voxels wherever it starts
     start = np.ceil(lo - 1e-6).astype(int)
-    stop = np.floor(hi + 1e-6).astype(int) + 1
+    stop = np.ceil(hi - 1e-6).astype(int)
     size = np.asarray(geometry.size)
     clipped = bool((start < 0).any() or (stop > size).any())
     start, stop = np.clip(start, 0, size), np.clip(stop, 0, size)

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..data.image_io import Geometry
+from ..data.image_io import Geometry, to_sitk
 from ..data.normalize import Normalization
 from ..data.orientation import ALIGNED_DEG, Reorientation, code_matrix, obliquity_deg, orientation_code, reorientation
 from ..data.roi import RoiCrop, roi_crop
 from ..util.errors import InputError
 from .maps import maps_by_slab
-from .resample import INTERPOLATORS, model_grid, probabilities_back, resample_image
+from .resample import INTERPOLATORS, model_grid, probabilities_back, resample_sitk
 
 SPACING_WARN_RATIO = 1.5      # --keep-spacing: warn that results may be poor
 WRONG_MODEL_RATIO = 10.0      # any mode: a scan this far from the model's spacing is likely the wrong model
@@ -134,9 +134,11 @@ def prepare_image(image: np.ndarray, plan: ScanPlan, normalization: Normalizatio
     if plan.roi is not None:
         x = plan.roi.crop(x)
     x = normalization(x)  # a contiguous copy; statistics of the ROI only
-    if plan.network is not None:
-        x = resample_image(x, plan.work, plan.network, plan.interpolation, extrapolate=not plan.oblique)
-    return x
+    if plan.network is None:
+        return x
+    fill, image = float(x.min()), to_sitk(x, plan.work)
+    del x  # large CT: never hold the normalised array, its SimpleITK copy and the result at once
+    return resample_sitk(image, plan.network, plan.interpolation, fill, extrapolate=not plan.oblique)
 
 
 def finish_maps(plan: ScanPlan, p_u, p_m, tau: float, rule: str):

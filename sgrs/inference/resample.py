@@ -55,8 +55,10 @@ def resample_image(array: np.ndarray, geometry: Geometry, target: Geometry, inte
     """(x, y, z) float32 array on ``target``. Points beyond the scan repeat its nearest voxel
     (``extrapolate``, for grids that only differ by rounding at the border) or take the scan's minimum
     (an oblique scan's corners, as the sliding window pads)."""
-    image = to_sitk(array, geometry)
-    fill = float(array.min())
+    return resample_sitk(to_sitk(array, geometry), target, interpolation, float(array.min()), extrapolate)
+
+
+def resample_sitk(image: sitk.Image, target: Geometry, interpolation: str, fill: float, extrapolate: bool):
     return _resample(image, target, INTERPOLATORS[interpolation], fill, extrapolate)
 
 

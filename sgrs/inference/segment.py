@@ -84,7 +84,9 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     if options.regions and bundle.mix_reference is None:
         raise ModelError(f"{bundle.path}: bundle has no mix reference image, so no region maps; "
                          "use --no-regions or import with --mix-reference")
+    t_prep = time.monotonic()
     norm = prepare_image(image, plan, normalization)
+    t_net = time.monotonic()
     predict = model_predictor(bundle.model, autocast_for(device) if device.type == "cuda" else None,
                               channels_last=device.type == "cpu")
     result = sliding_window(predict, norm, patch, n_c, options.overlap, options.batch_size, device,
@@ -93,8 +95,11 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     del norm
     p_u, p_m = result if options.regions else (result, None)
     del result
+    t_back = time.monotonic()
     label, entropy, regions = finish_maps(plan, p_u, p_m, tau, rule)
     del p_u, p_m
+    plan.info["seconds"] = {"prepare": round(t_net - t_prep, 2), "network": round(t_back - t_net, 2),
+                            "maps": round(time.monotonic() - t_back, 2)}
     post = options.postprocess or meta.get("postprocess", "none")
     if post == "lcc":
         label = keep_largest_component(label)
