@@ -123,16 +123,17 @@ def test_incomplete_mixed_and_empty_folders_are_refused_with_the_reason(ct_files
     (tmp_path / "empty" / "notes.txt").write_text("no images")
     bad = run_cli("segment", tmp_path / "empty", "--model", DEMO, "--out", tmp_path / "o")
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
-    assert bad.stderr.strip().splitlines() == [f"sgrs: error: {tmp_path / 'empty'}: no DICOM image series in this "
-                                              "folder (no readable DICOM files with pixel data)"]
+    message = (f"sgrs: error: {tmp_path / 'empty'}: no DICOM image series in this folder "
+               "(no readable DICOM files with pixel data)")
+    assert bad.stderr.strip().splitlines() == [message]
 
 
 def test_dicom_series_segmented_in_an_roi_reports_the_series(study, tmp_path):
-    image, geometry, _ = read_scan(study)
+    _, geometry, _ = read_scan(study)
     b = image_bounds(geometry)
     centre = [(b[i] + b[i + 3]) / 2 for i in range(3)]
     roi = tuple(c - 30 for c in centre) + tuple(c + 30 for c in centre)
-    seg, files = segment_file(study, DEMO, tmp_path / "out", SegmentOptions(device="cpu", regions=False, roi=roi))
+    _, files = segment_file(study, DEMO, tmp_path / "out", SegmentOptions(device="cpu", regions=False, roi=roi))
     summary = json.loads(files["summary"].read_text())
     steps = summary["scan"]["steps"]
     assert steps[0] == "DICOM series (no SeriesInstanceUID) (CT Body 3.0), largest of 2"

@@ -17,7 +17,12 @@ from conftest import ROOT
 
 from sgrs.data.image_io import Geometry, read_image, to_sitk, write_image
 from sgrs.data.normalize import Normalization
-from sgrs.data.orientation import code_matrix, obliquity_deg, orientation_code, reorientation
+from sgrs.data.orientation import (
+    code_matrix,
+    obliquity_deg,
+    orientation_code,
+    reorientation,
+)
 from sgrs.data.phantom import make_case
 from sgrs.evaluation.metrics import dice
 from sgrs.inference.maps import maps_by_slab

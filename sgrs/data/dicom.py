@@ -128,7 +128,7 @@ def check_series(s: SeriesInfo, folder) -> list[str]:
     usual = float(np.median(steps))
     gap = int(np.argmax(steps))
     if steps[gap] > 1.5 * usual:
-        missing = int(round(steps[gap] / usual)) - 1
+        missing = round(float(steps[gap]) / usual) - 1
         raise InputError(f"{where} is incomplete: a {steps[gap]:.2f} mm gap between slices at {depth[gap]:.2f} and "
                          f"{depth[gap + 1]:.2f} mm (usual spacing {usual:.2f} mm): about {missing} slice"
                          f"{'s' if missing != 1 else ''} missing")

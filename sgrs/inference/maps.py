@@ -23,7 +23,7 @@ REGION_KEYS = {OMEGA: "omega", THETA: "theta", DELTA: "delta"}
 def maps_by_slab(p_u: torch.Tensor, p_m: torch.Tensor | None, tau: float, rule: str, slab: int = 16):
     """Label, entropy (uint8) and region maps, computed a z-slab at a time so the float
     temporaries of the entropy and argmax stay a few slices big on large CT volumes."""
-    n_c, shape = p_u.shape[0], tuple(p_u.shape[1:])
+    shape = tuple(p_u.shape[1:])
     label = np.empty(shape, np.uint8)
     entropy = np.empty(shape, np.uint8)
     regions = None if p_m is None else np.empty(shape, np.uint8)

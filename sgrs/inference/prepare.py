@@ -13,7 +13,14 @@ import numpy as np
 
 from ..data.image_io import Geometry, to_sitk
 from ..data.normalize import Normalization
-from ..data.orientation import ALIGNED_DEG, Reorientation, code_matrix, obliquity_deg, orientation_code, reorientation
+from ..data.orientation import (
+    ALIGNED_DEG,
+    Reorientation,
+    code_matrix,
+    obliquity_deg,
+    orientation_code,
+    reorientation,
+)
 from ..data.roi import RoiCrop, roi_crop
 from ..util.errors import InputError
 from .maps import maps_by_slab

@@ -25,7 +25,13 @@ from ..util.device import autocast_for, resolve_device
 from ..util.errors import InputError, ModelError, SGRSError
 from .maps import DELTA, OMEGA, REGION_KEYS, REGION_NAMES, THETA, maps_by_slab  # noqa: F401 (re-exported)
 from .overview import draw_overview
-from .prepare import SPACING_WARN_RATIO, WRONG_MODEL_RATIO, finish_maps, plan_scan, prepare_image  # noqa: F401
+from .prepare import (  # noqa: F401
+    SPACING_WARN_RATIO,
+    WRONG_MODEL_RATIO,
+    finish_maps,
+    plan_scan,
+    prepare_image,
+)
 from .resample import INTERPOLATORS
 from .sliding import count_windows, model_predictor, sliding_window
 
