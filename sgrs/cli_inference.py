@@ -64,15 +64,12 @@ def _series(args) -> int:
     from .data.dicom import NO_UID, choose_series, list_series
 
     series = list_series(args.folder)
-    chosen = None
-    if series and any(s.is_3d for s in series):
-        chosen = choose_series(args.folder)[0].uid
+    if not series:
+        choose_series(args.folder, listed=series)  # raises the one-line "no DICOM image series" error
+    chosen = choose_series(args.folder, listed=series)[0].uid if any(s.is_3d for s in series) else None
     if args.json:
         print(json.dumps([{**s.to_json(), "default": s.uid == chosen} for s in series]))
         return 0
-    if not series:
-        print(f"{args.folder}: no DICOM image series")
-        return 1
     print(f"{len(series)} image series in {args.folder} (* = what segment reads without --series):")
     for s in series:
         size = "×".join(map(str, s.size))

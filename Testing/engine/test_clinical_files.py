@@ -126,6 +126,8 @@ def test_incomplete_mixed_and_empty_folders_are_refused_with_the_reason(ct_files
     message = (f"sgrs: error: {tmp_path / 'empty'}: no DICOM image series in this folder "
                "(no readable DICOM files with pixel data)")
     assert bad.stderr.strip().splitlines() == [message]
+    listed = run_cli("series", tmp_path / "empty")
+    assert listed.returncode == 1 and listed.stderr.strip().splitlines() == [message]
 
 
 def test_dicom_series_segmented_in_an_roi_reports_the_series(study, tmp_path):

@@ -80,9 +80,9 @@ def list_series(folder) -> list[SeriesInfo]:
     return sorted(out, key=lambda s: (-s.voxels, s.uid))
 
 
-def choose_series(folder, uid: str | None = None) -> tuple[SeriesInfo, str, int]:
-    """(series, how it was chosen, number of image series)."""
-    series = list_series(folder)
+def choose_series(folder, uid: str | None = None, listed: list | None = None) -> tuple[SeriesInfo, str, int]:
+    """(series, how it was chosen, number of image series); ``listed``: :func:`list_series` already run."""
+    series = list_series(folder) if listed is None else listed
     if not series:
         raise InputError(f"{folder}: no DICOM image series in this folder (no readable DICOM files with pixel data)")
     if uid is not None:
