@@ -217,3 +217,16 @@ def test_model_without_orientation_keeps_todays_behaviour_and_says_so(tmp_path):
                                             "model records no spacing: scan kept at 0.70×0.70×2.50 mm"]
     assert seg.summary["scan"]["reoriented"] is None and seg.summary["scan"]["resampled"] is None
     shutil.rmtree(out)
+
+
+def test_bspline_interpolation_option(tiny_bundle):
+    image, _, _ = make_case(3, 5, size=(30, 28, 20), spacing=(1.0, 1.0, 1.0))
+    geometry = Geometry((30, 28, 20), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), IDENTITY)
+    bundle = load_bundle(tiny_bundle)  # trained at 1.5×1.5×2.0 mm
+    seg = segment_array(image, geometry, bundle, SegmentOptions(device="cpu", regions=False, interpolation="bspline"))
+    assert seg.summary["scan"]["steps"][-1] == "resampled 1.00×1.00×1.00 mm → 1.50×1.50×2.00 mm (bspline)"
+    assert seg.label.shape == image.shape and seg.summary["scan"]["network_size"] == [20, 19, 10]
+    linear = prepare_image(image, plan_scan(geometry, bundle.meta), Normalization())
+    cubic = prepare_image(image, plan_scan(geometry, bundle.meta, interpolation="bspline"), Normalization())
+    assert linear.shape == cubic.shape and not np.array_equal(linear, cubic)
+    assert np.corrcoef(linear.ravel(), cubic.ravel())[0, 1] > 0.95
