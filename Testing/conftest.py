@@ -59,3 +59,38 @@ def sgrs_processes(folder) -> list:
         except psutil.Error:
             continue
     return found
+
+
+TOTALSEG_VERSION = "2.18.0"  # Apache-2.0; its sdist carries real CT/MR volumes and a CT DICOM series
+
+
+@pytest.fixture(scope="session")
+def clinical_files():
+    """TotalSegmentator's tests/reference_files (real CT and MR volumes, a 20-file CT DICOM series),
+    fetched once with pip into a cache folder ($SGRS_TEST_CACHE, default ~/.cache/sgrs-test-data)."""
+    import os
+    import subprocess
+    import tarfile
+
+    cache = Path(os.environ.get("SGRS_TEST_CACHE", Path.home() / ".cache" / "sgrs-test-data"))
+    root = cache / f"totalsegmentator-{TOTALSEG_VERSION}" / "tests" / "reference_files"
+    if (root / "example_ct_dicom").is_dir():
+        return root
+    cache.mkdir(parents=True, exist_ok=True)
+    sdist = cache / f"totalsegmentator-{TOTALSEG_VERSION}.tar.gz"
+    if not sdist.exists():
+        try:
+            done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                                   f"TotalSegmentator=={TOTALSEG_VERSION}", "-d", str(cache)],
+                                  capture_output=True, text=True, timeout=600)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            pytest.skip(f"clinical test files unavailable: pip download failed ({exc})")
+        if done.returncode or not sdist.exists():
+            pytest.skip("clinical test files unavailable: pip download of TotalSegmentator "
+                        f"{TOTALSEG_VERSION} failed: {(done.stderr.strip().splitlines() or ['?'])[-1][:200]}")
+    wanted = ("example_ct_dicom/", "example_ct_sm.nii.gz", "example_mr_sm.nii.gz")
+    with tarfile.open(sdist) as tar:
+        members = [m for m in tar.getmembers() if "/tests/reference_files/" in m.name
+                   and any(w in m.name for w in wanted)]
+        tar.extractall(cache, members=members, filter="data")
+    return root

@@ -64,7 +64,8 @@ def _import(args) -> int:
         if tuple(reference.shape) != tuple(args.patch):
             raise SGRSError(f"{args.mix_reference}: mix reference must be one patch {tuple(args.patch)}, "
                             f"got {reference.shape}")
-    out = import_checkpoint(args.checkpoint, args.out, tuple(args.patch), mix_reference=reference)
+    out = import_checkpoint(args.checkpoint, args.out, tuple(args.patch), mix_reference=reference,
+                            spacing=args.spacing, orientation=args.orientation)
     print(f"imported {args.checkpoint} → {out}")
     return 0
 
@@ -133,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--out", required=True)
     im.add_argument("--patch", type=int, nargs=3, default=[112, 112, 80], metavar=("X", "Y", "Z"))
     im.add_argument("--mix-reference", help="labelled image patch for region maps (patch-sized)")
+    im.add_argument("--spacing", type=float, nargs=3, metavar=("X", "Y", "Z"),
+                    help="training spacing in mm (default: unknown, scans are not resampled)")
+    im.add_argument("--orientation", help="training orientation code, e.g. LPS or RAS (default: unknown, "
+                    "scans are used in file order)")
     im.set_defaults(func=_import)
 
     mo = sub.add_parser("models", help="list the model registry (the demo model always included)")

@@ -12,7 +12,8 @@ def _segment(args) -> int:
 
     options = SegmentOptions(overlap=args.overlap, regions=args.regions, delta_rule=args.delta_rule,
                              tau=args.tau, device=args.device, weights=args.weights, batch_size=args.batch,
-                             postprocess=args.postprocess)
+                             postprocess=args.postprocess, keep_spacing=args.keep_spacing,
+                             interpolation=args.interpolation, roi=_roi(args), series=args.series)
     bar = ProgressBar(1, "segment", enabled=not (args.json_progress or args.progress_file))
 
     def report(record):
@@ -39,9 +40,23 @@ def _segment(args) -> int:
     return 0
 
 
+def _roi(args):
+    from .data.roi import bounds_from_center
+    from .util.errors import SGRSError
+
+    if args.roi and (args.roi_center or args.roi_size):
+        raise SGRSError("give either --roi or --roi-center with --roi-size, not both")
+    if bool(args.roi_center) != bool(args.roi_size):
+        raise SGRSError("--roi-center and --roi-size go together")
+    if args.roi_center:
+        return bounds_from_center(args.roi_center, args.roi_size)
+    return tuple(args.roi) if args.roi else None
+
+
 def describe(summary: dict, files: dict) -> str:
     lines = [f"segmented {summary.get('input', '')} in {summary['seconds']:.1f} s on {summary['device']} "
              f"({summary['windows']} windows)"]
+    lines += [f"  scan: {step}" for step in summary.get("scan", {}).get("steps", [])]
     for name, c in summary["classes"].items():
         lines.append(f"  {name}: {c['ml']:.2f} mL")
     for key, r in summary.get("regions", {}).items():
@@ -49,6 +64,24 @@ def describe(summary: dict, files: dict) -> str:
                      f"({r['foreground_ml']:.2f} mL)")
     lines.append("  files: " + ", ".join(str(p) for p in files.values()))
     return "\n".join(lines)
+
+
+def _series(args) -> int:
+    from .data.dicom import NO_UID, choose_series, list_series
+
+    series = list_series(args.folder)
+    if not series:
+        choose_series(args.folder, listed=series)  # raises the one-line "no DICOM image series" error
+    chosen = choose_series(args.folder, listed=series)[0].uid if any(s.is_3d for s in series) else None
+    if args.json:
+        print(json.dumps([{**s.to_json(), "default": s.uid == chosen} for s in series]))
+        return 0
+    print(f"{len(series)} image series in {args.folder} (* = what segment reads without --series):")
+    for s in series:
+        size = "×".join(map(str, s.size))
+        print(f"{'*' if s.uid == chosen else ' '} {s.uid or NO_UID}  {s.modality or '?':<3s} {size:>13s}  "
+              f"{len(s.files):4d} files  {s.description}")
+    return 0
 
 
 def _evaluate(args) -> int:
@@ -78,10 +111,25 @@ def add_inference_commands(sub) -> None:
     sg.add_argument("--batch", type=int, default=2, help="windows per forward pass")
     sg.add_argument("--postprocess", choices=["none", "lcc"],
                     help="lcc: keep the largest connected component (default: the bundle's)")
+    sg.add_argument("--keep-spacing", action="store_true",
+                    help="do not resample to the model's spacing (default: resample, and bring the result back)")
+    sg.add_argument("--interpolation", choices=["linear", "bspline"], default="linear",
+                    help="image resampling (probabilities always come back linearly)")
+    sg.add_argument("--roi", type=float, nargs=6, metavar=("XMIN", "YMIN", "ZMIN", "XMAX", "YMAX", "ZMAX"),
+                    help="segment only inside these physical LPS bounds (mm, the image's coordinates)")
+    sg.add_argument("--roi-center", type=float, nargs=3, metavar=("CX", "CY", "CZ"), help="ROI centre, LPS mm")
+    sg.add_argument("--roi-size", type=float, nargs=3, metavar=("SX", "SY", "SZ"), help="ROI size, mm")
+    sg.add_argument("--series", metavar="UID", help="DICOM folder: SeriesInstanceUID to read "
+                    "(default: the largest 3D series; list them with 'sgrs series DIR')")
     sg.add_argument("--png", action="store_true", help="also draw overview.png")
     sg.add_argument("--json-progress", action="store_true", help="progress and summary as JSON lines")
     sg.add_argument("--progress-file", help="append progress and the summary as JSON lines to this file")
     sg.set_defaults(func=_segment)
+
+    se = sub.add_parser("series", help="list the DICOM series of a folder (UID, modality, size, files, description)")
+    se.add_argument("folder")
+    se.add_argument("--json", action="store_true", help="as one JSON list")
+    se.set_defaults(func=_series)
 
     ev = sub.add_parser("evaluate", help="Dice, Jaccard, HD95, ASD, ASSD of predictions against ground truth")
     ev.add_argument("--pred", required=True, help="folder of ID.nrrd (or ID/label.nrrd) predictions")

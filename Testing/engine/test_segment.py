@@ -38,7 +38,9 @@ def scan(tmp_path_factory):
 
 
 def test_outputs_keep_the_input_geometry_and_agree_with_the_engine(tiny_bundle, scan, tmp_path):
-    seg, files = segment_file(scan, tiny_bundle, tmp_path / "out", SegmentOptions(device="cpu"), png=True)
+    # --keep-spacing: the scan is fed as is, so the maps can be checked against the raw engine below
+    seg, files = segment_file(scan, tiny_bundle, tmp_path / "out", SegmentOptions(device="cpu", keep_spacing=True),
+                              png=True)
     _, geom = read_image(scan)
     for key in ("label", "regions", "entropy"):
         img = sitk.ReadImage(str(files[key]))
@@ -92,8 +94,9 @@ def test_windows_cover_and_small_volumes_are_padded(tiny_bundle):
 def test_spacing_far_from_the_model_warns(tiny_bundle, scan, tmp_path):
     image, geom = read_image(scan)
     far = Geometry(geom.size, (0.4, 0.4, 0.4), geom.origin, geom.direction)
-    seg = segment_array(image, far, load_bundle(tiny_bundle), SegmentOptions(device="cpu", regions=False))
-    assert any("resample" in w for w in seg.summary["warnings"])
+    seg = segment_array(image, far, load_bundle(tiny_bundle),
+                        SegmentOptions(device="cpu", regions=False, keep_spacing=True))
+    assert any("drop --keep-spacing to resample" in w for w in seg.summary["warnings"])
 
 
 def test_bad_inputs(tiny_bundle, scan, tmp_path):

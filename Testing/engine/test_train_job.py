@@ -47,6 +47,7 @@ def test_job_folder_has_every_event_and_a_loadable_bundle(tiny_cohort, tmp_path)
     bundle = load_bundle(bundle_dir)
     assert bundle.meta["provenance"]["iterations"] == 6 and bundle.meta["provenance"]["method"] == "sgrs"
     assert bundle.meta["provenance"]["validation"]["dice"] is not None
+    assert bundle.meta["orientation"] == "LPS" and bundle.meta["spacing"] == [1.5, 1.5, 2.0]  # what segment restores
     assert bundle.mix_reference.shape == (32, 32, 16)
     assert json.loads((tmp_path / "job" / "config.json").read_text())["iterations"] == 6
     with pytest.raises(SGRSError, match="already holds a training job"):

@@ -2,8 +2,13 @@
 
 Sources:
 - a manifest (``manifest.json`` or ``.csv``) of NRRD / NIfTI / MHA files, or a folder holding one:
-  JSON ``{"classes": [...], "cases": [{"id", "image", "label"?, "split"?}]}``; CSV columns
-  ``id,image,label,split``. Paths are relative to the manifest. ``split`` is train (default), val or test.
+  JSON ``{"classes": [...], "cases": [{"id", "image", "label"?, "split"?, "roi"?}]}``; CSV columns
+  ``id,image,label,split,roi``. Paths are relative to the manifest. ``split`` is train (default), val or
+  test. ``roi`` (optional) is ``[xmin, ymin, zmin, xmax, ymax, zmax]`` in the image's LPS mm (CSV: six
+  numbers separated by spaces or semicolons): the case is cropped to it at load, before the
+  normalisation, exactly as ``sgrs segment --roi`` crops a scan, so fine-tuning sees the same crops.
+  Cases are reoriented (permutation and flips only) to one orientation: the base model's when
+  fine-tuning, else the most common one of the cohort; the bundle records it.
 - the official UA-MT / SGRS-Net h5 layout: a folder with ``train.list`` and ``test.list`` whose ids
   name h5 files (``image``, ``label`` datasets, already (x, y, z)), found as ``<id>.h5`` or
   ``<id>/*.h5`` anywhere under the folder.
@@ -24,6 +29,8 @@ import numpy as np
 from ..util.errors import InputError
 from .image_io import Geometry, read_image, read_label
 from .normalize import Normalization
+from .orientation import orientation_code, reorientation
+from .roi import check_bounds, roi_crop
 
 
 @dataclass
@@ -43,6 +50,7 @@ class Cohort:
     classes: list[str]
     source: str
     test_ids: list[str] = field(default_factory=list)
+    orientation: str | None = None    # the code every case was reoriented to (None: h5, file order)
 
     def describe(self) -> dict:
         return {"source": self.source, "labelled": [c.id for c in self.labelled],
@@ -56,12 +64,14 @@ class _Entry:
     image: Path
     label: Path | None
     split: str
+    roi: tuple | None = None
 
 
 def load_cohort(source, labelled: int | None = None, val: int | None = None,
                 normalization: Normalization = Normalization(), n_classes: int | None = None,
-                need_unlabelled: bool = True) -> Cohort:
-    """Read and check every case. ``labelled=None`` uses every train case that has a label."""
+                need_unlabelled: bool = True, orientation: str | None = None) -> Cohort:
+    """Read and check every case. ``labelled=None`` uses every train case that has a label.
+    ``orientation``: reorient every case to this code (default: the cohort's most common one)."""
     source = Path(source)
     if not source.exists():
         raise InputError(f"{source}: cohort not found")
@@ -84,13 +94,33 @@ def load_cohort(source, labelled: int | None = None, val: int | None = None,
     def load(e: _Entry, with_lab: bool) -> Case:
         image, geom = read_image(e.image)
         lab = read_label(e.label, n_classes, geom, e.image) if with_lab else None
+        if e.roi is not None:
+            crop = roi_crop(geom, e.roi, f"{manifest}: case {e.id}")
+            image, geom = crop.crop(image), crop.geometry()
+            lab = None if lab is None else np.ascontiguousarray(crop.crop(lab))
         return Case(e.id, normalization(image), lab, geom, str(e.image))
 
-    return Cohort(labelled=[load(e, True) for e in lab_entries],
-                  unlabelled=[load(e, False) for e in train if e not in lab_entries],
-                  val=[load(e, True) for e in val_entries if e.label is not None],
-                  classes=classes, source=str(manifest),
-                  test_ids=[e.id for e in entries if e.split == "test"])
+    cohort = Cohort(labelled=[load(e, True) for e in lab_entries],
+                    unlabelled=[load(e, False) for e in train if e not in lab_entries],
+                    val=[load(e, True) for e in val_entries if e.label is not None],
+                    classes=classes, source=str(manifest),
+                    test_ids=[e.id for e in entries if e.split == "test"])
+    _reorient(cohort, orientation)
+    return cohort
+
+
+def _reorient(cohort: Cohort, orientation: str | None) -> None:
+    """Bring every case to one orientation by permutation and flips (lossless)."""
+    cases = cohort.labelled + cohort.unlabelled + cohort.val
+    codes = [orientation_code(c.geometry.direction) for c in cases]
+    target = orientation or max(sorted(set(codes)), key=codes.count)
+    for case in cases:
+        r = reorientation(case.geometry, target)
+        if not r.identity:
+            case.image = np.ascontiguousarray(r.apply(case.image))
+            case.label = None if case.label is None else np.ascontiguousarray(r.apply(case.label))
+            case.geometry = r.geometry(case.geometry)
+    cohort.orientation = target
 
 
 def _check_counts(where, total, n_lab, asked, n_unlab, need_unlabelled) -> None:
@@ -134,8 +164,12 @@ def _read_manifest(path: Path) -> tuple[list[_Entry], list[str]]:
         if split not in ("train", "val", "test"):
             raise InputError(f"{path}: case {i + 1} has split {split!r}; use train, val or test")
         label = row.get("label") or None
-        entries.append(_Entry(str(row.get("id") or Path(row["image"]).name.split(".")[0]),
-                              root / row["image"], root / label if label else None, split))
+        cid = str(row.get("id") or Path(row["image"]).name.split(".")[0])
+        roi = row.get("roi") or None
+        if isinstance(roi, str):
+            roi = roi.replace(";", " ").replace(",", " ").split()
+        roi = None if roi is None else check_bounds(roi, f"{path}: case {cid}")
+        entries.append(_Entry(cid, root / row["image"], root / label if label else None, split, roi))
     return entries, list(classes)
 
 

@@ -55,18 +55,20 @@ class Geometry:
         return cls(*(tuple(d[k]) for k in ("size", "spacing", "origin", "direction")))
 
 
-def _read_sitk(path: Path) -> sitk.Image:
+def _read_sitk(path: Path, series: str | None = None, source: dict | None = None) -> sitk.Image:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found")
+    if path.is_dir():
+        from .dicom import read_series
+
+        image, info = read_series(path, series)
+        if source is not None:
+            source.update(info)
+        return image
+    if series is not None:
+        raise InputError(f"{path}: --series applies to a DICOM folder, not a single file")
     try:
-        if path.is_dir():
-            files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path))
-            if not files:
-                raise InputError(f"{path}: folder holds no DICOM series")
-            reader = sitk.ImageSeriesReader()
-            reader.SetFileNames(files)
-            return reader.Execute()
         return sitk.ReadImage(str(path))
     except RuntimeError as exc:
         reason = str(exc).strip().splitlines()
@@ -77,13 +79,22 @@ def _read_sitk(path: Path) -> sitk.Image:
 
 def read_image(path, what: str = "image") -> tuple[np.ndarray, Geometry]:
     """Read a 3D scalar image as a float32 (x, y, z) array with its geometry; refuse bad input."""
-    image = _read_sitk(path)
+    array, geometry, _ = read_scan(path, what=what)
+    return array, geometry
+
+
+def read_scan(path, series: str | None = None, what: str = "image") -> tuple[np.ndarray, Geometry, dict | None]:
+    """:func:`read_image` that also says, for a DICOM folder, which series it read (``series``: a
+    SeriesInstanceUID; default the largest 3D series): see :func:`sgrs.data.dicom.read_series`;
+    None for a file."""
+    source: dict = {}
+    image = _read_sitk(path, series, source)
     _check_3d_scalar(image, path, what)
     array = sitk.GetArrayFromImage(image).transpose(2, 1, 0)
     if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
         bad = int((~np.isfinite(array)).sum())
         raise InputError(f"{path}: {what} has {bad} NaN/Inf voxels; fix or mask them before use")
-    return np.ascontiguousarray(array, dtype=np.float32), Geometry.of(image)
+    return np.ascontiguousarray(array, dtype=np.float32), Geometry.of(image), source or None
 
 
 def read_label(path, n_classes: int, reference: Geometry | None = None,

@@ -14,7 +14,7 @@ class Normalization:
     window: tuple[float, float] | None = None
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
-        x = image.astype(np.float32, copy=True)
+        x = np.array(image, dtype=np.float32, order="C")  # a contiguous copy, also of a cropped or flipped view
         if self.window is not None:
             np.clip(x, self.window[0], self.window[1], out=x)
         mean, std = float(x.mean(dtype=np.float64)), float(x.std(dtype=np.float64))

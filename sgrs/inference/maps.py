@@ -23,19 +23,28 @@ REGION_KEYS = {OMEGA: "omega", THETA: "theta", DELTA: "delta"}
 def maps_by_slab(p_u: torch.Tensor, p_m: torch.Tensor | None, tau: float, rule: str, slab: int = 16):
     """Label, entropy (uint8) and region maps, computed a z-slab at a time so the float
     temporaries of the entropy and argmax stay a few slices big on large CT volumes."""
-    n_c, shape = p_u.shape[0], tuple(p_u.shape[1:])
+    shape = tuple(p_u.shape[1:])
     label = np.empty(shape, np.uint8)
     entropy = np.empty(shape, np.uint8)
     regions = None if p_m is None else np.empty(shape, np.uint8)
-    scale = 255.0 / math.log10(n_c) if n_c > 1 else 0.0
     for z0 in range(0, shape[2], slab):
         zs = (slice(None), slice(None), slice(None), slice(z0, z0 + slab))
-        pu = p_u[zs].float()[None]
-        label[..., z0:z0 + slab] = class_argmax(pu)[0].cpu().numpy()
-        ent = entropy_log10(pu)[0]
-        entropy[..., z0:z0 + slab] = (ent * scale).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
-        if p_m is not None:
-            r = synergy_regions(pu, p_m[zs].float()[None], tau, rule)
-            regions[..., z0:z0 + slab] = (OMEGA * r.omega[0] + THETA * r.theta[0] + DELTA * r.delta[0]).to(
-                torch.uint8).cpu().numpy()
+        maps = slab_maps(p_u[zs], None if p_m is None else p_m[zs], tau, rule)
+        label[..., z0:z0 + slab], entropy[..., z0:z0 + slab] = maps[0], maps[1]
+        if regions is not None:
+            regions[..., z0:z0 + slab] = maps[2]
+    return label, entropy, regions
+
+
+def slab_maps(p_u: torch.Tensor, p_m: torch.Tensor | None, tau: float, rule: str):
+    """Label, entropy and region maps (uint8 numpy) of one (C, X, Y, z) block of probabilities."""
+    n_c = p_u.shape[0]
+    scale = 255.0 / math.log10(n_c) if n_c > 1 else 0.0
+    pu = p_u.float()[None]
+    label = class_argmax(pu)[0].cpu().numpy()
+    entropy = (entropy_log10(pu)[0] * scale).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+    regions = None
+    if p_m is not None:
+        r = synergy_regions(pu, p_m.float()[None], tau, rule)
+        regions = (OMEGA * r.omega[0] + THETA * r.theta[0] + DELTA * r.delta[0]).to(torch.uint8).cpu().numpy()
     return label, entropy, regions

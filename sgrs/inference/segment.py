@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.image_io import Geometry, read_image, write_image
+from ..data.image_io import Geometry, read_scan, write_image
 from ..data.normalize import Normalization
 from ..evaluation.metrics import largest_component
 from ..method.synergy import DELTA_RULES
@@ -25,9 +25,15 @@ from ..util.device import autocast_for, resolve_device
 from ..util.errors import InputError, ModelError, SGRSError
 from .maps import DELTA, OMEGA, REGION_KEYS, REGION_NAMES, THETA, maps_by_slab  # noqa: F401 (re-exported)
 from .overview import draw_overview
+from .prepare import (  # noqa: F401
+    SPACING_WARN_RATIO,
+    WRONG_MODEL_RATIO,
+    finish_maps,
+    plan_scan,
+    prepare_image,
+)
+from .resample import INTERPOLATORS
 from .sliding import count_windows, model_predictor, sliding_window
-
-SPACING_WARN_RATIO = 1.5
 
 
 @dataclass
@@ -41,6 +47,10 @@ class SegmentOptions:
     batch_size: int = 2
     weights: str | None = None         # "student" (default) or "teacher"
     postprocess: str | None = None     # None: the bundle's ("none" or "lcc")
+    keep_spacing: bool = False         # True: no resampling to the model's spacing
+    interpolation: str = "linear"      # image resampling: "linear" or "bspline"
+    roi: tuple | None = None           # (xmin, ymin, zmin, xmax, ymax, zmax), LPS mm, the image's coordinates
+    series: str | None = None          # DICOM folder: SeriesInstanceUID (None: the largest 3D series)
 
     def check(self) -> None:
         if not 0.0 <= self.overlap < 1.0:
@@ -49,6 +59,8 @@ class SegmentOptions:
             raise SGRSError(f"postprocess must be 'none' or 'lcc', not {self.postprocess!r}")
         if self.delta_rule is not None and self.delta_rule not in DELTA_RULES:
             raise SGRSError(f"delta rule must be one of {DELTA_RULES}, not {self.delta_rule!r}")
+        if self.interpolation not in INTERPOLATORS:
+            raise SGRSError(f"interpolation must be one of {sorted(INTERPOLATORS)}, not {self.interpolation!r}")
 
 
 @dataclass
@@ -68,8 +80,9 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     bundle.model.to(device)
     t0 = time.monotonic()
     warnings = [] if warnings is None else warnings
-    warnings += spacing_warnings(geometry, bundle)
-    norm = Normalization.from_json(bundle.meta["normalization"])(image)
+    plan = plan_scan(geometry, bundle.meta, options.keep_spacing, options.interpolation, options.roi)
+    warnings += plan.warnings
+    normalization = Normalization.from_json(bundle.meta["normalization"])
     meta, n_c, patch = bundle.meta, bundle.n_classes, bundle.patch_size
     tau = meta.get("tau", 0.296) if options.tau is None else options.tau
     rule = options.delta_rule or meta.get("delta_rule", "union")
@@ -77,20 +90,30 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     if options.regions and bundle.mix_reference is None:
         raise ModelError(f"{bundle.path}: bundle has no mix reference image, so no region maps; "
                          "use --no-regions or import with --mix-reference")
+    t_prep = time.monotonic()
+    norm = prepare_image(image, plan, normalization)
+    t_net = time.monotonic()
     predict = model_predictor(bundle.model, autocast_for(device) if device.type == "cuda" else None,
                               channels_last=device.type == "cpu")
     result = sliding_window(predict, norm, patch, n_c, options.overlap, options.batch_size, device,
                             progress=progress, mix_reference=bundle.mix_reference if options.regions else None,
                             mix_lambda=lam)
+    del norm
     p_u, p_m = result if options.regions else (result, None)
-    label, entropy, regions = maps_by_slab(p_u, p_m, tau, rule)
-    del p_u, p_m, result
+    del result
+    t_back = time.monotonic()
+    label, entropy, regions = finish_maps(plan, p_u, p_m, tau, rule)
+    del p_u, p_m
+    plan.info["seconds"] = {"prepare": round(t_net - t_prep, 2), "network": round(t_back - t_net, 2),
+                            "maps": round(time.monotonic() - t_back, 2)}
     post = options.postprocess or meta.get("postprocess", "none")
     if post == "lcc":
         label = keep_largest_component(label)
     out = Segmentation(label, regions, entropy, geometry)
     out.summary = summarize(out, bundle, options, device, time.monotonic() - t0, tau, rule, lam, warnings)
+    out.summary["windows"] = count_windows(plan.network_size, patch, options.overlap)
     out.summary["postprocess"] = post
+    out.summary["scan"] = plan.to_json()
     return out
 
 
@@ -100,16 +123,9 @@ def keep_largest_component(label: np.ndarray) -> np.ndarray:
     return np.where(keep, label, 0).astype(np.uint8)
 
 
-def spacing_warnings(geometry: Geometry, bundle: Bundle) -> list[str]:
-    trained = bundle.meta.get("spacing")
-    if not trained:
-        return []
-    ratio = np.asarray(geometry.spacing) / np.asarray(trained)
-    if np.any(ratio > SPACING_WARN_RATIO) or np.any(ratio < 1 / SPACING_WARN_RATIO):
-        return [f"image spacing {tuple(round(s, 3) for s in geometry.spacing)} mm differs from the model's "
-                f"training spacing {tuple(round(s, 3) for s in trained)} mm by more than {SPACING_WARN_RATIO}×; "
-                "results may be poor: resample the image to the model's spacing first"]
-    return []
+def spacing_warnings(geometry: Geometry, bundle: Bundle, keep_spacing: bool = False) -> list[str]:
+    """The warnings ``segment`` would give about this scan's spacing for this model."""
+    return plan_scan(geometry, bundle.meta, keep_spacing=keep_spacing).warnings
 
 
 def summarize(seg: Segmentation, bundle: Bundle, options, device, seconds, tau, rule, lam, warnings) -> dict:
@@ -179,10 +195,14 @@ def segment_file(image_path, bundle_path, out_dir, options: SegmentOptions = Seg
                  png: bool = False, progress=None) -> tuple[Segmentation, dict[str, Path]]:
     """Read, segment, write. Checks the output folder and the bundle before the long work."""
     prepare_output(out_dir)
-    image, geometry = read_image(image_path)
+    options.check()
+    image, geometry, source = read_scan(image_path, options.series)
     bundle = load_bundle(bundle_path, weights=options.weights)
     if min(image.shape) < 2:
         raise InputError(f"{image_path}: image of size {image.shape} is too thin to segment")
     seg = segment_array(image, geometry, bundle, options, progress)
     seg.summary["input"] = str(image_path)
+    if source is not None:
+        seg.summary["scan"]["steps"].insert(0, source.pop("step"))
+        seg.summary["scan"]["series"] = source
     return seg, write_outputs(seg, out_dir, png, image, bundle)

@@ -64,9 +64,14 @@ def _sha256(path: Path) -> str:
 def save_bundle(out_dir, student: VNet, teacher: VNet | None, *, patch_size, classes: list[dict],
                 normalization: dict, tau: float, delta_rule: str, mix_reference: np.ndarray | None,
                 spacing=None, mix_lambda: float = 0.8, provenance: dict | None = None,
-                name: str | None = None, postprocess: str = "none") -> Path:
+                name: str | None = None, postprocess: str = "none", orientation: str | None = None,
+                geometry_note: str | None = None) -> Path:
     """Write a bundle folder. Files go to a sibling temp folder first, then one rename: an existing
-    bundle at ``out_dir`` is replaced whole or not at all."""
+    bundle at ``out_dir`` is replaced whole or not at all.
+
+    ``spacing`` (mm, x y z) and ``orientation`` (a code such as ``LPS``, see sgrs.data.orientation)
+    describe the arrays the model was trained on; ``sgrs segment`` brings scans to them. None: unknown,
+    scans are used in file order at their own spacing (``geometry_note`` says why)."""
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.with_name(f".{out.name}.staging")
@@ -86,9 +91,11 @@ def save_bundle(out_dir, student: VNet, teacher: VNet | None, *, patch_size, cla
     meta = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "name": name or out.name,
         "architecture": student.config(), "classes": classes, "patch_size": [int(p) for p in patch_size],
-        "spacing": list(spacing) if spacing is not None else None, "normalization": normalization,
+        "spacing": list(spacing) if spacing is not None else None,
+        "orientation": orientation, "normalization": normalization,
         "tau": tau, "delta_rule": delta_rule, "mix_lambda": mix_lambda, "inference_weights": "student",
         "postprocess": postprocess,
+        **({"geometry_note": geometry_note} if geometry_note else {}),
         "files": files, "sha256": {f: _sha256(staging / f) for f in files.values()},
         "provenance": {"engine_version": __version__, **(provenance or {})},
     }

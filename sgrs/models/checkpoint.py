@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..data.normalize import Normalization
+from ..data.orientation import check_code
 from ..method.synergy import DEFAULT_TAU
 from ..util.errors import ModelError
 from .bundle import default_classes, load_state_strict, save_bundle
@@ -58,13 +59,24 @@ def model_from_state_dict(state: dict, where: str) -> VNet:
 
 def import_checkpoint(path, out_dir, patch_size=(112, 112, 80), classes=None, tau: float = DEFAULT_TAU,
                       delta_rule: str = "union", mix_reference: np.ndarray | None = None,
-                      normalization: Normalization = Normalization()) -> Path:
-    """Official ``.pth`` → bundle. Student and teacher are the same weights (no teacher published)."""
+                      normalization: Normalization = Normalization(), spacing=None,
+                      orientation: str | None = None) -> Path:
+    """Official ``.pth`` → bundle. Student and teacher are the same weights (no teacher published).
+
+    The released checkpoints carry no spacing or orientation: unless given here, the bundle records
+    none and ``sgrs segment`` keeps today's behaviour for it (file order, the scan's own spacing)."""
     state = read_state_dict(path)
     model = model_from_state_dict(state, str(path))
     names = classes or (["background", "left atrium"] if model.n_classes == 2
                         else ["background"] + [f"class {i}" for i in range(1, model.n_classes)])
+    if orientation is not None:
+        orientation = check_code(orientation)
+    unknown = [k for k, v in (("spacing", spacing), ("orientation", orientation)) if v is None]
+    note = (f"imported without {' or '.join(unknown)} metadata: sgrs segment uses scans "
+            + ("in file order" if "orientation" in unknown else "") + (" and " if len(unknown) == 2 else "")
+            + ("at their own spacing" if "spacing" in unknown else "")
+            + " (pass --spacing / --orientation to import-checkpoint to change this)") if unknown else None
     return save_bundle(out_dir, model, None, patch_size=patch_size, classes=default_classes(names),
                        normalization=normalization.to_json(), tau=tau, delta_rule=delta_rule,
-                       mix_reference=mix_reference,
+                       mix_reference=mix_reference, spacing=spacing, orientation=orientation, geometry_note=note,
                        provenance={"imported_from": Path(path).name, "source": "official state dict"})

@@ -163,7 +163,8 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
         Normalization("zscore", config.ct_window)
     cohort = load_cohort(config.cohort, config.labelled, config.val, normalization,
                          n_classes=base.n_classes if base else None,
-                         need_unlabelled=config.method != "supervised")
+                         need_unlabelled=config.method != "supervised",
+                         orientation=base.meta.get("orientation") if base else None)
     n_classes = base.n_classes if base else len(cohort.classes)
     torch.manual_seed(config.seed)
     student = base.model if base else VNet(n_classes, config.filters)
@@ -247,7 +248,8 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
             job.model, student, teacher, patch_size=config.patch, classes=default_classes(cohort.classes),
             normalization=normalization.to_json(),
             tau=config.tau, delta_rule=config.delta_rule, mix_reference=mix_reference_patch(cohort, config.patch),
-            spacing=_median_spacing(cohort), mix_lambda=config.mix_lambda, postprocess=config.postprocess,
+            spacing=_median_spacing(cohort), orientation=cohort.orientation, mix_lambda=config.mix_lambda,
+            postprocess=config.postprocess,
             provenance={"data": cohort.describe(), "iterations": final, "method": config.method,
                         "seed": config.seed, "validation": validation[-1] if validation else None,
                         "validation_history": [{"iteration": v["iteration"], "dice": v["dice"]} for v in validation],
