@@ -6,6 +6,7 @@ import time
 import psutil
 import pytest
 import slicer
+import vtk
 from conftest import LAUNCHER, ROOT, sgrs_processes
 from SGRSSegmentLib.parameters import SegmentParameters
 from SGRSSegmentLib.session import SegmentSession, done_message
@@ -249,3 +250,31 @@ def test_import_model_registers_a_bundle_and_refuses_junk(tiny_bundle, tmp_path)
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(SGRSError):
         import_model(tmp_path / "junk.pth", registry)
+
+
+def test_segment_session_restricts_the_engine_to_a_markups_roi(scene, tmp_path):
+    """The ROI selector's node reaches the background engine as LPS bounds: nothing outside is labelled."""
+    import numpy as np
+
+    node = scan_node(scene, tmp_path, size=(64, 64, 48))
+    bounds = [0.0] * 6
+    node.GetRASBounds(bounds)
+    roi = scene.AddNewNodeByClass("vtkMRMLMarkupsROINode", "roi")
+    roi.SetCenter(*[(bounds[2 * i] + bounds[2 * i + 1]) / 2 for i in range(3)])
+    roi.SetSize(45.0, 45.0, 40.0)
+    session = SegmentSession(scene, python=LAUNCHER)
+    session.start(SegmentParameters(volume=node, model=str(DEMO), device="cpu", regions=False, roi=roi))
+    assert poll_until_settled(session) == "done", session.message
+    assert "ROI" in session.message  # the scan-preparation step reaches the status line
+    labelmap = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode")
+    assert slicer.vtkSlicerSegmentationsModuleLogic.ExportAllSegmentsToLabelmapNode(
+        session.result.segmentation, labelmap, slicer.vtkSegmentation.EXTENT_REFERENCE_GEOMETRY)
+    inside = np.argwhere(slicer.util.arrayFromVolume(labelmap) > 0)[:, ::-1]  # (i, j, k)
+    assert len(inside) > 100
+    matrix = vtk.vtkMatrix4x4()
+    labelmap.GetIJKToRASMatrix(matrix)
+    m = np.array([[matrix.GetElement(r, c) for c in range(4)] for r in range(4)])
+    ras = inside @ m[:3, :3].T + m[:3, 3]
+    world = [0.0] * 6
+    roi.GetRASBounds(world)
+    assert (ras >= np.array(world[0::2]) - 1e-6).all() and (ras <= np.array(world[1::2]) + 1e-6).all()
