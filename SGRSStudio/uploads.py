@@ -85,7 +85,9 @@ def validate_image(path: Path, max_bytes: int = DEFAULT_MAX_MB << 20) -> Path:
             array, geometry = read_image(folder)
         except InputError as exc:
             raise InputError(f"{path.name}: {str(exc).split(': ', 1)[-1]}") from None
-        out = path.with_name(path.name[:-4] + ".nrrd")
+        out, n = path.with_name(path.name[:-4] + ".nrrd"), 2
+        while out.exists():
+            out, n = path.with_name(f"{path.name[:-4]}-{n}.nrrd"), n + 1
         write_image(array, geometry, out)
         return out
     finally:
@@ -104,7 +106,7 @@ def store_upload(data_dir: Path, name: str, content: bytes, max_bytes: int) -> P
     if not content:
         raise InputError(f"upload refused: '{name}' is empty")
     folder = Path(data_dir) / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)  # exists even when the first upload is refused
     target = inside(folder, name)
     stem, n = name, 2
     while target.exists():
