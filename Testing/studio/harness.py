@@ -7,8 +7,8 @@ import shutil
 import socket
 import tempfile
 import time
-from contextlib import asynccontextmanager
 from pathlib import Path
+from contextlib import asynccontextmanager
 
 import numpy as np
 
@@ -26,6 +26,7 @@ def free_port() -> int:
 @asynccontextmanager
 async def studio_in_browser(studio, width=1400, height=900):
     """Start ``studio``'s server as a task of the running loop and open it in headless chromium."""
+    from playwright.async_api import Error as PlaywrightError
     from playwright.async_api import async_playwright
 
     port = free_port()
@@ -39,11 +40,13 @@ async def studio_in_browser(studio, width=1400, height=900):
                 viewport={"width": width, "height": height})
             try:
                 page = browser.pages[0] if browser.pages else await browser.new_page()
-                for _ in range(100):
+                for attempt in range(100):  # the server task binds its port a moment after start()
                     try:
                         await page.goto(f"http://127.0.0.1:{port}/", timeout=5000)
                         break
-                    except Exception:
+                    except PlaywrightError:
+                        if attempt == 99:
+                            raise
                         await asyncio.sleep(0.2)
                 await page.wait_for_selector("#tab-segment", timeout=60000)
                 yield page
@@ -65,7 +68,7 @@ async def wait_for(predicate, timeout=60.0, step=0.1, what="condition"):
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-async def view_pixels(page, index=None) -> np.ndarray:
+async def view_pixels(page) -> np.ndarray:
     """The rendered views as the browser shows them (RGB array of the views' area)."""
     from io import BytesIO
 
@@ -75,11 +78,24 @@ async def view_pixels(page, index=None) -> np.ndarray:
     return np.asarray(Image.open(BytesIO(png)).convert("RGB")).astype(int)
 
 
-def colour_pixels(rgb: np.ndarray, colour, tol=40) -> int:
-    """How many pixels are close to ``colour`` (0-255 RGB)."""
-    return int((np.abs(rgb - np.asarray(colour)).max(axis=-1) <= tol).sum())
 
 
-def copy_tree(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst)
-    return dst
+def overlay_counts(rgb: np.ndarray) -> dict:
+    """Pixels of each overlay colour in a screenshot: Δ cyan, Θ magenta, segmentation red (blended
+    over grey, so tested by hue dominance rather than exact values)."""
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    return {"delta": int(((b > r + 80) & (g > r + 40)).sum()), "theta": int(((r > g + 80) & (b > g + 40)).sum()),
+            "segmentation": int(((r > g + 40) & (r > b + 40)).sum())}
+
+
+async def wait_for_pixels(page, predicate, timeout=30.0, what="the views to change"):
+    """Screenshot the views until ``predicate(overlay_counts)`` holds; returns the counts."""
+    end = time.monotonic() + timeout
+    counts = None
+    while time.monotonic() < end:
+        counts = overlay_counts(await view_pixels(page))
+        if predicate(counts):
+            return counts
+        await asyncio.sleep(0.1)
+    await page.screenshot(path=str(Path(tempfile.gettempdir()) / "sgrs-studio-failure.png"))
+    raise AssertionError(f"timed out waiting for {what}; last overlay pixel counts {counts}")

@@ -1,0 +1,178 @@
+"""SGRS Studio in a real browser (Debian chromium driven by Playwright), with the app in this
+process: every click is followed by assertions on the real MRML nodes and on the pixels the
+browser shows."""
+import asyncio
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from harness import overlay_counts, studio_in_browser, view_pixels, wait_for, wait_for_pixels
+
+from sgrs.data.image_io import read_image
+
+pytest.importorskip("trame_slicer")
+pytest.importorskip("playwright")
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "Resources" / "Demo" / "sample" / "image.nrrd"
+SCREENSHOT = ROOT / "Resources" / "Screenshots" / "studio.png"
+
+
+def make_studio(tmp_path, **kwargs):
+    """Build inside the running event loop: the views' render schedulers bind to the loop they see."""
+    from trame.app import get_server
+
+    from SGRSStudio.app import Studio
+
+    server = get_server(f"studio-test-{uuid.uuid4().hex[:8]}", client_type="vue3")
+    return Studio(tmp_path / "data", tmp_path / "models", tmp_path / "jobs", server=server, **kwargs)
+
+
+def grid(node):
+    """Voxel grid of a volume node: dimensions and the IJK→RAS matrix."""
+    import vtk
+
+    m = vtk.vtkMatrix4x4()
+    node.GetIJKToRASMatrix(m)
+    return node.GetImageData().GetDimensions(), np.array([[m.GetElement(r, c) for c in range(4)] for r in range(4)])
+
+
+def segment_voxels(studio):
+    editor = studio.annotate.editor
+    return int(editor.get_segment_labelmap(editor.get_active_segment_id(), as_numpy_array=True).astype(bool).sum())
+
+
+async def click_segment_and_wait(page, studio):
+    await page.click("#tab-segment")
+    await page.click("#segment-run")
+    await wait_for(lambda: studio.state.seg_state in ("done", "failed", "cancelled"), 180, what="Segment")
+    assert studio.state.seg_state == "done", studio.state.seg_status
+
+
+def test_segment_inspect_annotate_save(tmp_path):
+    async def flow():
+        studio = make_studio(tmp_path)
+        volume = studio.case
+        assert volume is not None and volume.GetName() == "sample"          # opens with the sample loaded …
+        assert Path(studio.state.model_path).name == "model"                 # … and the demo model selected
+        async with studio_in_browser(studio) as page:
+            before = overlay_counts(await view_pixels(page))
+            assert before["segmentation"] == 0 and before["delta"] == 0
+
+            await click_segment_and_wait(page, studio)
+            result = studio.segment.session.result
+            for node in (result.segmentation, result.regions, result.entropy):
+                assert studio.scene.IsNodePresent(node)
+            dims, ijk_to_ras = grid(volume)
+            for node in (result.regions, result.entropy):
+                node_dims, node_matrix = grid(node)
+                assert node_dims == dims and np.allclose(node_matrix, ijk_to_ras)
+            assert result.segmentation.GetNodeReference("referenceImageGeometryRef") is volume
+            assert result.segmentation.GetSegmentation().GetNumberOfSegments() >= 1
+            import slicer
+
+            regions = slicer.util.arrayFromVolume(result.regions)
+            assert set(np.unique(regions)) <= {0, 1, 2, 3} and (regions == 3).any()
+
+            shown = await wait_for_pixels(page, lambda c: c["segmentation"] > 500 and c["delta"] > 50,
+                                          what="the segmentation and Δ overlay")
+            await page.click("#tab-regions")
+            await page.wait_for_selector("#region-stats")
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(SCREENSHOT))
+
+            # Δ off: gone from every view (slices and 3D surface), the others stay
+            await page.click("#region-delta")
+            await wait_for(lambda: studio.state.reg_delta is False, 10, what="the Δ switch")
+            from SGRSSegmentLib.region_display import region_visibility
+
+            assert region_visibility(result.regions)["delta"] is False
+            hidden = await wait_for_pixels(page, lambda c: c["delta"] < 0.05 * shown["delta"], what="Δ to disappear")
+            assert hidden["segmentation"] > 0.5 * shown["segmentation"]
+            await page.click("#region-delta")
+            await wait_for_pixels(page, lambda c: c["delta"] > 0.5 * shown["delta"], what="Δ to come back")
+
+            # annotate: starts from the model's segmentation; a paint stroke changes voxels; undo restores
+            await page.click("#tab-annotate")
+            await page.click("#annotate-start")
+            await wait_for(lambda: studio.state.ann_active, 10, what="the segment editor")
+            annotation = studio.annotate.node
+            assert annotation is not result.segmentation and annotation.GetName() == "sample annotation"
+            start = segment_voxels(studio)
+            assert start > 0
+            await page.click("#panel-annotate button:has(.mdi-brush)")
+            axial = await page.locator(".remote-controlled-area").nth(3).bounding_box()
+            x, y = axial["x"] + axial["width"] * 0.3, axial["y"] + axial["height"] * 0.3
+            await page.mouse.move(x, y)
+            await page.mouse.down()
+            for i in range(12):
+                await page.mouse.move(x + 6 * i, y + 2 * i)
+                await asyncio.sleep(0.03)
+            await page.mouse.up()
+            await wait_for(lambda: segment_voxels(studio) > start, 15, what="the paint stroke")
+            painted = segment_voxels(studio)
+            await page.click("#annotate-undo-redo button:has(.mdi-undo)")
+            await wait_for(lambda: segment_voxels(studio) == start, 15, what="undo")
+            await page.click("#annotate-undo-redo button:has(.mdi-redo)")
+            await wait_for(lambda: segment_voxels(studio) == painted, 15, what="redo")
+            # the corrected case now counts as labelled, exactly as SGRSTrain counts it
+            assert any(c["name"] == "sample" and c["labelled"] for c in studio.state.data_cases)
+
+            # save: label (the annotation), region and entropy maps, read back on the input's grid
+            await page.click("#tab-save")
+            await page.click("#save-run")
+            await wait_for(lambda: len(studio.state.save_written) == 3, 30, what="the saved files")
+            _, sample_geometry = read_image(SAMPLE)
+            out = studio.data_dir / "results"
+            for name in ("sample_label.nrrd", "sample_regions.nrrd", "sample_entropy.nrrd"):
+                _, geometry = read_image(out / name)
+                assert geometry.mismatch(sample_geometry) is None, name
+            label, _ = read_image(out / "sample_label.nrrd")
+            assert int((label > 0).sum()) == painted
+
+    asyncio.run(flow())
+
+
+def test_save_formats_nifti_and_seg_nrrd(tmp_path):
+    """The Save panel's other formats, without a browser (same panel code path)."""
+    studio = make_studio(tmp_path)
+    from SGRSSegmentLib import SegmentParameters
+
+    result = studio.segment.logic.process(SegmentParameters(volume=studio.case, model=studio.state.model_path,
+                                                            device="cpu"))
+    studio.regions.show_result(result)
+    nifti = studio.save.save("out", ".nii.gz")
+    assert sorted(p.name for p in nifti) == ["sample_entropy.nii.gz", "sample_label.nii.gz",
+                                            "sample_regions.nii.gz"]
+    for p in nifti:
+        assert read_image(p)[1].size == (64, 64, 48)
+    seg = studio.save.save("out", ".seg.nrrd")
+    assert sorted(p.name for p in seg) == ["sample_label.seg.nrrd", "sample_regions.seg.nrrd"]
+    loaded = studio.slicer.io_manager.load_segmentation(str(seg[0]))
+    assert loaded is not None and loaded.GetSegmentation().GetNumberOfSegments() >= 1
+
+
+def test_a_bad_upload_shows_an_error_and_nothing_is_lost(tmp_path):
+    notes = tmp_path / "notes.nrrd"
+    notes.write_text("these are my notes, not an image\n")
+    second = tmp_path / "second.nrrd"
+    second.write_bytes(SAMPLE.read_bytes())
+
+    async def flow():
+        studio = make_studio(tmp_path)
+        async with studio_in_browser(studio) as page:
+            await page.locator("#panel-data input[type=file]").set_input_files(str(notes))
+            message = page.locator("#studio-message")
+            await message.wait_for(state="visible", timeout=30000)
+            await wait_for(lambda: studio.state.message_type == "error", 30, what="the error")
+            assert "notes.nrrd" in await message.inner_text() and "cannot read image" in studio.state.message
+            assert [c["name"] for c in studio.state.data_cases] == ["sample"]   # the sample is still there
+            assert studio.case.GetName() == "sample"
+            assert not list((studio.data_dir / "uploads").glob("notes*"))     # nothing half-accepted kept
+            # … and the app keeps working: a good upload loads and becomes the case
+            await page.locator("#panel-data input[type=file]").set_input_files(str(second))
+            await wait_for(lambda: len(studio.state.data_cases) == 2, 30, what="the second upload")
+            assert studio.case.GetName() == "second" and studio.state.message_type == "success"
+
+    asyncio.run(flow())
