@@ -26,15 +26,15 @@ class TrainPanel(Panel):
 
     def __init__(self, studio):
         super().__init__(studio)
-        from SGRSTrainLib.session import RankSession, TrainSession
+        from SGRSTrainLib.session import TrainSession
 
         self.session = TrainSession(self.scene, studio.slicer.segmentations_logic, studio.jobs_dir,
                                     registry=studio.models_dir, python=studio.python)
-        self.rank_session = RankSession(self.scene)
+        self.rank_session = None
         self._shown_registered = None
         self.state.update({
             "tr_base": None, "tr_iterations": 2000, "tr_filters": 16, "tr_patch": "96 96 80", "tr_batch": 4,
-            "tr_device": "auto", "tr_state": "idle", "tr_progress": 0, "tr_status": "", "tr_running": False,
+            "tr_device": "auto", "tr_val_every": "", "tr_log_every": "", "tr_state": "idle", "tr_progress": 0, "tr_status": "", "tr_running": False,
             "tr_resumable": False, "tr_chart": chart.empty(), "tr_cohort": "", "rank_running": False,
             "rank_progress": 0, "rank_results": []})
         self._reattach()
@@ -72,6 +72,13 @@ class TrainPanel(Panel):
                 v3.VSelect(v_model=("tr_device",), items=("['auto', 'cpu', 'cuda', 'mps']",), label="Device",
                            density="compact")
         with v3.VRow(dense=True):
+            with v3.VCol(cols=6):
+                v3.VTextField(v_model=("tr_val_every",), label="Validate every (blank: default)", type="number",
+                              density="compact", id="train-val-every")
+            with v3.VCol(cols=6):
+                v3.VTextField(v_model=("tr_log_every",), label="Log every (blank: default)", type="number",
+                              density="compact", id="train-log-every")
+        with v3.VRow(dense=True):
             with v3.VCol(cols=4):
                 v3.VBtn("Train", color="primary", block=True, click=self.train_clicked, id="train-run",
                         disabled=("tr_running",))
@@ -91,14 +98,18 @@ class TrainPanel(Panel):
         self.studio.guard(self._rank)
 
     def _rank(self):
-        if not self.state.model_path:
-            raise InputError("Select a model in the Model panel first.")
-        self.rank_session.start(self.session.collect() if hasattr(self.session, "collect") else None,
-                                self.state.model_path)
-        self.state.rank_running = True
+        from SGRSTrainLib import collect_cases
+        from SGRSTrainLib.session import RankSession
+
+        if self.rank_session is not None:
+            self.rank_session.close()
+        self.rank_session = RankSession(self.state.model_path or "", device=self.state.tr_device)
+        self.rank_session.start(collect_cases(self.scene))
+        self.state.rank_running, self.state.rank_results = True, []
 
     def rank_cancel(self):
-        self.rank_session.cancel()
+        if self.rank_session is not None:
+            self.rank_session.cancel()
 
     # -- training -----------------------------------------------------------------------------
     def parameters(self):
@@ -112,14 +123,22 @@ class TrainPanel(Panel):
             raise InputError("Iterations, filters, batch and patch must be whole numbers.") from None
         if len(patch) != 3:
             raise InputError("Patch needs three sides (x y z).")
+        extra = []
+        for flag, value in (("--val-every", self.state.tr_val_every), ("--log-every", self.state.tr_log_every)):
+            if str(value or "").strip():
+                if not str(value).strip().isdigit() or int(value) < 1:
+                    raise InputError(f"{flag[2:].replace('-', ' ')} must be a whole number ≥ 1.")
+                extra += [flag, str(int(value))]
         return TrainParameters(base_model=self.state.tr_base or None, iterations=iterations, filters=filters,
-                               batch=batch, patch=patch, device=self.state.tr_device)
+                               batch=batch, patch=patch, device=self.state.tr_device, extra_args=tuple(extra))
 
     def train_clicked(self):
         self.studio.guard(self._train)
 
     def _train(self):
-        self.session.start(self.parameters())
+        params = self.parameters()
+        self.session.collect()   # the scene's cases as they are now (annotations included)
+        self.session.start(params)
         self._show()
 
     def cancel_clicked(self):
@@ -133,7 +152,9 @@ class TrainPanel(Panel):
     def _reattach(self):
         """After a restart: pick up the newest job folder (running or resumable)."""
         root = Path(self.studio.jobs_dir)
-        jobs = sorted((p for p in root.glob("*") if (p / "config.json").exists()), key=lambda p: p.stat().st_mtime) \
+        from SGRSTrainLib.job import holds_job
+
+        jobs = sorted((p for p in root.iterdir() if p.is_dir() and holds_job(p)), key=lambda p: p.stat().st_mtime) \
             if root.is_dir() else []
         if jobs:
             self.studio.guard(self.session.attach, jobs[-1])
@@ -141,10 +162,12 @@ class TrainPanel(Panel):
 
     # -- polling ------------------------------------------------------------------------------
     def poll(self):
-        cases = self.session.collect()
+        from SGRSTrainLib import collect_cases
+
+        cases = collect_cases(self.scene)
         labelled = sum(1 for c in cases if c.labelled)
         self.state.tr_cohort = f"{labelled} labelled, {len(cases) - labelled} unlabelled"
-        if self.state.rank_running:
+        if self.state.rank_running and self.rank_session is not None:
             self.rank_session.poll()
             done, total = self.rank_session.progress or (0, 0)
             self.state.rank_progress = 100.0 * done / total if total else 0
@@ -161,6 +184,8 @@ class TrainPanel(Panel):
         if self.session.state in ACTIVE:
             self.session.poll()
             self._show()
+        elif self.state.tr_running:   # the last poll ended the run: show the final state once
+            self._show()
 
     def _show(self):
         s = self.session
@@ -170,10 +195,7 @@ class TrainPanel(Panel):
         self.state.tr_resumable = s.state in RESUMABLE
         if status is not None:
             self.state.tr_progress = 100.0 * status.fraction
-            eta = f", ETA {status.eta_s:.0f} s" if status.eta_s is not None and s.state == "running" else ""
-            loss = f", loss {status.loss:.3f}" if status.loss is not None else ""
-            self.state.tr_status = f"{s.state}: iteration {status.iteration}/{status.iterations}{loss}{eta}" \
-                + (f" — {s.message}" if s.message else "")
+            self.state.tr_status = s.message
             self.state.tr_chart = chart.lines(status.losses or [], status.dice or [])
         else:
             self.state.tr_status = s.message or s.state
