@@ -42,3 +42,20 @@ def tiny_bundle(tmp_path_factory):
                        classes=default_classes(["background", "left atrium"]),
                        normalization={"mode": "zscore", "window": None}, tau=0.296, delta_rule="union",
                        mix_reference=ref, spacing=[1.5, 1.5, 2.0])
+
+
+LAUNCHER = [sys.executable, str(ROOT / "Testing" / "slicer" / "launcher_standin.py")]  # like PythonSlicer
+
+
+def sgrs_processes(folder) -> list:
+    """Live (non-zombie) processes whose command line mentions ``folder``: what a job left running."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and str(folder) in " ".join(proc.info["cmdline"] or []):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import __version__
@@ -147,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if os.environ.get("SGRS_ENGINE_PID_FILE"):  # started by a GUI: tell it our PID (a launcher may sit between)
+        from .util.background import record_engine_pid
+        record_engine_pid()
     try:
         return args.func(args)
     except SGRSError as exc:

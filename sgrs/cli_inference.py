@@ -8,16 +8,22 @@ from pathlib import Path
 
 def _segment(args) -> int:
     from .inference.segment import SegmentOptions, segment_file
-    from .util.progress import ProgressBar, emit_json
+    from .util.progress import ProgressBar, append_json, emit_json
 
     options = SegmentOptions(overlap=args.overlap, regions=args.regions, delta_rule=args.delta_rule,
                              tau=args.tau, device=args.device, weights=args.weights, batch_size=args.batch,
                              postprocess=args.postprocess)
-    bar = ProgressBar(1, "segment", enabled=not args.json_progress)
+    bar = ProgressBar(1, "segment", enabled=not (args.json_progress or args.progress_file))
+
+    def report(record):
+        if args.progress_file:  # a GUI reads this file: no pipe between us, nothing lost when it goes away
+            append_json(args.progress_file, record)
+        if args.json_progress:
+            emit_json(record)
 
     def progress(done, total):
-        if args.json_progress:
-            emit_json({"event": "progress", "stage": "windows", "done": done, "total": total})
+        if args.json_progress or args.progress_file:
+            report({"event": "progress", "stage": "windows", "done": done, "total": total})
         else:
             bar.total = total
             bar.update(done)
@@ -26,9 +32,9 @@ def _segment(args) -> int:
     bar.close()
     for warning in seg.summary.get("warnings", []):
         print(f"sgrs: warning: {warning}", file=sys.stderr)
-    if args.json_progress:
-        emit_json({"event": "finished", "summary": seg.summary, "files": {k: str(v) for k, v in files.items()}})
-    else:
+    if args.json_progress or args.progress_file:
+        report({"event": "finished", "summary": seg.summary, "files": {k: str(v) for k, v in files.items()}})
+    if not args.json_progress:
         print(describe(seg.summary, files))
     return 0
 
@@ -74,6 +80,7 @@ def add_inference_commands(sub) -> None:
                     help="lcc: keep the largest connected component (default: the bundle's)")
     sg.add_argument("--png", action="store_true", help="also draw overview.png")
     sg.add_argument("--json-progress", action="store_true", help="progress and summary as JSON lines")
+    sg.add_argument("--progress-file", help="append progress and the summary as JSON lines to this file")
     sg.set_defaults(func=_segment)
 
     ev = sub.add_parser("evaluate", help="Dice, Jaccard, HD95, ASD, ASSD of predictions against ground truth")

@@ -1,9 +1,13 @@
 """SGRSSegment in a background process: the GUI stays responsive and Cancel stops everything.
 
     job = SegmentJob(logic, params).start()
-    while job.poll():          # called from a QTimer in the GUI
+    while job.poll():          # called from a timer in the GUI
         job.progress           # (done, total) windows
-    result = job.result()      # nodes added to the scene, or SGRSError with the child's reason
+    result = job.result()      # nodes added to the scene, or SGRSError with the engine's reason
+
+The work folder is the only channel (``sgrs.util.background``): the engine appends JSON lines to
+``progress.jsonl`` and its output to ``segment.log``. ``result`` reads the whole progress file after
+the process has exited, so the final ``finished`` event cannot be lost (issue 8, item 12).
 """
 from __future__ import annotations
 
@@ -12,42 +16,76 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from sgrs.data.image_io import read_image, write_image
-from sgrs.inference.segment import OUTPUT_FILES, Segmentation
-from sgrs.util.background import BackgroundProcess
 from sgrs.util.errors import SGRSError
 
-from .volume_io import array_of, geometry_of
+PROGRESS = "progress.jsonl"
+
+
+def read_progress(path: Path, offset: int = 0) -> tuple[list[dict], int]:
+    """Complete JSON lines from ``offset`` on, and the offset after the last complete line."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except OSError:
+        return [], offset
+    end = data.rfind(b"\n") + 1  # a line still being written waits for the next call
+    events = []
+    for line in data[:end].splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            events.append(record)
+    return events, offset + end
 
 
 class SegmentJob:
-    def __init__(self, logic, params, python: str | None = None):
+    def __init__(self, logic, params, python=None, work=None):
         ok, reason = params.is_valid()
         if not ok:
             raise SGRSError(reason)
         self.logic, self.params, self.python = logic, params, python
-        self.work = Path(tempfile.mkdtemp(prefix="sgrs-segment-"))
+        self.work = Path(work) if work else Path(tempfile.mkdtemp(prefix="sgrs-segment-"))
         self.progress = (0, 0)
         self.summary: dict | None = None
-        self.process: BackgroundProcess | None = None
+        self.process = None
+        self._offset = 0
 
-    def start(self) -> "SegmentJob":
-        image = self.work / "input.nrrd"
-        write_image(array_of(self.params.volume), geometry_of(self.params.volume), image)
-        args = ["segment", image, "--model", self.params.model, "--out", self.work / "out", "--json-progress",
-                "--overlap", self.params.overlap, "--device", self.params.device]
-        if not self.params.regions:
+    def arguments(self) -> list:
+        p = self.params
+        args = ["segment", self.work / "input.nrrd", "--model", p.model, "--out", self.work / "out",
+                "--progress-file", self.work / PROGRESS, "--overlap", p.overlap, "--device", p.device]
+        if not p.regions:
             args.append("--no-regions")
-        if self.params.delta_rule:
-            args += ["--delta-rule", self.params.delta_rule]
-        if self.params.tau is not None:
-            args += ["--tau", self.params.tau]
-        self.process = BackgroundProcess(args, self.python).start()
+        if p.delta_rule:
+            args += ["--delta-rule", p.delta_rule]
+        if p.tau is not None:
+            args += ["--tau", p.tau]
+        if p.roi is not None:
+            from .roi import roi_bounds_lps  # LPS mm, the engine's convention
+            args += ["--roi", *roi_bounds_lps(p.roi)]
+        return args
+
+    def start(self) -> SegmentJob:
+        from sgrs.data.image_io import write_image
+        from sgrs.util.background import BackgroundProcess
+
+        from .volume_io import array_of, geometry_of
+        args = self.arguments()
+        try:
+            write_image(array_of(self.params.volume), geometry_of(self.params.volume), self.work / "input.nrrd")
+        except BaseException:
+            self.cleanup()
+            raise
+        self.process = BackgroundProcess(args, self.work, self.python, name="segment").start()
         return self
 
     def poll(self) -> bool:
-        """Read new progress; True while the child runs."""
-        for event in self.process.events():
+        """Read new progress; True while the engine runs."""
+        events, self._offset = read_progress(self.work / PROGRESS, self._offset)
+        for event in events:
             if event.get("event") == "progress":
                 self.progress = (event["done"], event["total"])
             elif event.get("event") == "finished":
@@ -55,19 +93,20 @@ class SegmentJob:
         return self.process.running
 
     def cancel(self) -> None:
-        self.process.cancel(grace=5.0)
+        if self.process is not None:
+            self.process.cancel(grace=5.0)
         self.cleanup()
 
     def result(self):
         """Import the finished outputs as nodes (same nodes as the in-process ``process``)."""
+        from sgrs.data.image_io import read_image
+        from sgrs.inference.segment import OUTPUT_FILES, Segmentation
         self.process.wait()
-        self.poll()
-        if self.process.returncode != 0 or self.summary is None:
-            message = self.process.error_message()
-            self.cleanup()
-            raise SGRSError(message)
-        out = self.work / "out"
+        self.poll()  # after exit: the file is complete
         try:
+            if self.process.returncode != 0 or self.summary is None:
+                raise SGRSError(self.process.error_message())
+            out = self.work / "out"
             label, geometry = read_image(out / OUTPUT_FILES["label"])
             regions = read_image(out / OUTPUT_FILES["regions"])[0] if self.params.regions else None
             entropy = read_image(out / OUTPUT_FILES["entropy"])[0]

@@ -9,8 +9,6 @@ Usage from the Python console or a script, without the GUI::
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import slicer
 
 from sgrs.inference.segment import SegmentOptions, segment_array
@@ -18,41 +16,9 @@ from sgrs.models.bundle import load_bundle
 from sgrs.util.errors import SGRSError
 
 from . import result_nodes
+from .parameters import SegmentParameters, SegmentResult
+from .segmentations import module_segmentations_logic
 from .volume_io import array_of, geometry_of
-
-
-@dataclass
-class SegmentParameters:
-    volume: object = None                 # vtkMRMLScalarVolumeNode
-    model: str = ""                       # bundle folder
-    device: str = "auto"
-    overlap: float = 0.5
-    regions: bool = True
-    tau: float | None = None
-    delta_rule: str | None = None
-    region_opacity: float = 0.5
-    extra: dict = field(default_factory=dict)
-
-    def is_valid(self) -> tuple[bool, str]:
-        """(ok, reason): the same text the GUI shows and ``process`` raises."""
-        if self.volume is None:
-            return False, "Select an input volume."
-        if not self.volume.IsA("vtkMRMLScalarVolumeNode") or self.volume.IsA("vtkMRMLLabelMapVolumeNode"):
-            return False, f"'{self.volume.GetName()}' is not a scalar volume."
-        if not self.model:
-            return False, "Select a model."
-        if not 0.0 <= self.overlap < 1.0:
-            return False, "Overlap must be in [0, 1)."
-        return True, ""
-
-
-@dataclass
-class SegmentResult:
-    segmentation: object
-    regions: object | None
-    entropy: object
-    table: object | None
-    summary: dict
 
 
 class SGRSSegmentLogic:
@@ -60,8 +26,7 @@ class SGRSSegmentLogic:
 
     def __init__(self, scene=None, segmentations_logic=None):
         self.scene = scene or slicer.mrmlScene
-        self.segmentations_logic = segmentations_logic or slicer.vtkSlicerSegmentationsModuleLogic()
-        self.segmentations_logic.SetMRMLScene(self.scene)
+        self.segmentations_logic = segmentations_logic or module_segmentations_logic(self.scene)
 
     def process(self, params: SegmentParameters, progress=None) -> SegmentResult:
         """Segment ``params.volume`` in this process and add the result nodes to the scene.

@@ -6,6 +6,7 @@ import slicer
 
 from sgrs.inference.segment import DELTA, OMEGA, THETA
 
+from .labels import mark_generated
 from .volume_io import set_array
 
 REGION_COLORS = {OMEGA: ("Ω consistent", (0.35, 0.75, 0.35), 0.0),   # transparent: most of the volume
@@ -65,6 +66,7 @@ def add_segmentation(scene, segmentations_logic, volume_node, label: np.ndarray,
     segmentation.CreateClosedSurfaceRepresentation()
     scene.RemoveNode(labelmap)
     scene.RemoveNode(colors)
+    mark_generated(segmentation)  # the model's own guess: a label only once edited or reviewed (item 14)
     return segmentation
 
 

@@ -1,5 +1,5 @@
-"""The cohort in the scene: every scalar volume is a case; it is labelled when a segmentation
-node uses it as its reference geometry. Export writes the files ``sgrs train`` reads."""
+"""The cohort in the scene: every scalar volume is a case; it is labelled when a label segmentation
+(see ``collect_cases``) uses it as its reference geometry. Export writes the files ``sgrs train`` reads."""
 from __future__ import annotations
 
 import json
@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import slicer
 import vtk
+from SGRSSegmentLib.labels import counts_as_label, is_generated
 from SGRSSegmentLib.volume_io import array_of, geometry_of
 
 from sgrs.data.image_io import write_image
@@ -29,13 +30,19 @@ class SceneCase:
 
 
 def collect_cases(scene) -> list[SceneCase]:
-    """Scalar volumes (not label maps, not SGRS outputs) with their segmentation, if any."""
+    """Scalar volumes (not label maps, not SGRS outputs) with their label segmentation, if any.
+
+    A segmentation is a label when made by hand, or when SGRSSegment made it and the user then edited
+    it or marked it reviewed; an untouched SGRSSegment result is not (issue 8, item 14).
+    """
     segmentations = {}
     for seg in scene.GetNodesByClass("vtkMRMLSegmentationNode"):
         ref = seg.GetNodeReference(REFERENCE_ROLE)
-        if ref is not None and seg.GetSegmentation().GetNumberOfSegments() > 0 \
-                and not seg.GetName().endswith("SGRS segmentation"):
-            segmentations.setdefault(ref.GetID(), seg)
+        if ref is None or not counts_as_label(seg):
+            continue
+        current = segmentations.get(ref.GetID())
+        if current is None or (is_generated(current) and not is_generated(seg)):  # hand-made first
+            segmentations[ref.GetID()] = seg
     cases = []
     for vol in scene.GetNodesByClass("vtkMRMLScalarVolumeNode"):
         if vol.IsA("vtkMRMLLabelMapVolumeNode") or vol.GetName().endswith(("SGRS uncertainty", "SGRS regions")):

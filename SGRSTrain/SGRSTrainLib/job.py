@@ -1,19 +1,20 @@
 """A training job run by ``sgrs train`` in a background process, watched through its job folder.
 
-The job folder (``progress.jsonl``) is the only channel: a GUI that restarts re-attaches with
-``TrainJob.attach(folder)``; the ``started`` event holds the PID of the process-group leader, so
-Cancel still reaches a job started by an earlier session.
+The job folder is the only channel (``sgrs.util.background``): ``progress.jsonl`` for events,
+``train.log`` for the engine's output, ``launcher.json`` / ``engine.json`` for the PIDs. A GUI that
+restarts re-attaches with ``TrainJob.attach(folder)`` and can still cancel: the PIDs are in the folder,
+and the whole process tree (launcher, engine, workers) is stopped on every platform.
 """
 from __future__ import annotations
 
-import os
-import signal
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from sgrs.training.job import TERMINAL_EVENTS, read_events
-from sgrs.util.background import BackgroundProcess
 from sgrs.util.errors import JobError, SGRSError
+
+TERMINAL_EVENTS = ("finished", "cancelled", "failed")
+JOB_FILES = ("config.json", "progress.jsonl", "checkpoint.safetensors", "model")
 
 
 @dataclass
@@ -69,77 +70,108 @@ class JobStatus:
         return self.iteration / self.iterations if self.iterations else 0.0
 
 
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    try:  # a zombie (exited, not yet reaped) is not running
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
+def holds_job(folder) -> bool:
+    return any((Path(folder) / name).exists() for name in JOB_FILES)
 
 
 class TrainJob:
-    def __init__(self, folder, process: BackgroundProcess | None = None):
+    def __init__(self, folder, process=None):
         self.folder = Path(folder)
         self.process = process
+        self._old_events = 0  # events of the run before a resume: its end is not this run's end
 
     @classmethod
-    def start(cls, params: TrainParameters, python: str | None = None) -> "TrainJob":
+    def start(cls, params: TrainParameters, python=None) -> TrainJob:
+        """Start ``sgrs train`` detached; never into a folder that already holds a job (issue 8, item 6:
+        its old ``progress.jsonl`` would be read as this run's)."""
+        from sgrs.util.background import BackgroundProcess
         ok, reason = params.is_valid()
         if not ok:
             raise SGRSError(reason)
-        return cls(params.out, BackgroundProcess(params.args(), python).start())
+        if holds_job(params.out):
+            raise JobError(f"{params.out}: folder already holds a training job; choose a new folder "
+                           "or attach to it and resume")
+        return cls(params.out, BackgroundProcess(params.args(), params.out, python, name="train").start())
 
     @classmethod
-    def attach(cls, folder) -> "TrainJob":
-        """Re-attach to a job folder after a module reload or a Slicer restart."""
-        if not (Path(folder) / "config.json").exists():
+    def attach(cls, folder) -> TrainJob:
+        """Re-attach to a job folder after a module reload or a Slicer restart (no process handle)."""
+        folder = Path(folder)
+        if not any((folder / name).exists() for name in ("config.json", "launcher.json")):
             raise JobError(f"{folder}: not a training job folder")
         return cls(folder)
 
-    def resume(self, python: str | None = None) -> "TrainJob":
-        if self.status().state == "running":
+    def resume(self, python=None) -> TrainJob:
+        from sgrs.util.background import BackgroundProcess
+        if self.alive():
             raise JobError(f"{self.folder}: job is still running")
-        self.process = BackgroundProcess(["train", "--out", self.folder, "--resume", "--json-progress"], python).start()
+        from sgrs.training.events import read_events
+        self._old_events = len(read_events(self.folder))
+        log = self.folder / "train.log"
+        if log.exists():  # the previous run's last error is not this run's
+            log.replace(self.folder / "train-previous.log")
+        self.process = BackgroundProcess(["train", "--out", self.folder, "--resume"], self.folder, python,
+                                         name="train").start()
         return self
 
-    def _pid(self, events) -> int | None:
-        started = [e for e in events if e["event"] == "started"]
-        return started[-1].get("pid") if started else None
+    def alive(self) -> bool:
+        """Our child, or any process the folder records (launcher, engine, their children), still runs."""
+        from sgrs.util.background import folder_processes
+        if self.process is not None and self.process.running:
+            return True
+        return bool(folder_processes(self.folder))
 
     def status(self) -> JobStatus:
+        from sgrs.training.events import read_events
+        from sgrs.util.background import log_error
         events = read_events(self.folder)
-        if not events:
-            if self.process is not None and not self.process.running and self.process.returncode:
-                return JobStatus("failed", reason=self.process.error_message())
-            return JobStatus("running" if self.process is not None and self.process.running else "empty")
+        if len(events) <= self._old_events:
+            if self.alive():
+                return JobStatus("running")  # starting: reading the cohort
+            if (self.folder / "train.log").exists():
+                return JobStatus("failed", reason=log_error(self.folder / "train.log"))
+            return JobStatus("empty")
         started = [e for e in events if e["event"] == "started"]
         steps = [e for e in events if e["event"] == "step"]
         last = events[-1]
         if last["event"] in TERMINAL_EVENTS:
             state = last["event"]
-        elif (self.process is not None and self.process.running) or _alive(self._pid(events)):
+        elif self.alive():
             state = "running"
         else:
             state = "stopped"  # killed without a word (power loss, kill -9): resume continues
+        reason = last.get("reason")
+        if state == "stopped" and (self.folder / "train.log").exists():
+            reason = log_error(self.folder / "train.log")
         return JobStatus(
             state=state, iteration=steps[-1]["iteration"] if steps else (started[-1]["iteration"] if started else 0),
             iterations=started[-1]["iterations"] if started else 0,
             loss=steps[-1]["loss"] if steps else None, eta_s=steps[-1].get("eta_s") if steps else None,
-            reason=last.get("reason"), model=last.get("model"),
+            reason=reason, model=last.get("model"),
             losses=[(e["iteration"], e["loss"]) for e in steps],
             dice=[(e["iteration"], e["dice"]) for e in events if e["event"] == "validation" and e["dice"] is not None])
 
-    def cancel(self, grace: float = 60.0) -> None:
-        """SIGTERM to the process group: the engine saves a checkpoint and ends ``cancelled``."""
-        if self.process is not None and self.process.running:
-            self.process.cancel(grace)
-            return
-        pid = self._pid(read_events(self.folder))
-        if _alive(pid):
-            os.killpg(pid, signal.SIGTERM)
+    def cancel(self) -> None:
+        """Ask for a clean stop (returns at once): the engine saves a checkpoint and ends ``cancelled``."""
+        from sgrs.util.background import request_stop
+        request_stop(self.folder)
+
+    def kill(self) -> None:
+        """Kill the whole process tree now (a stop that took too long)."""
+        from sgrs.util.background import folder_processes, kill_tree
+        kill_tree(folder_processes(self.folder))
+        self.reap()
+
+    def stop(self, grace: float = 60.0) -> None:
+        """Cancel, wait up to ``grace`` seconds for the checkpoint, then kill what is left."""
+        from sgrs.util.background import stop_folder
+        stop_folder(self.folder, grace)
+        self.reap()
+
+    def reap(self, timeout: float = 5.0) -> None:
+        """Collect our own child's exit status (no zombie)."""
+        if self.process is not None and self.process.proc is not None:
+            try:
+                self.process.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass

@@ -22,8 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from ..util.atomic import atomic_path, remove_stale_temps, write_text
 from ..util.errors import JobError
-
-TERMINAL_EVENTS = ("finished", "cancelled", "failed")
+from .events import TERMINAL_EVENTS, read_events  # noqa: F401  (re-exported: torch-free home)
 
 
 class JobFolder:
@@ -33,6 +32,10 @@ class JobFolder:
         self.progress = self.path / "progress.jsonl"
         self.checkpoint = self.path / "checkpoint.safetensors"
         self.model = self.path / "model"
+
+    def stop_requested(self) -> bool:
+        """A GUI asked for a clean stop (``sgrs.util.background.request_stop``)."""
+        return (self.path / "stop.request").exists()
 
     def create(self) -> None:
         try:
@@ -95,21 +98,3 @@ class JobFolder:
             return load_file(str(self.checkpoint)), meta
         except (SafetensorError, OSError) as exc:
             raise JobError(f"{self.checkpoint}: unreadable checkpoint ({exc})") from None
-
-
-def read_events(path) -> list[dict]:
-    """All complete events of a progress.jsonl (a truncated or garbled line is skipped)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "progress.jsonl"
-    events = []
-    if not path.exists():
-        return events
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and "event" in record:
-            events.append(record)
-    return events

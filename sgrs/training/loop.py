@@ -100,6 +100,7 @@ def _restore(tensors, student, teacher, optimizer) -> None:
 def prepare_job(config: TrainConfig, resume: bool, job: JobFolder) -> TrainConfig:
     """Create or reopen the job folder; never overwrite another run's checkpoint or model."""
     if resume:
+        (job.path / "stop.request").unlink(missing_ok=True)  # the stop asked of the previous run
         saved = TrainConfig.from_json(job.read_config())
         saved.device = config.device or saved.device
         events = read_events(job.progress)
@@ -206,7 +207,7 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
 
     with _CancelFlag() as cancel:
         for t, (x_l, y_l, x_u) in sampler.iterate(start, config.iterations):
-            if ddp.any_rank(cancel.set, info):
+            if ddp.any_rank(cancel.set or job.stop_requested(), info):  # the file: Windows has no SIGTERM
                 checkpoint(t)
                 event("cancelled", iteration=t, reason="stopped by signal; resume with --resume")
                 bar.close()

@@ -50,3 +50,9 @@ def emit_json(record: dict, stream=None) -> None:
     stream = stream or sys.stdout
     stream.write(json.dumps(record, separators=(",", ":")) + "\n")
     stream.flush()
+
+
+def append_json(path, record: dict) -> None:
+    """Append one JSON line and flush: readers only take lines that end in a newline."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record, separators=(",", ":")) + "\n")

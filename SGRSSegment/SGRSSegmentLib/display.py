@@ -1,0 +1,27 @@
+"""Show a result in the slice views through their composite nodes (what ``setSliceViewerLayers``
+does, here without the application so the Studio and the tests use the same code).
+
+The region map is the label layer: its opacity is the slice composite node's label opacity. A label
+map volume's display-node opacity is ignored by slice views (issue 8, item 8).
+"""
+from __future__ import annotations
+
+
+def composite_nodes(scene) -> list:
+    return [scene.GetNthNodeByClass(i, "vtkMRMLSliceCompositeNode")
+            for i in range(scene.GetNumberOfNodesByClass("vtkMRMLSliceCompositeNode"))]
+
+
+def set_region_opacity(scene, opacity: float) -> None:
+    for node in composite_nodes(scene):
+        node.SetLabelOpacity(float(opacity))
+
+
+def show_result(scene, result, region_opacity: float = 0.5, entropy_opacity: float = 0.3) -> None:
+    """Entropy heat map as foreground, regions as label layer, in every slice view."""
+    for node in composite_nodes(scene):
+        if result.entropy is not None:
+            node.SetForegroundVolumeID(result.entropy.GetID())
+            node.SetForegroundOpacity(entropy_opacity)
+        node.SetLabelVolumeID(result.regions.GetID() if result.regions is not None else None)
+        node.SetLabelOpacity(float(region_opacity))

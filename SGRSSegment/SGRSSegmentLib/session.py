@@ -1,0 +1,93 @@
+"""The Segment / Cancel state machine every GUI drives (the desktop widget and the browser Studio).
+
+    session = SegmentSession(scene, logic=None, python=None)
+    session.start(params)      # SegmentParameters; SGRSError with one clear line if invalid or busy
+    session.poll()             # from a timer: -> state; imports the result nodes exactly once
+    session.state              # "idle" | "running" | "done" | "failed" | "cancelled"
+    session.progress           # (done, total) windows
+    session.message            # one line for a status bar
+    session.result             # SegmentResult once "done"
+    session.cancel()           # stops the engine's whole process tree
+    session.close()            # cancel; for widget cleanup and scene close; never raises
+
+``python`` is the interpreter or launcher that runs the engine (Slicer: ``shutil.which("PythonSlicer")``;
+None: this interpreter). Creating a session is cheap and never imports torch.
+"""
+from __future__ import annotations
+
+from sgrs.util.errors import SGRSError
+
+IDLE, RUNNING, DONE, FAILED, CANCELLED = "idle", "running", "done", "failed", "cancelled"
+
+
+def done_message(summary: dict) -> str:
+    """'Done in 3.2 s. Ω … %, Θ … %, Δ … %. <scan steps>' (scan steps when the engine reports them)."""
+    shares = ", ".join(f"{r['name']} {100 * r['share_of_foreground']:.1f} %"
+                       for r in summary.get("regions", {}).values())
+    text = f"Done in {summary.get('seconds', 0.0):.1f} s."
+    if shares:
+        text += f" {shares}."
+    steps = "; ".join((summary.get("scan") or {}).get("steps") or [])
+    return f"{text} {steps}." if steps else text
+
+
+class SegmentSession:
+    def __init__(self, scene, logic=None, python=None):
+        self.scene, self._logic, self.python = scene, logic, python
+        self.state, self.progress, self.message = IDLE, (0, 0), "Ready."
+        self.result = None
+        self.job = None
+
+    @property
+    def logic(self):
+        if self._logic is None:
+            from .logic import SGRSSegmentLogic
+            self._logic = SGRSSegmentLogic(self.scene)
+        return self._logic
+
+    @property
+    def running(self) -> bool:
+        return self.state == RUNNING
+
+    def start(self, params) -> None:
+        if self.running:
+            raise SGRSError("A segmentation is already running: cancel it first.")
+        ok, reason = params.is_valid()
+        if not ok:
+            raise SGRSError(reason)
+        from .job import SegmentJob
+        job = SegmentJob(self.logic, params, python=self.python)
+        job.start()
+        self.job, self.result, self.progress = job, None, (0, 0)
+        self.state, self.message = RUNNING, f"Segmenting '{params.volume.GetName()}'…"
+
+    def poll(self) -> str:
+        if not self.running:
+            return self.state
+        if self.job.poll():
+            self.progress = self.job.progress
+            done, total = self.progress
+            if total:
+                self.message = f"Segmenting: window {done} of {total}…"
+            return self.state
+        try:
+            self.result = self.job.result()
+        except SGRSError as exc:
+            self.state, self.message = FAILED, f"Failed: {exc}"
+        else:
+            self.progress = self.job.progress
+            self.state, self.message = DONE, done_message(self.result.summary)
+        self.job = None
+        return self.state
+
+    def cancel(self) -> None:
+        if self.running:
+            self.job.cancel()
+            self.job = None
+            self.state, self.message = CANCELLED, "Cancelled."
+
+    def close(self) -> None:
+        try:
+            self.cancel()
+        except Exception:  # noqa: BLE001  cleanup must never raise
+            self.job, self.state = None, CANCELLED

@@ -1,0 +1,246 @@
+"""The Train / Cancel state machine and the background ranking every GUI drives (desktop and Studio).
+
+    session = TrainSession(scene, segmentations_logic, jobs_root, registry=None, python=None)
+    session.collect()          # -> [SceneCase]; labelled = a label segmentation references the volume
+    session.start(params)      # TrainParameters (cohort/out may be empty): a NEW job folder under
+                               # jobs_root every run, the scene's cases exported inside it
+    session.attach(folder)     # take over a job started earlier (by this or another process)
+    session.poll()             # from a timer: -> state; registers the finished model exactly once
+    session.cancel()           # clean stop (checkpoint), the whole process tree killed after a grace
+    session.resume()           # continue a cancelled / stopped / failed job from its checkpoint
+    session.state              # idle | running | cancelling | done | failed | cancelled | stopped
+    session.status             # JobStatus (iterations, loss, ETA, curves) or None
+    session.message            # one line for a status bar
+    session.registered         # ModelEntry of the registered model, once done
+
+    ranking = RankSession(model, device="auto")   # Δ∪Θ share of each unlabelled case, in a thread
+    ranking.start(cases); ranking.poll() -> state; ranking.progress; ranking.results; ranking.cancel()
+
+``python`` is the interpreter or launcher that runs the engine (Slicer: ``shutil.which("PythonSlicer")``).
+Nothing here imports qt; creating a session never imports torch.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from sgrs.util.errors import SGRSError
+
+IDLE, RUNNING, CANCELLING, DONE, FAILED, CANCELLED, STOPPED = (
+    "idle", "running", "cancelling", "done", "failed", "cancelled", "stopped")
+REGISTERED_FILE = "registered.json"  # in the job folder: the model is registered once, ever
+CANCEL_GRACE_S = 60.0
+
+
+def new_job_folder(root) -> Path:
+    """``ROOT/job-YYYYmmdd-HHMMSS[-N]``, created here so two runs can never share one."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    base = "job-" + time.strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 1000):
+        folder = root / (base if n == 1 else f"{base}-{n}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise SGRSError(f"{root}: cannot create a new job folder")
+
+
+class TrainSession:
+    def __init__(self, scene, segmentations_logic, jobs_root, registry=None, python=None):
+        self.scene, self.segmentations_logic = scene, segmentations_logic
+        self.jobs_root, self.registry, self.python = Path(jobs_root), registry, python
+        self.cases: list = []
+        self.job = None
+        self.status = None
+        self.registered = None
+        self.state, self.message = IDLE, "Collect the scene's cases, or choose a cohort folder."
+        self._deadline = None
+
+    @property
+    def busy(self) -> bool:
+        return self.state in (RUNNING, CANCELLING)
+
+    def collect(self) -> list:
+        from .cohort import collect_cases
+        self.cases = collect_cases(self.scene)
+        n = sum(c.labelled for c in self.cases)
+        self.message = f"{n} labelled, {len(self.cases) - n} unlabelled cases."
+        return self.cases
+
+    def start(self, params) -> Path:
+        """Start a new job; returns its folder. SGRSError with one line when it cannot start."""
+        if self.busy:
+            raise SGRSError("A training job is running: cancel it first.")
+        labelled = sum(c.labelled for c in self.cases)
+        if not params.cohort and not labelled:
+            raise SGRSError("Collect cases with at least one labelled case, or choose a cohort folder.")
+        ok, reason = replace(params, cohort=params.cohort or "scene", out="new").is_valid()
+        if not ok:
+            raise SGRSError(reason)
+        from .job import TrainJob
+        folder = new_job_folder(self.jobs_root)
+        try:
+            if not params.cohort:
+                from .cohort import export_cohort
+                manifest = export_cohort(self.scene, self.segmentations_logic, self.cases, folder / "cohort",
+                                         val=1 if labelled > 2 else 0)
+                params = replace(params, cohort=str(manifest))
+            job = TrainJob.start(replace(params, out=str(folder)), python=self.python)
+        except (SGRSError, OSError) as exc:
+            shutil.rmtree(folder, ignore_errors=True)  # nothing of value yet
+            raise SGRSError(str(exc)) from None
+        self._take(job, RUNNING, f"Training in {folder}…")
+        return folder
+
+    def attach(self, folder) -> str:
+        from .job import TrainJob
+        if self.busy:
+            raise SGRSError("A training job is running: cancel it first.")
+        self._take(TrainJob.attach(folder), RUNNING, f"Attached to {folder}.")
+        return self.poll()
+
+    def _take(self, job, state, message) -> None:
+        self.job, self.state, self.message = job, state, message
+        self.status, self.registered, self._deadline = None, None, None
+
+    def cancel(self) -> None:
+        if self.state == RUNNING:
+            self.job.cancel()
+            self.state, self.message = CANCELLING, "Cancelling: saving a checkpoint…"
+            self._deadline = time.monotonic() + CANCEL_GRACE_S
+
+    def resume(self) -> None:
+        if self.job is None or self.busy:
+            raise SGRSError("Nothing to resume.")
+        self.job.resume(python=self.python)
+        self._take(self.job, RUNNING, "Resumed from the last checkpoint…")
+
+    def close(self) -> None:
+        """Widget cleanup: nothing to stop; a running job keeps running and is re-attached next time."""
+
+    def poll(self) -> str:
+        if self.job is None:
+            return self.state
+        from sgrs.util.progress import format_seconds
+        status = self.status = self.job.status()
+        if status.state in ("running", "empty") and self.job.alive():
+            if self.state == CANCELLING:
+                if time.monotonic() > self._deadline:  # no checkpoint in time: stop the tree anyway
+                    self.job.kill()
+                return self.state
+            self.state = RUNNING
+            if status.iterations:
+                eta = f", ETA {format_seconds(status.eta_s)}" if status.eta_s is not None else ""
+                loss = f", loss {status.loss:.3f}" if status.loss is not None else ""
+                self.message = f"Iteration {status.iteration}/{status.iterations}{loss}{eta}"
+            return self.state
+        self.job.reap(timeout=2.0)
+        if status.state == "finished" and status.model:
+            self.registered = self._register_once(status.model)
+            self.state = DONE
+            self.message = f"Finished: model '{self.registered.name}' is ready in SGRS Segment."
+        elif status.state == "cancelled":
+            self.state, self.message = CANCELLED, "Cancelled: Resume continues from the checkpoint."
+        elif status.state in ("failed", "empty"):
+            self.state, self.message = FAILED, f"Failed: {status.reason or 'the engine did not start'}"
+        else:
+            self.state, self.message = STOPPED, "Stopped unexpectedly: Resume continues from the last checkpoint."
+        return self.state
+
+    def _register_once(self, model):
+        """Register this job's model; a job re-attached after registration reuses the entry."""
+        from sgrs.models.registry import list_models, register
+        marker = self.job.folder / REGISTERED_FILE
+        if marker.exists():
+            path = Path(json.loads(marker.read_text())["path"])
+            for entry in list_models(self.registry):
+                if entry.path == path:
+                    return entry
+        entry = register(model, self.job.folder.name, self.registry)
+        marker.write_text(json.dumps({"path": str(entry.path)}))
+        return entry
+
+
+class _Stop(Exception):
+    pass
+
+
+class RankSession:
+    """Rank unlabelled cases by the Δ∪Θ share of their prediction in a worker thread: the GUI keeps
+    running (torch releases the GIL while it computes) and Cancel takes effect within one window."""
+
+    def __init__(self, model: str, device: str = "auto", overlap: float = 0.25):
+        self.model, self.device, self.overlap = model, device, overlap
+        self.state, self.progress, self.message, self.results = IDLE, (0, 0), "", []
+        self._stop = threading.Event()
+        self._thread = None
+        self._outcome = None
+
+    def start(self, cases) -> None:
+        from SGRSSegmentLib.volume_io import array_of, geometry_of
+        if self.state == RUNNING:
+            raise SGRSError("Ranking is running: cancel it first.")
+        if not self.model:
+            raise SGRSError("Pick a model to rank with.")
+        todo = [c for c in cases if not c.labelled]
+        if not todo:
+            raise SGRSError("There are no unlabelled cases to rank.")
+        # MRML is read here, in the GUI thread; the worker sees plain arrays only
+        inputs = [(c, array_of(c.volume), geometry_of(c.volume)) for c in todo]
+        self._stop.clear()
+        self.state, self.progress, self.results, self._outcome = RUNNING, (0, len(inputs)), [], None
+        self.message = f"Ranking {len(inputs)} unlabelled cases…"
+        self._thread = threading.Thread(target=self._work, args=(inputs,), daemon=True)
+        self._thread.start()
+
+    def _work(self, inputs) -> None:
+        try:
+            from .ranking import rank_arrays
+            self._outcome = (DONE, rank_arrays(inputs, self.model, self.device, self.overlap,
+                                               progress=self._progress, window=self._window))
+        except _Stop:
+            self._outcome = (CANCELLED, [])
+        except SGRSError as exc:
+            self._outcome = (FAILED, str(exc))
+        except Exception as exc:  # noqa: BLE001  a worker thread must hand every failure to the GUI
+            self._outcome = (FAILED, f"{type(exc).__name__}: {exc}")
+
+    def _window(self, done, total) -> None:
+        if self._stop.is_set():
+            raise _Stop()
+
+    def _progress(self, done, total) -> None:
+        self.progress = (done, total)
+        self._window(done, total)
+
+    def poll(self) -> str:
+        if self.state not in (RUNNING, CANCELLING) or self._thread.is_alive():
+            if self.state == RUNNING:
+                self.message = f"Ranking: {self.progress[0]} of {self.progress[1]} cases…"
+            return self.state
+        state, value = self._outcome or (FAILED, "the ranking stopped")
+        self.state = state
+        if state == DONE:
+            self.results = value
+            self.message = f"Ranked {len(value)} unlabelled cases: the most uncertain first."
+        elif state == CANCELLED:
+            self.message = "Ranking cancelled."
+        else:
+            self.message = f"Ranking failed: {value}"
+        return self.state
+
+    def cancel(self) -> None:
+        if self.state == RUNNING:
+            self._stop.set()
+            self.state, self.message = CANCELLING, "Cancelling the ranking…"
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.cancel()
+        if self._thread is not None:
+            self._thread.join(timeout)

@@ -1,0 +1,230 @@
+"""The session objects every GUI drives (issue 8, Deliver: GUIs that only bind), on a real MRML scene
+with real engine processes: Segment/Cancel, Train/Cancel/Resume, registration once, ranking."""
+import json
+import time
+
+import psutil
+import pytest
+import slicer
+from conftest import LAUNCHER, ROOT, sgrs_processes
+from SGRSSegmentLib.parameters import SegmentParameters
+from SGRSSegmentLib.session import SegmentSession, done_message
+from SGRSTrainLib.job import TrainParameters
+from SGRSTrainLib.session import RankSession, TrainSession
+
+from sgrs.data.image_io import Geometry, write_image
+from sgrs.data.phantom import make_case
+from sgrs.models.registry import list_models
+from sgrs.util.errors import SGRSError
+
+DEMO = ROOT / "Resources" / "Demo" / "model"
+
+
+@pytest.fixture()
+def scene():
+    s = slicer.vtkMRMLScene()
+    shl = slicer.vtkSlicerSubjectHierarchyModuleLogic()
+    shl.SetMRMLScene(s)
+    yield s
+    s.Clear(1)
+
+
+@pytest.fixture(scope="module")
+def segmentations_logic():
+    return slicer.vtkSlicerSegmentationsModuleLogic()
+
+
+def load(scene, path, name, cls="vtkMRMLScalarVolumeNode"):
+    node = scene.AddNewNodeByClass(cls, name)
+    storage = scene.AddNewNodeByClass("vtkMRMLVolumeArchetypeStorageNode")
+    storage.SetFileName(str(path))
+    assert storage.ReadData(node)
+    return node
+
+
+def scan_node(scene, tmp_path, size=(45, 38, 21)):
+    image, _, _ = make_case(0, 5, size=size, spacing=(1.5, 1.4, 2.1))
+    path = tmp_path / "scan.nrrd"
+    write_image(image, Geometry(size, (1.5, 1.4, 2.1), (10.0, -20.0, 5.5), (1, 0, 0, 0, 1, 0, 0, 0, 1)), path)
+    return load(scene, path, "scan")
+
+
+def poll_until_settled(session, timeout=240, busy=("running", "cancelling")):
+    end = time.time() + timeout
+    while session.poll() in busy:
+        assert time.time() < end, session.message
+        time.sleep(0.05)
+    return session.state
+
+
+def test_segment_session_runs_imports_once_and_reports(scene, tiny_bundle, tmp_path):
+    node = scan_node(scene, tmp_path)
+    session = SegmentSession(scene, python=LAUNCHER)
+    assert session.state == "idle"
+    with pytest.raises(SGRSError, match="Select an input volume"):
+        session.start(SegmentParameters(model=str(tiny_bundle)))
+    session.start(SegmentParameters(volume=node, model=str(tiny_bundle), device="cpu"))
+    assert session.state == "running"
+    with pytest.raises(SGRSError, match="already running"):
+        session.start(SegmentParameters(volume=node, model=str(tiny_bundle), device="cpu"))
+    assert poll_until_settled(session) == "done", session.message
+    assert session.message.startswith("Done in") and "%" in session.message
+    done, total = session.progress
+    assert done == total > 0
+    assert session.result.segmentation.GetSegmentation().GetNumberOfSegments() == 1
+    n = scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode")
+    for _ in range(3):
+        assert session.poll() == "done"
+    assert scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode") == n == 1, "imported exactly once"
+
+
+def test_scan_preparation_steps_join_the_status_message():
+    summary = {"seconds": 1.25, "regions": {"delta": {"name": "uncertain (Δ)", "share_of_foreground": 0.1}},
+               "scan": {"steps": ["resampled 0.7×0.7×2.5 mm → 1.25×1.25×1.25 mm", "cropped to the ROI"]}}
+    assert done_message(summary) == ("Done in 1.2 s. uncertain (Δ) 10.0 %. "
+                                     "resampled 0.7×0.7×2.5 mm → 1.25×1.25×1.25 mm; cropped to the ROI.")
+    assert done_message({"seconds": 2.0}) == "Done in 2.0 s."
+
+
+def test_segment_session_cancel_and_close_leave_no_process(scene, tiny_bundle, tmp_path):
+    node = scan_node(scene, tmp_path, size=(90, 90, 60))
+    session = SegmentSession(scene, python=LAUNCHER)
+    session.start(SegmentParameters(volume=node, model=str(tiny_bundle), device="cpu"))
+    work = session.job.work
+    assert wait_for(lambda: (work / "engine.json").exists())
+    session.cancel()
+    assert session.state == "cancelled" and session.message == "Cancelled."
+    assert not sgrs_processes(work) and not work.exists()
+    assert session.poll() == "cancelled" and scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode") == 0
+    session.start(SegmentParameters(volume=node, model=str(tiny_bundle), device="cpu"))
+    work = session.job.work
+    session.close()  # widget cleanup / scene close (item 12: no timer left polling a cancelled job)
+    session.close()
+    assert session.state == "cancelled" and session.job is None and not sgrs_processes(work)
+
+
+def test_segment_session_shows_the_engine_error(scene, tmp_path):
+    node = scan_node(scene, tmp_path)
+    session = SegmentSession(scene, python=LAUNCHER)
+    session.start(SegmentParameters(volume=node, model=str(tmp_path), device="cpu"))
+    assert poll_until_settled(session) == "failed"
+    assert "not a model bundle" in session.message and "Traceback" not in session.message
+
+
+def wait_for(predicate, timeout=120):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def scene_with_cases(scene, segmentations_logic, cohort, labelled, unlabelled):
+    for cid in labelled + unlabelled:
+        vol = load(scene, cohort / "images" / f"{cid}.nrrd", cid)
+        if cid in labelled:
+            lab = load(scene, cohort / "labels" / f"{cid}.nrrd", f"{cid} label", "vtkMRMLLabelMapVolumeNode")
+            seg = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", f"{cid} segmentation")
+            seg.SetReferenceImageGeometryParameterFromVolumeNode(vol)
+            assert segmentations_logic.ImportLabelmapToSegmentationNode(lab, seg)
+            scene.RemoveNode(lab)
+
+
+def tiny(iterations, **kw):
+    return TrainParameters(iterations=iterations, patch=(32, 32, 16), filters=2, labelled=2, device="cpu",
+                           extra_args=("--log-every", "1", "--val-every", "1000"), **kw)
+
+
+def test_train_session_new_folder_each_run_cohort_inside_register_once(scene, segmentations_logic, tiny_cohort,
+                                                                       tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # item 7: nothing may land in the working directory
+    scene_with_cases(scene, segmentations_logic, tiny_cohort, ("case000", "case001", "case004"),
+                     ("case002",))
+    registry = tmp_path / "registry"
+    session = TrainSession(scene, segmentations_logic, tmp_path / "jobs", registry=registry, python=LAUNCHER)
+    with pytest.raises(SGRSError, match="Collect cases"):
+        session.start(tiny(3))
+    assert len(session.collect()) == 4 and session.message == "3 labelled, 1 unlabelled cases."
+    folder = session.start(tiny(3))
+    assert folder.parent == tmp_path / "jobs" and (folder / "cohort" / "manifest.json").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["jobs"]
+    assert poll_until_settled(session) == "done", session.message
+    assert session.registered is not None and session.message.startswith("Finished: model")
+    for _ in range(3):
+        session.poll()
+    assert len(list_models(registry)) == 2, "the demo model + this job's model, registered once"
+
+    # a GUI restarted after the job finished attaches again: the same entry, no second copy
+    again = TrainSession(scene, segmentations_logic, tmp_path / "jobs", registry=registry)
+    assert again.attach(folder) == "done" and again.registered.path == session.registered.path
+    assert len(list_models(registry)) == 2
+
+    # item 6: a second run gets a NEW folder; a refused or failing run shows the engine's reason and
+    # never registers anything
+    second = session.start(tiny(3, cohort=str(tmp_path / "nowhere")))
+    assert second != folder and second.parent == folder.parent
+    assert poll_until_settled(session) == "failed"
+    assert "cohort not found" in session.message and session.registered is None
+    assert len(list_models(registry)) == 2
+    assert not sgrs_processes(tmp_path / "jobs")
+
+
+def test_train_job_refuses_a_folder_that_holds_a_job(tmp_path):
+    from SGRSTrainLib.job import TrainJob
+    from sgrs.util.errors import JobError
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "progress.jsonl").write_text(json.dumps({"event": "finished", "model": "x"}) + "\n")
+    with pytest.raises(JobError, match="already holds a training job"):
+        TrainJob.start(tiny(3, cohort="c", out=str(tmp_path / "old")))
+    assert not (tmp_path / "old" / "train.log").exists(), "nothing was started"
+
+
+def test_train_session_cancel_then_resume(scene, segmentations_logic, tiny_cohort, tmp_path):
+    session = TrainSession(scene, segmentations_logic, tmp_path / "jobs", registry=tmp_path / "registry",
+                           python=LAUNCHER)
+    folder = session.start(tiny(400, cohort=str(tiny_cohort / "manifest.json")))
+    assert wait_for(lambda: session.poll() == "running" and (session.status.iteration or 0) >= 2, 240), \
+        session.message
+    assert session.message.startswith("Iteration ")
+    session.cancel()
+    assert session.state == "cancelling"
+    assert poll_until_settled(session) == "cancelled", session.message
+    assert (folder / "checkpoint.safetensors").exists() and not sgrs_processes(folder)
+    assert session.registered is None
+    config = json.loads((folder / "config.json").read_text())
+    config["iterations"] = session.status.iteration + 2
+    (folder / "config.json").write_text(json.dumps(config))
+    session.resume()
+    assert poll_until_settled(session) == "done", session.message
+    assert session.registered is not None
+
+
+def test_rank_session_runs_in_the_background_with_progress_and_cancel(scene, segmentations_logic, tiny_cohort):
+    scene_with_cases(scene, segmentations_logic, tiny_cohort, ("case000",), ("case002", "case003", "case004"))
+    from SGRSTrainLib.cohort import collect_cases
+    cases = collect_cases(scene)
+    ranking = RankSession(str(DEMO), device="cpu")
+    t0 = time.monotonic()
+    ranking.start(cases)
+    assert time.monotonic() - t0 < 2.0, "start returns at once: the GUI is not frozen"
+    assert ranking.poll() == "running" and ranking.progress[1] == 3
+    assert poll_until_settled(ranking) == "done", ranking.message
+    assert len(ranking.results) == 3 and ranking.progress == (3, 3)
+    shares = [r.share for r in ranking.results if r.foreground_ml > 0]
+    assert shares == sorted(shares, reverse=True)
+
+    ranking.start(cases)
+    ranking.cancel()
+    t0 = time.monotonic()
+    assert poll_until_settled(ranking, timeout=60) == "cancelled"
+    assert time.monotonic() - t0 < 30 and ranking.results == []
+    with pytest.raises(SGRSError, match="no unlabelled"):
+        ranking.start([c for c in cases if c.labelled])
+    with pytest.raises(SGRSError, match="Pick a model"):
+        RankSession("").start(cases)
+
+
+def test_no_process_of_ours_is_left():
+    me = psutil.Process()
+    assert [c for c in me.children(recursive=True) if c.status() != psutil.STATUS_ZOMBIE] == []
