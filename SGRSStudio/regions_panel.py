@@ -109,9 +109,11 @@ class RegionsPanel(Panel):
     def _on_layers(self, **_):
         if self.result is None:
             return
-        scene_display.show_overlays(self.studio.slicer, self.result.regions, self.result.entropy,
-                                    float(self.state.reg_opacity),
-                                    float(self.state.reg_heat_opacity) if self.state.reg_heat else 0.0)
+        from SGRSSegmentLib.display import show_result
+
+        show_result(self.scene, self.result, float(self.state.reg_opacity),
+                    float(self.state.reg_heat_opacity) if self.state.reg_heat else 0.0)
+        scene_display.render(self.studio.slicer)
 
     def _on_show_seg(self, reg_show_seg=True, **_):
         if self.result is None:

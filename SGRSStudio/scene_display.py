@@ -1,9 +1,6 @@
-"""What the views show: the current case, the SGRS outputs on top of it. MRML-level, no UI.
-
-Slice layers are set on the slice composite nodes (as ``slicer.util.setSliceViewerLayers`` does in
-the desktop app) and the 3D view shows the slice planes plus segmentation surfaces, never volume
-rendering (about 20 s a frame on a CPU).
-"""
+"""What the views show: the current case in every slice view and the slice planes in 3D, never
+volume rendering (about 20 s a frame on a CPU). The SGRS outputs on top of it are placed by
+``SGRSSegmentLib.display``, the code the desktop module uses."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,13 +17,10 @@ def load_volume(app: SlicerApp, path: Path, name: str | None = None):
     return node
 
 
-def composite_nodes(scene):
-    return [scene.GetNthNodeByClass(i, "vtkMRMLSliceCompositeNode")
-            for i in range(scene.GetNumberOfNodesByClass("vtkMRMLSliceCompositeNode"))]
-
-
 def show_case(app: SlicerApp, volume) -> None:
     """Put ``volume`` in every slice view's background, clear the overlays and fit the views."""
+    from SGRSSegmentLib.display import composite_nodes
+
     for comp in composite_nodes(app.scene):
         comp.SetBackgroundVolumeID(volume.GetID() if volume else None)
         comp.SetForegroundVolumeID(None)
@@ -34,17 +28,6 @@ def show_case(app: SlicerApp, volume) -> None:
     for view in app.view_manager.get_slice_views():
         view.set_visible_in_3d(True)
     app.display_manager.reset_views()
-
-
-def show_overlays(app: SlicerApp, regions=None, entropy=None, label_opacity: float = 1.0,
-                  entropy_opacity: float = 0.0) -> None:
-    """Region map in the label layer, entropy heat map in the foreground layer."""
-    for comp in composite_nodes(app.scene):
-        comp.SetLabelVolumeID(regions.GetID() if regions else None)
-        comp.SetLabelOpacity(label_opacity)
-        comp.SetForegroundVolumeID(entropy.GetID() if entropy else None)
-        comp.SetForegroundOpacity(entropy_opacity)
-    render(app)
 
 
 def render(app: SlicerApp) -> None:

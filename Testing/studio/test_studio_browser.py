@@ -176,3 +176,76 @@ def test_a_bad_upload_shows_an_error_and_nothing_is_lost(tmp_path):
             assert studio.case.GetName() == "second" and studio.state.message_type == "success"
 
     asyncio.run(flow())
+
+
+def cohort_folder(tiny_cohort, data_dir, labelled=("case000", "case001", "case004"),
+                  unlabelled=("case002", "case003")) -> Path:
+    """A folder below --data whose manifest gives labels to some cases only."""
+    import json
+    import shutil
+
+    folder = data_dir / "cohort"
+    shutil.copytree(tiny_cohort / "images", folder / "images")
+    shutil.copytree(tiny_cohort / "labels", folder / "labels")
+    cases = [{"id": c, "image": f"images/{c}.nrrd", **({"label": f"labels/{c}.nrrd"} if c in labelled else {})}
+             for c in labelled + unlabelled]
+    (folder / "manifest.json").write_text(json.dumps({"classes": ["background", "left atrium"], "cases": cases}))
+    return folder
+
+
+async def fill(page, selector, value):
+    await page.fill(selector, str(value))   # Vuetify puts a text field's id on its <input>
+
+
+def test_train_cancel_resume_then_segment_with_the_new_model(tmp_path, tiny_cohort):
+    import json
+
+    async def flow():
+        studio = make_studio(tmp_path, sample=None)
+        cohort_folder(tiny_cohort, studio.data_dir)
+        async with studio_in_browser(studio) as page:
+            await fill(page, "#data-folder", "cohort")
+            await page.click("#data-open-folder")
+            await wait_for(lambda: len(studio.state.data_cases) == 5, 30, what="the cohort")
+            assert sum(c["labelled"] for c in studio.state.data_cases) == 3
+
+            await page.click("#tab-train")
+            await wait_for(lambda: studio.state.tr_cohort == "3 labelled, 2 unlabelled", 10, what="the cohort line")
+            for selector, value in (("#train-iterations", 400), ("#train-filters", 2), ("#train-batch", 4),
+                                    ("#train-patch", "32 32 16"), ("#train-val-every", 2),
+                                    ("#train-log-every", 1)):
+                await fill(page, selector, value)
+            studio.state.tr_device = "cpu"
+            studio.state.flush()
+            await page.click("#train-run")
+            await wait_for(lambda: studio.train.session.status is not None
+                           and studio.train.session.status.iteration >= 3, 240, what="training progress")
+            status_text = await page.locator("#train-status").inner_text()
+            assert "Iteration" in status_text and "/400" in status_text
+            assert studio.state.tr_progress > 0 and studio.state.tr_chart["loss"]
+
+            await page.click("#train-cancel")
+            await wait_for(lambda: studio.state.tr_state == "cancelled", 120, what="cancel")
+            job = studio.train.session.job.folder
+            stopped_at = studio.train.session.status.iteration
+            assert stopped_at < 400 and studio.train.session.registered is None
+            # finish soon after resuming: the run's length lives in the job folder's config
+            config = json.loads((job / "config.json").read_text())
+            config["iterations"] = stopped_at + 4
+            (job / "config.json").write_text(json.dumps(config))
+
+            await page.click("#train-resume")
+            await wait_for(lambda: studio.state.tr_state == "done", 240, what="the resumed run to finish")
+            registered = studio.train.session.registered
+            assert registered is not None and studio.state.model_path == str(registered.path)
+            assert str(registered.path) in [m["value"] for m in studio.state.models]
+            assert studio.train.session.status.iteration == stopped_at + 4
+
+            # segment an unlabelled case with the new model
+            case = next(c for c in studio.state.data_cases if c["name"] == "case002")
+            studio.data.select_case(case["id"])
+            await click_segment_and_wait(page, studio)
+            summary = studio.segment.session.result.summary
+            assert Path(summary["model_path"]).resolve() == Path(registered.path).resolve()
+
+    asyncio.run(flow())
