@@ -136,7 +136,8 @@ class Studio:
                                 classes="px-1 text-caption")
                 with v3.VWindow(v_model=("panel",)):
                     for panel in self.panels:
-                        with v3.VWindowItem(value=panel.key, classes="pa-2", id=f"panel-{panel.key}"):
+                        with v3.VWindowItem(value=panel.key, classes="pa-2", id=f"panel-{panel.key}",
+                                            transition=False, reverse_transition=False):
                             panel.build()
             with v3.VMain():
                 with FlexContainer(row=True, fill_height=True, id="views"):

@@ -79,6 +79,7 @@ def test_segment_inspect_annotate_save(tmp_path):
                                           what="the segmentation and Δ overlay")
             await page.click("#tab-regions")
             await page.wait_for_selector("#region-stats")
+            await asyncio.sleep(0.5)   # let the table and the views settle for the README screenshot
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=str(SCREENSHOT))
 
