@@ -19,14 +19,14 @@ SAMPLE = ROOT / "Resources" / "Demo" / "sample" / "image.nrrd"
 SCREENSHOT = ROOT / "Resources" / "Screenshots" / "studio.png"
 
 
-def make_studio(tmp_path, **kwargs):
+def make_studio(tmp_path, jobs_dir=None, **kwargs):
     """Build inside the running event loop: the views' render schedulers bind to the loop they see."""
     from trame.app import get_server
 
     from SGRSStudio.app import Studio
 
     server = get_server(f"studio-test-{uuid.uuid4().hex[:8]}", client_type="vue3")
-    return Studio(tmp_path / "data", tmp_path / "models", tmp_path / "jobs", server=server, **kwargs)
+    return Studio(tmp_path / "data", tmp_path / "models", jobs_dir or tmp_path / "jobs", server=server, **kwargs)
 
 
 def grid(node):
@@ -154,6 +154,22 @@ def test_save_formats_nifti_and_seg_nrrd(tmp_path):
     assert loaded is not None and loaded.GetSegmentation().GetNumberOfSegments() >= 1
 
 
+def test_model_import_and_refusals(tmp_path, tiny_bundle):
+    """The Model panel registers a bundle from below --data and selects it; bad paths are refused."""
+    import shutil
+
+    studio = make_studio(tmp_path, sample=None)
+    shutil.copytree(tiny_bundle, studio.data_dir / "incoming" / "tiny")
+    entry = studio.model.import_model("incoming/tiny")
+    assert studio.state.model_path == str(entry.path) and Path(entry.path).parent == tmp_path / "models"
+    assert str(entry.path) in [m["value"] for m in studio.state.models]
+    studio.guard(studio.model.import_model, "../outside")
+    assert studio.state.message_type == "error" and "outside the data folder" in studio.state.message
+    (studio.data_dir / "evil.pth").write_bytes(b"not a state dict")
+    studio.guard(studio.model.import_model, "evil.pth")
+    assert studio.state.message_type == "error" and studio.state.model_path == str(entry.path)
+
+
 def test_a_bad_upload_shows_an_error_and_nothing_is_lost(tmp_path):
     notes = tmp_path / "notes.nrrd"
     notes.write_text("these are my notes, not an image\n")
@@ -212,6 +228,13 @@ def test_train_cancel_resume_then_segment_with_the_new_model(tmp_path, tiny_coho
 
             await page.click("#tab-train")
             await wait_for(lambda: studio.state.tr_cohort == "3 labelled, 2 unlabelled", 10, what="the cohort line")
+            # which unlabelled case to annotate next (demo model, in a worker thread)
+            await page.click("#rank-run")
+            await wait_for(lambda: len(studio.state.rank_results) == 2, 120, what="the ranking")
+            assert {r["name"] for r in studio.state.rank_results} == {"case002", "case003"}
+            await page.locator("#rank-results .v-list-item").first.click()
+            await wait_for(lambda: studio.case.GetName() == studio.state.rank_results[0]["name"], 10,
+                           what="the top-ranked case to open")
             for selector, value in (("#train-iterations", 400), ("#train-filters", 2), ("#train-batch", 4),
                                     ("#train-patch", "32 32 16"), ("#train-val-every", 2),
                                     ("#train-log-every", 1)):
@@ -234,6 +257,10 @@ def test_train_cancel_resume_then_segment_with_the_new_model(tmp_path, tiny_coho
             config = json.loads((job / "config.json").read_text())
             config["iterations"] = stopped_at + 4
             (job / "config.json").write_text(json.dumps(config))
+            # a Studio started later (a server restart) finds the cancelled job and offers Resume
+            restarted = make_studio(tmp_path / "restart", sample=None, jobs_dir=studio.jobs_dir)
+            assert restarted.state.tr_state == "cancelled" and restarted.state.tr_resumable
+            assert restarted.train.session.job.folder == job
 
             await page.click("#train-resume")
             await wait_for(lambda: studio.state.tr_state == "done", 240, what="the resumed run to finish")
