@@ -1,211 +1,187 @@
 """SGRSSegment: segment a scan with an SGRS-Net model and show where the model can be trusted.
 
-Thin by design: the widget binds the .ui and calls SGRSSegmentLib, which does all the work.
-"""
-import os
+The widget only binds: settings in a parameter node (saved with the scene), every decision in
+``SGRSSegmentLib.session.SegmentSession`` (shared with the Studio). Nothing reaches torch at setup."""
+import shutil
+from typing import Annotated
 
 import qt
 import slicer
+import vtk
+from SGRSSegmentLib.sample_data import register_demo_sample
+from slicer import vtkMRMLMarkupsROINode, vtkMRMLScalarVolumeNode
 from slicer.i18n import tr as _
-from slicer.ScriptedLoadableModule import (
-    ScriptedLoadableModule,
-    ScriptedLoadableModuleTest,
-    ScriptedLoadableModuleWidget,
-)
+from slicer.i18n import translate
+from slicer.parameterNodeWrapper import WithinRange, parameterNodeWrapper
+from slicer.ScriptedLoadableModule import ScriptedLoadableModule as Module
+from slicer.ScriptedLoadableModule import ScriptedLoadableModuleLogic as ModuleLogic
+from slicer.ScriptedLoadableModule import ScriptedLoadableModuleTest as ModuleTest
+from slicer.ScriptedLoadableModule import ScriptedLoadableModuleWidget as ModuleWidget
 from slicer.util import VTKObservationMixin
 
 POLL_MS = 300
 
 
-class SGRSSegment(ScriptedLoadableModule):
+class SGRSSegment(Module):
     def __init__(self, parent):
-        ScriptedLoadableModule.__init__(self, parent)
+        Module.__init__(self, parent)
         parent.title = _("SGRS Segment")
-        parent.categories = [_("Segmentation")]
+        parent.categories = [translate("qSlicerAbstractCoreModule", "Segmentation")]
         parent.contributors = ["SGRS developers"]
-        parent.helpText = _("Segment a scan with an SGRS-Net model. Besides the segmentation, shows the regions "
-                            "where the model is uncertain (Δ) or fragile under perturbation (Θ) and an "
-                            "uncertainty heat map.")
+        parent.helpText = _("Segment a scan with an SGRS-Net model; also shows where the model is uncertain (Δ) "
+                            "or fragile under perturbation (Θ), and an uncertainty heat map.")
         parent.acknowledgementText = _("SGRS-Net: Wang et al., MICCAI 2025.")
+        slicer.app.connect("startupCompleted()", register_demo_sample)
 
 
-class SGRSSegmentWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
-    # states of the Segment button: idle → running (button reads Cancel) → idle
+@parameterNodeWrapper
+class SGRSSegmentParameterNode:
+    inputVolume: vtkMRMLScalarVolumeNode
+    roi: vtkMRMLMarkupsROINode
+    model: str = ""
+    device: str = "auto"
+    overlap: Annotated[float, WithinRange(0.0, 0.9)] = 0.5
+    regions: bool = True
+    tau: Annotated[float, WithinRange(0.0, 1.0)] = 0.296
+    deltaRule: str = "union"
+    regionOpacity: Annotated[float, WithinRange(0.0, 1.0)] = 0.5
+
+
+class SGRSSegmentLogic(ModuleLogic):
+    def getParameterNode(self):
+        return SGRSSegmentParameterNode(super().getParameterNode())
+
+
+class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
     def setup(self):
-        ScriptedLoadableModuleWidget.setup(self)
+        ModuleWidget.setup(self)
         VTKObservationMixin.__init__(self)
-        from SGRSSegmentLib import SGRSSegmentLogic
-
-        from sgrs.models.registry import list_models
-
-        ui_widget = slicer.util.loadUI(self.resourcePath("UI/SGRSSegment.ui"))
-        self.layout.addWidget(ui_widget)
-        self.ui = slicer.util.childWidgetVariables(ui_widget)
-        ui_widget.setMRMLScene(slicer.mrmlScene)
-        self.logic = SGRSSegmentLogic(slicer.mrmlScene)
-        self.job = None
-        self.timer = qt.QTimer()
-        self.timer.setInterval(POLL_MS)
+        from SGRSSegmentLib.session import SegmentSession
+        self.params, self.guiTag, self.timer = None, None, qt.QTimer()
         self.timer.timeout.connect(self.poll)
-        self.models = list_models()
-        self.refreshModels()
-        for name in ("auto", "cuda", "cpu", "mps"):
-            self.ui.deviceComboBox.addItem(name)
-        self.ui.deltaRuleComboBox.addItems(["union", "intersection"])
+        self.uiWidget = slicer.util.loadUI(self.resourcePath("UI/SGRSSegment.ui"))
+        self.layout.addWidget(self.uiWidget)
+        self.ui = slicer.util.childWidgetVariables(self.uiWidget)
+        self.uiWidget.setMRMLScene(slicer.mrmlScene)
+        self.session = SegmentSession(slicer.mrmlScene, python=shutil.which("PythonSlicer"))
+        self.logic = SGRSSegmentLogic()
         self.ui.applyButton.clicked.connect(self.onApply)
         self.ui.importModelButton.clicked.connect(self.onImportModel)
-        self.ui.regionOpacitySlider.valueChanged.connect(self.onOpacity)
-        self.ui.inputVolumeSelector.currentNodeChanged.connect(lambda _node: self.updateButtons())
+        self.ui.reviewedButton.clicked.connect(self.onReviewed)
+        self.ui.modelComboBox.currentIndexChanged.connect(self.onModelChanged)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
-        self.updateButtons()
-
-    def onSceneStartClose(self, caller, event):
-        if self.job is not None:  # the input is going away: stop, import nothing
-            self.job.cancel()
-            self.finish(_("Cancelled: the scene was closed."))
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.setParameterNode(self.logic.getParameterNode())
+        self.refreshModels()
 
     def cleanup(self):
-        if self.job is not None:
-            self.job.cancel()  # never leave an orphaned process behind
-        self.removeObservers()
+        try:  # must never raise, whatever setup got to; session.close() itself never raises
+            self.timer.stop()
+            self.session.close()
+            self.removeObservers()
+        except Exception:  # noqa: BLE001
+            pass
 
-    def refreshModels(self, select=None):
-        from sgrs.models.registry import list_models
-        self.models = list_models()
+    def onSceneStartClose(self, caller, event):
+        self.session.close()  # the input is going away: stop, import nothing
+        self.timer.stop()
+        self.setParameterNode(None)
+
+    def onSceneEndClose(self, caller, event):
+        if self.parent.isEntered:
+            self.setParameterNode(self.logic.getParameterNode())
+
+    def setParameterNode(self, node):
+        from SGRSSegmentLib.binding import rebind
+        if self.params:
+            self.removeObserver(self.params, vtk.vtkCommand.ModifiedEvent, self.onParameters)
+        self.guiTag, self.params = rebind(self.params, self.guiTag, node, self.uiWidget), node
+        if node:
+            self.addObserver(node, vtk.vtkCommand.ModifiedEvent, self.onParameters)
+            self.onParameters()
+
+    def onParameters(self, caller=None, event=None):
+        from SGRSSegmentLib.display import set_region_opacity
+        set_region_opacity(slicer.mrmlScene, self.params.regionOpacity)
+        self.updateButtons()
+
+    def refreshModels(self):
+        from SGRSSegmentLib.dependencies import missing_packages
+        from SGRSSegmentLib.models import model_choices
         self.ui.modelComboBox.clear()
-        for entry in self.models:
-            self.ui.modelComboBox.addItem(entry.label(), str(entry.path))
-        if select:
-            self.ui.modelComboBox.setCurrentIndex(max(0, self.ui.modelComboBox.findData(str(select))))
+        for label, path in [] if missing_packages() else model_choices():  # listing reads bundles: engine
+            self.ui.modelComboBox.addItem(label, path)
+        if self.params:
+            self.ui.modelComboBox.setCurrentIndex(max(0, self.ui.modelComboBox.findData(self.params.model)))
 
-    def parameters(self):
-        from SGRSSegmentLib import SegmentParameters
-        return SegmentParameters(
-            volume=self.ui.inputVolumeSelector.currentNode(), model=self.ui.modelComboBox.currentData or "",
-            device=self.ui.deviceComboBox.currentText, overlap=self.ui.overlapSlider.value,
-            regions=self.ui.regionsCheckBox.checked, tau=self.ui.tauSpinBox.value,
-            delta_rule=self.ui.deltaRuleComboBox.currentText, region_opacity=self.ui.regionOpacitySlider.value)
+    def onModelChanged(self, index):
+        if self.params and index >= 0:
+            self.params.model = self.ui.modelComboBox.currentData or ""
 
     def updateButtons(self):
-        ok, reason = self.parameters().is_valid()
-        running = self.job is not None
-        self.ui.applyButton.text = _("Cancel") if running else _("Segment")
-        self.ui.applyButton.enabled = running or ok
-        self.ui.applyButton.toolTip = reason
-        if not running:
-            self.ui.statusLabel.text = reason or _("Ready.")
+        from SGRSSegmentLib.parameters import parameters_from_settings
+        act = self.session.action(parameters_from_settings(self.params) if self.params else None)
+        self.ui.applyButton.text, self.ui.applyButton.enabled = _(act.label), act.enabled
+        self.ui.applyButton.toolTip, self.ui.statusLabel.text = _(act.reason), _(act.status)
+        self.ui.reviewedButton.enabled = self.session.result is not None
 
     def onApply(self):
-        if self.job is not None:
-            self.job.cancel()
-            self.finish(_("Cancelled."))
-            return
-        from SGRSSegmentLib.dependencies import missing_packages
-        if not self.ensureDependencies(missing_packages()):
-            return
-        from SGRSSegmentLib.job import SegmentJob
+        from SGRSSegmentLib.dependencies import ensure
+        from SGRSSegmentLib.parameters import parameters_from_settings
 
-        from sgrs.util.device import resolve_device
         from sgrs.util.errors import SGRSError
-        params = self.parameters()
+        kind = self.session.action(parameters_from_settings(self.params)).kind
         try:
-            if resolve_device(params.device).type == "cpu":
-                self.ui.statusLabel.text = _("Running on the CPU: this can take minutes.")
-            self.job = SegmentJob(self.logic, params, python=self.pythonExecutable()).start()
+            if kind == "cancel":
+                self.session.cancel()
+            elif kind == "install" and ensure(slicer.util.confirmOkCancelDisplay, slicer.util.errorDisplay):
+                self.refreshModels()
+            elif kind == "segment":
+                self.session.start(parameters_from_settings(self.params))
+                self.timer.start(POLL_MS)
         except SGRSError as exc:
             slicer.util.errorDisplay(str(exc))
-            return
-        self.ui.progressBar.value = 0
-        self.timer.start()
         self.updateButtons()
 
     def poll(self):
-        from sgrs.util.errors import SGRSError
-        if self.job.poll():
-            done, total = self.job.progress
-            self.ui.progressBar.maximum, self.ui.progressBar.value = max(total, 1), done
+        from SGRSSegmentLib.display import show_result
+        state = self.session.poll()
+        done, total = self.session.progress
+        self.ui.progressBar.maximum, self.ui.progressBar.value = max(total, 1), done
+        self.ui.statusLabel.text = self.session.message
+        if state == "running":
             return
-        try:
-            result = self.job.result()
-        except SGRSError as exc:
-            self.finish(str(exc), error=True)
-            return
-        slicer.util.setSliceViewerLayers(foreground=result.entropy, label=result.regions, foregroundOpacity=0.3)
-        shares = result.summary.get("regions", {})
-        text = ", ".join(f"{r['name']} {100 * r['share_of_foreground']:.1f} %" for r in shares.values())
-        self.finish(_("Done in {s:.1f} s. {t}").format(s=result.summary["seconds"], t=text))
-
-    def finish(self, message, error=False):
         self.timer.stop()
-        self.job = None
+        if state == "done":
+            show_result(slicer.mrmlScene, self.session.result, self.params.regionOpacity)
+        elif state == "failed":
+            slicer.util.errorDisplay(self.session.message)
         self.updateButtons()
-        self.ui.statusLabel.text = message
-        if error:
-            slicer.util.errorDisplay(message)
 
-    def onOpacity(self, value):
-        for node in slicer.util.getNodesByClass("vtkMRMLLabelMapVolumeNode"):
-            if node.GetName().endswith("SGRS regions") and node.GetDisplayNode():
-                node.GetDisplayNode().SetOpacity(value)
+    def onReviewed(self):
+        from SGRSSegmentLib.labels import mark_reviewed
+        mark_reviewed(self.session.result.segmentation)  # SGRS Train now counts it as a label
+        self.ui.statusLabel.text = _("Marked as reviewed: SGRS Train uses it as a label.")
 
     def onImportModel(self):
-        from sgrs.models.checkpoint import import_checkpoint
-        from sgrs.models.registry import register, registry_folder
+        from SGRSSegmentLib.models import import_model
+
         from sgrs.util.errors import SGRSError
-        path = qt.QFileDialog.getOpenFileName(None, _("Import model"), "", _("Bundle or PyTorch checkpoint (model.json *.pth *.pt)"))
-        if not path:
-            return
+        path = qt.QFileDialog.getOpenFileName(None, _("Import model"), "", _("Model (model.json *.pth *.pt)"))
         try:
-            if path.endswith((".pth", ".pt")):  # read with weights_only=True, never executed
-                bundle = import_checkpoint(path, registry_folder() / os.path.splitext(os.path.basename(path))[0])
-                self.refreshModels(select=bundle)
-            else:
-                entry = register(os.path.dirname(path))
-                self.refreshModels(select=entry.path)
+            self.params.model = str(import_model(path)) if path else self.params.model
         except SGRSError as exc:
             slicer.util.errorDisplay(str(exc))
-
-    def ensureDependencies(self, missing):
-        from SGRSSegmentLib.dependencies import DependencyError, install
-        if not missing:
-            return True
-        if not slicer.util.confirmOkCancelDisplay(
-                _("SGRS needs these Python packages, which will be installed now:\n\n{p}").format(p="\n".join(missing))):
-            return False
-        try:
-            install(missing)
-        except DependencyError as exc:
-            slicer.util.errorDisplay(str(exc))
-            return False
-        return True
-
-    def pythonExecutable(self):
-        import shutil
-        return shutil.which("PythonSlicer")
+        self.refreshModels()
 
 
-class SGRSSegmentTest(ScriptedLoadableModuleTest):
-    """Runs in the real Slicer: the logic on a small phantom volume with the bundled demo model."""
-
-    def runTest(self):
+class SGRSSegmentTest(ModuleTest):
+    def runTest(self):  # in the real Slicer: the session on the demo phantom with the demo model
+        from SGRSSegmentLib.dependencies import self_test_skip_reason
+        if self_test_skip_reason():  # extension build machines have no torch: skip, do not fail
+            return self.delayDisplay(self_test_skip_reason())
+        from SGRSSegmentLib.self_test import segment_demo
         slicer.mrmlScene.Clear()
-        self.test_process_demo()
-
-    def test_process_demo(self):
-        import tempfile
-        from pathlib import Path
-
-        from SGRSSegmentLib import SegmentParameters, SGRSSegmentLogic
-
-        from sgrs.data.image_io import write_image
-        from sgrs.data.phantom import make_case
-        from sgrs.models.registry import DEMO_MODEL
-        image, _label, geometry = make_case(0, seed=99)
-        path = Path(tempfile.mkdtemp()) / "phantom.nrrd"
-        write_image(image, geometry, path)
-        volume = slicer.util.loadVolume(str(path))
-        result = SGRSSegmentLogic(slicer.mrmlScene).process(
-            SegmentParameters(volume=volume, model=str(DEMO_MODEL), device="cpu"))
-        self.assertEqual(result.segmentation.GetSegmentation().GetNumberOfSegments(), 1)
-        self.assertEqual(result.table.GetNumberOfRows(), 3)
-        self.delayDisplay("SGRSSegment test passed")
+        session = segment_demo(slicer.mrmlScene, slicer.util.loadVolume, shutil.which("PythonSlicer"),
+                               slicer.app.processEvents)
+        self.assertEqual((session.state, session.result.table.GetNumberOfRows()), ("done", 3), session.message)

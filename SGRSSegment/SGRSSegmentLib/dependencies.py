@@ -120,3 +120,19 @@ def self_test_skip_reason() -> str | None:
     if not missing:
         return None
     return f"SGRS self-test skipped: {', '.join(missing)} not installed (installed on demand by the modules)"
+
+
+def ensure(confirm, report) -> bool:
+    """The widgets' whole install flow: True when nothing is missing; else ``confirm(text)`` once with
+    every package, install, and ``report(one line)`` on failure (Slicer: confirmOkCancelDisplay, errorDisplay)."""
+    missing = missing_packages()
+    if not missing:
+        return True
+    if not confirm("SGRS needs these Python packages, which will be installed now:\n\n" + "\n".join(missing)):
+        return False
+    try:
+        install(missing)
+    except DependencyError as exc:
+        report(str(exc))
+        return False
+    return True

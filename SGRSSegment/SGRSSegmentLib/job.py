@@ -94,7 +94,7 @@ class SegmentJob:
 
     def cancel(self) -> None:
         if self.process is not None:
-            self.process.cancel(grace=5.0)
+            self.process.cancel(grace=0)  # nothing to save: no wait, on Windows neither
         self.cleanup()
 
     def result(self):

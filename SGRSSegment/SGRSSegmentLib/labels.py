@@ -3,9 +3,11 @@
 The natural way to annotate is to correct the model's result in the Segment Editor. A result the user
 edited, or explicitly marked reviewed, is a label; an untouched one is the model's own guess and must
 not be trained on. At creation SGRSSegment stores a fingerprint of the segments' voxels as a node
-attribute (attributes are saved with the scene); a label is a result whose voxels no longer match it.
-The fingerprint hashes voxel centres in world coordinates, so it survives a save and reload that
-crops or re-grids the stored extent.
+attribute (saved in the .mrml) and as a tag of every segment (saved in the .seg.nrrd header, so it
+survives loading the file alone). A label is a result whose voxels no longer match the fingerprint,
+that was marked reviewed (our button), or whose segment status the user set to completed in the
+Segment Editor's segment list. The fingerprint hashes voxel centres in world coordinates, so it
+survives a save and reload that crops or re-grids the stored extent.
 """
 from __future__ import annotations
 
@@ -47,8 +49,35 @@ def fingerprint(segmentation_node) -> str:
     return digest.hexdigest()
 
 
+def _segments(segmentation_node) -> list:
+    seg = segmentation_node.GetSegmentation()
+    return [seg.GetNthSegment(i) for i in range(seg.GetNumberOfSegments())]
+
+
 def mark_generated(segmentation_node) -> None:
-    segmentation_node.SetAttribute(GENERATED, fingerprint(segmentation_node))
+    value = fingerprint(segmentation_node)
+    segmentation_node.SetAttribute(GENERATED, value)
+    for segment in _segments(segmentation_node):
+        segment.SetTag(GENERATED, value)
+
+
+def generated_fingerprint(segmentation_node) -> str | None:
+    value = segmentation_node.GetAttribute(GENERATED)
+    for segment in _segments(segmentation_node) if value is None else []:
+        tag = vtk.mutable("")
+        if segment.GetTag(GENERATED, tag):
+            return str(tag)
+    return value
+
+
+def _completed(segmentation_node) -> bool:
+    logic = slicer.vtkSlicerSegmentationsModuleLogic
+    done = logic.GetSegmentStatusAsMachineReadableString(logic.Completed)
+    for segment in _segments(segmentation_node):
+        status = vtk.mutable("")
+        if segment.GetTag(logic.GetStatusTagName(), status) and str(status) == done:
+            return True
+    return False
 
 
 def mark_reviewed(segmentation_node, reviewed: bool = True) -> None:
@@ -57,14 +86,15 @@ def mark_reviewed(segmentation_node, reviewed: bool = True) -> None:
 
 
 def is_generated(segmentation_node) -> bool:
-    return segmentation_node.GetAttribute(GENERATED) is not None
+    return generated_fingerprint(segmentation_node) is not None
 
 
 def counts_as_label(segmentation_node) -> bool:
     """A hand-made segmentation, or an SGRSSegment result that was edited or marked reviewed."""
     if segmentation_node.GetSegmentation().GetNumberOfSegments() == 0:
         return False
-    generated = segmentation_node.GetAttribute(GENERATED)
+    generated = generated_fingerprint(segmentation_node)
     if generated is None:
         return True
-    return segmentation_node.GetAttribute(REVIEWED) == "1" or fingerprint(segmentation_node) != generated
+    return segmentation_node.GetAttribute(REVIEWED) == "1" or _completed(segmentation_node) \
+        or fingerprint(segmentation_node) != generated

@@ -37,3 +37,11 @@ class SegmentResult:
     entropy: object
     table: object | None
     summary: dict
+
+
+def parameters_from_settings(s) -> SegmentParameters:
+    """From the module's parameter node (or any object with the same attribute names, e.g. the Studio's
+    state): inputVolume, roi, model, device, overlap, regions, tau, deltaRule, regionOpacity."""
+    return SegmentParameters(volume=s.inputVolume, model=s.model, device=s.device, overlap=s.overlap,
+                             regions=s.regions, tau=s.tau, delta_rule=s.deltaRule, region_opacity=s.regionOpacity,
+                             roi=s.roi)

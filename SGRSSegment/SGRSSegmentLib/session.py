@@ -9,11 +9,15 @@
     session.result             # SegmentResult once "done"
     session.cancel()           # stops the engine's whole process tree
     session.close()            # cancel; for widget cleanup and scene close; never raises
+    session.action(params)     # Action(kind, label, enabled, reason, status): what the one main button
+                               # does now: "cancel" | "install" (packages missing) | "segment"
 
 ``python`` is the interpreter or launcher that runs the engine (Slicer: ``shutil.which("PythonSlicer")``;
 None: this interpreter). Creating a session is cheap and never imports torch.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from sgrs.util.errors import SGRSError
 
@@ -29,6 +33,14 @@ def done_message(summary: dict) -> str:
         text += f" {shares}."
     steps = "; ".join((summary.get("scan") or {}).get("steps") or [])
     return f"{text} {steps}." if steps else text
+
+
+class Action(NamedTuple):
+    kind: str       # cancel | install | segment
+    label: str      # button text
+    enabled: bool
+    reason: str     # why it is disabled (tooltip)
+    status: str     # status line
 
 
 class SegmentSession:
@@ -48,6 +60,16 @@ class SegmentSession:
     @property
     def running(self) -> bool:
         return self.state == RUNNING
+
+    def action(self, params) -> Action:
+        from .dependencies import missing_packages
+        if self.running:
+            return Action("cancel", "Cancel", True, "", self.message)
+        missing = missing_packages()
+        if missing:
+            return Action("install", "Install dependencies…", True, "", f"SGRS needs: {', '.join(missing)}")
+        ok, reason = params.is_valid() if params is not None else (False, "No settings yet.")
+        return Action("segment", "Segment", ok, reason, reason or self.message)
 
     def start(self, params) -> None:
         if self.running:

@@ -5,6 +5,8 @@
     session.start(params)      # TrainParameters (cohort/out may be empty): a NEW job folder under
                                # jobs_root every run, the scene's cases exported inside it
     session.attach(folder)     # take over a job started earlier (by this or another process)
+    session.last_job()         # the job to re-attach after a restart (started or attached last under
+                               # jobs_root, not yet registered) or None
     session.poll()             # from a timer: -> state; registers the finished model exactly once
     session.cancel()           # clean stop (checkpoint), the whole process tree killed after a grace
     session.resume()           # continue a cancelled / stopped / failed job from its checkpoint
@@ -12,6 +14,8 @@
     session.status             # JobStatus (iterations, loss, ETA, curves) or None
     session.message            # one line for a status bar
     session.registered         # ModelEntry of the registered model, once done
+    session.action()           # Action(kind, label, enabled): the Train button: cancel | cancelling |
+                               # install (packages missing) | train; session.can_resume
 
     ranking = RankSession(model, device="auto")   # Δ∪Θ share of each unlabelled case, in a thread
     ranking.start(cases); ranking.poll() -> state; ranking.progress; ranking.results; ranking.cancel()
@@ -27,13 +31,30 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from sgrs.util.errors import SGRSError
 
 IDLE, RUNNING, CANCELLING, DONE, FAILED, CANCELLED, STOPPED = (
     "idle", "running", "cancelling", "done", "failed", "cancelled", "stopped")
 REGISTERED_FILE = "registered.json"  # in the job folder: the model is registered once, ever
+LAST_JOB_FILE = "last-job.txt"       # in jobs_root: what a restarted GUI re-attaches
 CANCEL_GRACE_S = 60.0
+
+
+class Action(NamedTuple):
+    kind: str
+    label: str
+    enabled: bool
+
+
+def train_parameters_from_settings(s):
+    """From the module's parameter node (or the Studio's state with the same names): cohortFolder,
+    baseModel, iterations, batch, device. An unset folder reads as "" (a parameter node gives Path('.'))."""
+    from .job import TrainParameters
+    cohort = str(s.cohortFolder or "")
+    return TrainParameters(cohort="" if cohort in ("", ".") else cohort, base_model=s.baseModel or None,
+                           iterations=int(s.iterations), batch=int(s.batch), device=s.device)
 
 
 def new_job_folder(root) -> Path:
@@ -54,7 +75,7 @@ def new_job_folder(root) -> Path:
 class TrainSession:
     def __init__(self, scene, segmentations_logic, jobs_root, registry=None, python=None):
         self.scene, self.segmentations_logic = scene, segmentations_logic
-        self.jobs_root, self.registry, self.python = Path(jobs_root), registry, python
+        self.jobs_root, self.registry, self.python = Path(jobs_root), registry, python  # jobs_root: settable
         self.cases: list = []
         self.job = None
         self.status = None
@@ -65,6 +86,21 @@ class TrainSession:
     @property
     def busy(self) -> bool:
         return self.state in (RUNNING, CANCELLING)
+
+    @property
+    def can_resume(self) -> bool:
+        return self.job is not None and self.state in (CANCELLED, STOPPED, FAILED) and \
+            (self.job.folder / "config.json").exists()
+
+    def action(self) -> Action:
+        from SGRSSegmentLib.dependencies import missing_packages
+        if self.state == RUNNING:
+            return Action("cancel", "Cancel", True)
+        if self.state == CANCELLING:
+            return Action("cancelling", "Cancelling…", False)
+        if missing_packages():
+            return Action("install", "Install dependencies…", True)
+        return Action("train", "Train", True)
 
     def collect(self) -> list:
         from .cohort import collect_cases
@@ -108,6 +144,18 @@ class TrainSession:
     def _take(self, job, state, message) -> None:
         self.job, self.state, self.message = job, state, message
         self.status, self.registered, self._deadline = None, None, None
+        try:
+            self.jobs_root.mkdir(parents=True, exist_ok=True)
+            (self.jobs_root / LAST_JOB_FILE).write_text(str(job.folder.resolve()))
+        except OSError:
+            pass  # re-attaching after a restart is a convenience
+
+    def last_job(self) -> Path | None:
+        try:
+            folder = Path((self.jobs_root / LAST_JOB_FILE).read_text().strip())
+        except OSError:
+            return None
+        return folder if folder.is_dir() and not (folder / REGISTERED_FILE).exists() else None
 
     def cancel(self) -> None:
         if self.state == RUNNING:
@@ -165,6 +213,13 @@ class TrainSession:
         entry = register(model, self.job.folder.name, self.registry)
         marker.write_text(json.dumps({"path": str(entry.path)}))
         return entry
+
+
+def case_rows(cases, shares: dict) -> list[tuple[str, str, str]]:
+    """The cases table: name, labelled yes/no, Δ∪Θ share (blank until ranked)."""
+    return [(c.volume.GetName(), "yes" if c.labelled else "no",
+             "" if shares.get(c.volume.GetID()) is None else f"{100 * shares[c.volume.GetID()]:.1f} %")
+            for c in cases]
 
 
 class _Stop(Exception):
@@ -234,6 +289,12 @@ class RankSession:
         else:
             self.message = f"Ranking failed: {value}"
         return self.state
+
+    def order(self, cases) -> dict:
+        """Sort ``cases`` in place, the most worth annotating first; returns {volume ID: Δ∪Θ share}."""
+        rank = {r.case.volume.GetID(): i for i, r in enumerate(self.results)}
+        cases.sort(key=lambda c: rank.get(c.volume.GetID(), -1))
+        return {r.case.volume.GetID(): r.share for r in self.results}
 
     def cancel(self) -> None:
         if self.state == RUNNING:

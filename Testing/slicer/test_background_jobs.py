@@ -1,6 +1,7 @@
 """Jobs outlive the GUI that starts them and are cancelled from anywhere, through a launcher like
 PythonSlicer (issue 8, items 3, 4, 5, 12): real processes, the process table checked with psutil."""
 import json
+import os
 import re
 import subprocess
 import sys
@@ -41,10 +42,9 @@ print("started")  # and exit at once: the GUI that started the job is gone
 def start_from_a_process_that_exits(manifest, out, iterations):
     """A GUI stand-in starts the job through the launcher and exits; its pipes die with it."""
     code = STARTER.format(launcher=LAUNCHER)
-    env_path = f"{ROOT}:{ROOT / 'SGRSSegment'}:{ROOT / 'SGRSTrain'}"
-    done = subprocess.run([sys.executable, "-c", code, str(manifest), str(out), str(iterations)],
-                          capture_output=True, text=True, timeout=60, env={**__import__("os").environ,
-                                                                           "PYTHONPATH": env_path})
+    env_path = os.pathsep.join(map(str, [ROOT, ROOT / "SGRSSegment", ROOT / "SGRSTrain"]))
+    done = subprocess.run([sys.executable, "-c", code, str(manifest), str(out), str(iterations)], check=False,
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": env_path})
     assert done.returncode == 0 and "started" in done.stdout, done.stderr
 
 

@@ -25,7 +25,9 @@ def test_every_listed_file_exists_and_every_module_file_is_listed(module):
                if p.is_file() and p.suffix in (".py", ".ui", ".png") and "__pycache__" not in p.parts}
     assert on_disk == set(listed), f"not listed: {on_disk - set(listed)}; listed but absent: {set(listed) - on_disk}"
     assert "slicer_add_python_unittest(SCRIPT ${MODULE_NAME}.py)" in text
-    assert re.search(rf"class {module}Test\(ScriptedLoadableModuleTest\)", (ROOT / module / f"{module}.py").read_text())
+    source = (ROOT / module / f"{module}.py").read_text()
+    assert re.search(rf"class {module}Test\(ModuleTest\)", source)
+    assert "import ScriptedLoadableModuleTest as ModuleTest" in source
 
 
 def test_top_level_cmake_and_extension_index_entry_agree():

@@ -172,6 +172,7 @@ def test_train_session_new_folder_each_run_cohort_inside_register_once(scene, se
 
 def test_train_job_refuses_a_folder_that_holds_a_job(tmp_path):
     from SGRSTrainLib.job import TrainJob
+
     from sgrs.util.errors import JobError
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "progress.jsonl").write_text(json.dumps({"event": "finished", "model": "x"}) + "\n")
@@ -228,3 +229,23 @@ def test_rank_session_runs_in_the_background_with_progress_and_cancel(scene, seg
 def test_no_process_of_ours_is_left():
     me = psutil.Process()
     assert [c for c in me.children(recursive=True) if c.status() != psutil.STATUS_ZOMBIE] == []
+
+
+def test_the_module_self_tests_run_here_too(scene, tmp_path):
+    """The helpers SGRSSegmentTest / SGRSTrainTest call inside Slicer, on the same inputs."""
+    from SGRSSegmentLib.self_test import segment_demo
+    from SGRSTrainLib.self_test import train_phantoms
+    session = segment_demo(scene, lambda path: load(scene, path, "demo"), LAUNCHER)
+    assert session.state == "done" and session.result.table.GetNumberOfRows() == 3, session.message
+    trained = train_phantoms(LAUNCHER, work=tmp_path)
+    assert trained.state == "done" and trained.registered is not None, trained.message
+
+
+def test_import_model_registers_a_bundle_and_refuses_junk(tiny_bundle, tmp_path):
+    from SGRSSegmentLib.models import import_model, model_choices
+    registry = tmp_path / "registry"
+    path = import_model(tiny_bundle / "model.json", registry)
+    assert path.parent == registry and str(path) in [p for _label, p in model_choices(registry)]
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(SGRSError):
+        import_model(tmp_path / "junk.pth", registry)

@@ -145,11 +145,12 @@ def kill_tree(processes: list[psutil.Process], timeout: float = 10.0) -> None:
 
 def stop_folder(folder, grace: float = 30.0) -> bool:
     """Request a clean stop, wait up to ``grace`` seconds, then kill whatever is left of the tree.
-    True when nothing is left running."""
+    True when nothing is left running. ``grace=0``: kill at once."""
     tree = folder_processes(folder)
     if not tree:
         return True
-    request_stop(folder)
+    if grace > 0:  # grace 0: nothing to save (a segmentation), kill at once
+        request_stop(folder)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and any(_running(p) for p in tree):
         tree += [c for c in folder_processes(folder) if c.pid not in {p.pid for p in tree}]

@@ -1,0 +1,24 @@
+"""The models a GUI offers, and importing one (a bundle or an official ``.pth``) into the registry."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def model_choices(registry=None) -> list[tuple[str, str]]:
+    """(label, bundle path) of every registered model, the bundled demo first."""
+    from sgrs.models.registry import list_models
+    return [(entry.label(), str(entry.path)) for entry in list_models(registry)]
+
+
+def import_model(path, registry=None) -> Path:
+    """Register a bundle (its folder or model.json), or convert a ``.pth``/``.pt`` state dict (read
+    with weights_only=True, never executed). Returns the registered bundle folder; SGRSError if not."""
+    from sgrs.models.registry import register, registry_folder
+    path = Path(path)
+    if path.suffix in (".pth", ".pt"):
+        from sgrs.models.checkpoint import import_checkpoint
+        target, n = registry_folder(registry) / path.stem, 2
+        while target.exists():
+            target, n = registry_folder(registry) / f"{path.stem}-{n}", n + 1
+        return Path(import_checkpoint(path, target))
+    return register(path.parent if path.name == "model.json" else path, folder=registry).path

@@ -1,0 +1,124 @@
+"""A fresh Slicer has no torch (issue 8, items 1, 2, 13): the panels open, the dependency check runs,
+a failed install is one clear message, and the self-tests skip instead of failing."""
+import ast
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+from SGRSSegmentLib.dependencies import DependencyError, install
+
+MODULES = ["SGRSSegment", "SGRSTrain"]
+GUI_ONLY = ("qt", "ctk", "slicer", "vtk", "SampleData")  # provided by Slicer itself
+
+BLOCKER = '''
+import sys
+class _NoTorch:
+    """What a fresh Slicer looks like: torch, safetensors (and psutil, which Slicer does not ship)
+    are not installed."""
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "safetensors", "psutil"):
+            raise ImportError(f"No module named {name!r} (blocked by the test)")
+        return None
+sys.meta_path.insert(0, _NoTorch())
+'''
+
+
+def setup_time_imports(module: str) -> set:
+    """Modules a widget file imports at load time, in the module class, and in setup() and cleanup()
+    with every ``self.method()`` they call, transitively."""
+    tree = ast.parse((ROOT / module / f"{module}.py").read_text())
+    methods = {f"{c.name}.{f.name}": f for c in tree.body if isinstance(c, ast.ClassDef)
+               for f in c.body if isinstance(f, ast.FunctionDef)}
+    todo = [k for k in methods if k.endswith(("Widget.setup", "Widget.cleanup", f"{module}.__init__"))]
+    nodes, seen = [n for n in tree.body if not isinstance(n, (ast.ClassDef, ast.FunctionDef))], set()
+    while todo:
+        key = todo.pop()
+        if key in seen:
+            continue
+        seen.add(key)
+        for node in ast.walk(methods[key]):
+            nodes.append(node)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    isinstance(node.func.value, ast.Name) and node.func.value.id == "self":
+                todo += [k for k in methods if k.split(".")[0] == key.split(".")[0] and
+                         k.endswith("." + node.func.attr)]
+    names = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return {n for n in names if n.split(".")[0] not in GUI_ONLY and n != "__future__"}
+
+
+def run_without_torch(tmp_path, code: str) -> dict:
+    (tmp_path / "sitecustomize.py").write_text(BLOCKER)
+    path = os.pathsep.join(map(str, [tmp_path, ROOT, ROOT / "SGRSSegment", ROOT / "SGRSTrain"]))
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": path})
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_dependency_checks_and_setup_imports_work_without_torch(tmp_path):
+    setup_imports = sorted(set().union(*(setup_time_imports(m) for m in MODULES)))
+    assert {"SGRSSegmentLib.session", "SGRSTrainLib.session", "SGRSSegmentLib.dependencies",
+            "SGRSSegmentLib.models", "SGRSSegmentLib.display"} <= set(setup_imports), setup_imports
+    code = f'''
+import importlib, json, sys
+try:
+    import torch
+    blocked = False
+except ImportError:
+    blocked = True
+for name in {setup_imports!r} + ["SGRSSegmentLib", "SGRSTrainLib", "SGRSSegmentLib.session", "SGRSTrainLib.session"]:
+    importlib.import_module(name)
+from SGRSSegmentLib.dependencies import missing_packages as segment_missing, self_test_skip_reason
+from SGRSTrainLib.dependencies import missing_packages as train_missing
+from SGRSSegmentLib.session import SegmentSession
+from SGRSTrainLib.session import RankSession, TrainSession
+SegmentSession(None); TrainSession(None, None, "jobs"); RankSession("model")
+print(json.dumps({{"blocked": blocked, "segment": segment_missing(), "train": train_missing(),
+                   "skip": self_test_skip_reason(), "loaded": [m for m in ("torch", "safetensors", "psutil") if m in sys.modules]}}))
+'''
+    out = run_without_torch(tmp_path, code)
+    assert out["blocked"], "the blocker works"
+    assert out["segment"] == out["train"] == ["torch>=2.1", "safetensors>=0.4", "psutil>=5.9"]
+    assert out["loaded"] == []
+    assert out["skip"].startswith("SGRS self-test skipped: torch>=2.1, safetensors>=0.4, psutil>=5.9 not installed")
+
+
+def test_nothing_is_missing_in_the_development_environment():
+    from SGRSSegmentLib.dependencies import missing_packages, self_test_skip_reason
+    assert missing_packages() == [] and self_test_skip_reason() is None
+
+
+def test_a_failed_install_is_one_clear_message(tmp_path, monkeypatch):
+    """A real pip run against an empty local index fails; the user gets one line, no traceback."""
+    (tmp_path / "index").mkdir()
+    monkeypatch.setenv("PIP_INDEX_URL", (tmp_path / "index").as_uri())
+    monkeypatch.setenv("PIP_NO_INPUT", "1")
+    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+    with pytest.raises(DependencyError) as info:
+        install(["sgrs-no-such-package>=1"])
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("Installing sgrs-no-such-package>=1 failed (exit code 1: ERROR: ")
+    assert "sgrs-no-such-package" in message.split("ERROR: ", 1)[1]
+
+
+def test_the_install_route_uses_apis_that_exist():
+    source = (ROOT / "SGRSSegment" / "SGRSSegmentLib" / "dependencies.py").read_text()
+    assert "pydeps" not in source  # item 2: slicer.pydeps never existed
+    assert "slicer.packaging.pip_ensure(" in source and "slicer.util.pip_install(" in source
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_self_tests_skip_with_a_message_where_torch_is_missing(module):
+    tree = ast.parse((ROOT / module / f"{module}.py").read_text())
+    run_test = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "runTest")
+    first = ast.unparse(run_test.body[0]) + ast.unparse(run_test.body[1])
+    assert "self_test_skip_reason()" in first and "return" in first, "the skip comes before any torch use"
