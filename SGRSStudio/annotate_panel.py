@@ -1,8 +1,10 @@
 """Annotate: trame-slicer's segment editor (paint, erase, scissors, draw, threshold, islands,
-smoothing, logical operators, undo/redo) on an annotation that starts from the model's segmentation.
+smoothing, logical operators, undo/redo) on the model's segmentation of the case, as in the desktop
+app's Segment Editor.
 
-The annotation is its own segmentation node ("<case> annotation") referencing the case, which is
-exactly what ``SGRSTrainLib.collect_cases`` counts as a label: the corrected case joins the cohort.
+What counts as a label is ``SGRSSegmentLib.labels``'s rule, shared with SGRS Train: the model's
+untouched result does not; once edited, or marked reviewed here, it does. A case without a result
+is annotated from its own label segmentation or from an empty one.
 """
 from __future__ import annotations
 
@@ -25,14 +27,20 @@ class AnnotatePanel(Panel):
         self.editor_logic = SegmentEditorLogic(studio.server, studio.slicer)
         self.editor = studio.slicer.segmentation_editor
         self.node = None
-        self.state.update({"ann_active": False, "ann_name": ""})
+        self.state.update({"ann_active": False, "ann_name": "", "ann_is_label": False})
 
     def build(self):
-        html.Div("Corrections start from the model's segmentation (or are empty). An annotated case counts "
-                 "as labelled for training.", classes="text-caption mb-1")
-        v3.VBtn("Annotate this case", click=lambda: self.studio.guard(self.start), color="primary", block=True,
-                disabled=("!case_id",), id="annotate-start", classes="mb-1")
-        html.Div("Editing: {{ ann_name }}", v_if="ann_active", classes="text-caption", id="annotate-name")
+        html.Div("Correct the model's segmentation (or draw one). Once edited, or marked reviewed, it counts "
+                 "as a label for training.", classes="text-caption mb-1")
+        with v3.VRow(dense=True):
+            with v3.VCol(cols=7):
+                v3.VBtn("Annotate this case", click=lambda: self.studio.guard(self.start), color="primary",
+                        block=True, disabled=("!case_id",), id="annotate-start")
+            with v3.VCol(cols=5):
+                v3.VBtn("Mark reviewed", click=lambda: self.studio.guard(self.mark_reviewed), block=True,
+                        disabled=("!ann_active",), id="annotate-reviewed")
+        html.Div("Editing: {{ ann_name }} — {{ ann_is_label ? 'counts as a label' : 'the model\\'s guess, "
+                 "not yet a label' }}", v_if="ann_active", classes="text-caption", id="annotate-name")
         with html.Div(v_show="ann_active", style="min-height: 520px; display: flex; flex-direction: column"):
             self.ui = SegmentEditorUI()
             with html.Div(classes="d-flex", id="annotate-undo-redo"):
@@ -46,12 +54,16 @@ class AnnotatePanel(Panel):
         volume = self.studio.case
         if volume is None:
             raise InputError("Select a case in the Data panel first.")
-        case = next((c for c in collect_cases(self.scene) if c.volume is volume), None)
-        node = case.segmentation if case is not None and case.labelled else self._new_annotation(volume)
-        node.GetDisplayNode().SetVisibility(True)
         result = self.studio.regions.result
-        if result is not None and result.segmentation.GetDisplayNode() is not None:
-            self.studio.state.reg_show_seg = False   # the annotation replaces the model's outline on screen
+        case = next((c for c in collect_cases(self.scene) if c.volume is volume), None)
+        if result is not None and result.segmentation.GetNodeReference("referenceImageGeometryRef") is volume:
+            node = result.segmentation
+            self.state.reg_show_seg = True
+        elif case is not None and case.labelled:
+            node = case.segmentation
+        else:
+            node = self._new_annotation(volume)
+        node.GetDisplayNode().SetVisibility(True)
         self.editor.deactivate_effect()
         self.editor.set_active_segmentation(node, volume)
         self.node = node
@@ -64,13 +76,26 @@ class AnnotatePanel(Panel):
         node = self.scene.AddNewNodeByClass("vtkMRMLSegmentationNode", f"{volume.GetName()} annotation")
         node.CreateDefaultDisplayNodes()
         node.SetReferenceImageGeometryParameterFromVolumeNode(volume)
-        result = self.studio.regions.result
-        source = result.segmentation if result is not None else None
-        if source is not None and source.GetNodeReference("referenceImageGeometryRef") is volume:
-            node.GetSegmentation().DeepCopy(source.GetSegmentation())
-        else:
-            node.GetSegmentation().AddEmptySegment("", "foreground")
+        node.GetSegmentation().AddEmptySegment("", "foreground")
         return node
+
+    def mark_reviewed(self):
+        """The model's result is right as it is: it counts as a label from now on (same as desktop)."""
+        from SGRSSegmentLib.labels import mark_reviewed
+
+        mark_reviewed(self.node)
+        self.poll()
+        self.studio.data.refresh()
+        self.studio.notify(f"'{self.node.GetName()}' marked as reviewed: training uses it as a label.", "success")
+
+    def poll(self):
+        if self.node is not None:
+            from SGRSSegmentLib.labels import counts_as_label
+
+            is_label = counts_as_label(self.node)
+            if is_label != self.state.ann_is_label:
+                self.state.ann_is_label = is_label
+                self.studio.data.refresh()
 
     def on_case_changed(self, volume):
         if self.node is not None and volume is not None \

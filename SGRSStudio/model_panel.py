@@ -2,13 +2,12 @@
 bundle folder or an official ``.pth`` state dict (read with ``weights_only=True``, never unpickled)."""
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from trame.widgets import html
 from trame.widgets import vuetify3 as v3
 
-from sgrs.models.registry import list_models, register
+from sgrs.models.registry import list_models
 from sgrs.util.errors import InputError
 
 from . import uploads
@@ -48,18 +47,14 @@ class ModelPanel(Panel):
             f"method: {entry.method or 'n/a'}; validation Dice: " \
             f"{'n/a' if entry.validation_dice is None else f'{entry.validation_dice:.3f}'}"
 
-    def import_model(self, relative: str):
+    def import_model(self, relative: str) -> Path:
+        """Same import as the desktop module (``SGRSSegmentLib.models``), from below --data only."""
+        from SGRSSegmentLib.models import import_model
+
         source = uploads.inside(self.studio.data_dir, relative)
         if not source.exists():
             raise InputError(f"'{relative}' not found below the data folder")
-        if source.suffix in (".pth", ".pt"):
-            from sgrs.models.checkpoint import import_checkpoint
-
-            with tempfile.TemporaryDirectory() as tmp:
-                bundle = import_checkpoint(source, Path(tmp) / source.stem)
-                entry = register(bundle, source.stem, self.studio.models_dir)
-        else:
-            entry = register(source, None, self.studio.models_dir)
-        self.refresh(select=str(entry.path))
-        self.studio.notify(f"Imported model '{entry.name}'", "success")
-        return entry
+        path = import_model(source, self.studio.models_dir)
+        self.refresh(select=str(path))
+        self.studio.notify(f"Imported model '{Path(path).name}'", "success")
+        return Path(path)

@@ -94,14 +94,16 @@ def test_segment_inspect_annotate_save(tmp_path):
             await page.click("#region-delta")
             await wait_for_pixels(page, lambda c: c["delta"] > 0.5 * shown["delta"], what="Δ to come back")
 
-            # annotate: starts from the model's segmentation; a paint stroke changes voxels; undo restores
+            # annotate: the model's segmentation in the segment editor; the untouched result is no label
+            def labelled():
+                return next(c["labelled"] for c in studio.state.data_cases if c["name"] == "sample")
+
             await page.click("#tab-annotate")
             await page.click("#annotate-start")
             await wait_for(lambda: studio.state.ann_active, 10, what="the segment editor")
-            annotation = studio.annotate.node
-            assert annotation is not result.segmentation and annotation.GetName() == "sample annotation"
+            assert studio.annotate.node is result.segmentation
             start = segment_voxels(studio)
-            assert start > 0
+            assert start > 0 and not labelled() and not studio.state.ann_is_label
             await page.click("#panel-annotate button:has(.mdi-brush)")
             axial = await page.locator(".remote-controlled-area").nth(3).bounding_box()
             x, y = axial["x"] + axial["width"] * 0.3, axial["y"] + axial["height"] * 0.3
@@ -113,14 +115,17 @@ def test_segment_inspect_annotate_save(tmp_path):
             await page.mouse.up()
             await wait_for(lambda: segment_voxels(studio) > start, 15, what="the paint stroke")
             painted = segment_voxels(studio)
+            # edited: now a label, by the rule SGRS Train uses (SGRSSegmentLib.labels)
+            await wait_for(lambda: studio.state.ann_is_label and labelled(), 10, what="the edit to count")
             await page.click("#annotate-undo-redo button:has(.mdi-undo)")
             await wait_for(lambda: segment_voxels(studio) == start, 15, what="undo")
+            await wait_for(lambda: not studio.state.ann_is_label and not labelled(), 10, what="undo to uncount")
+            await page.click("#annotate-reviewed")   # accepted as it is: a label again
+            await wait_for(labelled, 10, what="Mark reviewed")
             await page.click("#annotate-undo-redo button:has(.mdi-redo)")
             await wait_for(lambda: segment_voxels(studio) == painted, 15, what="redo")
-            # the corrected case now counts as labelled, exactly as SGRSTrain counts it
-            assert any(c["name"] == "sample" and c["labelled"] for c in studio.state.data_cases)
 
-            # save: label (the annotation), region and entropy maps, read back on the input's grid
+            # save: label (the corrected segmentation), region and entropy maps, read back on the input's grid
             await page.click("#tab-save")
             await page.click("#save-run")
             await wait_for(lambda: len(studio.state.save_written) == 3, 30, what="the saved files")
@@ -160,14 +165,14 @@ def test_model_import_and_refusals(tmp_path, tiny_bundle):
 
     studio = make_studio(tmp_path, sample=None)
     shutil.copytree(tiny_bundle, studio.data_dir / "incoming" / "tiny")
-    entry = studio.model.import_model("incoming/tiny")
-    assert studio.state.model_path == str(entry.path) and Path(entry.path).parent == tmp_path / "models"
-    assert str(entry.path) in [m["value"] for m in studio.state.models]
+    path = studio.model.import_model("incoming/tiny")
+    assert studio.state.model_path == str(path) and path.parent == tmp_path / "models"
+    assert str(path) in [m["value"] for m in studio.state.models]
     studio.guard(studio.model.import_model, "../outside")
     assert studio.state.message_type == "error" and "outside the data folder" in studio.state.message
     (studio.data_dir / "evil.pth").write_bytes(b"not a state dict")
     studio.guard(studio.model.import_model, "evil.pth")
-    assert studio.state.message_type == "error" and studio.state.model_path == str(entry.path)
+    assert studio.state.message_type == "error" and studio.state.model_path == str(path)
 
 
 def test_a_bad_upload_shows_an_error_and_nothing_is_lost(tmp_path):
