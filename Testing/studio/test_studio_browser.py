@@ -60,6 +60,15 @@ def test_segment_inspect_annotate_save(tmp_path):
             before = overlay_counts(await view_pixels(page))
             assert before["segmentation"] == 0 and before["delta"] == 0
 
+            # Cancel while the engine starts: nothing is added to the scene
+            await page.click("#tab-segment")
+            await page.click("#segment-run")
+            await wait_for(lambda: studio.state.seg_running, 10, what="Segment to start")
+            await page.click("#segment-cancel")
+            await wait_for(lambda: studio.state.seg_state == "cancelled", 30, what="Cancel")
+            assert not [n for n in studio.scene.GetNodesByClass("vtkMRMLSegmentationNode")
+                        if n.GetName().endswith("SGRS segmentation")]
+
             await click_segment_and_wait(page, studio)
             result = studio.segment.session.result
             for node in (result.segmentation, result.regions, result.entropy):
@@ -79,6 +88,7 @@ def test_segment_inspect_annotate_save(tmp_path):
                                           what="the segmentation and Δ overlay")
             await page.click("#tab-regions")
             await page.wait_for_selector("#region-stats")
+            assert await page.locator("#region-stats tbody tr").count() == 3     # Δ, Θ, Ω statistics
             await asyncio.sleep(0.5)   # let the table and the views settle for the README screenshot
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=str(SCREENSHOT))
@@ -93,6 +103,14 @@ def test_segment_inspect_annotate_save(tmp_path):
             assert hidden["segmentation"] > 0.5 * shown["segmentation"]
             await page.click("#region-delta")
             await wait_for_pixels(page, lambda c: c["delta"] > 0.5 * shown["delta"], what="Δ to come back")
+            # entropy heat map: the foreground layer of every slice view, shown only when asked
+            from SGRSSegmentLib.display import composite_nodes
+
+            assert all(c.GetForegroundVolumeID() == result.entropy.GetID() and c.GetForegroundOpacity() == 0
+                       for c in composite_nodes(studio.scene))
+            await page.click("#region-heat")
+            await wait_for(lambda: all(c.GetForegroundOpacity() == 0.5 for c in composite_nodes(studio.scene)), 10,
+                           what="the heat map")
 
             # annotate: the model's segmentation in the segment editor; the untouched result is no label
             def labelled():
