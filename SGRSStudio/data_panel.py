@@ -130,7 +130,7 @@ class DataPanel(Panel):
                 raise InputError(f"{label_path.name}: the label map could not be imported")
         finally:
             self.scene.RemoveNode(labelmap)
-        seg.GetDisplayNode().SetVisibility(False)  # shown when the case is annotated
+        seg.GetDisplayNode().SetVisibility(False)  # shown when its case is selected
         return seg
 
     def select_case(self, node_id: str):
@@ -145,4 +145,11 @@ class DataPanel(Panel):
                                  for c in collect_cases(self.scene)]
 
     def on_case_changed(self, volume):
+        """Show the segmentations of this case only (labels and results of other cases would overlap)."""
         self.state.case_name = volume.GetName() if volume else ""
+        cases = {n.GetID() for n in self.scene.GetNodesByClass("vtkMRMLScalarVolumeNode")}
+        for seg in self.scene.GetNodesByClass("vtkMRMLSegmentationNode"):
+            ref = seg.GetNodeReference("referenceImageGeometryRef")
+            if ref is not None and ref.GetID() in cases and seg.GetDisplayNode() is not None \
+                    and not ref.GetName().endswith(("SGRS regions", "SGRS uncertainty")):
+                seg.GetDisplayNode().SetVisibility(ref is volume)

@@ -7,8 +7,8 @@ import shutil
 import socket
 import tempfile
 import time
-from pathlib import Path
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import numpy as np
 

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from harness import overlay_counts, studio_in_browser, view_pixels, wait_for, wait_for_pixels
+from harness import (
+    overlay_counts,
+    studio_in_browser,
+    view_pixels,
+    wait_for,
+    wait_for_pixels,
+)
 
 from sgrs.data.image_io import read_image
 
