@@ -17,6 +17,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def host_warning(host: str) -> str | None:
+    """The warning printed before binding anything but loopback (None for loopback)."""
+    if is_loopback(host):
+        return None
+    return (f"WARNING: sgrs-studio is binding to {host}: anyone who can reach this address can use the "
+            "Studio and its data folder (there is no login). Prefer the default 127.0.0.1 and an SSH tunnel "
+            "(see docs/studio.md).")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sgrs-studio", description="SGRS Studio: segment, inspect, annotate and "
                                 "retrain in a web browser, on the real Slicer scene.")
@@ -35,10 +44,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    if not is_loopback(args.host):
-        print(f"WARNING: sgrs-studio is binding to {args.host}: anyone who can reach this address can use the "
-              "Studio and its data folder (there is no login). Prefer the default 127.0.0.1 and an SSH tunnel "
-              "(see docs/studio.md).", file=sys.stderr)
+    warning = host_warning(args.host)
+    if warning:
+        print(warning, file=sys.stderr)
     from trame.app import get_server
 
     from .app import SAMPLE, Studio

@@ -9,7 +9,7 @@ import SimpleITK as sitk
 from sgrs.data.image_io import read_image
 from sgrs.util.errors import InputError
 from SGRSStudio import uploads
-from SGRSStudio.cli import is_loopback
+from SGRSStudio.cli import host_warning, is_loopback, parser
 
 SAMPLE = Path(__file__).resolve().parents[2] / "Resources" / "Demo" / "sample" / "image.nrrd"
 MB = 1 << 20
@@ -141,3 +141,5 @@ def test_a_zip_result_never_overwrites(tmp_path):
 def test_only_loopback_counts_as_local():
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+    assert parser().parse_args([]).host == "127.0.0.1"                      # loopback unless asked
+    assert host_warning("127.0.0.1") is None and "SSH tunnel" in host_warning("0.0.0.0")
