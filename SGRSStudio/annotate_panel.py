@@ -8,6 +8,8 @@ is annotated from its own label segmentation or from an empty one.
 """
 from __future__ import annotations
 
+import time
+
 from trame.widgets import html
 from trame.widgets import vuetify3 as v3
 from trame_slicer.app.logic.segmentation import SegmentEditorLogic
@@ -18,6 +20,8 @@ from sgrs.util.errors import InputError
 from . import scene_display
 from .panel import Panel
 
+RECHECK_S = 0.5
+
 
 class AnnotatePanel(Panel):
     key, title = "annotate", "Annotate"
@@ -27,6 +31,8 @@ class AnnotatePanel(Panel):
         self.editor_logic = SegmentEditorLogic(studio.server, studio.slicer)
         self.editor = studio.slicer.segmentation_editor
         self.node = None
+        self._dirty_since = None   # when the edited segmentation changed and was not re-checked yet
+        self.editor.segmentation_modified.connect(self._mark_dirty)
         self.state.update({"ann_active": False, "ann_name": "", "ann_is_label": False})
 
     def build(self):
@@ -68,6 +74,7 @@ class AnnotatePanel(Panel):
         self.editor.set_active_segmentation(node, volume)
         self.node = node
         self.state.ann_active, self.state.ann_name = True, node.GetName()
+        self._check_label()
         self.studio.data.refresh()
         scene_display.render(self.studio.slicer)
         return node
@@ -84,18 +91,28 @@ class AnnotatePanel(Panel):
         from SGRSSegmentLib.labels import mark_reviewed
 
         mark_reviewed(self.node)
-        self.poll()
+        self._check_label()
         self.studio.data.refresh()
         self.studio.notify(f"'{self.node.GetName()}' marked as reviewed: training uses it as a label.", "success")
 
-    def poll(self):
-        if self.node is not None:
-            from SGRSSegmentLib.labels import counts_as_label
+    def _mark_dirty(self, *_):
+        if self._dirty_since is None:
+            self._dirty_since = time.monotonic()
 
-            is_label = counts_as_label(self.node)
-            if is_label != self.state.ann_is_label:
-                self.state.ann_is_label = is_label
-                self.studio.data.refresh()
+    def poll(self):
+        # the label rule hashes the segment's voxels: re-check after edits, at most twice a second
+        if self.node is None or self._dirty_since is None or time.monotonic() - self._dirty_since < RECHECK_S:
+            return
+        self._dirty_since = None
+        self._check_label()
+
+    def _check_label(self):
+        from SGRSSegmentLib.labels import counts_as_label
+
+        is_label = counts_as_label(self.node)
+        if is_label != self.state.ann_is_label:
+            self.state.ann_is_label = is_label
+            self.studio.data.refresh()
 
     def on_case_changed(self, volume):
         if self.node is not None and volume is not None \

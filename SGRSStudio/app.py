@@ -75,6 +75,7 @@ class Studio:
         self.model.refresh(select=str(DEMO_MODEL))
         if sample is not None and Path(sample).exists():
             self.data.open_file(Path(sample), "sample")
+        self.data.refresh()
 
     # -- shared helpers the panels use --------------------------------------------------------
     def notify(self, text: str, kind: str = "info") -> None:

@@ -141,8 +141,10 @@ class DataPanel(Panel):
     def refresh(self):
         from SGRSTrainLib import collect_cases
 
+        cases = collect_cases(self.scene)
         self.state.data_cases = [{"id": c.volume.GetID(), "name": c.volume.GetName(), "labelled": c.labelled}
-                                 for c in collect_cases(self.scene)]
+                                 for c in cases]
+        self.studio.train.show_cohort(cases)
 
     def on_case_changed(self, volume):
         """Show the segmentations of this case only (labels and results of other cases would overlap)."""

@@ -161,12 +161,12 @@ class TrainPanel(Panel):
             self._show()
 
     # -- polling ------------------------------------------------------------------------------
-    def poll(self):
-        from SGRSTrainLib import collect_cases
-
-        cases = collect_cases(self.scene)
+    def show_cohort(self, cases):
+        """Called by the Data panel whenever the case list changes (collecting hashes label voxels)."""
         labelled = sum(1 for c in cases if c.labelled)
         self.state.tr_cohort = f"{labelled} labelled, {len(cases) - labelled} unlabelled"
+
+    def poll(self):
         if self.state.rank_running and self.rank_session is not None:
             self.rank_session.poll()
             done, total = self.rank_session.progress or (0, 0)
