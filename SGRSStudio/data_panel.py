@@ -25,13 +25,24 @@ class DataPanel(Panel):
     def __init__(self, studio):
         super().__init__(studio)
         self.state.update({"data_upload": None, "data_folder": "", "data_cases": []})
-        self.state.change("data_upload")(self._on_upload)
+        self.state.client_only("data_upload")   # the files go to the server only after the size check
+        studio.ctrl.trigger("data_upload")(self._on_upload)
 
     def build(self):
         html.Div("Upload NRRD, NIfTI, MHA or a zipped DICOM series "
                  f"(up to {self.studio.max_upload_bytes >> 20} MB).", classes="text-caption mb-1")
-        v3.VFileInput(v_model=("data_upload",), label="Upload scans", multiple=True, density="compact",
-                      prepend_icon="mdi-upload", id="data-upload", clearable=False)
+        limit, mb = self.studio.max_upload_bytes, self.studio.max_upload_bytes >> 20
+        # Checked in the browser first, so an oversized file is never sent; the server checks again.
+        v3.VFileInput(
+            v_model=("data_upload",), label="Upload scans", multiple=True, density="compact",
+            prepend_icon="mdi-upload", id="data-upload", clearable=False,
+            update_modelValue=(
+                "const files = [].concat($event || []); "
+                f"const big = files.find(f => f.size > {limit}); "
+                f"if (big) {{ message = 'upload refused: ' + big.name + ' is ' + Math.round(big.size / 1048576) "
+                f"+ ' MB, above the {mb} MB limit (--max-upload-mb)'; message_type = 'error'; }} "
+                "else if (files.length) { trigger('data_upload', [files]); } "
+                "data_upload = null;"))
         with v3.VRow(dense=True, classes="align-center"):
             with v3.VCol(cols=8):
                 v3.VTextField(v_model=("data_folder",), label="Folder below the data folder", density="compact",
@@ -50,11 +61,7 @@ class DataPanel(Panel):
         self.studio.ctrl.trigger("select_case")(self.select_case)
 
     # -- actions ------------------------------------------------------------------------------
-    def _on_upload(self, data_upload, **_):
-        if not data_upload:
-            return
-        files = data_upload if isinstance(data_upload, list) else [data_upload]
-        self.state.data_upload = None
+    def _on_upload(self, files):
         loaded = []
         for f in files:
             client = ClientFile(f)

@@ -224,6 +224,22 @@ def test_a_bad_upload_shows_an_error_and_nothing_is_lost(tmp_path):
     asyncio.run(flow())
 
 
+def test_an_oversized_upload_is_refused_in_the_browser(tmp_path):
+    big = tmp_path / "big.nrrd"
+    big.write_bytes(SAMPLE.read_bytes() * 3)   # 2 MB
+
+    async def flow():
+        studio = make_studio(tmp_path, max_upload_mb=1)
+        async with studio_in_browser(studio) as page:
+            await page.locator("#panel-data input[type=file]").set_input_files(str(big))
+            await wait_for(lambda: studio.state.message_type == "error", 30, what="the size error")
+            assert "above the 1 MB limit" in studio.state.message
+            assert not (studio.data_dir / "uploads").exists()                  # never reached the server
+            assert [c["name"] for c in studio.state.data_cases] == ["sample"]
+
+    asyncio.run(flow())
+
+
 def cohort_folder(tiny_cohort, data_dir, labelled=("case000", "case001", "case004"),
                   unlabelled=("case002", "case003")) -> Path:
     """A folder below --data whose manifest gives labels to some cases only."""
