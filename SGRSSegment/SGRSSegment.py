@@ -89,6 +89,10 @@ class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
 
     def onSceneEndClose(self, caller, event):
         if self.parent.isEntered:
+            self.enter()
+
+    def enter(self):
+        if self.params is None:
             self.setParameterNode(self.logic.getParameterNode())
 
     def setParameterNode(self, node):

@@ -57,9 +57,7 @@ class SGRSTrainWidget(ModuleWidget, VTKObservationMixin):
         self.uiWidget.setMRMLScene(slicer.mrmlScene)
         self.ui.cohortFolderSelector.filters = self.ui.jobFolderSelector.filters = self.ui.jobFolderSelector.Dirs
         self.logic = SGRSTrainLogic()
-        self.session = TrainSession(slicer.mrmlScene, slicer.modules.segmentations.logic(), "",
-                                    python=shutil.which("PythonSlicer"))
-        for button, slot in ((self.ui.collectButton, self.onCollect), (self.ui.rankButton, self.onRank),
+        for button, slot in ((self.ui.collectButton, lambda: self.showCases(None)), (self.ui.rankButton, self.onRank),
                              (self.ui.trainButton, self.onTrain), (self.ui.attachButton, self.attach),
                              (self.ui.resumeButton, lambda: self.onTrain("resume"))):
             button.clicked.connect(slot)
@@ -67,8 +65,9 @@ class SGRSTrainWidget(ModuleWidget, VTKObservationMixin):
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.setParameterNode(self.logic.getParameterNode())
+        self.session = TrainSession(slicer.mrmlScene, slicer.modules.segmentations.logic(),
+                                    Path(self.params.jobsFolder), python=shutil.which("PythonSlicer"))
         self.refreshModels()
-        self.session.jobs_root = Path(self.params.jobsFolder)
         if self.session.action().kind == "train" and self.session.last_job():
             self.attach(self.session.last_job())  # a job started before a reload or restart
 
@@ -107,13 +106,11 @@ class SGRSTrainWidget(ModuleWidget, VTKObservationMixin):
         if self.params and index >= 0:  # the combo shows labels; the parameter keeps the bundle path
             self.params.baseModel = self.ui.baseModelComboBox.currentData or ""
 
-    def onCollect(self):
-        self.session.collect()
-        self.showCases({})
-        self.ui.statusLabel.text = self.session.message
-
     def showCases(self, shares):
         from SGRSTrainLib.session import case_rows
+        if shares is None:  # Collect
+            self.session.collect()
+            self.ui.statusLabel.text, shares = self.session.message, {}
         self.ui.casesTable.setRowCount(len(self.session.cases))
         for row, texts in enumerate(case_rows(self.session.cases, shares)):
             for col, text in enumerate(texts):
