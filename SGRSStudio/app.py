@@ -58,7 +58,7 @@ class Studio:
         self.layout_manager.register_layout_dict(LayoutManager.default_grid_configuration())
 
         self.state.update({"trame__title": "SGRS Studio", "message": "", "message_type": "info",
-                           "panel": "data", "case_id": None, "busy_panel": ""})
+                           "panel": "data", "case_id": None})
         self.data = DataPanel(self)
         self.model = ModelPanel(self)
         self.segment = SegmentPanel(self)
