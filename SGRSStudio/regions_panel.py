@@ -19,8 +19,8 @@ class RegionsPanel(Panel):
         super().__init__(studio)
         self.result = None
         self.surfaces = None   # segmentation node of Δ/Θ, shown in 3D only
-        self.state.update({"reg_delta": True, "reg_theta": True, "reg_omega": False, "reg_opacity": 0.6,
-                           "reg_heat": False, "reg_heat_opacity": 0.5, "reg_stats": [], "reg_available": False,
+        self.state.update({"reg_delta": True, "reg_theta": True, "reg_omega": False, "reg_opacity": 0.5,
+                           "reg_heat": True, "reg_heat_opacity": 0.3, "reg_stats": [], "reg_available": False,
                            "reg_show_seg": True})
         for region, *_ in REGIONS:
             self.state.change(f"reg_{region}")(self._make_toggle(region))

@@ -109,14 +109,14 @@ def test_segment_inspect_annotate_save(tmp_path):
             assert hidden["segmentation"] > 0.5 * shown["segmentation"]
             await page.click("#region-delta")
             await wait_for_pixels(page, lambda c: c["delta"] > 0.5 * shown["delta"], what="Δ to come back")
-            # entropy heat map: the foreground layer of every slice view, shown only when asked
+            # entropy heat map: the foreground layer of every slice view (at the desktop's 0.3), switchable
             from SGRSSegmentLib.display import composite_nodes
 
-            assert all(c.GetForegroundVolumeID() == result.entropy.GetID() and c.GetForegroundOpacity() == 0
+            assert all(c.GetForegroundVolumeID() == result.entropy.GetID() and c.GetForegroundOpacity() == 0.3
                        for c in composite_nodes(studio.scene))
             await page.click("#region-heat")
-            await wait_for(lambda: all(c.GetForegroundOpacity() == 0.5 for c in composite_nodes(studio.scene)), 10,
-                           what="the heat map")
+            await wait_for(lambda: all(c.GetForegroundOpacity() == 0 for c in composite_nodes(studio.scene)), 10,
+                           what="the heat map to go")
 
             # annotate: the model's segmentation in the segment editor; the untouched result is no label
             def labelled():
