@@ -199,6 +199,36 @@ def test_model_import_and_refusals(tmp_path, tiny_bundle):
     assert studio.state.message_type == "error" and studio.state.model_path == str(path)
 
 
+def test_open_folder_and_zipped_dicom_upload(tmp_path):
+    """Data panel paths without a browser: a folder with one bad file, a zipped DICOM series, escapes."""
+    import shutil
+    import zipfile
+
+    from test_uploads import dicom_series
+
+    studio = make_studio(tmp_path, sample=None)
+    scans = studio.data_dir / "scans"
+    scans.mkdir()
+    shutil.copy(SAMPLE, scans / "a.nrrd")
+    (scans / "broken.nrrd").write_text("not an image")
+    opened = studio.data.open_folder("scans")
+    assert [n.GetName() for n in opened] == ["a"] and studio.state.message_type == "error"
+    assert "skipped 1" in studio.state.message and "broken.nrrd" in studio.state.message
+
+    array = np.arange(4 * 6 * 5, dtype=np.int16).reshape(4, 6, 5)
+    archive = tmp_path / "ct.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in dicom_series(tmp_path / "series", array):
+            zf.write(f, f.name)
+    node = studio.data.upload_one("ct.zip", archive.read_bytes())
+    import slicer
+
+    assert node.GetName() == "ct" and np.array_equal(slicer.util.arrayFromVolume(node), array)
+    assert studio.case is node and [c["name"] for c in studio.state.data_cases] == ["a", "ct"]
+    studio.guard(studio.data.open_folder, "../..")
+    assert "outside the data folder" in studio.state.message
+
+
 def test_a_bad_upload_shows_an_error_and_nothing_is_lost(tmp_path):
     notes = tmp_path / "notes.nrrd"
     notes.write_text("these are my notes, not an image\n")
