@@ -1,4 +1,5 @@
 """Upload checks on real files through the engine's reader: what the Data panel accepts and refuses."""
+import locale
 import zipfile
 from pathlib import Path
 
@@ -16,7 +17,18 @@ MB = 1 << 20
 
 
 def dicom_series(folder: Path, array_zyx: np.ndarray, spacing=(0.8, 0.8, 2.0)) -> list[Path]:
-    """A CT series SimpleITK/GDCM can read back: one slice per file, shared series UID, positions."""
+    """A CT series SimpleITK/GDCM can read back: one slice per file, shared series UID, positions.
+
+    GDCM's writer switches the process locale to "C" (Python's text files would turn ASCII for every
+    later test): it is put back afterwards."""
+    saved = locale.setlocale(locale.LC_ALL)
+    try:
+        return _write_series(folder, array_zyx, spacing)
+    finally:
+        locale.setlocale(locale.LC_ALL, saved)
+
+
+def _write_series(folder: Path, array_zyx: np.ndarray, spacing) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     writer = sitk.ImageFileWriter()
     writer.KeepOriginalImageUIDOn()
