@@ -33,6 +33,8 @@ class SegmentPanel(Panel):
                            "seg_status": "", "seg_running": False})
 
     def build(self):
+        html.Div("Model: {{ (models.find(m => m.value === model_path) || {title: 'none: pick one in Model'}).title }}",
+                 classes="text-body-2 mb-2", id="segment-model")
         v3.VSelect(v_model=("seg_device",), items=("['auto', 'cpu', 'cuda', 'mps']",), label="Device",
                    density="compact", id="seg-device")
         v3.VSlider(v_model=("seg_overlap",), min=0, max=0.9, step=0.05, label="Overlap", thumb_label=True,

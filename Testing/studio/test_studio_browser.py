@@ -347,6 +347,8 @@ def test_train_cancel_resume_then_segment_with_the_new_model(tmp_path, tiny_coho
             # segment an unlabelled case with the new model
             case = next(c for c in studio.state.data_cases if c["name"] == "case002")
             studio.data.select_case(case["id"])
+            await page.click("#tab-segment")
+            assert registered.label() in await page.locator("#segment-model").inner_text()
             await click_segment_and_wait(page, studio)
             summary = studio.segment.session.result.summary
             assert Path(summary["model_path"]).resolve() == Path(registered.path).resolve()
