@@ -1,28 +1,36 @@
 # Two entry points for a newcomer; each builds its own project-local virtual environment.
 #   make demo   segment the bundled sample with the bundled demo model
-#   make test   run the whole test suite
+#   make test   run the whole test suite (installs Debian's chromium for the Studio's browser tests)
+#   make studio serve SGRS Studio on http://127.0.0.1:8080/ (see docs/studio.md)
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 # CPU build of PyTorch by default (GPU users: see README, "Using a GPU").
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test test-slow bench demo-model clean
+.PHONY: demo test test-slow bench demo-model clean studio chromium
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[test,slicer]"
+	$(PY) -m pip install -q -e ".[test,slicer,studio]"
 	touch $@
 
 demo: $(VENV)/.installed
 	$(PY) -m sgrs.demo
 
-test: $(VENV)/.installed
+# The Studio's browser tests drive Debian's chromium (Playwright's own download cannot reach its host).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
+
+test: $(VENV)/.installed chromium
 	$(PY) -m pytest -q
 
-test-slow: $(VENV)/.installed
+studio: $(VENV)/.installed
+	$(VENV)/bin/sgrs-studio $(STUDIO_ARGS)
+
+test-slow: $(VENV)/.installed chromium
 	$(PY) -m pytest -q -m slow
 
 bench: $(VENV)/.installed

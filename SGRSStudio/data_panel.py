@@ -1,0 +1,164 @@
+"""Data: upload scans, open a folder below --data, the case list (labelled / unlabelled).
+
+"Labelled" means what SGRSTrain means by it (``SGRSTrainLib.collect_cases``): the case has a
+segmentation of its own (an annotation), not only the model's output.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from trame.app.file_upload import ClientFile
+from trame.widgets import html
+from trame.widgets import vuetify3 as v3
+
+from sgrs.data.image_io import read_image
+from sgrs.util.errors import InputError
+
+from . import scene_display, uploads
+from .panel import Panel
+
+
+class DataPanel(Panel):
+    key, title = "data", "Data"
+
+    def __init__(self, studio):
+        super().__init__(studio)
+        self.state.update({"data_upload": None, "data_folder": "", "data_cases": []})
+        self.state.client_only("data_upload")   # the files go to the server only after the size check
+        studio.ctrl.trigger("data_upload")(self._on_upload)
+
+    def build(self):
+        html.Div("Upload NRRD, NIfTI, MHA or a zipped DICOM series "
+                 f"(up to {self.studio.max_upload_bytes >> 20} MB).", classes="text-caption mb-1")
+        limit, mb = self.studio.max_upload_bytes, self.studio.max_upload_bytes >> 20
+        # Checked in the browser first, so an oversized file is never sent; the server checks again.
+        v3.VFileInput(
+            v_model=("data_upload",), label="Upload scans", multiple=True, density="compact",
+            prepend_icon="mdi-upload", id="data-upload", clearable=False,
+            update_modelValue=(
+                "const files = [].concat($event || []); "
+                f"const big = files.find(f => f.size > {limit}); "
+                f"if (big) {{ message = 'upload refused: ' + big.name + ' is ' + Math.round(big.size / 1048576) "
+                f"+ ' MB, above the {mb} MB limit (--max-upload-mb)'; message_type = 'error'; }} "
+                "else if (files.length) { trigger('data_upload', [files]); } "
+                "data_upload = null;"))
+        with v3.VRow(dense=True, classes="align-center"):
+            with v3.VCol(cols=8):
+                v3.VTextField(v_model=("data_folder",), label="Folder below the data folder", density="compact",
+                              hide_details=True, id="data-folder")
+            with v3.VCol(cols=4):
+                v3.VBtn("Open", click=self.open_folder_clicked, block=True, id="data-open-folder")
+        html.Div(f"Data folder: {self.studio.data_dir}", classes="text-caption mb-2")
+        v3.VDivider()
+        html.Div("Cases", classes="text-subtitle-2 mt-2")
+        with v3.VList(density="compact", id="case-list"):
+            with v3.VListItem(v_for="c in data_cases", key="c.id", title=("c.name",), active=("c.id === case_id",),
+                              click="trigger('select_case', [c.id])"):
+                with v3.Template(v_slot_append=True):
+                    v3.VChip("{{ c.labelled ? 'labelled' : 'unlabelled' }}", size="x-small",
+                             color=("c.labelled ? 'green' : 'grey'",))
+        self.studio.ctrl.trigger("select_case")(self.select_case)
+
+    # -- actions ------------------------------------------------------------------------------
+    def _on_upload(self, files):
+        loaded = []
+        for f in files:
+            client = ClientFile(f)
+            node = self.studio.guard(self.upload_one, client.name, client.content or b"", client.size)
+            if node is None:
+                return  # the error is on screen; what was loaded before stays loaded
+            loaded.append(node)
+        if loaded:
+            self.studio.notify(f"Loaded {', '.join(n.GetName() for n in loaded)}", "success")
+
+    def upload_one(self, name: str, content: bytes, declared_size: int | None = None):
+        if declared_size and declared_size > self.studio.max_upload_bytes:
+            raise InputError(f"upload refused: '{name}' is {declared_size / 2**20:.0f} MB, above the "
+                             f"{self.studio.max_upload_bytes >> 20} MB limit (--max-upload-mb)")
+        path = uploads.store_upload(self.studio.data_dir, name, content, self.studio.max_upload_bytes)
+        return self.open_file(path)
+
+    def open_folder_clicked(self):
+        self.studio.guard(self.open_folder, self.state.data_folder)
+
+    def open_folder(self, relative: str):
+        """Open every image of a folder below --data; a cohort folder's manifest brings its labels."""
+        folder = uploads.inside(self.studio.data_dir, relative or ".")
+        if not folder.is_dir():
+            raise InputError(f"'{relative}' is not a folder below the data folder")
+        manifest = folder / "manifest.json"
+        opened, errors = [], []
+        if manifest.exists():
+            for entry in json.loads(manifest.read_text()).get("cases", []):
+                try:
+                    image = uploads.inside(folder, entry["image"])
+                    node = self.open_file(image, entry.get("id"), select=False)
+                    if entry.get("label"):
+                        self.add_label(node, uploads.inside(folder, entry["label"]))
+                    opened.append(node)
+                except InputError as exc:
+                    errors.append(str(exc))
+        else:
+            for path in sorted(folder.iterdir()):
+                if path.is_file() and path.name.lower().endswith(uploads.IMAGE_SUFFIXES[:-1]):
+                    try:
+                        opened.append(self.open_file(path, select=False))
+                    except InputError as exc:
+                        errors.append(str(exc))
+        if opened:
+            self.studio.set_case(opened[0])
+        self.refresh()
+        if errors:
+            self.studio.notify(f"Opened {len(opened)} case(s); skipped {len(errors)}: {errors[0]}", "error")
+        else:
+            self.studio.notify(f"Opened {len(opened)} case(s) from {folder.name or 'the data folder'}", "success")
+        return opened
+
+    def open_file(self, path: Path, name: str | None = None, select: bool = True):
+        path = uploads.validate_image(Path(path), self.studio.max_upload_bytes)
+        node = scene_display.load_volume(self.studio.slicer, path, name)
+        if select:
+            self.studio.set_case(node)
+            self.refresh()
+        return node
+
+    def add_label(self, volume, label_path: Path):
+        """A label map file becomes the case's segmentation (its annotation)."""
+        read_image(label_path, "label")
+        labelmap = self.studio.slicer.volumes_logic.AddArchetypeVolume(str(label_path), f"{volume.GetName()} label", 1)
+        if labelmap is None:
+            raise InputError(f"{label_path.name}: Slicer could not load the label map")
+        seg = self.scene.AddNewNodeByClass("vtkMRMLSegmentationNode", f"{volume.GetName()} annotation")
+        seg.CreateDefaultDisplayNodes()
+        seg.SetReferenceImageGeometryParameterFromVolumeNode(volume)
+        try:
+            if not self.studio.slicer.segmentations_logic.ImportLabelmapToSegmentationNode(labelmap, seg):
+                raise InputError(f"{label_path.name}: the label map could not be imported")
+        finally:
+            self.scene.RemoveNode(labelmap)
+        seg.GetDisplayNode().SetVisibility(False)  # shown when its case is selected
+        return seg
+
+    def select_case(self, node_id: str):
+        node = self.scene.GetNodeByID(node_id)
+        if node is not None:
+            self.studio.set_case(node)
+
+    def refresh(self):
+        from SGRSTrainLib import collect_cases
+
+        cases = collect_cases(self.scene)
+        self.state.data_cases = [{"id": c.volume.GetID(), "name": c.volume.GetName(), "labelled": c.labelled}
+                                 for c in cases]
+        self.studio.train.show_cohort(cases)
+
+    def on_case_changed(self, volume):
+        """Show the segmentations of this case only (labels and results of other cases would overlap)."""
+        self.state.case_name = volume.GetName() if volume else ""
+        cases = {n.GetID() for n in self.scene.GetNodesByClass("vtkMRMLScalarVolumeNode")}
+        for seg in self.scene.GetNodesByClass("vtkMRMLSegmentationNode"):
+            ref = seg.GetNodeReference("referenceImageGeometryRef")
+            if ref is not None and ref.GetID() in cases and seg.GetDisplayNode() is not None \
+                    and not ref.GetName().endswith(("SGRS regions", "SGRS uncertainty")):
+                seg.GetDisplayNode().SetVisibility(ref is volume)

@@ -1,0 +1,130 @@
+"""Regions: Δ / Θ / Ω toggles, opacity, legend, entropy heat map, statistics, and the
+segmentation as a surface in 3D with the Δ and Θ regions on it."""
+from __future__ import annotations
+
+from trame.widgets import html
+from trame.widgets import vuetify3 as v3
+
+from . import scene_display
+from .panel import Panel
+
+REGIONS = (("delta", "Δ uncertain", "#00b8ff"), ("theta", "Θ inconsistent (fragile)", "#e3007d"),
+           ("omega", "Ω consistent", "#59bf59"))
+
+
+class RegionsPanel(Panel):
+    key, title = "regions", "Regions"
+
+    def __init__(self, studio):
+        super().__init__(studio)
+        self.result = None
+        self.surfaces = None   # segmentation node of Δ/Θ, shown in 3D only
+        self.state.update({"reg_delta": True, "reg_theta": True, "reg_omega": False, "reg_opacity": 0.5,
+                           "reg_heat": True, "reg_heat_opacity": 0.3, "reg_stats": [], "reg_available": False,
+                           "reg_show_seg": True})
+        for region, *_ in REGIONS:
+            self.state.change(f"reg_{region}")(self._make_toggle(region))
+        self.state.change("reg_opacity", "reg_heat", "reg_heat_opacity")(self._on_layers)
+        self.state.change("reg_show_seg")(self._on_show_seg)
+
+    def build(self):
+        html.Div("Segment a case first.", v_if="!reg_available", classes="text-caption")
+        with html.Div(v_if="reg_available"):
+            for region, label, colour in REGIONS:
+                with v3.VRow(dense=True, classes="align-center"):
+                    with v3.VCol(cols=1):
+                        html.Div(style=f"width:14px;height:14px;background:{colour};border-radius:3px")
+                    with v3.VCol(cols=11):
+                        v3.VSwitch(v_model=(f"reg_{region}",), label=label, density="compact", hide_details=True,
+                                   color="primary", id=f"region-{region}")
+            v3.VSlider(v_model=("reg_opacity",), min=0, max=1, step=0.05, label="Region opacity",
+                       density="compact", hide_details=True, id="region-opacity")
+            v3.VSwitch(v_model=("reg_show_seg",), label="Segmentation (2D + 3D surface)", density="compact",
+                       hide_details=True, color="primary", id="region-segmentation")
+            v3.VSwitch(v_model=("reg_heat",), label="Entropy heat map", density="compact", hide_details=True,
+                       color="primary", id="region-heat")
+            v3.VSlider(v_model=("reg_heat_opacity",), min=0, max=1, step=0.05, label="Heat map opacity",
+                       density="compact", hide_details=True, disabled=("!reg_heat",))
+            html.Div("black → red → yellow → white: certain → maximal entropy", classes="text-caption mb-2")
+            v3.VDataTable(headers=("reg_headers", [
+                {"title": "Region", "key": "name"}, {"title": "in seg. (mL)", "key": "foreground_ml"},
+                {"title": "share (%)", "key": "share"}, {"title": "volume (mL)", "key": "volume_ml"}]),
+                items=("reg_stats",), density="compact", hide_default_footer=True, id="region-stats")
+
+    def show_result(self, result) -> None:
+        """Put a finished segmentation on screen: region map, heat map, 2D segmentation, 3D surfaces."""
+        self.result = result
+        self._build_surfaces()
+        for region, *_ in REGIONS:
+            self._apply_toggle(region, self.state[f"reg_{region}"])
+        self._on_layers()
+        self._on_show_seg(self.state.reg_show_seg)
+        regions = (result.summary or {}).get("regions") or {}
+        self.state.reg_stats = [{"name": r["name"], "foreground_ml": r["foreground_ml"],
+                                 "share": round(100 * r["share_of_foreground"], 2), "volume_ml": r["volume_ml"]}
+                                for r in (regions.get(k) for k in ("delta", "theta", "omega")) if r]
+        self.state.reg_available = result.regions is not None
+
+    def _build_surfaces(self):
+        if self.surfaces is not None and self.scene.IsNodePresent(self.surfaces):
+            self.scene.RemoveNode(self.surfaces)
+        self.surfaces = None
+        if self.result.regions is None:
+            return
+        seg = self.scene.AddNewNodeByClass("vtkMRMLSegmentationNode",
+                                           f"{self.result.regions.GetName()} surfaces")
+        seg.CreateDefaultDisplayNodes()
+        seg.SetReferenceImageGeometryParameterFromVolumeNode(self.result.regions)
+        self.studio.slicer.segmentations_logic.ImportLabelmapToSegmentationNode(self.result.regions, seg)
+        seg.CreateClosedSurfaceRepresentation()
+        display = seg.GetDisplayNode()
+        display.SetVisibility2D(False)   # the label layer already shows them in the slice views
+        display.SetOpacity3D(0.6)
+        self.surfaces = seg
+
+    def _segment_ids(self, region: str):
+        """IDs of the surface segments of one region (named from the region map's colour table)."""
+        if self.surfaces is None:
+            return []
+        wanted = {"delta": "Δ", "theta": "Θ", "omega": "Ω"}[region]
+        s = self.surfaces.GetSegmentation()
+        return [s.GetNthSegmentID(i) for i in range(s.GetNumberOfSegments())
+                if s.GetNthSegment(i).GetName().startswith(wanted)]
+
+    def _make_toggle(self, region):
+        def on_change(**kwargs):
+            self._apply_toggle(region, kwargs[f"reg_{region}"])
+        return on_change
+
+    def _apply_toggle(self, region: str, visible: bool):
+        if self.result is None or self.result.regions is None:
+            return
+        from SGRSSegmentLib.region_display import set_region_visible
+
+        set_region_visible(self.result.regions, region, bool(visible))
+        for sid in self._segment_ids(region):
+            self.surfaces.GetDisplayNode().SetSegmentVisibility(sid, bool(visible))
+        scene_display.render(self.studio.slicer)
+
+    def _on_layers(self, **_):
+        if self.result is None:
+            return
+        from SGRSSegmentLib.display import show_result
+
+        show_result(self.scene, self.result, float(self.state.reg_opacity),
+                    float(self.state.reg_heat_opacity) if self.state.reg_heat else 0.0)
+        scene_display.render(self.studio.slicer)
+
+    def _on_show_seg(self, reg_show_seg=True, **_):
+        if self.result is None:
+            return
+        display = self.result.segmentation.GetDisplayNode()
+        if display is not None:
+            display.SetVisibility(bool(reg_show_seg))
+        scene_display.render(self.studio.slicer)
+
+    def on_case_changed(self, volume):
+        if self.result is not None and volume is not None and \
+                self.result.segmentation.GetNodeReference("referenceImageGeometryRef") is not volume:
+            self.result = None
+            self.state.reg_available = False

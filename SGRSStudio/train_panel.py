@@ -1,0 +1,206 @@
+"""Train: the cohort in the scene, annotation-priority ranking, base model and iterations,
+Train / Cancel / Resume with progress, ETA and a live loss / validation-Dice chart.
+
+``TrainSession`` (SGRSTrainLib) decides everything: the job folder, when a run counts as finished,
+when the model is registered. A job outlives the Studio: on start-up the panel re-attaches to the
+newest job folder under --jobs, so Resume works after a server restart.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from trame.widgets import html
+from trame.widgets import vuetify3 as v3
+
+from sgrs.util.errors import InputError
+
+from . import chart
+from .panel import Panel
+
+ACTIVE = ("running", "cancelling")
+RESUMABLE = ("cancelled", "stopped", "failed")
+
+
+class TrainPanel(Panel):
+    key, title = "train", "Train"
+
+    def __init__(self, studio):
+        super().__init__(studio)
+        from SGRSTrainLib.session import TrainSession
+
+        self.session = TrainSession(self.scene, studio.slicer.segmentations_logic, studio.jobs_dir,
+                                    registry=studio.models_dir, python=studio.python)
+        self.rank_session = None
+        self._shown_registered = None
+        self.state.update({
+            "tr_base": None, "tr_iterations": 2000, "tr_filters": 16, "tr_patch": "96 96 80", "tr_batch": 4,
+            "tr_device": "auto", "tr_val_every": "", "tr_log_every": "", "tr_state": "idle", "tr_progress": 0, "tr_status": "", "tr_running": False,
+            "tr_resumable": False, "tr_chart": chart.empty(), "tr_cohort": "", "rank_running": False,
+            "rank_progress": 0, "rank_results": []})
+        self._reattach()
+
+    def build(self):
+        html.Div("Cohort: {{ tr_cohort }}", classes="text-body-2 mb-1", id="train-cohort")
+        with v3.VRow(dense=True):
+            with v3.VCol(cols=6):
+                v3.VBtn("Rank unlabelled", block=True, size="small", click=self.rank_clicked, id="rank-run",
+                        disabled=("rank_running",))
+            with v3.VCol(cols=6):
+                v3.VBtn("Cancel ranking", block=True, size="small", click=self.rank_cancel, id="rank-cancel",
+                        disabled=("!rank_running",))
+        v3.VProgressLinear(model_value=("rank_progress",), height=4, v_show="rank_running", color="secondary")
+        with v3.VList(density="compact", id="rank-results"):
+            v3.VListItem(v_for="r in rank_results", key="r.id", title=("r.name",), subtitle=("r.detail",),
+                         click="trigger('select_case', [r.id])")
+        v3.VDivider(classes="my-2")
+        v3.VSelect(v_model=("tr_base",), items=("[{title: 'none (from scratch)', value: null}, ...models]",),
+                   label="Base model", density="compact", id="train-base")
+        with v3.VRow(dense=True):
+            with v3.VCol(cols=4):
+                v3.VTextField(v_model=("tr_iterations",), label="Iterations", type="number", density="compact",
+                              id="train-iterations")
+            with v3.VCol(cols=4):
+                v3.VTextField(v_model=("tr_filters",), label="Filters", type="number", density="compact",
+                              id="train-filters")
+            with v3.VCol(cols=4):
+                v3.VTextField(v_model=("tr_batch",), label="Batch", type="number", density="compact",
+                              id="train-batch")
+        with v3.VRow(dense=True):
+            with v3.VCol(cols=6):
+                v3.VTextField(v_model=("tr_patch",), label="Patch (x y z)", density="compact", id="train-patch")
+            with v3.VCol(cols=6):
+                v3.VSelect(v_model=("tr_device",), items=("['auto', 'cpu', 'cuda', 'mps']",), label="Device",
+                           density="compact")
+        with v3.VRow(dense=True):
+            with v3.VCol(cols=6):
+                v3.VTextField(v_model=("tr_val_every",), label="Validate every (blank: default)", type="number",
+                              density="compact", id="train-val-every")
+            with v3.VCol(cols=6):
+                v3.VTextField(v_model=("tr_log_every",), label="Log every (blank: default)", type="number",
+                              density="compact", id="train-log-every")
+        with v3.VRow(dense=True):
+            with v3.VCol(cols=4):
+                v3.VBtn("Train", color="primary", block=True, click=self.train_clicked, id="train-run",
+                        disabled=("tr_running",))
+            with v3.VCol(cols=4):
+                v3.VBtn("Cancel", block=True, click=self.cancel_clicked, id="train-cancel",
+                        disabled=("!tr_running",))
+            with v3.VCol(cols=4):
+                v3.VBtn("Resume", block=True, click=self.resume_clicked, id="train-resume",
+                        disabled=("tr_running || !tr_resumable",))
+        v3.VProgressLinear(model_value=("tr_progress",), height=8, color="primary", classes="mt-2",
+                           id="train-progress")
+        html.Div("{{ tr_status }}", classes="text-caption", id="train-status")
+        chart.build("tr_chart")
+
+    # -- ranking ------------------------------------------------------------------------------
+    def rank_clicked(self):
+        self.studio.guard(self._rank)
+
+    def _rank(self):
+        from SGRSTrainLib import collect_cases
+        from SGRSTrainLib.session import RankSession
+
+        if self.rank_session is not None:
+            self.rank_session.close()
+        self.rank_session = RankSession(self.state.model_path or "", device=self.state.tr_device)
+        self.rank_session.start(collect_cases(self.scene))
+        self.state.rank_running, self.state.rank_results = True, []
+
+    def rank_cancel(self):
+        if self.rank_session is not None:
+            self.rank_session.cancel()
+
+    # -- training -----------------------------------------------------------------------------
+    def parameters(self):
+        from SGRSTrainLib import TrainParameters
+
+        try:
+            patch = tuple(int(p) for p in str(self.state.tr_patch).replace(",", " ").split())
+            iterations, filters, batch = int(self.state.tr_iterations), int(self.state.tr_filters), \
+                int(self.state.tr_batch)
+        except ValueError:
+            raise InputError("Iterations, filters, batch and patch must be whole numbers.") from None
+        if len(patch) != 3:
+            raise InputError("Patch needs three sides (x y z).")
+        extra = []
+        for flag, value in (("--val-every", self.state.tr_val_every), ("--log-every", self.state.tr_log_every)):
+            if str(value or "").strip():
+                if not str(value).strip().isdigit() or int(value) < 1:
+                    raise InputError(f"{flag[2:].replace('-', ' ')} must be a whole number ≥ 1.")
+                extra += [flag, str(int(value))]
+        return TrainParameters(base_model=self.state.tr_base or None, iterations=iterations, filters=filters,
+                               batch=batch, patch=patch, device=self.state.tr_device, extra_args=tuple(extra))
+
+    def train_clicked(self):
+        self.studio.guard(self._train)
+
+    def _train(self):
+        params = self.parameters()
+        self.session.collect()   # the scene's cases as they are now (annotations included)
+        self.session.start(params)
+        self._show()
+
+    def cancel_clicked(self):
+        self.studio.guard(self.session.cancel)
+        self._show()
+
+    def resume_clicked(self):
+        self.studio.guard(self.session.resume)
+        self._show()
+
+    def _reattach(self):
+        """After a restart: pick up the newest job folder (running or resumable)."""
+        root = Path(self.studio.jobs_dir)
+        from SGRSTrainLib.job import holds_job
+
+        jobs = sorted((p for p in root.iterdir() if p.is_dir() and holds_job(p)), key=lambda p: p.stat().st_mtime) \
+            if root.is_dir() else []
+        if jobs:
+            self.studio.guard(self.session.attach, jobs[-1])
+            self._show()
+
+    # -- polling ------------------------------------------------------------------------------
+    def show_cohort(self, cases):
+        """Called by the Data panel whenever the case list changes (collecting hashes label voxels)."""
+        labelled = sum(1 for c in cases if c.labelled)
+        self.state.tr_cohort = f"{labelled} labelled, {len(cases) - labelled} unlabelled"
+
+    def poll(self):
+        if self.state.rank_running and self.rank_session is not None:
+            self.rank_session.poll()
+            done, total = self.rank_session.progress or (0, 0)
+            self.state.rank_progress = 100.0 * done / total if total else 0
+            if self.rank_session.state not in ACTIVE:
+                self.state.rank_running = False
+                if self.rank_session.state == "done":
+                    self.state.rank_results = [
+                        {"id": r.case.volume.GetID(), "name": r.case.volume.GetName(),
+                         "detail": f"Δ∪Θ {100 * r.share:.1f}% of {r.foreground_ml:.1f} mL predicted"
+                         if r.foreground_ml > 0 else "nothing predicted: worth a look"}
+                        for r in self.rank_session.results]
+                elif self.rank_session.message:
+                    self.studio.notify(self.rank_session.message,
+                                       "error" if self.rank_session.state == "failed" else "info")
+        if self.session.state in ACTIVE:
+            self.session.poll()
+            self._show()
+        elif self.state.tr_running:   # the last poll ended the run: show the final state once
+            self._show()
+
+    def _show(self):
+        s = self.session
+        status = s.status
+        self.state.tr_state = s.state
+        self.state.tr_running = s.state in ACTIVE
+        self.state.tr_resumable = s.state in RESUMABLE
+        if status is not None:
+            self.state.tr_progress = 100.0 * status.fraction
+            self.state.tr_status = s.message
+            self.state.tr_chart = chart.lines(status.losses or [], status.dice or [])
+        else:
+            self.state.tr_status = s.message or s.state
+        if s.registered is not None and s.registered is not self._shown_registered:
+            self._shown_registered = s.registered
+            self.studio.model.refresh(select=str(s.registered.path))
+            self.studio.notify(f"New model '{s.registered.name}' registered and selected for Segment", "success")
