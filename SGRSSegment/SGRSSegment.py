@@ -45,6 +45,9 @@ class SGRSSegmentParameterNode:
     tau: Annotated[float, WithinRange(0.0, 1.0)] = 0.296
     deltaRule: str = "union"
     regionOpacity: Annotated[float, WithinRange(0.0, 1.0)] = 0.5
+    showDelta: bool = True
+    showTheta: bool = True
+    showOmega: bool = False
 
 
 class SGRSSegmentLogic(ModuleLogic):
@@ -105,8 +108,9 @@ class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
             self.onParameters()
 
     def onParameters(self, caller=None, event=None):
-        from SGRSSegmentLib.display import set_region_opacity
+        from SGRSSegmentLib.display import set_region_opacity, show_regions
         set_region_opacity(slicer.mrmlScene, self.params.regionOpacity)
+        show_regions(self.session.result, self.params.showDelta, self.params.showTheta, self.params.showOmega)
         self.updateButtons()
 
     def refreshModels(self):
@@ -158,6 +162,7 @@ class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
         self.timer.stop()
         if state == "done":
             show_result(slicer.mrmlScene, self.session.result, self.params.regionOpacity)
+            self.onParameters()  # the region switches apply to the new map too
         elif state == "failed":
             slicer.util.errorDisplay(self.session.message)
         self.updateButtons()

@@ -25,3 +25,12 @@ def show_result(scene, result, region_opacity: float = 0.5, entropy_opacity: flo
             node.SetForegroundOpacity(entropy_opacity)
         node.SetLabelVolumeID(result.regions.GetID() if result.regions is not None else None)
         node.SetLabelOpacity(float(region_opacity))
+
+
+def show_regions(result, delta: bool, theta: bool, omega: bool) -> None:
+    """Apply the Δ / Θ / Ω switches to a result's region map (no-op without one)."""
+    from .region_display import set_region_visible
+    if result is None or result.regions is None:
+        return
+    for region, visible in (("delta", delta), ("theta", theta), ("omega", omega)):
+        set_region_visible(result.regions, region, visible)

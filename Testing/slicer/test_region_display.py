@@ -22,3 +22,18 @@ def test_hide_and_show_one_region():
     set_region_visible(node, "omega", True)
     assert region_visibility(node) == {"delta": True, "theta": True, "omega": True}
     scene.Clear(1)
+
+
+def test_desktop_region_switches_apply_to_a_result_and_tolerate_none():
+    from types import SimpleNamespace
+
+    from SGRSSegmentLib.display import show_regions
+    scene = slicer.vtkMRMLScene()
+    volume = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "scan")
+    slicer.util.updateVolumeFromArray(volume, np.zeros((4, 5, 6), np.float32))
+    node, _ = result_nodes.add_region_map(scene, volume, np.full((6, 5, 4), 2, np.uint8), "scan SGRS regions")
+    show_regions(None, False, False, True)  # no result yet: nothing to do, no error
+    show_regions(SimpleNamespace(regions=None), False, False, True)  # --no-regions result
+    show_regions(SimpleNamespace(regions=node), False, True, True)
+    assert region_visibility(node) == {"delta": False, "theta": True, "omega": True}
+    scene.Clear(1)
