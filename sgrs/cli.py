@@ -15,7 +15,7 @@ def _phantom(args) -> int:
     bar = ProgressBar(args.cases, "phantom")
     try:
         path = write_cohort(args.out_dir, args.cases, args.seed, args.val, args.test, tuple(args.size),
-                            tuple(args.spacing), progress=lambda i, n: bar.update(i))
+                            tuple(args.spacing), progress=lambda i, n: bar.update(i), family=args.family)
     except ValueError as exc:
         raise SGRSError(str(exc)) from None
     except OSError as exc:
@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     ph.add_argument("--test", type=int, default=None, help="test cases (default: a tenth, ≥ 1)")
     ph.add_argument("--size", type=int, nargs=3, default=[64, 64, 48], metavar=("X", "Y", "Z"))
     ph.add_argument("--spacing", type=float, nargs=3, default=[1.25, 1.25, 1.25], metavar=("X", "Y", "Z"))
+    ph.add_argument("--family", default="default", choices=["default", "hard"],
+                    help="default: the demo's phantoms; hard: blurred, touching distractors, lower contrast "
+                         "(the benchmark's family with headroom)")
     ph.set_defaults(func=_phantom)
 
     tr = sub.add_parser("train", help="semi-supervised training into a job folder")
