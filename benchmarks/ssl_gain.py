@@ -48,10 +48,12 @@ ARMS = {
     "supervised": {"method": "supervised"},
     "mean-teacher": {"method": "mean-teacher"},
     "mix": {"method": "mix"},
-    "sgrs": {"method": "sgrs"},                       # the engine's option defaults, no recipe
     "default": {"method": "sgrs", "recipe": "default"},
     "paper": {"method": "sgrs", "recipe": "paper"},
     "released": {"method": "sgrs", "recipe": "released"},
+    # the runaway-guard ablation: the default recipe with each guard (guard off = "default")
+    "guard-delta-ce": {"method": "sgrs", "recipe": "default", "guard": "delta-ce"},
+    "guard-tau-quantile": {"method": "sgrs", "recipe": "default", "guard": "tau-quantile"},
 }
 BASELINE = "mean-teacher"
 
@@ -172,7 +174,7 @@ def run_one(task: dict) -> str:
     train_s = time.time() - t0
     t1 = time.time()
     dice = evaluate(job / "model", Path(task["manifest"]), task["overlap"], task["device"])
-    result = {"arm": task["arm"], "seed": task["seed"], "overrides": task["overrides"],
+    result = {"arm": task["arm"], "seed": task["seed"], "overrides": task["overrides"], "source": source_version(),
               "config": config.to_json(), "dice": dice,
               "mean": {role: float(np.mean(list(v.values()))) for role, v in dice.items()},
               "shares": shares_over_time(job / "progress.jsonl"),
@@ -184,6 +186,20 @@ def run_one(task: dict) -> str:
     m = result["mean"]
     return (f"{task['arm']} seed {task['seed']}: student {m['student']:.4f}"
             + (f", teacher {m['teacher']:.4f}" if "teacher" in m else "") + f" ({train_s:.0f} s train)")
+
+
+def source_version() -> str:
+    """The engine's commit: a COMMIT file next to an exported snapshot, else git."""
+    root = Path(__file__).resolve().parents[1]
+    if (root / "COMMIT").exists():
+        return (root / "COMMIT").read_text().strip()
+    try:
+        import subprocess
+
+        return subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def t_interval(diffs: np.ndarray) -> tuple[float, float, float]:
@@ -259,7 +275,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="/work/bench-out")
     ap.add_argument("--full", action="store_true", help="GPU settings: full V-Net, patch 112×112×80, 15k iterations")
-    ap.add_argument("--arms", nargs="+", default=["supervised", "mean-teacher", "mix", "sgrs"])
+    ap.add_argument("--arms", nargs="+", default=list(ARMS))
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--labelled", type=int, default=2)
     ap.add_argument("--unlabelled", type=int, default=30)
