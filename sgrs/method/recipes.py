@@ -74,8 +74,8 @@ OPTIONS: dict[str, tuple[tuple | None, str]] = {
     )),
     "guard": (("none", "delta-ce", "tau-quantile"), (
         "runaway guard: none; 'delta-ce' adds guard_weight × hard CE toward the pseudo label on Δ; "
-        "'tau-quantile' lowers τ to the guard_quantile quantile of the batch entropy when that is "
-        "smaller, so at most 1 − q of each view's voxels are uncertain"
+        "'tau-quantile' raises τ to the guard_quantile quantile q of the batch's entropies when that "
+        "is larger, so at most about 1 − q of the voxels of both views are uncertain"
     )),
 }
 

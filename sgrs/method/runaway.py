@@ -38,7 +38,7 @@ class RunawayDetector:
             return None
         self.armed = False
         mean = sum(self.recent) / len(self.recent)
-        return {"kind": "region_runaway", "iteration": iteration, "share_delta_theta": round(mean, 4),
+        return {"code": "region_runaway", "iteration": iteration, "share_delta_theta": round(mean, 4),
                 "threshold": self.threshold, "window": self.window,
                 "message": f"Δ + Θ stayed above {self.threshold:.0%} of the patch voxels for the last "
                            f"{self.window} logged steps (mean {mean:.1%}): the region split is running away; "

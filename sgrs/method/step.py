@@ -36,7 +36,7 @@ from .synergy import DEFAULT_TAU, class_argmax, synergy_regions
 METHODS = ("sgrs", "mix", "mean-teacher", "supervised")
 THETA_LOSSES = ("nr", "con", "none")
 GUARD_WEIGHT = 0.1      # delta-ce guard: weight of the hard CE on Δ relative to the Ω/Θ CE terms
-GUARD_QUANTILE = 0.8    # tau-quantile guard: at most ~20 % of a batch's voxels uncertain per view
+GUARD_QUANTILE = 0.8    # tau-quantile guard: at most ~20 % of a batch's voxels uncertain
 _D = recipes.DEFAULT
 
 

@@ -36,7 +36,7 @@ class Regions:
     delta: torch.Tensor
     omega: torch.Tensor
     theta: torch.Tensor
-    tau: float = DEFAULT_TAU  # the threshold used (lower than asked under the tau-quantile guard)
+    tau: float = DEFAULT_TAU  # the threshold used (raised under the tau-quantile guard)
 
     def shares(self) -> dict[str, float]:
         n = self.delta.numel()
@@ -44,13 +44,13 @@ class Regions:
 
 
 def quantile_tau(ent_u: torch.Tensor, ent_m: torch.Tensor, tau: float, q: float) -> float:
-    """min(τ, the q-quantile of both views' entropies): at most ~1 − q of each batch is uncertain.
+    """max(τ, the q-quantile of both views' entropies): at most ~1 − q of the batch's voxels uncertain.
 
     ``kthvalue`` rather than ``torch.quantile``, which refuses tensors of more than 2^24 elements.
     """
     ent = torch.cat([ent_u.flatten(), ent_m.flatten()]).float()
     k = min(max(int(q * ent.numel()), 1), ent.numel())
-    return min(float(tau), float(ent.kthvalue(k).values))
+    return max(float(tau), float(ent.kthvalue(k).values))
 
 
 def synergy_regions(p_u: torch.Tensor, p_m: torch.Tensor, tau: float = DEFAULT_TAU,
@@ -60,7 +60,7 @@ def synergy_regions(p_u: torch.Tensor, p_m: torch.Tensor, tau: float = DEFAULT_T
     Uncertain = Ent > τ. With two classes τ = 0.296 is a foreground probability inside
     (0.425, 0.575). Δ = uncertain(P_U) ∪ uncertain(P_M) (``union``, released code) or ∩
     (``intersection``, the paper's formula 5); Ω = agreeing argmax outside Δ; Θ = disagreeing outside Δ.
-    ``tau_quantile`` q (the tau-quantile guard): τ = min(τ, q-quantile of the batch entropies).
+    ``tau_quantile`` q (the tau-quantile guard): τ = max(τ, q-quantile of the batch entropies).
     """
     if delta_rule not in DELTA_RULES:
         raise ValueError(f"delta_rule must be one of {DELTA_RULES}, not {delta_rule!r}")
