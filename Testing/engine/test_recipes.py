@@ -432,3 +432,47 @@ def test_tau_quantile_guard_caps_the_uncertain_share():
     # when fewer than 1 − q of the voxels are uncertain τ stays at its value
     sure = torch.stack([1 - fg_u * 0 - 0.01, fg_u * 0 + 0.01], 1)
     assert synergy_regions(sure, sure, tau_quantile=0.8).tau == 0.296
+
+
+# ---------------------------------------------------------------- exact resume under the released recipe
+
+
+def test_released_recipe_resumes_exactly_after_kill_minus_nine(tiny_cohort, tmp_path):
+    # noise, permutation batches and partners, train-mode teacher, double EMA and student decay are
+    # all functions of (seed, t) or of the checkpointed state, so a killed run resumes bit-identically
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from safetensors.torch import load_file
+
+    from sgrs.training.job import read_events
+
+    def args(out):
+        return ["train", "--cohort", tiny_cohort, "--out", out, "--labelled", 2, "--iterations", 8,
+                "--patch", 32, 32, 16, "--filters", 2, "--seed", 3, "--device", "cpu",
+                "--checkpoint-every", 2, "--log-every", 1, "--val-every", 8, "--recipe", "released"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def cli(*a):
+        return subprocess.run([sys.executable, "-m", "sgrs", *map(str, a)], capture_output=True, text=True, check=False,
+                              env=env, timeout=300)
+    straight = cli(*args(tmp_path / "straight"))
+    assert straight.returncode == 0, straight.stderr
+    job = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "sgrs", *map(str, args(job))], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    end = time.time() + 240
+    while time.time() < end and not any(e["event"] == "checkpoint" and e["iteration"] >= 2 for e in read_events(job)):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    resumed = cli("train", "--out", job, "--resume", "--device", "cpu")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((job / "config.json").read_text())["recipe"] == "released"
+    for weights in ("student", "teacher"):
+        a = load_file(tmp_path / "straight" / "model" / f"{weights}.safetensors")
+        b = load_file(job / "model" / f"{weights}.safetensors")
+        assert all(torch.equal(a[k], b[k]) for k in a), f"{weights} must continue exactly"
