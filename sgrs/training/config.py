@@ -118,7 +118,7 @@ class TrainConfig:
 
     @property
     def warmup_steps(self) -> int:
-        return int(round(self.warmup_fraction * self.iterations))
+        return round(self.warmup_fraction * self.iterations)
 
     def every(self, name: str) -> int:
         """Event intervals: explicit, or derived from the run length."""
@@ -140,6 +140,6 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_json(cls, d: dict) -> "TrainConfig":
+    def from_json(cls, d: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
