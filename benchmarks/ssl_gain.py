@@ -99,8 +99,9 @@ def make_cohort(root: Path, n_seeds: int, labelled: int, unlabelled: int, test: 
     return manifests
 
 
-def shares_over_time(progress: Path, parts: int = 4) -> dict:
-    """Mean Δ / Θ shares per part of the run, and the largest Δ + Θ, from the step events."""
+def shares_over_time(progress: Path, parts: int = 4, warmup: int = 0) -> dict:
+    """Mean Δ / Θ shares per part of the run, and the largest Δ + Θ after the warm-up (where an
+    untrained network is uncertain nearly everywhere by nature), from the step events."""
     steps = [e for e in map(json.loads, progress.read_text().splitlines())
              if e.get("event") == "step" and "share_delta" in e]
     if not steps:
@@ -109,9 +110,22 @@ def shares_over_time(progress: Path, parts: int = 4) -> dict:
     for key in ("share_delta", "share_theta"):
         values = np.array([e[key] for e in steps])
         out[key] = [round(float(c.mean()), 5) for c in np.array_split(values, parts)]
-    out["max_delta_plus_theta"] = round(max(e["share_delta"] + e["share_theta"] for e in steps), 5)
+    late = [e for e in steps if e["iteration"] > warmup] or steps
+    out["max_delta_plus_theta"] = round(max(e["share_delta"] + e["share_theta"] for e in late), 5)
     out["series"] = [[e["iteration"], e["share_delta"], e["share_theta"]] for e in steps[:: max(1, len(steps) // 40)]]
     return out
+
+
+def training_seconds(progress: Path) -> float:
+    """Wall time of the training segments (started → cancelled / finished): a resumed run counts
+    every segment, the pause in between not."""
+    total, start = 0.0, None
+    for e in map(json.loads, progress.read_text().splitlines()):
+        if e["event"] == "started":
+            start = e["time"]
+        elif e["event"] in ("cancelled", "finished", "failed") and start is not None:
+            total, start = total + e["time"] - start, None
+    return total
 
 
 def evaluate(model_dir: Path, manifest: Path, overlap: float, device: str) -> dict:
@@ -177,7 +191,7 @@ def run_one(task: dict) -> str:
     result = {"arm": task["arm"], "seed": task["seed"], "overrides": task["overrides"], "source": source_version(),
               "config": config.to_json(), "dice": dice,
               "mean": {role: float(np.mean(list(v.values()))) for role, v in dice.items()},
-              "shares": shares_over_time(job / "progress.jsonl"),
+              "shares": shares_over_time(job / "progress.jsonl", warmup=config.warmup_steps),
               "train_s": round(train_s, 1), "eval_s": round(time.time() - t1, 1)}
     result_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = result_path.with_suffix(".tmp")
@@ -216,13 +230,18 @@ def report(out: Path, arm_order: list[str], header: str) -> str:
     results = [json.loads(p.read_text()) for p in sorted((out / "results").glob("*.json"))]
     by_arm: dict[str, dict[int, dict]] = {}
     for r in results:
+        progress = out / "runs" / r["arm"] / f"seed{r['seed']}" / "progress.jsonl"
+        if progress.exists():  # recomputed, so older result files get the same statistics
+            warmup = round(r["config"]["warmup_fraction"] * r["config"]["iterations"])
+            r["shares"] = shares_over_time(progress, warmup=warmup)
+            r["train_s"] = training_seconds(progress)
         by_arm.setdefault(r["arm"], {})[r["seed"]] = r
     order = list(dict.fromkeys(arm_order))
     arms = [a for a in order if a in by_arm] + sorted(a for a in by_arm if a not in order)
     base = by_arm.get(BASELINE, {})
     columns = ("| arm | seeds | student Dice (mean ± sd) | teacher Dice (mean ± sd) | student − mean teacher "
                "(paired, 95 % CI) | teacher − mean teacher's teacher (paired, 95 % CI) | Δ share by quarter | "
-               "Θ share by quarter | max Δ+Θ | train s / run |")
+               "Θ share by quarter | max Δ+Θ after warm-up | train s / run |")
     lines = [header, "", columns,
              "|---|---|---|---|---|---|---|---|---|---|"]
     summary = {}
