@@ -20,7 +20,8 @@ and ``<out>/results.json``.
     python benchmarks/ssl_gain.py --out /work/bench-out --report               # tables only
 
 Arms: a name from ARMS, or ``name:key=value,key=value`` with TrainConfig fields (values parsed as
-JSON, else kept as strings), e.g. ``sgrs-inter:method=sgrs,delta_rule=intersection``.
+JSON, else kept as strings), e.g. ``sgrs-inter:method=sgrs,delta_rule=intersection``; plus the
+benchmark-only ``bench_dropout=P`` (the V-Net's Dropout3d probability, see ``set_dropout``).
 """
 from __future__ import annotations
 
@@ -158,6 +159,25 @@ def evaluate(model_dir: Path, manifest: Path, overlap: float, device: str) -> di
     return out
 
 
+def set_dropout(p: float) -> None:
+    """Benchmark-only knob (arm key ``bench_dropout``): the V-Net's two Dropout3d layers use p.
+
+    Why: with 4 filters the last decoder stage has 4 channels, and channel dropout at 0.5 zeroes all
+    of them for 1 sample in 16 (its output is then the bias alone: p ≈ 0.5 everywhere), which the
+    full 16-filter network practically never does. Patched in the worker process only (each run has
+    a fresh process), so no other arm is affected.
+    """
+    import torch
+
+    base = torch.nn.Dropout3d
+
+    class FixedDropout3d(base):
+        def __init__(self, _p: float = 0.5, inplace: bool = False):
+            super().__init__(p, inplace)
+
+    torch.nn.Dropout3d = FixedDropout3d
+
+
 def run_one(task: dict) -> str:
     """Train (or resume) one arm × seed and write its result JSON; returns a one-line summary."""
     import torch
@@ -169,14 +189,17 @@ def run_one(task: dict) -> str:
     from sgrs.training.loop import train
 
     result_path, job = Path(task["result"]), Path(task["job"])
+    overrides = dict(task["overrides"])
+    if "bench_dropout" in overrides:
+        set_dropout(float(overrides.pop("bench_dropout")))
     known = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(task["overrides"]) - known)
+    unknown = sorted(set(overrides) - known)
     if unknown:
         return f"{task['arm']} seed {task['seed']}: skipped, TrainConfig has no {unknown} (not implemented yet)"
     config = TrainConfig(cohort=task["manifest"], out=str(job), labelled=task["labelled"], val=0,
                          iterations=task["iterations"], patch=tuple(task["patch"]), filters=task["filters"],
                          batch=task["batch"], device=task["device"], seed=task["seed_value"],
-                         val_every=task["iterations"], **task["overrides"])
+                         val_every=task["iterations"], **overrides)
     t0 = time.time()
     finished = any(e["event"] == "finished" for e in read_events(job / "progress.jsonl")) \
         if (job / "progress.jsonl").exists() else False
