@@ -57,6 +57,13 @@ ARMS = {
     "guard-tau-quantile": {"method": "sgrs", "recipe": "default", "guard": "tau-quantile"},
 }
 BASELINE = "mean-teacher"
+# further paired contrasts (a − b), reported when both arms have ≥ 2 common seeds: what each part adds
+CONTRASTS = [("mean-teacher", "supervised"), ("mix", "supervised"), ("default", "supervised"),
+             ("default", "mix"), ("paper", "mix"), ("released", "mix"), ("paper", "default"),
+             ("guard-delta-ce", "default"), ("guard-tau-quantile", "default"),
+             ("sgrs-inter", "default"), ("sgrs-dice-all", "default"), ("sgrs-agree", "default"),
+             ("sgrs-theta-none", "default"), ("default-nodrop", "mt-nodrop"), ("default-nodrop", "default"),
+             ("mt-nodrop", "mean-teacher"), ("mt-train-teacher", "mean-teacher")]
 
 
 def parse_arm(spec: str) -> tuple[str, dict]:
@@ -307,6 +314,20 @@ def report(out: Path, arm_order: list[str], header: str) -> str:
         n = max((max(r) for r in by_arm.values()), default=-1) + 1
         lines.append(f"| {arm} | " + " | ".join(
             f"{by_arm[arm][s]['mean']['student']:.4f}" if s in by_arm[arm] else "—" for s in range(n)) + " |")
+    contrasts = []
+    for a, b in CONTRASTS:
+        common = sorted(set(by_arm.get(a, {})) & set(by_arm.get(b, {})))
+        if len(common) < 2:
+            continue
+        d = np.array([by_arm[a][s]["mean"]["student"] - by_arm[b][s]["mean"]["student"] for s in common])
+        mean, lo, hi = t_interval(d)
+        contrasts.append(f"| {a} − {b} | {len(common)} | {mean:+.4f} [{lo:+.4f}, {hi:+.4f}] | "
+                         + " / ".join(f"{v:+.3f}" for v in d) + " |")
+        summary.setdefault("contrasts", {})[f"{a} - {b}"] = {"seeds": common, "mean": mean, "ci95": [lo, hi],
+                                                              "per_seed": d.tolist()}
+    if contrasts:
+        lines += ["", "Paired contrasts (student test Dice, a − b over common seeds, 95 % t-interval):", "",
+                  "| contrast | seeds | mean [95 % CI] | per seed |", "|---|---|---|---|", *contrasts]
     text = "\n".join(lines) + "\n"
     (out / "results.md").write_text(text)
     (out / "results.json").write_text(json.dumps(summary, indent=1))
