@@ -16,7 +16,7 @@ def _phantom(args) -> int:
     bar = ProgressBar(args.cases, "phantom")
     try:
         path = write_cohort(args.out_dir, args.cases, args.seed, args.val, args.test, tuple(args.size),
-                            tuple(args.spacing), progress=lambda i, n: bar.update(i))
+                            tuple(args.spacing), progress=lambda i, n: bar.update(i), family=args.family)
     except ValueError as exc:
         raise SGRSError(str(exc)) from None
     except OSError as exc:
@@ -27,6 +27,7 @@ def _phantom(args) -> int:
 
 
 def _train(args) -> int:
+    from .method import recipes
     from .training.config import TrainConfig
     from .training.loop import Cancelled, train
 
@@ -39,7 +40,10 @@ def _train(args) -> int:
             cohort=args.cohort, out=args.out, labelled=args.labelled, val=args.val, iterations=args.iterations,
             patch=tuple(args.patch), filters=args.filters, method=args.method, batch=args.batch, lr=args.lr,
             lr_policy=args.lr_policy, seed=args.seed, device=args.device, tau=args.tau,
-            delta_rule=args.delta_rule, theta_loss=args.theta_loss, teacher_noise=args.teacher_noise,
+            theta_loss=args.theta_loss, recipe=args.recipe,
+            **{name: getattr(args, name) for name in recipes.OPTIONS},
+            guard_weight=args.guard_weight, guard_quantile=args.guard_quantile,
+            runaway_share=args.runaway_share, runaway_window=args.runaway_window,
             ct_window=tuple(args.ct_window) if args.ct_window else None, base_model=args.base_model,
             postprocess=args.postprocess,
             val_every=args.val_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every)
@@ -83,6 +87,32 @@ def _models(args) -> int:
     return 0
 
 
+def _add_recipe_arguments(tr) -> None:
+    """--recipe and one flag per recipe option; a flag left out takes the recipe's value."""
+    from .method import recipes  # pure data, no torch
+    from .method.runaway import RUNAWAY_SHARE, RUNAWAY_WINDOW
+
+    tr.add_argument("--recipe", default="default", choices=list(recipes.RECIPES),
+                    help="preset of the options below: default (ours), paper (the equations as printed), "
+                         "released (the authors' code minus its cross-sample mask bug); see docs/method.md")
+    for name, (allowed, doc) in recipes.OPTIONS.items():
+        flag = "--" + name.replace("_", "-")
+        if allowed is None:
+            tr.add_argument(flag, type=float, default=None, help=f"{doc} (default: the recipe's)")
+        elif isinstance(allowed[0], bool):
+            tr.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                            help=f"{doc} (default: the recipe's)")
+        else:
+            tr.add_argument(flag, default=None, choices=list(allowed), help=f"{doc} (default: the recipe's)")
+    tr.add_argument("--guard-weight", type=float, default=0.1, help="delta-ce guard: weight of the CE on Δ")
+    tr.add_argument("--guard-quantile", type=float, default=0.8,
+                    help="tau-quantile guard: τ ≤ this quantile of the batch entropies")
+    tr.add_argument("--runaway-share", type=float, default=RUNAWAY_SHARE,
+                    help="warn when Δ + Θ stays above this share of the patch voxels ...")
+    tr.add_argument("--runaway-window", type=int, default=RUNAWAY_WINDOW,
+                    help="... for this many logged steps after the warm-up")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sgrs", description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--version", action="version", version=f"sgrs {__version__}")
@@ -96,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     ph.add_argument("--test", type=int, default=None, help="test cases (default: a tenth, ≥ 1)")
     ph.add_argument("--size", type=int, nargs=3, default=[64, 64, 48], metavar=("X", "Y", "Z"))
     ph.add_argument("--spacing", type=float, nargs=3, default=[1.25, 1.25, 1.25], metavar=("X", "Y", "Z"))
+    ph.add_argument("--family", default="default", choices=["default", "hard"],
+                    help="default: the demo's phantoms; hard: blurred, touching distractors, lower contrast "
+                         "(the benchmark's family with headroom)")
     ph.set_defaults(func=_phantom)
 
     tr = sub.add_parser("train", help="semi-supervised training into a job folder")
@@ -113,11 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=1337)
     tr.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
     tr.add_argument("--tau", type=float, default=0.296, help="entropy threshold of Δ (log10)")
-    tr.add_argument("--delta-rule", default="union", choices=["union", "intersection"])
     tr.add_argument("--theta-loss", default="nr", choices=["nr", "con", "none"],
                     help="loss on Θ: noise-robust (default), the consistent-region loss, or none")
-    tr.add_argument("--teacher-noise", action="store_true",
-                    help="released-code variant: teacher in train mode on noisy images")
+    _add_recipe_arguments(tr)
     tr.add_argument("--ct-window", type=float, nargs=2, metavar=("LOW", "HIGH"), help="clip before z-score")
     tr.add_argument("--base-model", help="bundle to fine-tune from")
     tr.add_argument("--postprocess", default="none", choices=["none", "lcc"],

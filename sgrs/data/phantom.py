@@ -5,6 +5,10 @@ tubular "pulmonary veins" leaving it; a darker wall around it; bright distractor
 blood but are not the target (an aorta-like tube, a ventricle-like blob); a smooth multiplicative
 bias field; Rician noise. Shape, position, size, contrast and noise vary per case; everything is a
 function of (seed, case index), so the same command always writes the same files.
+
+Families (``family=``): ``default`` (the demo's, unchanged) and ``hard``, built for a benchmark with
+headroom (see ``phantom_hard.py``): partial-volume blur, a wall of variable thickness with gaps,
+distractors that touch the target at lower contrast, more noise.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from .image_io import Geometry, write_image
 
 DEFAULT_SIZE = (64, 64, 48)
 DEFAULT_SPACING = (1.25, 1.25, 1.25)
+FAMILIES = ("default", "hard")
 
 
 def _smooth_noise(rng: np.random.Generator, shape, scale_vox: float) -> np.ndarray:
@@ -44,8 +49,14 @@ def _curve(rng, start, direction, length, n=24) -> np.ndarray:
     return (1 - t) ** 2 * start + 2 * (1 - t) * t * ctrl + t * t * end
 
 
-def make_case(index: int, seed: int = 0, size=DEFAULT_SIZE, spacing=DEFAULT_SPACING):
+def make_case(index: int, seed: int = 0, size=DEFAULT_SIZE, spacing=DEFAULT_SPACING, family: str = "default"):
     """Return (image float32, label uint8, geometry) for case ``index`` of cohort ``seed``."""
+    if family not in FAMILIES:
+        raise ValueError(f"phantom family must be one of {FAMILIES}, not {family!r}")
+    if family == "hard":
+        from .phantom_hard import make_hard_case
+
+        return make_hard_case(index, seed, size, spacing)
     rng = np.random.default_rng([seed, index])
     size, spacing = tuple(int(s) for s in size), tuple(float(s) for s in spacing)
     extent = np.array(size) * np.array(spacing)
@@ -107,12 +118,14 @@ def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
 
 
 def write_cohort(out_dir, cases: int, seed: int = 0, val: int | None = None, test: int | None = None,
-                 size=DEFAULT_SIZE, spacing=DEFAULT_SPACING, progress=None) -> Path:
+                 size=DEFAULT_SIZE, spacing=DEFAULT_SPACING, progress=None, family: str = "default") -> Path:
     """Write ``cases`` NRRD images and labels plus ``manifest.json``; returns the manifest path.
 
     Splits: the last ``test`` cases are ``test``, the ``val`` before them ``val``, the rest ``train``
     (defaults: one tenth each, at least one).
     """
+    if family not in FAMILIES:
+        raise ValueError(f"phantom family must be one of {FAMILIES}, not {family!r}")
     out = Path(out_dir)
     val = max(1, cases // 10) if val is None else val
     test = max(1, cases // 10) if test is None else test
@@ -122,7 +135,7 @@ def write_cohort(out_dir, cases: int, seed: int = 0, val: int | None = None, tes
     (out / "labels").mkdir(parents=True, exist_ok=True)
     entries = []
     for i in range(cases):
-        image, label, geometry = make_case(i, seed, size, spacing)
+        image, label, geometry = make_case(i, seed, size, spacing, family)
         cid = f"case{i:03d}"
         write_image(image, geometry, out / "images" / f"{cid}.nrrd")
         write_image(label, geometry, out / "labels" / f"{cid}.nrrd")
@@ -130,8 +143,11 @@ def write_cohort(out_dir, cases: int, seed: int = 0, val: int | None = None, tes
         entries.append({"id": cid, "image": f"images/{cid}.nrrd", "label": f"labels/{cid}.nrrd", "split": split})
         if progress:
             progress(i + 1, cases)
-    manifest = {"name": f"sgrs-phantom-seed{seed}", "classes": ["background", "left atrium"],
-                "generator": {"seed": seed, "cases": cases, "size": list(size), "spacing": list(spacing)},
+    generator = {"seed": seed, "cases": cases, "size": list(size), "spacing": list(spacing)}
+    if family != "default":  # the default family's manifest stays as it was
+        generator["family"] = family
+    manifest = {"name": f"sgrs-phantom-seed{seed}" + ("" if family == "default" else f"-{family}"),
+                "classes": ["background", "left atrium"], "generator": generator,
                 "cases": entries}
     path = out / "manifest.json"
     path.write_text(json.dumps(manifest, indent=1))

@@ -1,4 +1,5 @@
-"""Training batches: random crops (padded where the volume is small) with rotation/flip augmentation.
+"""Training batches: random crops (padded where the volume is small) with rotation/flip augmentation;
+cases drawn with replacement or, as the released code, by permutations (``draw``).
 
 Batch t of rank r is a pure function of (seed, t, r): a resumed run sees exactly the batches it
 would have seen, and a background thread can prepare the next batches while the step runs.
@@ -12,6 +13,17 @@ import numpy as np
 import torch
 
 from .cohort import Case
+
+DRAWS = ("replacement", "permutation")
+
+
+def _chain(seed: int, rank: int, key: tuple, n: int, start: int, count: int) -> np.ndarray:
+    """Items [start, start + count) of the chain perm_0 + perm_1 + … of range(n), perm_k seeded by key."""
+    out = []
+    for k in range(start, start + count):
+        block, i = divmod(k, n)
+        out.append(np.random.default_rng([seed, rank, *key, block, 7]).permutation(n)[i])
+    return np.array(out, dtype=int)
 
 
 def pad_to(array: np.ndarray, shape, value: float) -> np.ndarray:
@@ -44,18 +56,35 @@ class BatchSampler:
 
     def __init__(self, labelled: list[Case], unlabelled: list[Case], patch, batch_labelled: int = 2,
                  batch_unlabelled: int = 2, seed: int = 0, rank: int = 0, augment: bool = True,
-                 prefetch: int = 3):
+                 prefetch: int = 3, draw: str = "replacement"):
+        if draw not in DRAWS:
+            raise ValueError(f"batch_draw must be one of {DRAWS}, not {draw!r}")
         self.labelled, self.unlabelled = labelled, unlabelled
         self.patch, self.b_l, self.b_u = tuple(patch), batch_labelled, batch_unlabelled
-        self.seed, self.rank, self.augment, self.prefetch = seed, rank, augment, prefetch
+        self.seed, self.rank, self.augment, self.prefetch, self.draw = seed, rank, augment, prefetch, draw
+
+    def indices(self, t: int, stream: str, rng: np.random.Generator) -> np.ndarray:
+        """Which cases of ``stream`` ("labelled" | "unlabelled") batch t uses.
+
+        ``replacement``: drawn independently every step. ``permutation`` (released
+        TwoStreamBatchSampler): labelled epoch e = one permutation cut into ⌊n_l / B_l⌋ batches (the
+        rest dropped); the unlabelled cases come from an endless chain of permutations that restarts
+        with every labelled epoch. Every permutation is a function of (seed, rank, epoch, ...), so
+        batch t still depends on t alone.
+        """
+        cases, b = (self.labelled, self.b_l) if stream == "labelled" else (self.unlabelled, self.b_u)
+        if self.draw == "replacement":
+            return rng.integers(0, len(cases), b)
+        epoch, j = divmod(t, max(len(self.labelled) // self.b_l, 1))
+        return _chain(self.seed, self.rank, (epoch, int(stream == "unlabelled")), len(cases), j * b, b)
 
     def batch(self, t: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(x_l (B_l,1,X,Y,Z) float32, y_l (B_l,X,Y,Z) int64, x_u (B_u,1,X,Y,Z) float32) for step t."""
         rng = np.random.default_rng([self.seed, t, self.rank])
         lab = [random_patch(self.labelled[i], self.patch, rng, self.augment)
-               for i in rng.integers(0, len(self.labelled), self.b_l)]
+               for i in self.indices(t, "labelled", rng)]
         unl = [random_patch(self.unlabelled[i], self.patch, rng, self.augment)[0]
-               for i in rng.integers(0, len(self.unlabelled), self.b_u)] if self.unlabelled and self.b_u else []
+               for i in self.indices(t, "unlabelled", rng)] if self.unlabelled and self.b_u else []
         x_l = torch.from_numpy(np.stack([a for a, _ in lab]))[:, None]
         y_l = torch.from_numpy(np.stack([b for _, b in lab]).astype(np.int64))
         x_u = torch.from_numpy(np.stack(unl))[:, None] if unl else torch.empty((0, 1) + self.patch)

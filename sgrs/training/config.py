@@ -1,11 +1,20 @@
-"""Training configuration: every default of DESIGN §3 as a named option."""
+"""Training configuration: every default of DESIGN §3 as a named option.
+
+Recipe options (``sgrs.method.recipes.OPTIONS``) default to None, meaning "from the recipe": they are
+resolved once, at construction, from ``recipe`` (an explicit value always wins). The resolved values,
+the recipe name and the overrides are what config.json and the bundle's provenance record; a resumed
+job reads them back as explicit values, so it continues with exactly the options it started with.
+Choose the recipe when constructing (``dataclasses.replace`` keeps the already resolved values).
+"""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from ..method import recipes
 from ..method.losses import NR_DICE_SMOOTH, NR_LABEL_SMOOTHING
+from ..method.runaway import RUNAWAY_SHARE, RUNAWAY_WINDOW
 from ..method.schedule import WARMUP_FRACTION
-from ..method.step import StepConfig
+from ..method.step import GUARD_QUANTILE, GUARD_WEIGHT, StepConfig
 from ..method.synergy import DEFAULT_TAU
 
 POSTPROCESS = ("none", "lcc")
@@ -30,11 +39,30 @@ class TrainConfig:
     seed: int = 1337
     device: str = "auto"
     tau: float = DEFAULT_TAU
-    delta_rule: str = "union"
     mix_alpha: float = 0.75
     mix_lambda: float = 0.8           # fixed λ for region maps at inference, stored in the bundle
     theta_loss: str = "nr"
-    teacher_noise: bool = False
+    recipe: str = "default"           # default | paper | released (sgrs/method/recipes.py)
+    # recipe options: None = the recipe's value (recipes.OPTIONS documents each)
+    dice_classes: str | None = None
+    dice_denominator: str | None = None
+    dice_per_sample: bool | None = None
+    sup_dice: str | None = None
+    delta_rule: str | None = None
+    con_ce_region: str | None = None
+    teacher_noise: bool | None = None
+    ema: str | None = None
+    student_decay: float | None = None
+    partner: str | None = None
+    ramp: str | None = None
+    mix_noise: bool | None = None
+    batch_draw: str | None = None
+    augment: bool | None = None
+    guard: str | None = None
+    guard_weight: float = GUARD_WEIGHT        # delta-ce guard: weight of the hard CE on Δ
+    guard_quantile: float = GUARD_QUANTILE    # tau-quantile guard: entropy quantile that caps τ
+    runaway_share: float = RUNAWAY_SHARE      # warn when Δ + Θ stays above this share ...
+    runaway_window: int = RUNAWAY_WINDOW      # ... for this many logged steps after the warm-up
     nr_label_smoothing: float = NR_LABEL_SMOOTHING
     nr_dice_smooth: float = NR_DICE_SMOOTH
     ema_decay: float = 0.99
@@ -51,9 +79,26 @@ class TrainConfig:
         self.patch = tuple(int(p) for p in self.patch)
         if self.ct_window is not None:
             self.ct_window = tuple(float(v) for v in self.ct_window)
+        for name, value in recipes.recipe(self.recipe).items():  # ValueError for an unknown recipe
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+
+    def recipe_overrides(self) -> dict:
+        """The options whose resolved value differs from the recipe's."""
+        base = recipes.recipe(self.recipe)
+        return {k: getattr(self, k) for k in recipes.OPTIONS if getattr(self, k) != base[k]}
+
+    def recipe_summary(self) -> dict:
+        """For the bundle's provenance: the recipe name, its overrides and every resolved option."""
+        return {"name": self.recipe, "overrides": self.recipe_overrides(),
+                "options": {k: getattr(self, k) for k in recipes.OPTIONS}}
 
     def check(self) -> None:
+        for name in recipes.OPTIONS:
+            recipes.check_option(name, getattr(self, name))
         self.step_config().validate()
+        if not 0.0 < self.runaway_share < 1.0 or self.runaway_window < 1:
+            raise ValueError("need 0 < runaway_share < 1 and runaway_window ≥ 1")
         if any(p % 16 or p <= 0 for p in self.patch):
             raise ValueError(f"patch {self.patch}: every side must be a positive multiple of 16")
         if self.iterations < 1 or self.batch < 2:
@@ -73,7 +118,7 @@ class TrainConfig:
 
     @property
     def warmup_steps(self) -> int:
-        return int(round(self.warmup_fraction * self.iterations))
+        return round(self.warmup_fraction * self.iterations)
 
     def every(self, name: str) -> int:
         """Event intervals: explicit, or derived from the run length."""
@@ -91,9 +136,10 @@ class TrainConfig:
         d = asdict(self)
         d["patch"] = list(self.patch)
         d["ct_window"] = list(self.ct_window) if self.ct_window else None
+        d["recipe_overrides"] = self.recipe_overrides()  # for readers; from_json ignores it
         return d
 
     @classmethod
-    def from_json(cls, d: dict) -> "TrainConfig":
+    def from_json(cls, d: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})

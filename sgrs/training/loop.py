@@ -21,6 +21,7 @@ from ..data.normalize import Normalization
 from ..data.sampler import BatchSampler, pad_to
 from ..evaluation.metrics import dice
 from ..inference.sliding import model_predictor, sliding_window
+from ..method.runaway import RunawayDetector, replay
 from ..method.schedule import learning_rate
 from ..method.step import training_step
 from ..method.synergy import class_argmax
@@ -189,10 +190,18 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
     model = torch.nn.parallel.DistributedDataParallel(student) if info.enabled else student
     autocast = autocast_for(device)
     sampler = BatchSampler(cohort.labelled, cohort.unlabelled, config.patch, config.batch_labelled,
-                           config.batch_unlabelled, config.seed, info.rank)
+                           config.batch_unlabelled, config.seed, info.rank, augment=config.augment,
+                           draw=config.batch_draw)
     step_cfg = config.step_config()
+    runaway = RunawayDetector(config.runaway_share, config.runaway_window, start=config.warmup_steps)
+    warnings: list[dict] = []
+    if resume:  # the detector continues from the logged history; its past warnings stay in the summary
+        history = [e for e in read_events(job.progress) if e.get("iteration", 0) <= start]
+        replay(history, runaway)
+        warnings = [{k: v for k, v in e.items() if k not in ("event", "time")} for e in history
+                    if e["event"] == "warning"]
     event("started", iteration=start, iterations=config.iterations, resumed=resume, device=str(device),
-          pid=os.getpid(),
+          pid=os.getpid(), recipe=config.recipe, recipe_overrides=config.recipe_overrides(),
           world_size=info.world, cohort=cohort.describe(),
           parameters=sum(p.numel() for p in student.parameters()))
     bar = ProgressBar(config.iterations, "train", enabled=show_bar)
@@ -226,9 +235,14 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
             eta = rate * (config.iterations - t - 1)
             done = t + 1
             if done % config.every("log_every") == 0 or done == config.iterations:
+                logged = {k: round(v, 6) for k, v in stats.items()}
                 event("step", iteration=done, lr=optimizer.param_groups[0]["lr"],
-                      it_per_s=round(1.0 / max(rate, 1e-9), 3), eta_s=round(eta, 1),
-                      **{k: round(v, 6) for k, v in stats.items()})
+                      it_per_s=round(1.0 / max(rate, 1e-9), 3), eta_s=round(eta, 1), **logged)
+                if "share_delta" in logged:
+                    warning = runaway.feed(done, logged["share_delta"], logged["share_theta"])
+                    if warning:
+                        warnings.append(warning)
+                        event("warning", **warning)
             bar.update(done, f"loss {stats['loss']:.3f}", eta)
             if cohort.val and (done % config.every("val_every") == 0 or done == config.iterations) \
                     and info.is_main:
@@ -252,9 +266,11 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
             postprocess=config.postprocess,
             provenance={"data": cohort.describe(), "iterations": final, "method": config.method,
                         "seed": config.seed, "validation": validation[-1] if validation else None,
+                        "recipe": config.recipe_summary(), "warnings": warnings,
                         "validation_history": [{"iteration": v["iteration"], "dice": v["dice"]} for v in validation],
                         "train_seconds": round(time.monotonic() - t_run, 1)})
         event("finished", iteration=final, model=str(bundle), teacher_rank_spread=teacher_spread,
+              warnings=[w["message"] for w in warnings],
               elapsed=format_seconds(time.monotonic() - t_run))
     return bundle or job.model
 

@@ -1,0 +1,402 @@
+"""Powered semi-supervised benchmark: does each method gain over mean teacher, with paired seeds?
+
+Cohort: the ``hard`` phantom family (sgrs/data/phantom_hard.py), one generated pool of
+``labelled × seeds`` candidate labelled cases, ``--unlabelled`` unlabelled and ``--test`` test cases.
+Seed s trains on its own labelled cases (pool[s·L : (s+1)·L]) plus the same unlabelled cases in
+every arm; the test cases are never used in training (there is no validation split: the final
+student and teacher are evaluated, nothing is selected). Within a seed every arm starts from the
+same initial weights and sees the same labelled batches (both are functions of the seed), so the
+arms' differences are paired.
+
+Reported per arm: test Dice of the student and of the EMA teacher (mean ± sd over seeds of the
+mean over test cases), the paired difference to ``mean-teacher`` with a 95 % t-interval over the
+seed differences, and the Δ / Θ shares of the patch voxels per quarter of the run (from the step
+events in progress.jsonl). Results: ``<out>/results/<arm>-seed<s>.json`` (one per run; existing
+ones are skipped, so an interrupted benchmark continues where it stopped), ``<out>/results.md``
+and ``<out>/results.json``.
+
+    nice -n 10 python benchmarks/ssl_gain.py --out /work/bench-out            # CPU settings
+    python benchmarks/ssl_gain.py --full --out /data/ssl-gain --workers 1      # GPU settings
+    python benchmarks/ssl_gain.py --out /work/bench-out --report               # tables only
+
+Arms: a name from ARMS, or ``name:key=value,key=value`` with TrainConfig fields (values parsed as
+JSON, else kept as strings), e.g. ``sgrs-inter:method=sgrs,delta_rule=intersection``; plus the
+benchmark-only ``bench_dropout=P`` (the V-Net's Dropout3d probability, see ``set_dropout``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+CPU = {"size": (48, 48, 40), "spacing": (1.667, 1.667, 1.5), "patch": (32, 32, 32), "filters": 4,
+       "iterations": 1000, "batch": 4, "workers": 2, "threads": 1, "device": "cpu"}
+# GPU: the paper's recipe (full V-Net, LA patch, 15k iterations) on a larger rendering of the same family
+FULL = {"size": (160, 160, 120), "spacing": (0.5, 0.5, 0.5), "patch": (112, 112, 80), "filters": 16,
+        "iterations": 15000, "batch": 4, "workers": 1, "threads": 0, "device": "auto"}
+
+ARMS = {
+    "supervised": {"method": "supervised"},
+    "mean-teacher": {"method": "mean-teacher"},
+    "mix": {"method": "mix"},
+    "default": {"method": "sgrs", "recipe": "default"},
+    "paper": {"method": "sgrs", "recipe": "paper"},
+    "released": {"method": "sgrs", "recipe": "released"},
+    # the runaway-guard ablation: the default recipe with each guard (guard off = "default")
+    "guard-delta-ce": {"method": "sgrs", "recipe": "default", "guard": "delta-ce"},
+    "guard-tau-quantile": {"method": "sgrs", "recipe": "default", "guard": "tau-quantile"},
+}
+BASELINE = "mean-teacher"
+# further paired contrasts (a − b), reported when both arms have ≥ 2 common seeds: what each part adds
+CONTRASTS = [("mean-teacher", "supervised"), ("mix", "supervised"), ("default", "supervised"),
+             ("default", "mix"), ("paper", "mix"), ("released", "mix"), ("paper", "default"),
+             ("guard-delta-ce", "default"), ("guard-tau-quantile", "default"),
+             ("sgrs-inter", "default"), ("sgrs-dice-all", "default"), ("sgrs-agree", "default"),
+             ("sgrs-theta-none", "default"), ("default-nodrop", "mt-nodrop"), ("default-nodrop", "default"),
+             ("mt-nodrop", "mean-teacher"), ("mt-train-teacher", "mean-teacher")]
+
+
+def parse_arm(spec: str) -> tuple[str, dict]:
+    if ":" not in spec:
+        if spec not in ARMS:
+            raise SystemExit(f"unknown arm {spec!r}; known: {sorted(ARMS)} or name:key=value,...")
+        return spec, dict(ARMS[spec])
+    name, rest = spec.split(":", 1)
+    over = {}
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition("=")
+        try:
+            over[key] = json.loads(value)
+        except json.JSONDecodeError:
+            over[key] = value
+    return name, over
+
+
+def make_cohort(root: Path, n_seeds: int, labelled: int, unlabelled: int, test: int, size, spacing,
+                cohort_seed: int) -> list[Path]:
+    """Write the pool once and one manifest per seed over the same files; returns the manifests."""
+    from sgrs.data.phantom import write_cohort
+
+    pool = labelled * n_seeds
+    total = pool + unlabelled + test
+    if not (root / "manifest.json").exists():
+        write_cohort(root, total, cohort_seed, val=0, test=test, size=size, spacing=spacing, family="hard")
+    cases = json.loads((root / "manifest.json").read_text())["cases"]
+    if len(cases) != total:
+        raise SystemExit(f"{root}: holds {len(cases)} cases, these settings need {total}; use another --out")
+    manifests = []
+    for s in range(n_seeds):
+        own = cases[s * labelled:(s + 1) * labelled]
+        entries = [dict(c, split="train") for c in own] + \
+                  [dict(c, split="train") for c in cases[pool:pool + unlabelled]] + \
+                  [dict(c, split="test") for c in cases[pool + unlabelled:]]
+        path = root / f"manifest-seed{s}.json"
+        path.write_text(json.dumps({"name": f"ssl-gain seed {s}", "classes": ["background", "left atrium"],
+                                    "cases": entries}, indent=1))
+        manifests.append(path)
+    return manifests
+
+
+def shares_over_time(progress: Path, parts: int = 4, warmup: int = 0) -> dict:
+    """Mean Δ / Θ shares per part of the run, and the largest Δ + Θ after the warm-up (where an
+    untrained network is uncertain nearly everywhere by nature), from the step events."""
+    steps = [e for e in map(json.loads, progress.read_text().splitlines())
+             if e.get("event") == "step" and "share_delta" in e]
+    if not steps:
+        return {}
+    out = {}
+    for key in ("share_delta", "share_theta"):
+        values = np.array([e[key] for e in steps])
+        out[key] = [round(float(c.mean()), 5) for c in np.array_split(values, parts)]
+    late = [e for e in steps if e["iteration"] > warmup] or steps
+    out["max_delta_plus_theta"] = round(max(e["share_delta"] + e["share_theta"] for e in late), 5)
+    out["series"] = [[e["iteration"], e["share_delta"], e["share_theta"]] for e in steps[:: max(1, len(steps) // 40)]]
+    return out
+
+
+def training_seconds(progress: Path) -> float:
+    """Wall time of the training segments (started → cancelled / finished): a resumed run counts
+    every segment, the pause in between not."""
+    total, start = 0.0, None
+    for e in map(json.loads, progress.read_text().splitlines()):
+        if e["event"] == "started":
+            start = e["time"]
+        elif e["event"] in ("cancelled", "finished", "failed") and start is not None:
+            total, start = total + e["time"] - start, None
+    return total
+
+
+def evaluate(model_dir: Path, manifest: Path, overlap: float, device: str) -> dict:
+    """Dice of student and teacher on every test case of the manifest."""
+    import torch
+
+    from sgrs.data.image_io import read_image, read_label
+    from sgrs.data.normalize import Normalization
+    from sgrs.evaluation.metrics import dice
+    from sgrs.inference.sliding import model_predictor, sliding_window
+    from sgrs.models.bundle import load_bundle, read_meta
+
+    roles = ["student"] + (["teacher"] if "teacher" in read_meta(model_dir)["files"] else [])
+    dev = torch.device("cuda" if device != "cpu" and torch.cuda.is_available() else "cpu")
+    data = json.loads(manifest.read_text())
+    out = {}
+    for role in roles:
+        bundle = load_bundle(model_dir, weights=role, device=dev)
+        norm = Normalization.from_json(bundle.meta["normalization"])
+        predict = model_predictor(bundle.model)
+        per_case = {}
+        for case in data["cases"]:
+            if case["split"] != "test":
+                continue
+            image, geom = read_image(manifest.parent / case["image"])
+            label = read_label(manifest.parent / case["label"], 2, geom)
+            probs = sliding_window(predict, norm(image), bundle.patch_size, 2, overlap=overlap, device=dev)
+            per_case[case["id"]] = round(dice(probs.argmax(0).cpu().numpy() > 0, label > 0), 5)
+        out[role] = per_case
+    return out
+
+
+def set_dropout(p: float) -> None:
+    """Benchmark-only knob (arm key ``bench_dropout``): the V-Net's two Dropout3d layers use p.
+
+    Why: with 4 filters the last decoder stage has 4 channels, and channel dropout at 0.5 zeroes all
+    of them for 1 sample in 16 (its output is then the bias alone: p ≈ 0.5 everywhere), which the
+    full 16-filter network practically never does. Patched in the worker process only (each run has
+    a fresh process), so no other arm is affected.
+    """
+    import torch
+
+    base = torch.nn.Dropout3d
+
+    class FixedDropout3d(base):
+        def __init__(self, _p: float = 0.5, inplace: bool = False):
+            super().__init__(p, inplace)
+
+    torch.nn.Dropout3d = FixedDropout3d
+
+
+def run_one(task: dict) -> str:
+    """Train (or resume) one arm × seed and write its result JSON; returns a one-line summary."""
+    import torch
+
+    if task["threads"]:
+        torch.set_num_threads(task["threads"])
+    from sgrs.training.config import TrainConfig
+    from sgrs.training.job import read_events
+    from sgrs.training.loop import train
+
+    result_path, job = Path(task["result"]), Path(task["job"])
+    overrides = dict(task["overrides"])
+    if "bench_dropout" in overrides:
+        set_dropout(float(overrides.pop("bench_dropout")))
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        return f"{task['arm']} seed {task['seed']}: skipped, TrainConfig has no {unknown} (not implemented yet)"
+    config = TrainConfig(cohort=task["manifest"], out=str(job), labelled=task["labelled"], val=0,
+                         iterations=task["iterations"], patch=tuple(task["patch"]), filters=task["filters"],
+                         batch=task["batch"], device=task["device"], seed=task["seed_value"],
+                         val_every=task["iterations"], **overrides)
+    t0 = time.time()
+    finished = any(e["event"] == "finished" for e in read_events(job / "progress.jsonl")) \
+        if (job / "progress.jsonl").exists() else False
+    if not finished:
+        resume = (job / "config.json").exists()
+        if not resume and job.exists():
+            shutil.rmtree(job)  # created but never configured: nothing to keep
+        train(config, resume=resume, show_bar=False)
+    train_s = time.time() - t0
+    t1 = time.time()
+    dice = evaluate(job / "model", Path(task["manifest"]), task["overlap"], task["device"])
+    result = {"arm": task["arm"], "seed": task["seed"], "overrides": task["overrides"], "source": source_version(),
+              "config": config.to_json(), "dice": dice,
+              "mean": {role: float(np.mean(list(v.values()))) for role, v in dice.items()},
+              "shares": shares_over_time(job / "progress.jsonl", warmup=config.warmup_steps),
+              "train_s": round(train_s, 1), "eval_s": round(time.time() - t1, 1)}
+    result_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = result_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=1))
+    os.replace(tmp, result_path)
+    m = result["mean"]
+    return (f"{task['arm']} seed {task['seed']}: student {m['student']:.4f}"
+            + (f", teacher {m['teacher']:.4f}" if "teacher" in m else "") + f" ({train_s:.0f} s train)")
+
+
+def source_version() -> str:
+    """The engine's commit: a COMMIT file next to an exported snapshot, else git."""
+    root = Path(__file__).resolve().parents[1]
+    if (root / "COMMIT").exists():
+        return (root / "COMMIT").read_text().strip()
+    try:
+        import subprocess
+
+        return subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def t_interval(diffs: np.ndarray) -> tuple[float, float, float]:
+    from scipy.stats import t
+
+    mean = float(diffs.mean())
+    if len(diffs) < 2:
+        return mean, float("nan"), float("nan")
+    half = float(t.ppf(0.975, len(diffs) - 1) * diffs.std(ddof=1) / np.sqrt(len(diffs)))
+    return mean, mean - half, mean + half
+
+
+def report(out: Path, arm_order: list[str], header: str) -> str:
+    results = [json.loads(p.read_text()) for p in sorted((out / "results").glob("*.json"))]
+    by_arm: dict[str, dict[int, dict]] = {}
+    for r in results:
+        progress = out / "runs" / r["arm"] / f"seed{r['seed']}" / "progress.jsonl"
+        if progress.exists():  # recomputed, so older result files get the same statistics
+            warmup = round(r["config"]["warmup_fraction"] * r["config"]["iterations"])
+            r["shares"] = shares_over_time(progress, warmup=warmup)
+            r["train_s"] = training_seconds(progress)
+        by_arm.setdefault(r["arm"], {})[r["seed"]] = r
+    order = list(dict.fromkeys(arm_order))
+    arms = [a for a in order if a in by_arm] + sorted(a for a in by_arm if a not in order)
+    base = by_arm.get(BASELINE, {})
+    columns = ("| arm | seeds | student Dice (mean ± sd) | teacher Dice (mean ± sd) | student − mean teacher "
+               "(paired, 95 % CI) | teacher − mean teacher's teacher (paired, 95 % CI) | Δ share by quarter | "
+               "Θ share by quarter | max Δ+Θ after warm-up | train s / run |")
+    lines = [header, "", columns,
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    summary = {}
+    for arm in arms:
+        runs = by_arm[arm]
+        seeds = sorted(runs)
+        stu = np.array([runs[s]["mean"]["student"] for s in seeds])
+        tea = np.array([runs[s]["mean"].get("teacher", np.nan) for s in seeds])
+        row = {"seeds": seeds, "student": stu.tolist(), "teacher": tea.tolist()}
+        paired = [s for s in seeds if s in base]
+        diff_txt, tdiff_txt = "—", "—"
+        if arm != BASELINE and len(paired) >= 2:
+            d = np.array([runs[s]["mean"]["student"] - base[s]["mean"]["student"] for s in paired])
+            mean, lo, hi = t_interval(d)
+            row["diff_student"] = {"seeds": paired, "mean": mean, "ci95": [lo, hi], "per_seed": d.tolist()}
+            diff_txt = f"{mean:+.4f} [{lo:+.4f}, {hi:+.4f}]"
+            if "teacher" in runs[paired[0]]["mean"]:
+                d = np.array([runs[s]["mean"]["teacher"] - base[s]["mean"]["teacher"] for s in paired])
+                mean, lo, hi = t_interval(d)
+                row["diff_teacher"] = {"seeds": paired, "mean": mean, "ci95": [lo, hi], "per_seed": d.tolist()}
+                tdiff_txt = f"{mean:+.4f} [{lo:+.4f}, {hi:+.4f}]"
+        sh = [runs[s]["shares"] for s in seeds if runs[s].get("shares")]
+        delta = theta = mx = "—"
+        if sh:
+            dq = np.mean([x["share_delta"] for x in sh], axis=0)
+            tq = np.mean([x["share_theta"] for x in sh], axis=0)
+            delta = " / ".join(f"{v:.3f}" for v in dq)
+            theta = " / ".join(f"{v:.3f}" for v in tq)
+            mx = f"{max(x['max_delta_plus_theta'] for x in sh):.3f}"
+            row["share_delta_quarters"], row["share_theta_quarters"] = dq.tolist(), tq.tolist()
+        secs = np.mean([runs[s]["train_s"] for s in seeds])
+        tea_txt = "—" if np.isnan(tea).all() else f"{np.nanmean(tea):.4f} ± {np.nanstd(tea, ddof=1) if len(seeds) > 1 else 0:.4f}"
+        lines.append(f"| {arm} | {len(seeds)} | {stu.mean():.4f} ± {stu.std(ddof=1) if len(seeds) > 1 else 0:.4f} | "
+                     f"{tea_txt} | {diff_txt} | {tdiff_txt} | {delta} | {theta} | {mx} | {secs:.0f} |")
+        summary[arm] = row
+    lines += ["", "Per seed (student test Dice, mean over test cases):", "",
+              "| arm | " + " | ".join(f"seed {s}" for s in range(max((max(r) for r in by_arm.values()), default=-1) + 1)) + " |",
+              "|---|" + "---|" * (max((max(r) for r in by_arm.values()), default=-1) + 1)]
+    for arm in arms:
+        n = max((max(r) for r in by_arm.values()), default=-1) + 1
+        lines.append(f"| {arm} | " + " | ".join(
+            f"{by_arm[arm][s]['mean']['student']:.4f}" if s in by_arm[arm] else "—" for s in range(n)) + " |")
+    contrasts = []
+    for a, b in CONTRASTS:
+        common = sorted(set(by_arm.get(a, {})) & set(by_arm.get(b, {})))
+        if len(common) < 2:
+            continue
+        d = np.array([by_arm[a][s]["mean"]["student"] - by_arm[b][s]["mean"]["student"] for s in common])
+        mean, lo, hi = t_interval(d)
+        contrasts.append(f"| {a} − {b} | {len(common)} | {mean:+.4f} [{lo:+.4f}, {hi:+.4f}] | "
+                         + " / ".join(f"{v:+.3f}" for v in d) + " |")
+        summary.setdefault("contrasts", {})[f"{a} - {b}"] = {"seeds": common, "mean": mean, "ci95": [lo, hi],
+                                                              "per_seed": d.tolist()}
+    if contrasts:
+        lines += ["", "Paired contrasts (student test Dice, a − b over common seeds, 95 % t-interval):", "",
+                  "| contrast | seeds | mean [95 % CI] | per seed |", "|---|---|---|---|", *contrasts]
+    text = "\n".join(lines) + "\n"
+    (out / "results.md").write_text(text)
+    (out / "results.json").write_text(json.dumps(summary, indent=1))
+    return text
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default="/work/bench-out")
+    ap.add_argument("--full", action="store_true", help="GPU settings: full V-Net, patch 112×112×80, 15k iterations")
+    ap.add_argument("--arms", nargs="+", default=list(ARMS))
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--labelled", type=int, default=2)
+    ap.add_argument("--unlabelled", type=int, default=30)
+    ap.add_argument("--test", type=int, default=20)
+    ap.add_argument("--cohort-seed", type=int, default=2026)
+    ap.add_argument("--iterations", type=int)
+    ap.add_argument("--filters", type=int)
+    ap.add_argument("--patch", type=int, nargs=3)
+    ap.add_argument("--size", type=int, nargs=3)
+    ap.add_argument("--batch", type=int)
+    ap.add_argument("--workers", type=int, help="parallel runs (each with --threads threads)")
+    ap.add_argument("--threads", type=int, help="torch threads per run (0: torch's default)")
+    ap.add_argument("--overlap", type=float, default=0.5, help="sliding-window overlap at test time")
+    ap.add_argument("--report", action="store_true", help="only write the tables from existing results")
+    args = ap.parse_args()
+    s = dict(FULL if args.full else CPU)
+    for key in ("iterations", "filters", "patch", "size", "batch", "workers", "threads"):
+        if getattr(args, key) is not None:
+            s[key] = tuple(getattr(args, key)) if key in ("patch", "size") else getattr(args, key)
+    out = Path(args.out)
+    arms = [parse_arm(a) for a in args.arms]
+    header = (f"Settings: {'--full (GPU)' if args.full else 'CPU'}; hard phantom {s['size']} at {s['spacing']} mm, "
+              f"cohort seed {args.cohort_seed}; {args.labelled} labelled per seed (own cases), {args.unlabelled} "
+              f"unlabelled, {args.test} test cases; V-Net {s['filters']} filters, patch {s['patch']}, batch "
+              f"{s['batch']}, {s['iterations']} iterations; test overlap {args.overlap}; machine "
+              f"{platform.machine()}, {os.cpu_count()} cores, {s['workers']} parallel runs × {s['threads'] or 'default'} threads.")
+    if args.report:
+        print(report(out, [a for a, _ in arms] + list(ARMS), header))
+        return
+    manifests = make_cohort(out / "cohort", args.seeds, args.labelled, args.unlabelled, args.test,
+                            s["size"], s["spacing"], args.cohort_seed)
+    tasks = []
+    for seed in range(args.seeds):  # seed-major: a partial benchmark still holds complete pairs
+        for name, over in arms:
+            result = out / "results" / f"{name}-seed{seed}.json"
+            if result.exists():
+                continue
+            tasks.append({"arm": name, "seed": seed, "seed_value": 1000 + seed, "overrides": over,
+                          "manifest": str(manifests[seed]), "job": str(out / "runs" / name / f"seed{seed}"),
+                          "result": str(result), "labelled": args.labelled, "iterations": s["iterations"],
+                          "patch": s["patch"], "filters": s["filters"], "batch": s["batch"],
+                          "device": s["device"], "threads": s["threads"], "overlap": args.overlap})
+    print(header, flush=True)
+    print(f"{len(tasks)} runs to do", flush=True)
+    t0 = time.time()
+    if s["workers"] > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(s["workers"], maxtasksperchild=1) as pool:
+            for line in pool.imap_unordered(run_one, tasks):
+                print(f"[{time.time() - t0:6.0f} s] {line}", flush=True)
+    else:
+        for task in tasks:
+            line = run_one(task)
+            print(f"[{time.time() - t0:6.0f} s] {line}", flush=True)
+    print(f"wall time {time.time() - t0:.0f} s", flush=True)
+    print(report(out, [a for a, _ in arms] + list(ARMS), header))
+
+
+if __name__ == "__main__":
+    main()
