@@ -272,6 +272,8 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
         event("finished", iteration=final, model=str(bundle), teacher_rank_spread=teacher_spread,
               warnings=[w["message"] for w in warnings],
               elapsed=format_seconds(time.monotonic() - t_run))
+    if info.enabled:  # no rank tears its process group down while rank 0 still writes (gloo aborts)
+        torch.distributed.barrier()
     return bundle or job.model
 
 
