@@ -94,3 +94,49 @@ def clinical_files():
                    and any(w in m.name for w in wanted)]
         tar.extractall(cache, members=members, filter="data")
     return root
+
+
+def wait_until(predicate, timeout=240, interval=0.05) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout`` seconds pass; the result of the last poll."""
+    import time
+
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+@pytest.fixture()
+def scene():
+    """A real MRML scene (slicer-core) with its subject hierarchy, as the application makes it."""
+    import slicer
+
+    s = slicer.vtkMRMLScene()
+    shl = slicer.vtkSlicerSubjectHierarchyModuleLogic()
+    shl.SetMRMLScene(s)
+    yield s
+    s.Clear(1)
+
+
+def load_node(scene, path, name="scan", cls="vtkMRMLScalarVolumeNode"):
+    """A volume read through the real storage node, as Slicer loads a file."""
+    node = scene.AddNewNodeByClass(cls, name)
+    storage = scene.AddNewNodeByClass("vtkMRMLVolumeArchetypeStorageNode")
+    storage.SetFileName(str(path))
+    assert storage.ReadData(node)
+    node.SetAndObserveStorageNodeID(storage.GetID())
+    return node
+
+
+def add_scene_cases(scene, segmentations_logic, cohort, labelled, unlabelled):
+    """Cohort cases as scene volumes; the labelled ones get a segmentation imported from their label."""
+    for cid in list(labelled) + list(unlabelled):
+        vol = load_node(scene, cohort / "images" / f"{cid}.nrrd", cid)
+        if cid in labelled:
+            lab = load_node(scene, cohort / "labels" / f"{cid}.nrrd", f"{cid} label", "vtkMRMLLabelMapVolumeNode")
+            seg = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", f"{cid} segmentation")
+            seg.SetReferenceImageGeometryParameterFromVolumeNode(vol)
+            assert segmentations_logic.ImportLabelmapToSegmentationNode(lab, seg)
+            scene.RemoveNode(lab)

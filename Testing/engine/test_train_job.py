@@ -4,11 +4,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
-from conftest import ROOT
+from conftest import ROOT, wait_until
 from safetensors.torch import load_file
 
 from sgrs.models.bundle import load_bundle
@@ -65,14 +64,6 @@ def test_baselines_run_in_the_same_engine(tiny_cohort, tmp_path, method):
     assert ("teacher" in meta["files"]) == (method != "supervised")
 
 
-def wait_for(predicate, timeout=240):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
 
 def test_kill_minus_nine_then_resume_matches_an_uninterrupted_run(tiny_cohort, tmp_path):
     straight = run_cli(*cli_train_args(tiny_cohort, tmp_path / "straight", 8))
@@ -82,7 +73,7 @@ def test_kill_minus_nine_then_resume_matches_an_uninterrupted_run(tiny_cohort, t
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "sgrs", *map(str, cli_train_args(tiny_cohort, job, 8))],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert wait_for(lambda: any(e["event"] == "checkpoint" and e["iteration"] >= 2 for e in read_events(job)))
+    assert wait_until(lambda: any(e["event"] == "checkpoint" and e["iteration"] >= 2 for e in read_events(job)))
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     # simulate the worst moment: killed while writing the next checkpoint and a progress line
@@ -107,7 +98,7 @@ def test_sigterm_saves_and_ends_cancelled_then_resume_finishes(tiny_cohort, tmp_
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "sgrs", *map(str, cli_train_args(tiny_cohort, job, 400))],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    assert wait_for(lambda: any(e["event"] == "step" for e in read_events(job)))
+    assert wait_until(lambda: any(e["event"] == "step" for e in read_events(job)))
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "cancelled" in err and "Traceback" not in err
@@ -158,7 +149,7 @@ def test_job_folder_deleted_mid_run_fails_with_one_line(tiny_cohort, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "sgrs", *map(str, cli_train_args(tiny_cohort, job, 400))],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    assert wait_for(lambda: any(e["event"] == "step" for e in read_events(job)))
+    assert wait_until(lambda: any(e["event"] == "step" for e in read_events(job)))
     shutil.rmtree(job)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1 and "Traceback" not in err, err

@@ -5,23 +5,13 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import psutil
 import pytest
-from conftest import LAUNCHER, ROOT, sgrs_processes
+from conftest import LAUNCHER, ROOT, sgrs_processes, wait_until
 
 from sgrs.util import background
 from sgrs.util.background import ENGINE_FILE, LAUNCHER_FILE, popen_options, read_record
-
-
-def wait_until(predicate, timeout=240):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture(scope="module")

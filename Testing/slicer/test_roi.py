@@ -2,7 +2,6 @@
 and a segmentation restricted to it lands where the ROI is in the slice views."""
 import numpy as np
 import pytest
-import slicer
 import vtk
 from conftest import ROOT
 from SGRSSegmentLib.roi import roi_bounds_lps
@@ -13,13 +12,6 @@ from sgrs.data.phantom import make_case
 from sgrs.inference.segment import SegmentOptions, segment_array
 from sgrs.models.bundle import load_bundle
 from sgrs.util.errors import InputError
-
-
-@pytest.fixture()
-def scene():
-    s = slicer.vtkMRMLScene()
-    yield s
-    s.Clear(1)
 
 
 def add_roi(scene, center, size):

@@ -32,13 +32,6 @@ from sgrs.data.image_io import Geometry
 from sgrs.inference.segment import Segmentation
 
 
-@pytest.fixture()
-def scene():
-    s = slicer.vtkMRMLScene()
-    yield s
-    s.Clear(1)
-
-
 def volume(scene, name="scan", shape=(24, 20, 16)):
     node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
     slicer.util.updateVolumeFromArray(node, np.random.default_rng(0).random(shape[::-1]).astype(np.float32))

@@ -4,7 +4,7 @@ import pytest
 import slicer
 import torch
 import vtk
-from conftest import OBLIQUE
+from conftest import OBLIQUE, load_node
 from SGRSSegmentLib import SegmentParameters, SGRSSegmentLogic
 from SGRSSegmentLib.volume_io import array_of, geometry_of
 
@@ -13,25 +13,6 @@ from sgrs.data.phantom import make_case
 from sgrs.inference.segment import DELTA, OMEGA, THETA, SegmentOptions, segment_array
 from sgrs.models.bundle import load_bundle
 from sgrs.util.errors import SGRSError
-
-
-@pytest.fixture()
-def scene():
-    s = slicer.vtkMRMLScene()
-    shl = slicer.vtkSlicerSubjectHierarchyModuleLogic()
-    shl.SetMRMLScene(s)  # creates the subject hierarchy node, as the app does
-    yield s
-    s.Clear(1)
-
-
-def load_volume(scene, path):
-    """Through the real storage node, as Slicer loads a file."""
-    node = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "scan")
-    storage = scene.AddNewNodeByClass("vtkMRMLVolumeArchetypeStorageNode")
-    storage.SetFileName(str(path))
-    assert storage.ReadData(node)
-    node.SetAndObserveStorageNodeID(storage.GetID())
-    return node
 
 
 @pytest.fixture(scope="module")
@@ -51,14 +32,14 @@ def export_labelmap(scene, logic, segmentation, reference):
 
 
 def test_volume_node_geometry_and_array_match_the_engine_reader(scene, scan):
-    node = load_volume(scene, scan)
+    node = load_node(scene, scan)
     image, geometry = read_image(scan)
     assert geometry_of(node).mismatch(geometry) is None
     assert np.array_equal(array_of(node), image)
 
 
 def test_process_adds_named_coloured_nodes_equal_to_the_engine(scene, scan, tiny_bundle):
-    node = load_volume(scene, scan)
+    node = load_node(scene, scan)
     sh = scene.GetSubjectHierarchyNode()
     study = sh.CreateStudyItem(sh.CreateSubjectItem(sh.GetSceneItemID(), "patient"), "study")
     sh.SetItemParent(sh.CreateItem(study, node), study)
@@ -112,7 +93,7 @@ def test_background_job_reports_progress_and_gives_the_same_nodes(scene, scan, t
     import time
 
     from SGRSSegmentLib.job import SegmentJob
-    node = load_volume(scene, scan)
+    node = load_node(scene, scan)
     params = SegmentParameters(volume=node, model=str(tiny_bundle), device="cpu")
     job = SegmentJob(SGRSSegmentLogic(scene), params).start()
     seen = set()
@@ -129,7 +110,7 @@ def test_background_job_reports_progress_and_gives_the_same_nodes(scene, scan, t
 
 def test_background_job_cancel_kills_the_process_and_error_is_reported(scene, scan, tiny_bundle, tmp_path):
     from SGRSSegmentLib.job import SegmentJob
-    node = load_volume(scene, scan)
+    node = load_node(scene, scan)
     job = SegmentJob(SGRSSegmentLogic(scene), SegmentParameters(volume=node, model=str(tiny_bundle),
                                                                 device="cpu")).start()
     job.cancel()
@@ -146,7 +127,7 @@ def test_cuda_without_gpu_and_missing_pytorch_extension_are_explained(scene, sca
         install,
         missing_packages,
     )
-    node = load_volume(scene, scan)
+    node = load_node(scene, scan)
     if not torch.cuda.is_available():
         with pytest.raises(SGRSError, match="no CUDA GPU"):
             SGRSSegmentLogic(scene).process(SegmentParameters(volume=node, model=str(tiny_bundle), device="cuda"))

@@ -7,7 +7,14 @@ import psutil
 import pytest
 import slicer
 import vtk
-from conftest import LAUNCHER, ROOT, sgrs_processes
+from conftest import (
+    LAUNCHER,
+    ROOT,
+    add_scene_cases,
+    load_node,
+    sgrs_processes,
+    wait_until,
+)
 from SGRSSegmentLib.parameters import SegmentParameters
 from SGRSSegmentLib.session import SegmentSession, done_message
 from SGRSTrainLib.job import TrainParameters
@@ -21,33 +28,18 @@ from sgrs.util.errors import SGRSError
 DEMO = ROOT / "Resources" / "Demo" / "model"
 
 
-@pytest.fixture()
-def scene():
-    s = slicer.vtkMRMLScene()
-    shl = slicer.vtkSlicerSubjectHierarchyModuleLogic()
-    shl.SetMRMLScene(s)
-    yield s
-    s.Clear(1)
-
 
 @pytest.fixture(scope="module")
 def segmentations_logic():
     return slicer.vtkSlicerSegmentationsModuleLogic()
 
 
-def load(scene, path, name, cls="vtkMRMLScalarVolumeNode"):
-    node = scene.AddNewNodeByClass(cls, name)
-    storage = scene.AddNewNodeByClass("vtkMRMLVolumeArchetypeStorageNode")
-    storage.SetFileName(str(path))
-    assert storage.ReadData(node)
-    return node
-
 
 def scan_node(scene, tmp_path, size=(45, 38, 21)):
     image, _, _ = make_case(0, 5, size=size, spacing=(1.5, 1.4, 2.1))
     path = tmp_path / "scan.nrrd"
     write_image(image, Geometry(size, (1.5, 1.4, 2.1), (10.0, -20.0, 5.5), (1, 0, 0, 0, 1, 0, 0, 0, 1)), path)
-    return load(scene, path, "scan")
+    return load_node(scene, path, "scan")
 
 
 def poll_until_settled(session, timeout=240, busy=("running", "cancelling")):
@@ -92,7 +84,7 @@ def test_segment_session_cancel_and_close_leave_no_process(scene, tiny_bundle, t
     session = SegmentSession(scene, python=LAUNCHER)
     session.start(SegmentParameters(volume=node, model=str(tiny_bundle), device="cpu"))
     work = session.job.work
-    assert wait_for(lambda: (work / "engine.json").exists())
+    assert wait_until(lambda: (work / "engine.json").exists())
     session.cancel()
     assert session.state == "cancelled" and session.message == "Cancelled."
     assert not sgrs_processes(work) and not work.exists()
@@ -112,24 +104,6 @@ def test_segment_session_shows_the_engine_error(scene, tmp_path):
     assert "not a model bundle" in session.message and "Traceback" not in session.message
 
 
-def wait_for(predicate, timeout=120):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def scene_with_cases(scene, segmentations_logic, cohort, labelled, unlabelled):
-    for cid in labelled + unlabelled:
-        vol = load(scene, cohort / "images" / f"{cid}.nrrd", cid)
-        if cid in labelled:
-            lab = load(scene, cohort / "labels" / f"{cid}.nrrd", f"{cid} label", "vtkMRMLLabelMapVolumeNode")
-            seg = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", f"{cid} segmentation")
-            seg.SetReferenceImageGeometryParameterFromVolumeNode(vol)
-            assert segmentations_logic.ImportLabelmapToSegmentationNode(lab, seg)
-            scene.RemoveNode(lab)
 
 
 def tiny(iterations, **kw):
@@ -140,7 +114,7 @@ def tiny(iterations, **kw):
 def test_train_session_new_folder_each_run_cohort_inside_register_once(scene, segmentations_logic, tiny_cohort,
                                                                        tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # item 7: nothing may land in the working directory
-    scene_with_cases(scene, segmentations_logic, tiny_cohort, ("case000", "case001", "case004"),
+    add_scene_cases(scene, segmentations_logic, tiny_cohort, ("case000", "case001", "case004"),
                      ("case002",))
     registry = tmp_path / "registry"
     session = TrainSession(scene, segmentations_logic, tmp_path / "jobs", registry=registry, python=LAUNCHER)
@@ -186,7 +160,7 @@ def test_train_session_cancel_then_resume(scene, segmentations_logic, tiny_cohor
     session = TrainSession(scene, segmentations_logic, tmp_path / "jobs", registry=tmp_path / "registry",
                            python=LAUNCHER)
     folder = session.start(tiny(400, cohort=str(tiny_cohort / "manifest.json")))
-    assert wait_for(lambda: session.poll() == "running" and (session.status.iteration or 0) >= 2, 240), \
+    assert wait_until(lambda: session.poll() == "running" and (session.status.iteration or 0) >= 2, 240), \
         session.message
     assert session.message.startswith("Iteration ")
     session.cancel()
@@ -203,7 +177,7 @@ def test_train_session_cancel_then_resume(scene, segmentations_logic, tiny_cohor
 
 
 def test_rank_session_runs_in_the_background_with_progress_and_cancel(scene, segmentations_logic, tiny_cohort):
-    scene_with_cases(scene, segmentations_logic, tiny_cohort, ("case000",), ("case002", "case003", "case004"))
+    add_scene_cases(scene, segmentations_logic, tiny_cohort, ("case000",), ("case002", "case003", "case004"))
     from SGRSTrainLib.cohort import collect_cases
     cases = collect_cases(scene)
     ranking = RankSession(str(DEMO), device="cpu")
@@ -236,7 +210,7 @@ def test_the_module_self_tests_run_here_too(scene, tmp_path):
     """The helpers SGRSSegmentTest / SGRSTrainTest call inside Slicer, on the same inputs."""
     from SGRSSegmentLib.self_test import segment_demo
     from SGRSTrainLib.self_test import train_phantoms
-    session = segment_demo(scene, lambda path: load(scene, path, "demo"), LAUNCHER)
+    session = segment_demo(scene, lambda path: load_node(scene, path, "demo"), LAUNCHER)
     assert session.state == "done" and session.result.table.GetNumberOfRows() == 3, session.message
     trained = train_phantoms(LAUNCHER, work=tmp_path)
     assert trained.state == "done" and trained.registered is not None, trained.message

@@ -1,10 +1,10 @@
 """SGRSTrainLib against a real MRML scene: cohort export, jobs, re-attach, resume, ranking."""
 import json
-import time
 
 import numpy as np
 import pytest
 import slicer
+from conftest import add_scene_cases, wait_until
 from SGRSTrainLib import (
     TrainJob,
     TrainParameters,
@@ -18,32 +18,10 @@ from sgrs.data.image_io import read_image, read_label
 from sgrs.models.registry import list_models, register
 
 
-@pytest.fixture()
-def scene():
-    s = slicer.vtkMRMLScene()
-    yield s
-    s.Clear(1)
-
-
-def load(scene, path, name, cls="vtkMRMLScalarVolumeNode"):
-    node = scene.AddNewNodeByClass(cls, name)
-    storage = scene.AddNewNodeByClass("vtkMRMLVolumeArchetypeStorageNode")
-    storage.SetFileName(str(path))
-    assert storage.ReadData(node)
-    return node
-
-
 def scene_cohort(scene, cohort_dir, labelled=("case000", "case001", "case004"), unlabelled=("case002", "case003")):
     logic = slicer.vtkSlicerSegmentationsModuleLogic()
     logic.SetMRMLScene(scene)
-    for cid in labelled + unlabelled:
-        vol = load(scene, cohort_dir / "images" / f"{cid}.nrrd", cid)
-        if cid in labelled:
-            lab = load(scene, cohort_dir / "labels" / f"{cid}.nrrd", f"{cid} label", "vtkMRMLLabelMapVolumeNode")
-            seg = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", f"{cid} segmentation")
-            seg.SetReferenceImageGeometryParameterFromVolumeNode(vol)
-            assert logic.ImportLabelmapToSegmentationNode(lab, seg)
-            scene.RemoveNode(lab)
+    add_scene_cases(scene, logic, cohort_dir, labelled, unlabelled)
     return logic
 
 
@@ -63,14 +41,6 @@ def test_collect_and_export_round_trip(scene, tiny_cohort, tmp_path):
         exported = read_label(tmp_path / "export" / by_id[cid]["label"], 2, geom)
         assert np.array_equal(exported, read_label(tiny_cohort / "labels" / f"{cid}.nrrd", 2, geom)), cid
 
-
-def wait_until(predicate, timeout=240):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def tiny_params(manifest, out, iterations):
