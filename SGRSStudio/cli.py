@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 import sys
 from pathlib import Path
 
@@ -47,6 +48,9 @@ def main(argv=None) -> int:
     warning = host_warning(args.host)
     if warning:
         print(warning, file=sys.stderr)
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        # a headless server: render through EGL at once instead of failing over from X with a warning
+        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
     from trame.app import get_server
 
     from .app import SAMPLE, Studio
