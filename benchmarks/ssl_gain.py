@@ -40,7 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 CPU = {"size": (48, 48, 40), "spacing": (1.667, 1.667, 1.5), "patch": (32, 32, 32), "filters": 4,
-       "iterations": 1000, "batch": 4, "workers": 2, "threads": 1, "device": "cpu"}
+       "iterations": 600, "batch": 4, "workers": 2, "threads": 1, "device": "cpu"}
 # GPU: the paper's recipe (full V-Net, LA patch, 15k iterations) on a larger rendering of the same family
 FULL = {"size": (160, 160, 120), "spacing": (0.5, 0.5, 0.5), "patch": (112, 112, 80), "filters": 16,
         "iterations": 15000, "batch": 4, "workers": 1, "threads": 0, "device": "auto"}
