@@ -60,7 +60,7 @@ BASELINE = "mean-teacher"
 # further paired contrasts (a − b), reported when both arms have ≥ 2 common seeds: what each part adds
 CONTRASTS = [("mean-teacher", "supervised"), ("mix", "supervised"), ("default", "supervised"),
              ("default", "mix"), ("paper", "mix"), ("released", "mix"), ("paper", "default"),
-             ("guard-delta-ce", "default"), ("guard-tau-quantile", "default"),
+             ("guard-delta-ce", "default"), ("guard-tau-quantile", "default"), ("guard-tau-quantile", "mix"),
              ("sgrs-inter", "default"), ("sgrs-inter", "mix"), ("sgrs-dice-all", "default"), ("sgrs-agree", "default"),
              ("sgrs-theta-none", "default"), ("default-nodrop", "mt-nodrop"), ("default-nodrop", "default"),
              ("mt-nodrop", "mean-teacher"), ("mt-train-teacher", "mean-teacher")]
