@@ -61,7 +61,8 @@ BASELINE = "mean-teacher"
 CONTRASTS = [("mean-teacher", "supervised"), ("mix", "supervised"), ("default", "supervised"),
              ("default", "mix"), ("paper", "mix"), ("released", "mix"), ("paper", "default"),
              ("guard-delta-ce", "default"), ("guard-tau-quantile", "default"), ("guard-tau-quantile", "mix"),
-             ("sgrs-inter", "default"), ("sgrs-inter", "mix"), ("sgrs-dice-all", "default"), ("sgrs-agree", "default"),
+             ("sgrs-inter", "default"), ("sgrs-inter", "mix"), ("sgrs-dice-all", "default"), ("sgrs-agree", "default"), ("sgrs-agree", "mix"),
+             ("sgrs-agree", "guard-tau-quantile"),
              ("sgrs-theta-none", "default"), ("default-nodrop", "mt-nodrop"), ("default-nodrop", "default"),
              ("mt-nodrop", "mean-teacher"), ("mt-train-teacher", "mean-teacher")]
 
