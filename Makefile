@@ -8,7 +8,7 @@ PY      = $(VENV)/bin/python
 # CPU build of PyTorch by default (GPU users: see README, "Using a GPU").
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test test-slow bench demo-model clean studio chromium
+.PHONY: demo test test-slow bench bench-ssl demo-model clean studio chromium
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/inference_variants.py
 	$(PY) benchmarks/segment_memory.py
 	$(PY) benchmarks/methods_dice.py
+
+# The powered semi-supervised comparison (about an hour on 2 CPU cores; resumable): docs/benchmarks.md
+bench-ssl: $(VENV)/.installed
+	nice -n 10 $(PY) benchmarks/ssl_gain.py --out out/ssl-gain
 
 demo-model: $(VENV)/.installed
 	bash Resources/Demo/make_demo_model.sh

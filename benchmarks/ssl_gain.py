@@ -40,7 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 CPU = {"size": (48, 48, 40), "spacing": (1.667, 1.667, 1.5), "patch": (32, 32, 32), "filters": 4,
-       "iterations": 1000, "batch": 4, "workers": 2, "threads": 1, "device": "cpu"}
+       "iterations": 600, "batch": 4, "workers": 2, "threads": 1, "device": "cpu"}
 # GPU: the paper's recipe (full V-Net, LA patch, 15k iterations) on a larger rendering of the same family
 FULL = {"size": (160, 160, 120), "spacing": (0.5, 0.5, 0.5), "patch": (112, 112, 80), "filters": 16,
         "iterations": 15000, "batch": 4, "workers": 1, "threads": 0, "device": "auto"}
@@ -60,8 +60,9 @@ BASELINE = "mean-teacher"
 # further paired contrasts (a − b), reported when both arms have ≥ 2 common seeds: what each part adds
 CONTRASTS = [("mean-teacher", "supervised"), ("mix", "supervised"), ("default", "supervised"),
              ("default", "mix"), ("paper", "mix"), ("released", "mix"), ("paper", "default"),
-             ("guard-delta-ce", "default"), ("guard-tau-quantile", "default"),
-             ("sgrs-inter", "default"), ("sgrs-dice-all", "default"), ("sgrs-agree", "default"),
+             ("guard-delta-ce", "default"), ("guard-tau-quantile", "default"), ("guard-tau-quantile", "mix"),
+             ("sgrs-inter", "default"), ("sgrs-inter", "mix"), ("sgrs-dice-all", "default"), ("sgrs-agree", "default"), ("sgrs-agree", "mix"),
+             ("sgrs-agree", "guard-tau-quantile"),
              ("sgrs-theta-none", "default"), ("default-nodrop", "mt-nodrop"), ("default-nodrop", "default"),
              ("mt-nodrop", "mean-teacher"), ("mt-train-teacher", "mean-teacher")]
 

@@ -413,9 +413,14 @@ def test_delta_ce_guard_puts_a_weak_hard_ce_on_delta_voxels_only():
         x = torch.cat([torch.log(probs_of(a.reshape(2, 2, 2, 2))) for a in (FG_L, FG_U, FG_M)]).requires_grad_(True)
         loss, _ = losses_from_logits(x, torch.tensor(Y_L).reshape(2, 2, 2, 2), pl, 2, 2, 9000, 100, cfg)
         return torch.autograd.grad(loss, x)[0][2:4].abs().sum(1)[r.delta]
-    assert torch.all(delta_grad(StepConfig()) == 0)
-    g1, g2 = delta_grad(StepConfig(guard="delta-ce", guard_weight=0.1)), delta_grad(StepConfig(guard="delta-ce", guard_weight=0.2))
+    paper_delta = {"con_ce_region": "omega"}  # Δ disregarded, as the paper has it (our default: agree)
+    assert torch.all(delta_grad(StepConfig(**paper_delta)) == 0)
+    g1 = delta_grad(StepConfig(guard="delta-ce", guard_weight=0.1, **paper_delta))
+    g2 = delta_grad(StepConfig(guard="delta-ce", guard_weight=0.2, **paper_delta))
     assert torch.all(g1 > 0) and torch.allclose(g2, 2 * g1)
+    # the default's hard CE on agreeing voxels reaches Δ where the two views agree, and only there
+    agree = (torch.tensor(FG_U).reshape(2, 2, 2, 2) > 0.5) == (torch.tensor(FG_M).reshape(2, 2, 2, 2) > 0.5)
+    assert torch.equal(delta_grad(StepConfig()) > 0, agree[r.delta])
 
 
 def test_tau_quantile_guard_caps_the_uncertain_share():
