@@ -49,6 +49,30 @@ def _curve(rng, start, direction, length, n=24) -> np.ndarray:
     return (1 - t) ** 2 * start + 2 * (1 - t) * t * ctrl + t * t * end
 
 
+def target(rng, grid, size, extent, spread=0.08, radius=(0.16, 0.24), axis_jitter=0.2,
+           warp=(0.08, 0.06), vein_radius=(0.12, 0.18)):
+    """The left-atrium-like target: an irregular body (radius modulated by random low-order
+    harmonics of the direction) with four tubular veins, two each side, pointing outwards and
+    backwards. Returns (centre, r0, axes, label); every family draws it in this order from ``rng``."""
+    centre = extent * (0.5 + rng.uniform(-spread, spread, 3))
+    r0 = rng.uniform(*radius) * extent[:2].mean()
+    axes = r0 * rng.uniform(1 - axis_jitter, 1 + axis_jitter, 3)
+    rel = [g - c for g, c in zip(grid, centre)]
+    dist = np.sqrt(sum((r / a) ** 2 for r, a in zip(rel, axes))) + 1e-6
+    unit = [r / (a * dist) for r, a in zip(rel, axes)]
+    bump = sum(rng.normal(0, warp[0]) * u for u in unit)
+    bump = bump + sum(rng.normal(0, warp[1]) * unit[i] * unit[j] for i in range(3) for j in range(i, 3))
+    body = dist < 1.0 + bump
+    veins = np.zeros(size, dtype=bool)
+    for k in range(4):
+        side = -1 if k < 2 else 1
+        d = np.array([side * rng.uniform(0.6, 1.0), rng.uniform(0.2, 0.7), rng.uniform(-0.5, 0.5)])
+        d /= np.linalg.norm(d)
+        path = _curve(rng, centre + d * axes * 0.8, d, rng.uniform(0.5, 0.9) * r0)
+        veins |= _tube(grid, path, rng.uniform(*vein_radius) * r0)
+    return centre, r0, axes, body | veins
+
+
 def make_case(index: int, seed: int = 0, size=DEFAULT_SIZE, spacing=DEFAULT_SPACING, family: str = "default"):
     """Return (image float32, label uint8, geometry) for case ``index`` of cohort ``seed``."""
     if family not in FAMILIES:
@@ -62,25 +86,7 @@ def make_case(index: int, seed: int = 0, size=DEFAULT_SIZE, spacing=DEFAULT_SPAC
     extent = np.array(size) * np.array(spacing)
     grid = np.meshgrid(*[(np.arange(n) + 0.5) * s for n, s in zip(size, spacing)], indexing="ij", sparse=True)
 
-    # Target: an irregular body (radius modulated by random low-order harmonics of the direction).
-    centre = extent * (0.5 + rng.uniform(-0.08, 0.08, 3))
-    r0 = rng.uniform(0.16, 0.24) * extent[:2].mean()
-    axes = r0 * rng.uniform(0.8, 1.2, 3)
-    rel = [g - c for g, c in zip(grid, centre)]
-    dist = np.sqrt(sum((r / a) ** 2 for r, a in zip(rel, axes))) + 1e-6
-    unit = [r / (a * dist) for r, a in zip(rel, axes)]
-    warp = sum(rng.normal(0, 0.08) * u for u in unit)
-    warp = warp + sum(rng.normal(0, 0.06) * unit[i] * unit[j] for i in range(3) for j in range(i, 3))
-    body = dist < 1.0 + warp
-    veins = np.zeros(size, dtype=bool)
-    for k in range(4):  # two veins each side, pointing outwards and backwards
-        side = -1 if k < 2 else 1
-        d = np.array([side * rng.uniform(0.6, 1.0), rng.uniform(0.2, 0.7), rng.uniform(-0.5, 0.5)])
-        d /= np.linalg.norm(d)
-        start = centre + d * axes * 0.8
-        path = _curve(rng, start, d, rng.uniform(0.5, 0.9) * r0)
-        veins |= _tube(grid, path, rng.uniform(0.12, 0.18) * r0)
-    label = body | veins
+    centre, r0, axes, label = target(rng, grid, size, extent)
 
     # Distractors: bright blood pools that are not the target.
     aorta_start = np.array([extent[0] * rng.uniform(0.35, 0.65), 0.0, extent[2] * rng.uniform(0.3, 0.7)])

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.ndimage import distance_transform_edt, gaussian_filter
 
 from .image_io import Geometry
-from .phantom import _curve, _smooth_noise, _tube
+from .phantom import _curve, _smooth_noise, _tube, target
 
 
 def make_hard_case(index: int, seed: int, size, spacing):
@@ -34,23 +34,8 @@ def hard_case_parts(index: int, seed: int, size, spacing) -> dict:
     extent = np.array(size) * np.array(spacing)
     grid = np.meshgrid(*[(np.arange(n) + 0.5) * s for n, s in zip(size, spacing)], indexing="ij", sparse=True)
 
-    centre = extent * (0.5 + rng.uniform(-0.1, 0.1, 3))
-    r0 = rng.uniform(0.15, 0.23) * extent[:2].mean()
-    axes = r0 * rng.uniform(0.75, 1.25, 3)
-    rel = [g - c for g, c in zip(grid, centre)]
-    dist = np.sqrt(sum((r / a) ** 2 for r, a in zip(rel, axes))) + 1e-6
-    unit = [r / (a * dist) for r, a in zip(rel, axes)]
-    warp = sum(rng.normal(0, 0.1) * u for u in unit)
-    warp = warp + sum(rng.normal(0, 0.08) * unit[i] * unit[j] for i in range(3) for j in range(i, 3))
-    body = dist < 1.0 + warp
-    veins = np.zeros(size, dtype=bool)
-    for k in range(4):
-        side = -1 if k < 2 else 1
-        d = np.array([side * rng.uniform(0.6, 1.0), rng.uniform(0.2, 0.7), rng.uniform(-0.5, 0.5)])
-        d /= np.linalg.norm(d)
-        path = _curve(rng, centre + d * axes * 0.8, d, rng.uniform(0.5, 0.9) * r0)
-        veins |= _tube(grid, path, rng.uniform(0.1, 0.17) * r0)
-    label = body | veins
+    centre, r0, axes, label = target(rng, grid, size, extent, spread=0.1, radius=(0.15, 0.23), axis_jitter=0.25,
+                                     warp=(0.1, 0.08), vein_radius=(0.1, 0.17))
     outside_mm = distance_transform_edt(~label, sampling=spacing)
 
     # Distractors placed against the target: the ventricle's surface meets the body along a random
