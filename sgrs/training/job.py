@@ -21,6 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..util.atomic import atomic_path, remove_stale_temps, write_text
+from ..util.background import STOP_FILE
 from ..util.errors import JobError
 from .events import TERMINAL_EVENTS, read_events  # noqa: F401  (re-exported: torch-free home)
 
@@ -32,10 +33,11 @@ class JobFolder:
         self.progress = self.path / "progress.jsonl"
         self.checkpoint = self.path / "checkpoint.safetensors"
         self.model = self.path / "model"
+        self.stop_request = self.path / STOP_FILE
 
     def stop_requested(self) -> bool:
         """A GUI asked for a clean stop (``sgrs.util.background.request_stop``)."""
-        return (self.path / "stop.request").exists()
+        return self.stop_request.exists()
 
     def create(self) -> None:
         try:

@@ -101,7 +101,7 @@ def _restore(tensors, student, teacher, optimizer) -> None:
 def prepare_job(config: TrainConfig, resume: bool, job: JobFolder) -> TrainConfig:
     """Create or reopen the job folder; never overwrite another run's checkpoint or model."""
     if resume:
-        (job.path / "stop.request").unlink(missing_ok=True)  # the stop asked of the previous run
+        job.stop_request.unlink(missing_ok=True)  # the stop asked of the previous run
         saved = TrainConfig.from_json(job.read_config())
         saved.device = config.device or saved.device
         events = read_events(job.progress)
