@@ -13,12 +13,9 @@ def model_choices(registry=None) -> list[tuple[str, str]]:
 def import_model(path, registry=None) -> Path:
     """Register a bundle (its folder or model.json), or convert a ``.pth``/``.pt`` state dict (read
     with weights_only=True, never executed). Returns the registered bundle folder; SGRSError if not."""
-    from sgrs.models.registry import register, registry_folder
+    from sgrs.models.registry import register, registry_folder, unused_folder
     path = Path(path)
     if path.suffix in (".pth", ".pt"):
         from sgrs.models.checkpoint import import_checkpoint
-        target, n = registry_folder(registry) / path.stem, 2
-        while target.exists():
-            target, n = registry_folder(registry) / f"{path.stem}-{n}", n + 1
-        return Path(import_checkpoint(path, target))
+        return Path(import_checkpoint(path, unused_folder(registry_folder(registry), path.stem)))
     return register(path.parent if path.name == "model.json" else path, folder=registry).path

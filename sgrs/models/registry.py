@@ -59,6 +59,14 @@ def list_models(folder=None) -> list[ModelEntry]:
     return entries
 
 
+def unused_folder(root, base: str) -> Path:
+    """``root/base``, or ``root/base-2``, ``-3``, … : the first name no bundle uses yet."""
+    target, n = Path(root) / base, 2
+    while target.exists():
+        target, n = Path(root) / f"{base}-{n}", n + 1
+    return target
+
+
 def register(bundle, name: str | None = None, folder=None) -> ModelEntry:
     """Copy a bundle into the registry under a safe, unique folder name."""
     bundle = Path(bundle)
@@ -66,9 +74,7 @@ def register(bundle, name: str | None = None, folder=None) -> ModelEntry:
     root = registry_folder(folder)
     root.mkdir(parents=True, exist_ok=True)
     base = re.sub(r"[^A-Za-z0-9._-]+", "-", name or meta.get("name") or bundle.name).strip("-") or "model"
-    target, n = root / base, 2
-    while target.exists():
-        target, n = root / f"{base}-{n}", n + 1
+    target = unused_folder(root, base)
     try:
         shutil.copytree(bundle, target)
     except OSError as exc:
