@@ -101,6 +101,7 @@ class SegmentJob:
         """Import the finished outputs as nodes (same nodes as the in-process ``process``)."""
         from sgrs.data.image_io import read_image
         from sgrs.inference.segment import OUTPUT_FILES, Segmentation
+        from sgrs.models.bundle import read_meta
         self.process.wait()
         self.poll()  # after exit: the file is complete
         try:
@@ -110,7 +111,7 @@ class SegmentJob:
             label, geometry = read_image(out / OUTPUT_FILES["label"])
             regions = read_image(out / OUTPUT_FILES["regions"])[0] if self.params.regions else None
             entropy = read_image(out / OUTPUT_FILES["entropy"])[0]
-            classes = json.loads((Path(self.params.model) / "model.json").read_text())["classes"]
+            classes = read_meta(self.params.model)["classes"]
             seg = Segmentation(label.astype("uint8"), None if regions is None else regions.astype("uint8"),
                                entropy.astype("uint8"), geometry, self.summary)
             return self.logic.add_result_nodes(self.params, seg, classes)
