@@ -12,12 +12,14 @@ from SGRSSegmentLib.sample_data import register_demo_sample
 from slicer import vtkMRMLMarkupsROINode, vtkMRMLScalarVolumeNode
 from slicer.i18n import tr as _
 from slicer.i18n import translate
-from slicer.parameterNodeWrapper import WithinRange, parameterNodeWrapper
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import ScriptedLoadableModule as Module
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleLogic as ModuleLogic
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleTest as ModuleTest
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleWidget as ModuleWidget
 from slicer.util import VTKObservationMixin
+
+from sgrs.method.names import DELTA_RULES, DEVICES
 
 POLL_MS = 300
 
@@ -39,11 +41,11 @@ class SGRSSegmentParameterNode:
     inputVolume: vtkMRMLScalarVolumeNode
     roi: vtkMRMLMarkupsROINode
     model: str = ""
-    device: str = "auto"
+    device: Annotated[str, Choice(DEVICES)] = "auto"
     overlap: Annotated[float, WithinRange(0.0, 0.9)] = 0.5
     regions: bool = True
     tau: Annotated[float, WithinRange(0.0, 1.0)] = 0.296
-    deltaRule: str = "union"
+    deltaRule: Annotated[str, Choice(DELTA_RULES)] = "union"
     regionOpacity: Annotated[float, WithinRange(0.0, 1.0)] = 0.5
     showDelta: bool = True
     showTheta: bool = True

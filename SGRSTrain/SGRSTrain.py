@@ -8,12 +8,14 @@ import qt
 import slicer
 from slicer.i18n import tr as _
 from slicer.i18n import translate
-from slicer.parameterNodeWrapper import WithinRange, parameterNodeWrapper
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import ScriptedLoadableModule as Module
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleLogic as ModuleLogic
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleTest as ModuleTest
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleWidget as ModuleWidget
 from slicer.util import VTKObservationMixin
+
+from sgrs.method.names import DEVICES
 
 POLL_MS = 1000
 
@@ -36,7 +38,7 @@ class SGRSTrainParameterNode:
     baseModel: str = ""
     iterations: Annotated[int, WithinRange(1, 1000000)] = 2000
     batch: Annotated[int, WithinRange(2, 64)] = 4
-    device: str = "auto"
+    device: Annotated[str, Choice(DEVICES)] = "auto"
 
 
 class SGRSTrainLogic(ModuleLogic):

@@ -6,6 +6,7 @@ import os
 import sys
 
 from . import __version__
+from .method.names import METHODS
 from .util.errors import SGRSError
 
 
@@ -139,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--iterations", type=int, default=15000)
     tr.add_argument("--patch", type=int, nargs=3, default=[112, 112, 80], metavar=("X", "Y", "Z"))
     tr.add_argument("--filters", type=int, default=16, help="V-Net first-stage filters (16 = official)")
-    tr.add_argument("--method", default="sgrs", choices=["sgrs", "mix", "mean-teacher", "supervised"])
+    tr.add_argument("--method", default="sgrs", choices=list(METHODS))
     tr.add_argument("--batch", type=int, default=4, help="half labelled, half unlabelled")
     tr.add_argument("--lr", type=float, default=0.01)
     tr.add_argument("--lr-policy", default="constant", choices=["constant", "poly"])

@@ -5,6 +5,8 @@ import json
 import sys
 from pathlib import Path
 
+from .method.names import DELTA_RULES
+
 
 def _segment(args) -> int:
     from .inference.segment import SegmentOptions, segment_file
@@ -104,7 +106,7 @@ def add_inference_commands(sub) -> None:
     sg.add_argument("--overlap", type=float, default=0.5, help="window overlap in [0, 1) (default 0.5)")
     sg.add_argument("--regions", dest="regions", action="store_true", default=True)
     sg.add_argument("--no-regions", dest="regions", action="store_false", help="label and entropy only (2× faster)")
-    sg.add_argument("--delta-rule", choices=["union", "intersection"], help="default: the bundle's")
+    sg.add_argument("--delta-rule", choices=list(DELTA_RULES), help="default: the bundle's")
     sg.add_argument("--tau", type=float, help="entropy threshold (default: the bundle's)")
     sg.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
     sg.add_argument("--weights", choices=["student", "teacher"], help="default: the bundle's")

@@ -19,10 +19,6 @@ import pytest
 from conftest import ROOT
 
 MODULES = ["SGRSSegment", "SGRSTrain"]
-# what today's files break (issue 14, items 1 and 4): the fix commits drop these marks
-TODAY = pytest.mark.xfail(strict=True, reason="issue 14 items 1/4: fails with today's .ui and parameter classes")
-BINDING_MODULES = [pytest.param(m, marks=TODAY) for m in MODULES]
-SCENE_MODULES = [pytest.param("SGRSSegment", marks=TODAY), "SGRSTrain"]
 TAGS = ("v5.8.1", "v5.10.0", "v5.12.0", "main")
 
 
@@ -171,7 +167,7 @@ def test_the_rule_table_cites_every_tag_it_claims():
     assert all(len(rule.lines) == len(TAGS) for rule in RULES)
 
 
-@pytest.mark.parametrize("module", BINDING_MODULES)
+@pytest.mark.parametrize("module", MODULES)
 def test_every_bound_widget_has_a_field_and_a_connector_slicer_accepts(module):
     fields, widgets = parameter_fields(module), bound_widgets(module)
     assert widgets, f"{module}.ui binds no widget"
@@ -192,7 +188,7 @@ def test_every_bound_widget_has_a_field_and_a_connector_slicer_accepts(module):
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("module", SCENE_MODULES)
+@pytest.mark.parametrize("module", MODULES)
 def test_every_mrml_widget_receives_the_scene(module):
     """qMRMLWidget::mrmlSceneChanged(vtkMRMLScene*) reaches a child only through a .ui connection
     (Libs/MRML/Widgets/qMRMLWidget.h v5.8.1 l. 60-66, v5.12.0/main l. 65-71); the node-combo connector

@@ -49,16 +49,4 @@ def test_module_files_stay_thin(module):
         assert not re.search(r"^\s*(import qt|from qt )", py.read_text(), re.M), f"{py.name} imports qt"
     assert "import qt" in source  # the widget layer is where qt lives
 
-
-@pytest.mark.parametrize("module", MODULES)
-def test_every_parameter_widget_names_a_parameter_node_field(module):
-    """A widget's SlicerParameterName must be a field of the module's parameterNodeWrapper class,
-    or Slicer's connectParametersToGui fails when the panel opens."""
-    source = (ROOT / module / f"{module}.py").read_text()
-    wrapper = re.search(r"@parameterNodeWrapper\nclass \w+:\n((?:    .*\n)+)", source)
-    assert wrapper, f"{module}.py declares its parameter node with @parameterNodeWrapper"
-    fields = set(re.findall(r"^    (\w+):", wrapper.group(1), re.M))
-    tree = ET.parse(ROOT / module / "Resources" / "UI" / f"{module}.ui")
-    bound = {p.findtext("string") for p in tree.getroot().iter("property") if p.get("name") == "SlicerParameterName"}
-    assert bound, "the .ui binds widgets to the parameter node"
-    assert bound <= fields, f"{module}.ui binds unknown parameters: {sorted(bound - fields)}"
+# the SlicerParameterName ↔ parameter node contract: test_binding_contract.py

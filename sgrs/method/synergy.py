@@ -5,8 +5,9 @@ from dataclasses import dataclass
 
 import torch
 
+from .names import DELTA_RULES  # noqa: F401  (one list for the engine and the GUIs)
+
 DEFAULT_TAU = 0.296
-DELTA_RULES = ("union", "intersection")
 
 
 def class_argmax(x: torch.Tensor) -> torch.Tensor:
