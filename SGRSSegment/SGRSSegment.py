@@ -110,9 +110,8 @@ class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
             self.onParameters()
 
     def onParameters(self, caller=None, event=None):
-        from SGRSSegmentLib.display import set_region_opacity, show_regions
-        set_region_opacity(slicer.mrmlScene, self.params.regionOpacity)
-        show_regions(self.session.result, self.params.showDelta, self.params.showTheta, self.params.showOmega)
+        from SGRSSegmentLib.display import apply_region_settings
+        apply_region_settings(slicer.mrmlScene, self.session.result, self.params)
         self.updateButtons()
 
     def refreshModels(self):

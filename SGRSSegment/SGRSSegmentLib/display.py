@@ -12,11 +12,6 @@ def composite_nodes(scene) -> list:
             for i in range(scene.GetNumberOfNodesByClass("vtkMRMLSliceCompositeNode"))]
 
 
-def set_region_opacity(scene, opacity: float) -> None:
-    for node in composite_nodes(scene):
-        node.SetLabelOpacity(float(opacity))
-
-
 def show_result(scene, result, region_opacity: float = 0.5, entropy_opacity: float = 0.3) -> None:
     """Entropy heat map as foreground, regions as label layer, in every slice view."""
     for node in composite_nodes(scene):
@@ -29,8 +24,22 @@ def show_result(scene, result, region_opacity: float = 0.5, entropy_opacity: flo
 
 def show_regions(result, delta: bool, theta: bool, omega: bool) -> None:
     """Apply the Δ / Θ / Ω switches to a result's region map (no-op without one)."""
-    from .region_display import set_region_visible
     if result is None or result.regions is None:
         return
+    from .region_display import set_region_visible
     for region, visible in (("delta", delta), ("theta", theta), ("omega", omega)):
         set_region_visible(result.regions, region, visible)
+
+
+def apply_region_settings(scene, result, settings) -> bool:
+    """The panel's region settings (``settings``: the parameter node or the Studio's state, with
+    regionOpacity, showDelta, showTheta, showOmega) on the shown result. Only slice views whose label
+    layer is this result's region map change; without a result nothing does (the label layer may be
+    the user's own). Returns whether anything was applied. Never imports torch."""
+    if result is None or result.regions is None:
+        return False
+    for node in composite_nodes(scene):
+        if node.GetLabelVolumeID() == result.regions.GetID():
+            node.SetLabelOpacity(float(settings.regionOpacity))
+    show_regions(result, settings.showDelta, settings.showTheta, settings.showOmega)
+    return True

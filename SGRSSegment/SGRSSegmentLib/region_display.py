@@ -5,7 +5,7 @@ showing it restores the opaque colour, so the label layer's opacity keeps applyi
 """
 from __future__ import annotations
 
-from sgrs.inference.maps import DELTA, OMEGA, THETA
+from sgrs.inference.region_codes import DELTA, OMEGA, THETA
 
 REGION_VALUES = {"delta": DELTA, "theta": THETA, "omega": OMEGA}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import slicer
 
-from sgrs.inference.segment import DELTA, OMEGA, THETA
+from sgrs.inference.region_codes import DELTA, OMEGA, THETA
 
 from .labels import mark_generated
 from .volume_io import set_array

@@ -122,3 +122,33 @@ def test_self_tests_skip_with_a_message_where_torch_is_missing(module):
     run_test = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "runTest")
     first = ast.unparse(run_test.body[0]) + ast.unparse(run_test.body[1])
     assert "self_test_skip_reason()" in first and "return" in first, "the skip comes before any torch use"
+
+
+def test_the_region_display_runs_without_torch(tmp_path):
+    """Issue 14, item 2: the panel's onParameters runs from setParameterNode during setup; with no torch
+    it must neither import torch nor fail, with no result and with a region map."""
+    code = '''
+import json, sys
+from types import SimpleNamespace
+import numpy as np
+import slicer
+from SGRSSegmentLib.display import apply_region_settings, show_regions
+from SGRSSegmentLib.parameters import SegmentResult
+from SGRSSegmentLib.region_display import region_visibility
+from SGRSSegmentLib.result_nodes import add_region_map
+scene = slicer.vtkMRMLScene()
+view = scene.AddNewNodeByClass("vtkMRMLSliceCompositeNode")
+settings = SimpleNamespace(regionOpacity=0.7, showDelta=False, showTheta=True, showOmega=True)
+show_regions(None, False, True, True)
+before = apply_region_settings(scene, None, settings)
+volume = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "scan")
+slicer.util.updateVolumeFromArray(volume, np.zeros((4, 5, 6), np.float32))
+regions = add_region_map(scene, volume, np.ones((6, 5, 4), np.uint8), "scan SGRS regions")[0]
+view.SetLabelVolumeID(regions.GetID())
+after = apply_region_settings(scene, SegmentResult(None, regions, None, None, {}), settings)
+print(json.dumps({"before": before, "after": after, "opacity": view.GetLabelOpacity(),
+                  "visible": region_visibility(regions), "torch": "torch" in sys.modules}))
+'''
+    out = run_without_torch(tmp_path, code)
+    assert out == {"before": False, "after": True, "opacity": 0.7, "torch": False,
+                   "visible": {"delta": False, "theta": True, "omega": True}}

@@ -5,13 +5,14 @@ import hashlib
 import json
 import re
 import urllib.request
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import slicer
 import vtk
 from conftest import ROOT
-from SGRSSegmentLib.display import set_region_opacity, show_result
+from SGRSSegmentLib.display import apply_region_settings, show_result
 from SGRSSegmentLib.job import read_progress
 from SGRSSegmentLib.labels import (
     GENERATED,
@@ -22,6 +23,7 @@ from SGRSSegmentLib.labels import (
 )
 from SGRSSegmentLib.logic import SGRSSegmentLogic
 from SGRSSegmentLib.parameters import SegmentParameters, SegmentResult
+from SGRSSegmentLib.result_nodes import add_region_map
 from SGRSSegmentLib.sample_data import DEMO_IMAGE, demo_sample_source
 from SGRSSegmentLib.segmentations import module_segmentations_logic
 from SGRSTrainLib.cohort import collect_cases
@@ -48,8 +50,18 @@ def test_region_opacity_is_the_slice_views_label_opacity(scene):
     for node in composites:
         assert node.GetLabelVolumeID() == regions.GetID() and node.GetForegroundVolumeID() == entropy.GetID()
         assert node.GetLabelOpacity() == pytest.approx(0.4) and node.GetForegroundOpacity() == pytest.approx(0.3)
-    set_region_opacity(scene, 0.8)
-    assert [n.GetLabelOpacity() for n in composites] == pytest.approx([0.8] * 3)
+    own = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "the user's own label map")
+    composites[2].SetLabelVolumeID(own.GetID())
+    composites[2].SetLabelOpacity(1.0)
+    settings = SimpleNamespace(regionOpacity=0.8, showDelta=True, showTheta=True, showOmega=False)
+    assert not apply_region_settings(scene, None, settings)  # no result: nothing changes (issue 14, item 10)
+    assert [n.GetLabelOpacity() for n in composites] == pytest.approx([0.4, 0.4, 1.0])
+    result = SegmentResult(None, add_region_map(scene, volume(scene), np.ones((24, 20, 16), np.uint8), "r")[0],
+                           entropy, None, {})
+    show_result(scene, result, region_opacity=0.4)
+    composites[2].SetLabelVolumeID(own.GetID())
+    assert apply_region_settings(scene, result, settings)
+    assert [n.GetLabelOpacity() for n in composites] == pytest.approx([0.8, 0.8, 0.4])  # the user's view kept
 
 
 def rule_count():

@@ -14,10 +14,8 @@ import numpy as np
 import torch
 
 from ..method.synergy import class_argmax, entropy_log10, synergy_regions
+from .region_codes import DELTA, OMEGA, REGION_KEYS, REGION_NAMES, THETA  # noqa: F401  (re-exported)
 
-OMEGA, THETA, DELTA = 1, 2, 3
-REGION_NAMES = {OMEGA: "consistent (Ω)", THETA: "inconsistent (Θ)", DELTA: "uncertain (Δ)"}
-REGION_KEYS = {OMEGA: "omega", THETA: "theta", DELTA: "delta"}
 
 
 def maps_by_slab(p_u: torch.Tensor, p_m: torch.Tensor | None, tau: float, rule: str, slab: int = 16):

@@ -18,10 +18,9 @@ from safetensors.torch import load_file, save_file
 from .. import __version__
 from ..util.atomic import write_text
 from ..util.errors import ModelError
+from .meta import FORMAT, FORMAT_VERSION, read_meta  # noqa: F401  (re-exported)
 from .vnet import VNet, build_model
 
-FORMAT = "sgrs-bundle"
-FORMAT_VERSION = 1
 LEFT_ATRIUM = {"category": ["SCT", "123037004", "Anatomical Structure"],
                "type": ["SCT", "82471001", "Left atrium"]}
 DEFAULT_COLORS = [[0, 0, 0], [216, 101, 79], [128, 174, 128], [241, 214, 145], [177, 122, 101]]
@@ -107,29 +106,6 @@ def save_bundle(out_dir, student: VNet, teacher: VNet | None, *, patch_size, cla
     staging.rename(out)
     shutil.rmtree(old, ignore_errors=True)
     return out
-
-
-def read_meta(path) -> dict:
-    path = Path(path)
-    meta_path = path / "model.json" if path.is_dir() else path
-    if path.suffix in (".pth", ".pt", ".ckpt", ".tar"):
-        raise ModelError(f"{path}: a PyTorch checkpoint, not a model bundle; import it first with "
-                         f"'sgrs import-checkpoint {path.name} --out BUNDLE'")
-    if not meta_path.exists():
-        raise ModelError(f"{path}: not a model bundle (no model.json)")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{meta_path}: model.json is not valid JSON ({exc})") from None
-    if meta.get("format") != FORMAT:
-        raise ModelError(f"{meta_path}: not an SGRS model bundle (format {meta.get('format')!r})")
-    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-        raise ModelError(f"{meta_path}: bundle format {meta['format_version']} is newer than this engine "
-                         f"reads ({FORMAT_VERSION}); update sgrs")
-    for key in ("architecture", "classes", "patch_size", "normalization", "files", "sha256"):
-        if key not in meta:
-            raise ModelError(f"{meta_path}: model.json lacks {key!r}")
-    return meta
 
 
 def load_bundle(path, weights: str | None = None, device: str | torch.device = "cpu") -> Bundle:

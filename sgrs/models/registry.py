@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..util.errors import ModelError, SGRSError
-from .bundle import read_meta
+from .meta import read_meta
 
 DEMO_MODEL = Path(__file__).resolve().parents[2] / "Resources" / "Demo" / "model"
 

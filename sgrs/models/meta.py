@@ -1,0 +1,34 @@
+"""A bundle's ``model.json``, read and checked without torch (the Slicer panels read a model's τ, Δ rule
+and classes before the user has installed torch; the registry lists bundles the same way)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..util.errors import ModelError
+
+FORMAT = "sgrs-bundle"
+FORMAT_VERSION = 1
+
+
+def read_meta(path) -> dict:
+    path = Path(path)
+    meta_path = path / "model.json" if path.is_dir() else path
+    if path.suffix in (".pth", ".pt", ".ckpt", ".tar"):
+        raise ModelError(f"{path}: a PyTorch checkpoint, not a model bundle; import it first with "
+                         f"'sgrs import-checkpoint {path.name} --out BUNDLE'")
+    if not meta_path.exists():
+        raise ModelError(f"{path}: not a model bundle (no model.json)")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{meta_path}: model.json is not valid JSON ({exc})") from None
+    if meta.get("format") != FORMAT:
+        raise ModelError(f"{meta_path}: not an SGRS model bundle (format {meta.get('format')!r})")
+    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+        raise ModelError(f"{meta_path}: bundle format {meta['format_version']} is newer than this engine "
+                         f"reads ({FORMAT_VERSION}); update sgrs")
+    for key in ("architecture", "classes", "patch_size", "normalization", "files", "sha256"):
+        if key not in meta:
+            raise ModelError(f"{meta_path}: model.json lacks {key!r}")
+    return meta
