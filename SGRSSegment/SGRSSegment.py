@@ -101,7 +101,7 @@ class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
             self.setParameterNode(self.logic.getParameterNode())
 
     def setParameterNode(self, node):
-        from SGRSSegmentLib.binding import rebind
+        from SGRSSegmentLib.compat import rebind
         if self.params:
             self.removeObserver(self.params, vtk.vtkCommand.ModifiedEvent, self.onParameters)
         self.guiTag, self.params = rebind(self.params, self.guiTag, node, self.uiWidget), node

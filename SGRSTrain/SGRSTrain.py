@@ -93,7 +93,7 @@ class SGRSTrainWidget(ModuleWidget, VTKObservationMixin):
         self.setParameterNode(self.logic.getParameterNode())
 
     def setParameterNode(self, node):
-        from SGRSSegmentLib.binding import rebind
+        from SGRSTrainLib.compat import rebind
         self.guiTag, self.params = rebind(self.params, self.guiTag, node, self.uiWidget), node
 
     def refreshModels(self):

@@ -15,7 +15,6 @@ import importlib
 import importlib.metadata
 import importlib.util
 import re
-import shutil
 import subprocess
 import sys
 
@@ -86,18 +85,8 @@ def _install_torch(requirement: str) -> None:
 
 
 def _pip_install(requirements: list[str]) -> None:
-    try:
-        import slicer.packaging  # Slicer >= 5.12; the user already agreed in the widget
-    except ImportError:
-        pass
-    else:
-        slicer.packaging.pip_ensure(requirements, prompt_install=False, requester="SGRS")
-        return
-    if shutil.which("PythonSlicer"):  # Slicer 5.8 / 5.10
-        import slicer.util
-        slicer.util.pip_install(" ".join(requirements))
-        return
-    pip_subprocess(requirements)
+    from .compat import pip_installer  # pip_ensure (5.12+), slicer.util.pip_install (5.8, 5.10), or pip
+    pip_installer()[1](requirements)
 
 
 def pip_subprocess(requirements: list[str]) -> None:

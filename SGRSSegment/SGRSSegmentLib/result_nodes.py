@@ -6,6 +6,7 @@ import slicer
 
 from sgrs.inference.region_codes import DELTA, OMEGA, THETA
 
+from .compat import set_terminology
 from .labels import mark_generated
 from .volume_io import set_array
 
@@ -61,7 +62,7 @@ def add_segmentation(scene, segmentations_logic, volume_node, label: np.ndarray,
         segment = seg.GetNthSegment(i)
         tag = terminology_string(by_name.get(segment.GetName(), {}).get("terminology"))
         if tag:
-            segment.SetTerminology(tag)
+            set_terminology(segment, tag)  # SetTerminology is 5.10+
     _register_surface_rules()
     segmentation.CreateClosedSurfaceRepresentation()
     scene.RemoveNode(labelmap)

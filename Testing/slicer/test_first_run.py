@@ -111,7 +111,7 @@ def test_a_failed_install_is_one_clear_message(tmp_path, monkeypatch):
 
 
 def test_the_install_route_uses_apis_that_exist():
-    source = (ROOT / "SGRSSegment" / "SGRSSegmentLib" / "dependencies.py").read_text()
+    source = (ROOT / "SGRSSegment" / "SGRSSegmentLib" / "compat.py").read_text()
     assert "pydeps" not in source  # item 2: slicer.pydeps never existed
     assert "slicer.packaging.pip_ensure(" in source and "slicer.util.pip_install(" in source
 
