@@ -115,17 +115,16 @@ class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
         self.updateButtons()
 
     def refreshModels(self):
-        from SGRSSegmentLib.dependencies import missing_packages
-        from SGRSSegmentLib.models import model_choices
-        self.ui.modelComboBox.clear()
-        for label, path in [] if missing_packages() else model_choices():  # listing reads bundles: engine
-            self.ui.modelComboBox.addItem(label, path)
-        if self.params:
-            self.ui.modelComboBox.setCurrentIndex(max(0, self.ui.modelComboBox.findData(self.params.model)))
+        from SGRSSegmentLib.models import model_choices, refill
+        from SGRSSegmentLib.parameters import follow_model
+        chosen = refill(self.ui.modelComboBox, model_choices(), self.params.model if self.params else "")
+        if self.params and chosen != self.params.model:
+            follow_model(self.params, chosen)  # the saved model is gone: the first listed, with its τ, Δ rule
 
     def onModelChanged(self, index):
+        from SGRSSegmentLib.parameters import follow_model
         if self.params and index >= 0:
-            self.params.model = self.ui.modelComboBox.currentData or ""
+            follow_model(self.params, self.ui.modelComboBox.currentData or "")
 
     def updateButtons(self):
         from SGRSSegmentLib.parameters import parameters_from_settings

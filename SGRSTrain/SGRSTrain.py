@@ -97,12 +97,11 @@ class SGRSTrainWidget(ModuleWidget, VTKObservationMixin):
         self.guiTag, self.params = rebind(self.params, self.guiTag, node, self.uiWidget), node
 
     def refreshModels(self):
-        from SGRSSegmentLib.models import model_choices
-        self.ui.baseModelComboBox.clear()
-        self.ui.baseModelComboBox.addItem(_("(new model)"), "")
-        for label, path in model_choices() if self.session.action().kind != "install" else []:
-            self.ui.baseModelComboBox.addItem(label, path)
-        self.ui.baseModelComboBox.setCurrentIndex(max(0, self.ui.baseModelComboBox.findData(self.params.baseModel)))
+        from SGRSSegmentLib.models import model_choices, refill
+        chosen = refill(self.ui.baseModelComboBox, model_choices(), self.params.baseModel if self.params else "",
+                        first=(_("(new model)"), ""))
+        if self.params and chosen != self.params.baseModel:
+            self.params.baseModel = chosen
 
     def onModelChanged(self, index):
         if self.params and index >= 0:  # the combo shows labels; the parameter keeps the bundle path

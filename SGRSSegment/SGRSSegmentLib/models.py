@@ -19,3 +19,24 @@ def import_model(path, registry=None) -> Path:
         from sgrs.models.checkpoint import import_checkpoint
         return Path(import_checkpoint(path, unused_folder(registry_folder(registry), path.stem)))
     return register(path.parent if path.name == "model.json" else path, folder=registry).path
+
+
+def refill(combo, choices, selected: str, first: tuple | None = None) -> str:
+    """Fill a model combo box with (label, path) ``choices`` (after ``first``, e.g. "(new model)") and
+    select ``selected`` when listed, else the first item. Returns the path now selected ("" if none).
+
+    Signals stay blocked throughout: ``clear()`` and the first ``addItem`` emit ``currentIndexChanged``,
+    and the panel's handler would write that item into the parameter node before the saved choice is
+    found again (issue 14, item 5). Uses only calls PythonQt and PySide share."""
+    items = ([first] if first else []) + list(choices)
+    paths = [path for _label, path in items]
+    index = paths.index(selected) if selected in paths else 0
+    was_blocked = combo.blockSignals(True)
+    try:
+        combo.clear()
+        for label, path in items:
+            combo.addItem(label, path)
+        combo.setCurrentIndex(index if items else -1)
+    finally:
+        combo.blockSignals(was_blocked)
+    return paths[index] if items else ""

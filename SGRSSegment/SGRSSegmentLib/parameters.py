@@ -42,6 +42,47 @@ class SegmentResult:
 def parameters_from_settings(s) -> SegmentParameters:
     """From the module's parameter node (or any object with the same attribute names, e.g. the Studio's
     state): inputVolume, roi, model, device, overlap, regions, tau, deltaRule, regionOpacity."""
+    tau, rule = overrides(s.model, s.tau, s.deltaRule)  # the model's own values are not passed (item 8)
     return SegmentParameters(volume=s.inputVolume, model=s.model, device=s.device, overlap=s.overlap,
-                             regions=s.regions, tau=s.tau, delta_rule=s.deltaRule, region_opacity=s.regionOpacity,
+                             regions=s.regions, tau=tau, delta_rule=rule, region_opacity=s.regionOpacity,
                              roi=s.roi)
+
+
+TAU_STEP = 5e-4  # half the τ spin box's last digit (3 decimals): closer than this is the same value
+
+
+def model_region_rule(model: str):
+    """(τ, Δ rule) a bundle was trained with (its model.json), or None when it cannot be read.
+    Torch-free: the panel calls it whenever the model changes."""
+    from sgrs.models.meta import read_meta, region_rule
+    from sgrs.util.errors import SGRSError
+    if not model:
+        return None
+    try:
+        meta = read_meta(model)
+    except (SGRSError, OSError):
+        return None
+    return region_rule(meta)
+
+
+def follow_model(settings, model: str) -> None:
+    """Select ``model`` in ``settings`` (parameter node or Studio state: model, tau, deltaRule). τ and
+    the Δ rule show the new model's own values, except a value the user changed from the previous
+    model's, which stays (issue 14, item 8)."""
+    old, new = model_region_rule(settings.model), model_region_rule(model)
+    settings.model = model
+    if new is None:
+        return
+    if old is None or abs(settings.tau - old[0]) < TAU_STEP:
+        settings.tau = new[0]
+    if old is None or settings.deltaRule == old[1]:
+        settings.deltaRule = new[1]
+
+
+def overrides(model: str, tau: float, delta_rule: str) -> tuple:
+    """(tau, delta_rule) to pass to the engine: None where the value is the model's own, so the engine
+    reads it from the bundle rather than a rounded copy."""
+    own = model_region_rule(model)
+    if own is None:
+        return tau, delta_rule
+    return (None if abs(tau - own[0]) < TAU_STEP else tau), (None if delta_rule == own[1] else delta_rule)

@@ -20,6 +20,7 @@ from ..data.normalize import Normalization
 from ..evaluation.metrics import largest_component
 from ..method.synergy import DELTA_RULES
 from ..models.bundle import Bundle, load_bundle
+from ..models.meta import region_rule
 from ..util.atomic import write_text
 from ..util.device import autocast_for, resolve_device
 from ..util.errors import InputError, ModelError, SGRSError
@@ -84,8 +85,9 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     warnings += plan.warnings
     normalization = Normalization.from_json(bundle.meta["normalization"])
     meta, n_c, patch = bundle.meta, bundle.n_classes, bundle.patch_size
-    tau = meta.get("tau", 0.296) if options.tau is None else options.tau
-    rule = options.delta_rule or meta.get("delta_rule", "union")
+    own_tau, own_rule = region_rule(meta)
+    tau = own_tau if options.tau is None else options.tau
+    rule = options.delta_rule or own_rule
     lam = meta.get("mix_lambda", 0.8) if options.mix_lambda is None else options.mix_lambda
     if options.regions and bundle.mix_reference is None:
         raise ModelError(f"{bundle.path}: bundle has no mix reference image, so no region maps; "

@@ -32,3 +32,8 @@ def read_meta(path) -> dict:
         if key not in meta:
             raise ModelError(f"{meta_path}: model.json lacks {key!r}")
     return meta
+
+
+def region_rule(meta: dict) -> tuple[float, str]:
+    """(τ, Δ rule) a bundle's regions are computed with unless overridden (older bundles lack the keys)."""
+    return float(meta.get("tau", 0.296)), str(meta.get("delta_rule", "union"))
