@@ -6,10 +6,11 @@ map volume's display-node opacity is ignored by slice views (issue 8, item 8).
 """
 from __future__ import annotations
 
+from .scene_nodes import nodes_of_class
+
 
 def composite_nodes(scene) -> list:
-    return [scene.GetNthNodeByClass(i, "vtkMRMLSliceCompositeNode")
-            for i in range(scene.GetNumberOfNodesByClass("vtkMRMLSliceCompositeNode"))]
+    return nodes_of_class(scene, "vtkMRMLSliceCompositeNode")
 
 
 def show_result(scene, result, region_opacity: float = 0.5, entropy_opacity: float = 0.3) -> None:

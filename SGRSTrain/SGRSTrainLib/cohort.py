@@ -11,6 +11,7 @@ import numpy as np
 import slicer
 import vtk
 from SGRSSegmentLib.labels import counts_as_label, is_generated
+from SGRSSegmentLib.scene_nodes import nodes_of_class
 from SGRSSegmentLib.volume_io import array_of, geometry_of
 
 from sgrs.data.image_io import write_image
@@ -36,7 +37,7 @@ def collect_cases(scene) -> list[SceneCase]:
     it or marked it reviewed; an untouched SGRSSegment result is not (issue 8, item 14).
     """
     segmentations = {}
-    for seg in scene.GetNodesByClass("vtkMRMLSegmentationNode"):
+    for seg in nodes_of_class(scene, "vtkMRMLSegmentationNode"):
         ref = seg.GetNodeReference(REFERENCE_ROLE)
         if ref is None or not counts_as_label(seg):
             continue
@@ -44,7 +45,7 @@ def collect_cases(scene) -> list[SceneCase]:
         if current is None or (is_generated(current) and not is_generated(seg)):  # hand-made first
             segmentations[ref.GetID()] = seg
     cases = []
-    for vol in scene.GetNodesByClass("vtkMRMLScalarVolumeNode"):
+    for vol in nodes_of_class(scene, "vtkMRMLScalarVolumeNode"):
         if vol.IsA("vtkMRMLLabelMapVolumeNode") or vol.GetName().endswith(("SGRS uncertainty", "SGRS regions")):
             continue
         cases.append(SceneCase(vol, segmentations.get(vol.GetID())))

@@ -7,13 +7,14 @@ removed them (issue 8, item 10).
 from __future__ import annotations
 
 import vtk
+from SGRSSegmentLib.scene_nodes import nodes_of_class
 
 ROLE = "SGRS.trainingPlot"
 CURVES = (("loss", "loss", (0.85, 0.3, 0.2)), ("dice", "validation Dice", (0.2, 0.5, 0.9)))
 
 
 def _find(scene, cls: str, role: str):
-    for node in scene.GetNodesByClass(cls):
+    for node in nodes_of_class(scene, cls):
         if node.GetAttribute(ROLE) == role:
             return node
     return None
