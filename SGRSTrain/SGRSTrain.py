@@ -124,7 +124,7 @@ class SGRSTrainWidget(ModuleWidget, VTKObservationMixin):
         if self.rank:
             return self.rank.cancel()
         try:
-            self.rank = RankSession(self.params.baseModel, self.params.device)
+            self.rank = RankSession(self.params.baseModel, self.params.device, python=shutil.which("PythonSlicer"))
             self.rank.start(self.session.cases)
             self.ui.rankButton.text = _("Cancel ranking")
             self.timer.start(POLL_MS)

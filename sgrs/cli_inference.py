@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from .method.names import DELTA_RULES
+from .method.names import DEFAULT_RANK_SCORE, DELTA_RULES, RANK_SCORES
 
 
 def _segment(args) -> int:
@@ -39,6 +39,28 @@ def _segment(args) -> int:
         report({"event": "finished", "summary": seg.summary, "files": {k: str(v) for k, v in files.items()}})
     if not args.json_progress:
         print(describe(seg.summary, files))
+    return 0
+
+
+def _rank(args) -> int:
+    from .inference.rank import case_list, describe, rank_cases, to_json
+    from .util.atomic import write_text
+    from .util.progress import append_json
+
+    cases = case_list(args.cases)  # every input checked before the long work
+
+    def progress(done, total):
+        if args.progress_file:
+            append_json(args.progress_file, {"event": "progress", "stage": "cases", "done": done, "total": total})
+
+    progress(0, len(cases))
+    ranked = rank_cases(cases, args.model, args.score, args.device, args.overlap, progress)
+    result = to_json(ranked, args.score)
+    if args.out:
+        write_text(args.out, json.dumps(result, indent=1))
+    if args.progress_file:
+        append_json(args.progress_file, {"event": "finished", "ranking": result})
+    print(json.dumps(result) if args.json else describe(ranked, args.score))
     return 0
 
 
@@ -127,6 +149,20 @@ def add_inference_commands(sub) -> None:
     sg.add_argument("--json-progress", action="store_true", help="progress and summary as JSON lines")
     sg.add_argument("--progress-file", help="append progress and the summary as JSON lines to this file")
     sg.set_defaults(func=_segment)
+
+    rk = sub.add_parser("rank", help="rank unlabelled cases by how much an annotation would teach the model")
+    rk.add_argument("cases", nargs="+", help="image files, DICOM series folders, folders of images, or a "
+                    "cohort manifest (or its folder: the cases without a label)")
+    rk.add_argument("--model", required=True, help="model bundle folder")
+    rk.add_argument("--score", default=DEFAULT_RANK_SCORE, choices=list(RANK_SCORES),
+                    help=f"what to rank by (default {DEFAULT_RANK_SCORE}: the Δ∪Θ share of the predicted structure; "
+                    "entropy: the mean entropy over the predicted structure and Δ)")
+    rk.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+    rk.add_argument("--overlap", type=float, default=0.25, help="window overlap in [0, 1) (default 0.25)")
+    rk.add_argument("--out", help="write the ranked list as JSON to this file")
+    rk.add_argument("--progress-file", help="append progress and the ranking as JSON lines to this file")
+    rk.add_argument("--json", action="store_true", help="print the ranked list as JSON")
+    rk.set_defaults(func=_rank)
 
     se = sub.add_parser("series", help="list the DICOM series of a folder (UID, modality, size, files, description)")
     se.add_argument("folder")

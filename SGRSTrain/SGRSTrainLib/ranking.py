@@ -1,41 +1,61 @@
-"""Which unlabelled case to annotate next: the larger the share of its predicted structure in
-Δ (uncertain) ∪ Θ (fragile under perturbation), the more an annotation should teach the model.
-
-``RankSession`` (session.py) runs this in a worker thread with progress and cancel."""
+"""Which unlabelled case to annotate next: the scene's side of ``sgrs rank`` (the ranking itself is
+the engine's, ``sgrs.inference.rank``). This module only writes the cases' volumes for the engine and
+maps its ranked list back to the scene's cases; ``RankSession`` (session.py) runs the engine in a
+detached background process with progress and cancel."""
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
+
+from sgrs.util.errors import SGRSError
 
 
 @dataclass
 class Ranked:
-    case: object
+    case: object              # SceneCase
     share: float              # Δ ∪ Θ share of the predicted foreground
     foreground_ml: float
+    score: float = 0.0        # what the engine sorted by (--score)
 
 
-def rank_arrays(inputs, model: str, device: str = "auto", overlap: float = 0.25, progress=None,
-                window=None) -> list[Ranked]:
-    """``inputs``: [(case, (x, y, z) array, Geometry)]. ``progress(done, total)`` after each case,
-    ``window(done, total)`` after each window (raise there to stop)."""
-    from sgrs.inference.segment import SegmentOptions, segment_array
-    from sgrs.models.bundle import load_bundle
-    bundle = load_bundle(model)
-    ranked = []
-    for i, (case, image, geometry) in enumerate(inputs):
-        seg = segment_array(image, geometry, bundle, SegmentOptions(device=device, overlap=overlap), window)
-        regions = seg.summary["regions"]
-        share = regions["delta"]["share_of_foreground"] + regions["theta"]["share_of_foreground"]
-        ranked.append(Ranked(case, share, seg.summary["foreground_ml"]))
-        if progress:
-            progress(i + 1, len(inputs))
-    # an empty prediction on an unlabelled case is itself a reason to look at it
-    return sorted(ranked, key=lambda r: (r.foreground_ml > 0, -r.share))
+def case_id(case) -> str:
+    """A file name the engine gives back as the case id: the volume's node ID (unique in the scene)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", case.volume.GetID())
 
 
-def rank_unlabelled(cases, model: str, device: str = "auto", overlap: float = 0.25, progress=None) -> list[Ranked]:
-    """In this thread (scripts); GUIs use ``RankSession``."""
+def export_unlabelled(cases, folder) -> list[Path]:
+    """Write every unlabelled case's volume as ``folder/<node id>.nrrd``; SGRSError when there is none."""
     from SGRSSegmentLib.volume_io import array_of, geometry_of
+
+    from sgrs.data.image_io import write_image
     todo = [c for c in cases if not c.labelled]
-    return rank_arrays([(c, array_of(c.volume), geometry_of(c.volume)) for c in todo], model, device, overlap,
-                       progress)
+    if not todo:
+        raise SGRSError("There are no unlabelled cases to rank.")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for case in todo:
+        paths.append(folder / f"{case_id(case)}.nrrd")
+        write_image(array_of(case.volume), geometry_of(case.volume), paths[-1])
+    return paths
+
+
+def read_ranking(ranking: dict, cases) -> list[Ranked]:
+    """The engine's ranked list (``sgrs rank --out`` JSON) as the scene's cases, in its order."""
+    by_id = {case_id(c): c for c in cases}
+    return [Ranked(by_id[r["id"]], float(r["share"]), float(r["foreground_ml"]), float(r["score"]))
+            for r in ranking["cases"] if r["id"] in by_id]
+
+
+def rank_unlabelled(cases, model: str, device: str = "auto", overlap: float = 0.25, score: str | None = None,
+                    progress=None) -> list[Ranked]:
+    """In this process (scripts and notebooks); GUIs use ``RankSession``."""
+    import tempfile
+
+    from sgrs.inference.rank import DEFAULT_SCORE, rank_cases, to_json
+    with tempfile.TemporaryDirectory(prefix="sgrs-rank-") as work:
+        paths = export_unlabelled(cases, work)
+        ranked = rank_cases([(p.stem, p) for p in paths], model, score or DEFAULT_SCORE, device, overlap, progress)
+        return read_ranking(to_json(ranked, score or DEFAULT_SCORE), cases)

@@ -17,7 +17,7 @@
     session.action()           # Action(kind, label, enabled): the Train button: cancel | cancelling |
                                # install (packages missing) | train; session.can_resume
 
-    ranking = RankSession(model, device="auto")   # Δ∪Θ share of each unlabelled case, in a thread
+    ranking = RankSession(model, device="auto", score=None, python=None)   # sgrs rank, detached
     ranking.start(cases); ranking.poll() -> state; ranking.progress; ranking.results; ranking.cancel()
 
 ``python`` is the interpreter or launcher that runs the engine (Slicer: ``shutil.which("PythonSlicer")``).
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -222,73 +221,70 @@ def case_rows(cases, shares: dict) -> list[tuple[str, str, str]]:
             for c in cases]
 
 
-class _Stop(Exception):
-    pass
-
-
 class RankSession:
-    """Rank unlabelled cases by the Δ∪Θ share of their prediction in a worker thread: the GUI keeps
-    running (torch releases the GIL while it computes) and Cancel takes effect within one window."""
+    """Rank the unlabelled cases with ``sgrs rank`` in a detached engine process, exactly as a
+    segmentation runs: Slicer never releases the GIL while its GUI is idle, so torch in a thread of
+    Slicer's own process only advanced while GUI Python ran (issue 14, item 6). The work folder
+    (cases, progress.jsonl, ranking.json, rank.log) is the only channel and is removed at the end."""
 
-    def __init__(self, model: str, device: str = "auto", overlap: float = 0.25):
-        self.model, self.device, self.overlap = model, device, overlap
+    def __init__(self, model: str, device: str = "auto", overlap: float = 0.25, score: str | None = None,
+                 python=None):
+        from sgrs.method.names import DEFAULT_RANK_SCORE
+        self.model, self.device, self.overlap, self.python = model, device, overlap, python
+        self.score = score or DEFAULT_RANK_SCORE
         self.state, self.progress, self.message, self.results = IDLE, (0, 0), "", []
-        self._stop = threading.Event()
-        self._thread = None
-        self._outcome = None
+        self.process, self.work, self._cases, self._offset = None, None, [], 0
 
     def start(self, cases) -> None:
-        from SGRSSegmentLib.volume_io import array_of, geometry_of
+        import tempfile
+
+        from sgrs.util.background import BackgroundProcess
+
+        from .ranking import export_unlabelled
         if self.state == RUNNING:
             raise SGRSError("Ranking is running: cancel it first.")
         if not self.model:
             raise SGRSError("Pick a model to rank with.")
-        todo = [c for c in cases if not c.labelled]
-        if not todo:
-            raise SGRSError("There are no unlabelled cases to rank.")
-        # MRML is read here, in the GUI thread; the worker sees plain arrays only
-        inputs = [(c, array_of(c.volume), geometry_of(c.volume)) for c in todo]
-        self._stop.clear()
-        self.state, self.progress, self.results, self._outcome = RUNNING, (0, len(inputs)), [], None
-        self.message = f"Ranking {len(inputs)} unlabelled cases…"
-        self._thread = threading.Thread(target=self._work, args=(inputs,), daemon=True)
-        self._thread.start()
-
-    def _work(self, inputs) -> None:
+        work = Path(tempfile.mkdtemp(prefix="sgrs-rank-"))
         try:
-            from .ranking import rank_arrays
-            self._outcome = (DONE, rank_arrays(inputs, self.model, self.device, self.overlap,
-                                               progress=self._progress, window=self._window))
-        except _Stop:
-            self._outcome = (CANCELLED, [])
-        except SGRSError as exc:
-            self._outcome = (FAILED, str(exc))
-        except Exception as exc:  # noqa: BLE001  a worker thread must hand every failure to the GUI
-            self._outcome = (FAILED, f"{type(exc).__name__}: {exc}")
-
-    def _window(self, done, total) -> None:
-        if self._stop.is_set():
-            raise _Stop()
-
-    def _progress(self, done, total) -> None:
-        self.progress = (done, total)
-        self._window(done, total)
+            paths = export_unlabelled(cases, work / "cases")  # MRML is read here, in the GUI thread
+            args = ["rank", *paths, "--model", self.model, "--score", self.score, "--device", self.device,
+                    "--overlap", self.overlap, "--out", work / "ranking.json", "--progress-file", work / "progress.jsonl"]
+            self.process = BackgroundProcess(args, work, self.python, name="rank").start()
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        self.work, self._cases, self._offset = work, list(cases), 0
+        self.state, self.progress, self.results = RUNNING, (0, len(paths)), []
+        self.message = f"Ranking {len(paths)} unlabelled cases…"
 
     def poll(self) -> str:
-        if self.state not in (RUNNING, CANCELLING) or self._thread.is_alive():
-            if self.state == RUNNING:
-                self.message = f"Ranking: {self.progress[0]} of {self.progress[1]} cases…"
+        if self.state != RUNNING:
             return self.state
-        state, value = self._outcome or (FAILED, "the ranking stopped")
-        self.state = state
-        if state == DONE:
-            self.results = value
-            self.message = f"Ranked {len(value)} unlabelled cases: the most uncertain first."
-        elif state == CANCELLED:
-            self.message = "Ranking cancelled."
-        else:
-            self.message = f"Ranking failed: {value}"
+        from SGRSSegmentLib.job import read_progress
+        events, self._offset = read_progress(self.work / "progress.jsonl", self._offset)
+        for event in events:
+            if event.get("event") == "progress":
+                self.progress = (event["done"], event["total"])
+        if self.process.running:
+            self.message = f"Ranking: {self.progress[0]} of {self.progress[1]} cases…"
+            return self.state
+        self._finish()
         return self.state
+
+    def _finish(self) -> None:
+        from .ranking import read_ranking
+        try:
+            ranking = json.loads((self.work / "ranking.json").read_text()) if self.process.returncode == 0 else None
+        except (OSError, ValueError):
+            ranking = None
+        if ranking is None:
+            self.state, self.message = FAILED, f"Ranking failed: {self.process.error_message()}"
+        else:
+            self.results = read_ranking(ranking, self._cases)
+            self.state = DONE
+            self.message = f"Ranked {len(self.results)} unlabelled cases: the most worth annotating first."
+        self._cleanup()
 
     def order(self, cases) -> dict:
         """Sort ``cases`` in place, the most worth annotating first; returns {volume ID: Δ∪Θ share}."""
@@ -297,11 +293,20 @@ class RankSession:
         return {r.case.volume.GetID(): r.share for r in self.results}
 
     def cancel(self) -> None:
+        """Stop the engine's whole process tree now (nothing to save)."""
         if self.state == RUNNING:
-            self._stop.set()
-            self.state, self.message = CANCELLING, "Cancelling the ranking…"
+            self.process.cancel(grace=0)
+            self.state, self.message, self.results = CANCELLED, "Ranking cancelled.", []
+            self._cleanup()
 
-    def close(self, timeout: float = 5.0) -> None:
-        self.cancel()
-        if self._thread is not None:
-            self._thread.join(timeout)
+    def close(self) -> None:
+        """Widget cleanup and scene close: cancel; never raises."""
+        try:
+            self.cancel()
+        except Exception:  # noqa: BLE001  cleanup must never raise
+            self.state = CANCELLED
+
+    def _cleanup(self) -> None:
+        if self.work is not None:
+            shutil.rmtree(self.work, ignore_errors=True)
+        self.work = None

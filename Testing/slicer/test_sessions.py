@@ -1,6 +1,7 @@
 """The session objects every GUI drives (issue 8, Deliver: GUIs that only bind), on a real MRML scene
 with real engine processes: Segment/Cancel, Train/Cancel/Resume, registration once, ranking."""
 import json
+import os
 import time
 
 import psutil
@@ -176,29 +177,47 @@ def test_train_session_cancel_then_resume(scene, segmentations_logic, tiny_cohor
     assert session.registered is not None
 
 
-def test_rank_session_runs_in_the_background_with_progress_and_cancel(scene, segmentations_logic, tiny_cohort):
+def test_rank_session_runs_sgrs_rank_detached_with_progress_and_cancel(scene, segmentations_logic, tiny_cohort):
+    """Issue 14, item 6: the ranking is an engine process (sgrs rank) started like a segmentation, not
+    torch in a thread of the GUI's process."""
     add_scene_cases(scene, segmentations_logic, tiny_cohort, ("case000",), ("case002", "case003", "case004"))
     from SGRSTrainLib.cohort import collect_cases
     cases = collect_cases(scene)
-    ranking = RankSession(str(DEMO), device="cpu")
+    ranking = RankSession(str(DEMO), device="cpu", python=LAUNCHER)
     t0 = time.monotonic()
     ranking.start(cases)
-    assert time.monotonic() - t0 < 2.0, "start returns at once: the GUI is not frozen"
+    assert time.monotonic() - t0 < 5.0, "start returns at once: the GUI is not frozen"
+    work = ranking.work
+    launched = psutil.Process(ranking.process.proc.pid)
+    assert launched.pid != os.getpid() and "rank" in launched.cmdline(), "sgrs rank runs in its own process"
     assert ranking.poll() == "running" and ranking.progress[1] == 3
     assert poll_until_settled(ranking) == "done", ranking.message
     assert len(ranking.results) == 3 and ranking.progress == (3, 3)
+    assert {r.case.volume.GetName() for r in ranking.results} == {"case002", "case003", "case004"}
     shares = [r.share for r in ranking.results if r.foreground_ml > 0]
-    assert shares == sorted(shares, reverse=True)
+    assert shares == sorted(shares, reverse=True) and all(0.0 <= s <= 1.0 for s in shares)
+    assert not work.exists(), "the work folder is removed"
+    assert set(ranking.order(cases)) == {r.case.volume.GetID() for r in ranking.results}
+    assert [c.volume.GetName() for c in cases] == ["case000"] + [r.case.volume.GetName() for r in ranking.results]
 
     ranking.start(cases)
+    folder = ranking.work
     ranking.cancel()
-    t0 = time.monotonic()
-    assert poll_until_settled(ranking, timeout=60) == "cancelled"
-    assert time.monotonic() - t0 < 30 and ranking.results == []
+    assert ranking.poll() == "cancelled" and ranking.results == [] and not folder.exists()
+    assert sgrs_processes(folder) == []
     with pytest.raises(SGRSError, match="no unlabelled"):
         ranking.start([c for c in cases if c.labelled])
     with pytest.raises(SGRSError, match="Pick a model"):
         RankSession("").start(cases)
+
+
+def test_a_failing_ranking_reports_the_engines_reason(scene, segmentations_logic, tiny_cohort, tmp_path):
+    add_scene_cases(scene, segmentations_logic, tiny_cohort, (), ("case002",))
+    from SGRSTrainLib.cohort import collect_cases
+    ranking = RankSession(str(tmp_path / "no-model"), device="cpu", python=LAUNCHER)
+    ranking.start(collect_cases(scene))
+    assert poll_until_settled(ranking) == "failed"
+    assert ranking.message.startswith("Ranking failed: ") and "not a model bundle" in ranking.message
 
 
 def test_no_process_of_ours_is_left():

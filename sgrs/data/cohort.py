@@ -77,8 +77,8 @@ def load_cohort(source, labelled: int | None = None, val: int | None = None,
         raise InputError(f"{source}: cohort not found")
     if source.is_dir() and (source / "train.list").exists():
         return _load_h5(source, labelled, val, n_classes or 2, need_unlabelled)
-    manifest = _find_manifest(source)
-    entries, classes = _read_manifest(manifest)
+    manifest = find_manifest(source)
+    entries, classes = read_manifest(manifest)
     n_classes = n_classes or len(classes)
     train = [e for e in entries if e.split == "train"]
     val_entries = [e for e in entries if e.split == "val"]
@@ -135,7 +135,7 @@ def _check_counts(where, total, n_lab, asked, n_unlab, need_unlabelled) -> None:
                          "(use fewer --labelled or --method supervised)")
 
 
-def _find_manifest(source: Path) -> Path:
+def find_manifest(source: Path) -> Path:
     if source.is_file():
         return source
     for name in ("manifest.json", "manifest.csv"):
@@ -144,7 +144,7 @@ def _find_manifest(source: Path) -> Path:
     raise InputError(f"{source}: no manifest.json, manifest.csv or train.list in this folder")
 
 
-def _read_manifest(path: Path) -> tuple[list[_Entry], list[str]]:
+def read_manifest(path: Path) -> tuple[list[_Entry], list[str]]:
     root = path.parent
     try:
         if path.suffix.lower() == ".csv":

@@ -6,3 +6,5 @@ METHODS = ("sgrs", "mean-teacher", "mix", "supervised")   # sgrs train --method
 RECIPES = ("default", "paper", "released")                # sgrs train --recipe (sgrs.method.recipes)
 DELTA_RULES = ("union", "intersection")                   # how the two views' uncertainty makes Δ
 DEVICES = ("auto", "cuda", "cpu", "mps")                  # --device
+RANK_SCORES = ("delta-theta", "entropy")                  # sgrs rank --score (sgrs.inference.rank.SCORES)
+DEFAULT_RANK_SCORE = "delta-theta"

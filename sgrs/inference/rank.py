@@ -1,0 +1,111 @@
+"""``sgrs rank``: which unlabelled cases to annotate next.
+
+Each case is segmented with the model (label and region maps, as ``sgrs segment``) and scored; the
+ranked list puts first the cases an annotation should teach the model most. The score is pluggable
+(``SCORES``, ``--score``); the default is the share of the predicted structure that lies in Δ
+(uncertain) ∪ Θ (fragile under perturbation). A case whose prediction is empty comes first whatever
+the score: on an unlabelled case that is itself a reason to look.
+
+Cases: image files, DICOM series folders, folders of image files, or a cohort manifest
+(manifest.json / manifest.csv, or a folder holding one: its cases without a label).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data.cohort import find_manifest, read_manifest
+from ..method.names import DEFAULT_RANK_SCORE
+from ..util.errors import InputError
+from .region_codes import DELTA
+
+IMAGE_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
+
+
+def delta_theta_share(seg) -> float:
+    """Δ ∪ Θ share of the predicted foreground (0 when nothing is predicted)."""
+    regions = seg.summary["regions"]
+    return float(regions["delta"]["share_of_foreground"] + regions["theta"]["share_of_foreground"])
+
+
+def foreground_entropy(seg) -> float:
+    """Mean normalised entropy (0 certain … 1 maximal) over the predicted foreground and Δ."""
+    where = (seg.label > 0) | (seg.regions == DELTA if seg.regions is not None else False)
+    return float(seg.entropy[where].mean() / 255.0) if where.any() else 0.0
+
+
+SCORES = {"delta-theta": delta_theta_share, "entropy": foreground_entropy}  # names: sgrs.method.names.RANK_SCORES
+DEFAULT_SCORE = DEFAULT_RANK_SCORE
+
+
+@dataclass
+class RankedCase:
+    id: str
+    image: str
+    score: float              # what the list is sorted by (higher: annotate sooner)
+    share: float              # Δ ∪ Θ share of the predicted foreground, whatever the score
+    foreground_ml: float
+
+
+def _is_image(path: Path) -> bool:
+    return path.is_file() and path.name.lower().endswith(IMAGE_SUFFIXES)
+
+
+def case_list(sources) -> list[tuple[str, Path]]:
+    """(id, image path) of every case the arguments name, in order, without duplicates."""
+    cases: list[tuple[str, Path]] = []
+    for source in map(Path, sources):
+        if not source.exists():
+            raise InputError(f"{source}: no such file or folder")
+        if source.is_dir() and not any((source / m).exists() for m in ("manifest.json", "manifest.csv")):
+            images = sorted(p for p in source.iterdir() if _is_image(p))
+            cases += [(p.name.split(".")[0], p) for p in images] or [(source.name, source)]  # else: DICOM
+        elif _is_image(source):
+            cases.append((source.name.split(".")[0], source))
+        else:
+            entries, _classes = read_manifest(find_manifest(source))
+            cases += [(e.id, e.image) for e in entries if e.label is None]
+    seen, unique = set(), []
+    for cid, path in cases:
+        if path.resolve() not in seen:
+            seen.add(path.resolve())
+            unique.append((cid, path))
+    if not unique:
+        raise InputError("no case to rank: give image files, folders of them, or a manifest with unlabelled cases")
+    return unique
+
+
+def rank_cases(cases, model, score: str = DEFAULT_SCORE, device: str = "auto", overlap: float = 0.25,
+               progress=None) -> list[RankedCase]:
+    """``cases``: [(id, image path)]. ``progress(done, total)`` after each case. Sorted, best first."""
+    from ..data.image_io import read_scan
+    from ..models.bundle import load_bundle
+    from .segment import SegmentOptions, segment_array
+    if score not in SCORES:
+        raise InputError(f"score must be one of {tuple(SCORES)}, not {score!r}")
+    bundle = load_bundle(model)
+    options = SegmentOptions(device=device, overlap=overlap, regions=True)
+    ranked = []
+    for i, (cid, path) in enumerate(cases):
+        image, geometry, _source = read_scan(path)
+        seg = segment_array(np.asarray(image, np.float32), geometry, bundle, options)
+        ranked.append(RankedCase(cid, str(path), SCORES[score](seg), delta_theta_share(seg),
+                                 float(seg.summary["foreground_ml"])))
+        if progress:
+            progress(i + 1, len(cases))
+    return sorted(ranked, key=lambda r: (r.foreground_ml > 0, -r.score))
+
+
+def to_json(ranked: list[RankedCase], score: str) -> dict:
+    return {"score": score, "cases": [asdict(r) for r in ranked]}
+
+
+def describe(ranked: list[RankedCase], score: str) -> str:
+    lines = [f"{len(ranked)} cases, most worth annotating first (score: {score}):"]
+    for i, r in enumerate(ranked, 1):
+        detail = f"Δ∪Θ {100 * r.share:5.1f} % of {r.foreground_ml:8.2f} mL" if r.foreground_ml > 0 \
+            else "nothing predicted"
+        lines.append(f"{i:3d}. {r.id:<24s} score {r.score:.4f}  {detail}")
+    return "\n".join(lines)
