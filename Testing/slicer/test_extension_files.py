@@ -46,3 +46,41 @@ def test_top_level_cmake_and_extension_index_entry_agree():
         local = url.split("/main/", 1)[1]
         assert (ROOT / local).is_file(), f"{key} points at {local}, which is not in the repository"
     assert "install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/sgrs" in text
+
+
+CATALOG_KEYS = {"$schema", "category", "scm_url", "scm_revision", "scm_type", "build_dependencies",
+                "build_subdirectory", "enabled", "tier"}  # slicer-extension-catalog-entry-schema-v1.0.1
+
+
+def index_format(entry: dict) -> str:
+    """How the Extensions Index's pre-commit prettier (prettier-plugin-multiline-arrays,
+    multilineArraysWrapThreshold 0) prints a flat catalog entry: 2-space indent, every array wrapped
+    one item a line, a final newline. Our entries hold only strings, numbers, booleans and string lists."""
+    lines = []
+    for i, (key, value) in enumerate(entry.items()):
+        comma = "," if i < len(entry) - 1 else ""
+        if isinstance(value, list):
+            items = [f"    {json.dumps(v, ensure_ascii=False)}" for v in value]
+            body = ",\n".join(items)
+            lines.append(f'  {json.dumps(key)}: [\n{body}\n  ]{comma}' if value else f'  {json.dumps(key)}: []{comma}')
+        else:
+            lines.append(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}{comma}")
+    return "{\n" + "\n".join(lines) + "\n}\n"
+
+
+def test_the_index_entry_is_in_the_index_format():
+    """Issue 14, item 9: the index's lint wraps ["PyTorch"] over three lines; the schema allows no other key."""
+    text = (ROOT / "SGRS.json").read_text()
+    entry = json.loads(text)
+    assert set(entry) <= CATALOG_KEYS and {"$schema", "category", "scm_url"} <= set(entry)
+    assert entry["$schema"].endswith("slicer-extension-catalog-entry-schema-v1.0.1.json")
+    assert text == index_format(entry)
+    assert '"build_dependencies": [\n    "PyTorch"\n  ],' in text
+    assert isinstance(entry["tier"], int) and 1 <= entry["tier"] <= 5
+
+
+def test_the_docs_say_which_releases_get_it():
+    docs = (ROOT / "docs" / "slicer-extension.md").read_text()
+    assert "Which Slicer gets SGRS from the Extensions Manager" in docs
+    for claim in ("latest **Preview** release only", "latest **Stable** release", "Install from file"):
+        assert claim in docs
