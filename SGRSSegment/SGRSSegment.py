@@ -1,7 +1,5 @@
-"""SGRSSegment: segment a scan with an SGRS-Net model and show where the model can be trusted.
-
-The widget only binds: settings in a parameter node (saved with the scene), every decision in
-``SGRSSegmentLib.session.SegmentSession`` (shared with the Studio). Nothing reaches torch at setup."""
+"""SGRSSegment: segment a scan with an SGRS-Net model and show where it can be trusted. The widget only binds:
+settings in a parameter node, every decision in SGRSSegmentLib (shared with the Studio); no torch at setup."""
 import shutil
 from typing import Annotated
 
@@ -55,6 +53,11 @@ class SGRSSegmentParameterNode:
 class SGRSSegmentLogic(ModuleLogic):
     def getParameterNode(self):
         return SGRSSegmentParameterNode(super().getParameterNode())
+
+    def process(self, params, progress=None):
+        """Segment in this process (the Python console, scripts); see SGRSSegmentLib.logic.process."""
+        from SGRSSegmentLib.logic import SGRSSegmentLogic as SceneLogic
+        return SceneLogic(slicer.mrmlScene).process(params, progress)
 
 
 class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
@@ -136,7 +139,6 @@ class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
     def onApply(self):
         from SGRSSegmentLib.dependencies import ensure
         from SGRSSegmentLib.parameters import parameters_from_settings
-
         from sgrs.util.errors import SGRSError
         kind = self.session.action(parameters_from_settings(self.params)).kind
         try:
@@ -174,11 +176,12 @@ class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
 
     def onImportModel(self):
         from SGRSSegmentLib.models import import_model
-
+        from SGRSSegmentLib.parameters import follow_model
         from sgrs.util.errors import SGRSError
         path = qt.QFileDialog.getOpenFileName(None, _("Import model"), "", _("Model (model.json *.pth *.pt)"))
         try:
-            self.params.model = str(import_model(path)) if path else self.params.model
+            if path:  # a bundle needs no torch; a .pth without it is a one-line error (item 10)
+                follow_model(self.params, str(import_model(path)))
         except SGRSError as exc:
             slicer.util.errorDisplay(str(exc))
         self.refreshModels()

@@ -152,3 +152,47 @@ print(json.dumps({"before": before, "after": after, "opacity": view.GetLabelOpac
     out = run_without_torch(tmp_path, code)
     assert out == {"before": False, "after": True, "opacity": 0.7, "torch": False,
                    "visible": {"delta": False, "theta": True, "omega": True}}
+
+
+def test_importing_a_model_before_the_install(tmp_path):
+    """Issue 14, item 10: without torch a bundle is still registered (only model.json is read) and a .pth
+    is a one-line SGRSError the panel shows in a dialog, not a torch traceback."""
+    code = f'''
+import json, sys
+from SGRSSegmentLib.models import import_model, model_choices
+from sgrs.util.errors import SGRSError
+registry = {str(tmp_path / "registry")!r}
+path = import_model({str(ROOT / "Resources" / "Demo" / "model" / "model.json")!r}, registry)
+listed = str(path) in [p for _label, p in model_choices(registry)]
+open({str(tmp_path / "official.pth")!r}, "wb").write(b"checkpoint")
+try:
+    import_model({str(tmp_path / "official.pth")!r}, registry)
+    error = None
+except SGRSError as exc:
+    error = str(exc)
+print(json.dumps({{"listed": listed, "error": error, "torch": "torch" in sys.modules}}))
+'''
+    out = run_without_torch(tmp_path, code)
+    assert out["listed"] and not out["torch"]
+    assert out["error"].startswith("Importing a PyTorch checkpoint needs torch>=2.1") and "\n" not in out["error"]
+    assert "Install dependencies" in out["error"]
+
+
+def test_a_failed_install_inside_slicer_points_to_the_console():
+    """Slicer 5.8-5.12 raise CalledProcessError with output=proc.stdout, a stream (logProcessOutput), so
+    pip's own error line is only in the Python console: the message says so instead of inventing one."""
+    import io
+    import subprocess
+
+    from SGRSSegmentLib.dependencies import _last_error
+    exc = subprocess.CalledProcessError(1, ["PythonSlicer", "-m", "pip"], output=io.StringIO(), stderr=None)
+    assert _last_error(exc) == "see the Python console"
+
+
+def test_the_documented_console_call_exists():
+    """Item 10: docs/slicer-extension.md's console example calls the module logic's process()."""
+    tree = ast.parse((ROOT / "SGRSSegment" / "SGRSSegment.py").read_text())
+    logic = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "SGRSSegmentLogic")
+    process = next(f for f in logic.body if isinstance(f, ast.FunctionDef) and f.name == "process")
+    assert [a.arg for a in process.args.args] == ["self", "params", "progress"]
+    assert "SGRSSegment.SGRSSegmentLogic().process(" in (ROOT / "docs" / "slicer-extension.md").read_text()
