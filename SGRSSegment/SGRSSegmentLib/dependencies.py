@@ -52,6 +52,15 @@ def missing_packages() -> list[str]:
     return [req for req in [TORCH_REQUIREMENT, *REQUIREMENTS] if not _satisfied(req)]
 
 
+def require(action: str) -> None:
+    """One-line SGRSError when ``action`` needs packages that are not installed yet (a panel shows it
+    in its status line or a dialog instead of an ImportError traceback)."""
+    missing = missing_packages()
+    if missing:
+        from sgrs.util.errors import SGRSError
+        raise SGRSError(f"{action} needs {', '.join(missing)}: click 'Install dependencies…' first.")
+
+
 def install(packages: list[str]) -> None:
     """Install ``packages`` (from ``missing_packages``); ``DependencyError`` with one line on failure."""
     torch = [p for p in packages if _name(p) == "torch"]

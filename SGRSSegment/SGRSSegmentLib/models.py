@@ -14,15 +14,11 @@ def import_model(path, registry=None) -> Path:
     """Register a bundle (its folder or model.json), or convert a ``.pth``/``.pt`` state dict (read
     with weights_only=True, never executed). Returns the registered bundle folder; SGRSError if not."""
     from sgrs.models.registry import register, registry_folder, unused_folder
-    from sgrs.util.errors import SGRSError
 
-    from .dependencies import missing_packages
+    from .dependencies import require
     path = Path(path)
     if path.suffix in (".pth", ".pt"):
-        missing = missing_packages()  # converting needs torch and safetensors; a bundle is only copied
-        if missing:
-            raise SGRSError(f"Importing a PyTorch checkpoint needs {', '.join(missing)}: click "
-                            "'Install dependencies…' first, then import it again.")
+        require("Importing a PyTorch checkpoint")  # converting needs torch; a bundle is only copied
         from sgrs.models.checkpoint import import_checkpoint
         return Path(import_checkpoint(path, unused_folder(registry_folder(registry), path.stem)))
     return register(path.parent if path.name == "model.json" else path, folder=registry).path

@@ -134,7 +134,10 @@ class TrainSession:
         return folder
 
     def attach(self, folder) -> str:
+        from SGRSSegmentLib.dependencies import require
+
         from .job import TrainJob
+        require("Opening a training job")  # watching its processes needs psutil
         if self.busy:
             raise SGRSError("A training job is running: cancel it first.")
         self._take(TrainJob.attach(folder), RUNNING, f"Attached to {folder}.")
@@ -238,13 +241,15 @@ class RankSession:
     def start(self, cases) -> None:
         import tempfile
 
-        from sgrs.util.background import BackgroundProcess
+        from SGRSSegmentLib.dependencies import require
 
         from .ranking import export_unlabelled
         if self.state == RUNNING:
             raise SGRSError("Ranking is running: cancel it first.")
         if not self.model:
             raise SGRSError("Pick a model to rank with.")
+        require("Ranking")  # psutil and torch: the engine process and its cancel
+        from sgrs.util.background import BackgroundProcess
         work = Path(tempfile.mkdtemp(prefix="sgrs-rank-"))
         try:
             paths = export_unlabelled(cases, work / "cases")  # MRML is read here, in the GUI thread

@@ -1,0 +1,206 @@
+"""The widgets' own call paths, run (issue 14, "Tests that would have caught these"): every Lib function
+and session method that SGRSSegment.py and SGRSTrain.py call from setup(), enter(), setParameterNode /
+onParameters, the model-list refresh, updateButtons, poll, cleanup() and the scene-close observers is
+CALLED here, in a process where torch, safetensors and psutil cannot be imported (a fresh Slicer), on a
+real MRML scene (slicer-core), with no result yet and with a result. The list of calls is read from the
+module files, so a new call in a widget fails this test until it is exercised here.
+
+Not run here: ``compat.rebind`` (Slicer's parameterNodeWrapper is not in slicer-core; the pairs it
+builds are checked by test_binding_contract.py) and the widget classes themselves (PythonQt, CTK)."""
+import ast
+import json
+import os
+from pathlib import Path
+
+from conftest import ROOT
+from test_binding_contract import parameter_fields
+from test_first_run import run_without_torch
+
+ENTRY_METHODS = ("setup", "enter", "cleanup", "setParameterNode", "onParameters", "refreshModels",
+                 "onModelChanged", "updateButtons", "poll", "showCases", "onSceneStartClose", "onSceneEndClose")
+SESSION_ATTRIBUTES = ("session", "rank", "plot")
+SLICER_ONLY = {"rebind"}
+
+
+def widget_calls(module: str) -> set:
+    """Lib names imported, and session / rank / plot methods called, by the entry methods and every
+    self.method() they call directly (not through a lambda: those are button slots)."""
+    tree = ast.parse((ROOT / module / f"{module}.py").read_text())
+    widget = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == f"{module}Widget")
+    methods = {f.name: f for f in widget.body if isinstance(f, ast.FunctionDef)}
+    todo, seen, calls = [m for m in ENTRY_METHODS if m in methods], set(), set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        lambdas = {id(n) for lam in ast.walk(methods[name]) if isinstance(lam, ast.Lambda) for n in ast.walk(lam)}
+        for node in ast.walk(methods[name]):
+            if id(node) in lambdas:
+                continue
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("SGRS"):
+                calls.update(a.name for a in node.names)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                owner = node.func.value
+                if isinstance(owner, ast.Name) and owner.id == "self" and node.func.attr in methods:
+                    todo.append(node.func.attr)
+                if isinstance(owner, ast.Attribute) and owner.attr in SESSION_ATTRIBUTES and \
+                        isinstance(owner.value, ast.Name) and owner.value.id == "self":
+                    calls.add(f"{owner.attr}.{node.func.attr}")
+    return calls
+
+
+def defaults(module: str) -> dict:
+    out = {}
+    for name, (_base, _notes, default) in parameter_fields(module).items():
+        out[name] = str(default) if isinstance(default, Path) else default
+    return out
+
+
+SCRIPT = '''
+import json, shutil, sys
+from types import SimpleNamespace
+import numpy as np
+import slicer
+import vtk
+from PySide6 import QtWidgets
+
+called = set()
+
+
+def run(name, function, *args, **kwargs):
+    called.add(name)
+    return function(*args, **kwargs)
+
+
+app = QtWidgets.QApplication([])
+scene = slicer.vtkMRMLScene()
+slicer.vtkSlicerSubjectHierarchyModuleLogic().SetMRMLScene(scene)
+views = [scene.AddNewNodeByClass("vtkMRMLSliceCompositeNode") for _ in range(2)]
+volume = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "scan")
+slicer.util.updateVolumeFromArray(volume, np.random.default_rng(0).random((6, 10, 12)).astype(np.float32))
+out = {}
+
+# ---- SGRS Segment ----------------------------------------------------------------------------
+from SGRSSegmentLib.display import apply_region_settings, show_result
+from SGRSSegmentLib.labels import counts_as_label, mark_reviewed
+from SGRSSegmentLib.models import model_choices, refill
+from SGRSSegmentLib.parameters import SegmentResult, follow_model, parameters_from_settings
+from SGRSSegmentLib.result_nodes import add_entropy_map, add_region_map, add_segmentation, add_statistics_table
+from SGRSSegmentLib.segmentations import module_segmentations_logic
+from SGRSSegmentLib.session import SegmentSession
+settings = SimpleNamespace(**SEGMENT)
+settings.inputVolume = volume
+combo = QtWidgets.QComboBox()
+session = run("SegmentSession", SegmentSession, scene, python=None)                      # setup
+out["no result: applied"] = run("apply_region_settings", apply_region_settings, scene, session.result, settings)
+out["no result: opacity"] = [v.GetLabelOpacity() for v in views]
+chosen = run("refill", refill, combo, run("model_choices", model_choices, REGISTRY), settings.model)
+run("follow_model", follow_model, settings, chosen)                                       # refreshModels
+follow_model(settings, combo.currentData())                                               # onModelChanged
+out["model"], out["tau, rule"] = settings.model, [settings.tau, settings.deltaRule]
+params = run("parameters_from_settings", parameters_from_settings, settings)            # updateButtons
+out["no result: action"] = run("session.action", session.action, params).kind
+out["engine tau, rule"] = [params.tau, params.delta_rule]
+out["poll"] = run("session.poll", session.poll)
+
+classes = [{"value": 0, "name": "background", "color": [0, 0, 0]},
+           {"value": 1, "name": "left atrium", "color": [216, 101, 79],
+            "terminology": {"category": ["SCT", "123037004", "Anatomical Structure"],
+                            "type": ["SCT", "82471001", "Left atrium"]}}]
+label = np.zeros((12, 10, 6), np.uint8)
+label[3:8, 3:7, 1:5] = 1
+regions = np.ones_like(label)
+regions[3:5] = 3
+summary = {"regions": {k: {"name": k, "label_value": v, "foreground_ml": 0.1, "share_of_foreground": 0.2,
+                           "volume_ml": 0.3} for k, v in (("omega", 1), ("theta", 2), ("delta", 3))}}
+segmentation = add_segmentation(scene, module_segmentations_logic(scene), volume, label, classes, "scan SGRS seg")
+result = SegmentResult(segmentation, add_region_map(scene, volume, regions, "scan SGRS regions")[0],
+                       add_entropy_map(scene, volume, label * 200, "scan SGRS uncertainty")[0],
+                       add_statistics_table(scene, summary, "scan SGRS statistics"), summary)
+session.result, session.state = result, "done"
+run("show_result", show_result, scene, result, settings.regionOpacity)                   # poll, done
+settings.regionOpacity, settings.showDelta = 0.25, False
+out["result: applied"] = apply_region_settings(scene, session.result, settings)         # onParameters
+out["result: opacity"] = [v.GetLabelOpacity() for v in views]
+out["result: action"] = session.action(parameters_from_settings(settings)).kind
+segment, entry = segmentation.GetSegmentation().GetNthSegment(0), vtk.reference("")
+segment.GetTag(segment.GetTerminologyEntryTagName(), entry)
+out["terminology"] = str(entry)
+mark_reviewed(segmentation)
+out["reviewed is a label"] = counts_as_label(segmentation)
+run("session.close", session.close)                                                       # scene close, cleanup
+out["after close"] = session.state
+
+# ---- SGRS Train ------------------------------------------------------------------------------
+from SGRSSegmentLib.dependencies import missing_packages
+from SGRSTrainLib.job import JobStatus
+from SGRSTrainLib.plot import TrainingPlot
+from SGRSTrainLib.ranking import read_ranking
+from SGRSTrainLib.session import RankSession, TrainSession, case_rows
+from sgrs.util.errors import SGRSError
+settings = SimpleNamespace(**TRAIN)
+combo = QtWidgets.QComboBox()
+session = run("TrainSession", TrainSession, scene, module_segmentations_logic(scene), JOBS, python=None)
+chosen = run("refill", refill, combo, model_choices(REGISTRY), settings.baseModel, first=("(new model)", ""))
+out["base model"] = chosen
+out["train action"] = run("session.action", session.action).kind                        # setup
+out["last job"] = run("session.last_job", session.last_job)
+out["train poll"] = run("session.poll", session.poll)
+cases = run("session.collect", session.collect)                                           # Collect
+out["cases"] = run("case_rows", case_rows, cases, {})
+plot = run("TrainingPlot", TrainingPlot, scene)                                           # poll, a job shown
+run("plot.update", plot.update, JobStatus("running", iteration=2, iterations=10, losses=[(1, 0.9), (2, 0.7)]))
+out["plot rows"] = plot.tables["loss"].GetTable().GetNumberOfRows()
+rank = run("RankSession", RankSession, settings.baseModel or REGISTRY_DEMO, "cpu")
+try:
+    rank.start(cases)
+    out["rank start"] = "started"
+except SGRSError as exc:
+    out["rank start"] = str(exc)
+try:
+    run("session.attach", session.attach, JOBS)
+except SGRSError as exc:
+    out["attach"] = str(exc)
+out["rank poll"] = run("rank.poll", rank.poll)
+rank.results = read_ranking({"cases": [{"id": volume.GetID(), "share": 0.4, "foreground_ml": 2.0, "score": 0.4}]},
+                            cases)
+out["with a ranking"] = case_rows(cases, run("rank.order", rank.order, cases))
+run("rank.close", rank.close)                                                            # scene close, cleanup
+out["called"] = sorted(called)
+out["missing"] = missing_packages()
+out["loaded"] = [m for m in ("torch", "safetensors", "psutil") if m in sys.modules]
+print(json.dumps(out))
+'''
+
+
+def test_the_widgets_call_paths_run_without_torch(tmp_path, monkeypatch):
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    registry = tmp_path / "registry"
+    values = {"SEGMENT": defaults("SGRSSegment"), "TRAIN": defaults("SGRSTrain")}
+    code = "\n".join(f"{k} = {json.dumps(v)}" for k, v in values.items()).replace("null", "None") \
+        .replace("true", "True").replace("false", "False")
+    code += f"\nREGISTRY = {str(registry)!r}\nJOBS = {str(tmp_path / 'jobs')!r}\n"
+    code += f"REGISTRY_DEMO = {str(ROOT / 'Resources' / 'Demo' / 'model')!r}\n" + SCRIPT
+    monkeypatch.setenv("SGRS_MODELS", str(registry))
+    out = run_without_torch(tmp_path, code)
+
+    required = (widget_calls("SGRSSegment") | widget_calls("SGRSTrain")) - SLICER_ONLY
+    assert {"SegmentSession", "apply_region_settings", "refill", "follow_model", "TrainSession"} <= required
+    assert required <= set(out["called"]), f"widget calls never run here: {sorted(required - set(out['called']))}"
+    assert out["loaded"] == [] and out["missing"][0] == "torch>=2.1"
+
+    assert out["model"] == str(ROOT / "Resources" / "Demo" / "model")  # the first listed, with its τ and rule
+    assert "Left atrium" in out["terminology"]  # through SetTag: no SetTerminology needed (5.8)
+    assert out["no result: applied"] is False and out["no result: opacity"] == [1.0, 1.0]
+    assert out["no result: action"] == "install" and out["poll"] == "idle"
+    assert out["tau, rule"] == [0.296, "union"] and out["engine tau, rule"] == [None, None]
+    assert out["result: applied"] is True and out["result: opacity"] == [0.25, 0.25]
+    assert out["result: action"] == "install" and out["reviewed is a label"] is True
+    assert out["after close"] == "done"
+    assert out["base model"] == "" and out["train action"] == "install" and out["last job"] is None
+    assert out["train poll"] == "idle" and out["plot rows"] == 2
+    assert out["cases"] == [["scan", "yes", ""]]  # the result marked reviewed above is a label
+    assert out["rank start"].startswith("Ranking needs torch>=2.1") and "Install dependencies" in out["rank start"]
+    assert out["attach"].startswith("Opening a training job needs torch>=2.1")
+    assert out["rank poll"] == "idle" and out["with a ranking"] == [["scan", "yes", "40.0 %"]]
