@@ -7,10 +7,10 @@ in one place, each with the source that shows the difference (read at v5.8.1, v5
 - pip: ``slicer.packaging.pip_ensure`` from v5.12.0 (``Base/Python/slicer/packaging.py`` l. 329); 5.8 and
   5.10 have ``slicer.util.pip_install(requirements)`` (``util.py`` v5.8.1 l. 3899, v5.10.0 l. 3991).
   Either raises ``CalledProcessError`` whose ``output`` is the process's stdout *stream*
-  (``logProcessOutput``, v5.8.1 l. 3862), so a failure's text is only in the Python console.
+  (``logProcessOutput``, v5.8.1 l. 3861, v5.12.0 l. 4250), so a failure's text is only in the Python console.
 - parameter node GUI: ``connectGui`` returns no tag at v5.8.1 (``wrapper.py`` l. 253), the tag from
   v5.10.0; ``connectParametersToGui`` returns it at every tag (v5.8.1 l. 194-213). ``disconnectGui``
-  removes the node's GUI-update observer only from v5.12.0 (l. 262-265); before, the observer stays but
+  removes the node's GUI-update observer only from v5.12.0 (l. 263-265); before, the observer stays but
   writes nothing, the tag's connectors being gone.
 """
 from __future__ import annotations

@@ -63,17 +63,19 @@ def require(action: str) -> None:
 
 def install(packages: list[str]) -> None:
     """Install ``packages`` (from ``missing_packages``); ``DependencyError`` with one line on failure."""
+    from .compat import pip_installer  # pip_ensure (5.12+), slicer.util.pip_install (5.8, 5.10), or pip
     torch = [p for p in packages if _name(p) == "torch"]
     rest = [p for p in packages if _name(p) != "torch"]
+    route, pip = pip_installer()
     try:
         if torch:
             _install_torch(torch[0])
         if rest:
-            _pip_install(rest)
+            pip(rest)
     except subprocess.CalledProcessError as exc:
         raise DependencyError(f"Installing {', '.join(packages)} failed (exit code {exc.returncode}: "
-                              f"{_last_error(exc)}). Check the network connection and try again, or install "
-                              "them from the Python console with pip.") from None
+                              f"{_last_error(exc, PIP_LOG[route])}). Check the network connection and try again, "
+                              "or install them from the Python console with pip.") from None
     except (RuntimeError, OSError) as exc:
         raise DependencyError(f"Installing {', '.join(packages)} failed: {exc}") from None
     importlib.invalidate_caches()
@@ -93,22 +95,23 @@ def _install_torch(requirement: str) -> None:
         raise DependencyError("PyTorch was not installed; see the Python console for details.")
 
 
-def _pip_install(requirements: list[str]) -> None:
-    from .compat import pip_installer  # pip_ensure (5.12+), slicer.util.pip_install (5.8, 5.10), or pip
-    pip_installer()[1](requirements)
-
-
 def pip_subprocess(requirements: list[str]) -> None:
     """Plain ``python -m pip install`` (outside Slicer); CalledProcessError carries pip's output."""
     subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *requirements],
                    check=True, capture_output=True, text=True, stdin=subprocess.DEVNULL)
 
 
-def _last_error(exc: subprocess.CalledProcessError) -> str:
+# Where pip's own messages are when the error carries no text: Slicer raises CalledProcessError with the
+# output stream (5.8, 5.10: logProcessOutput) or none (5.12+: after its own dialog with the full log).
+PIP_LOG = {"pip_ensure": "pip's log is in Slicer's 'Installation Failed' dialog",
+           "pip_install": "see the Python console", "subprocess": "see the Python console"}
+
+
+def _last_error(exc: subprocess.CalledProcessError, fallback: str = PIP_LOG["pip_install"]) -> str:
     text = "\n".join(t for t in (getattr(exc, "stderr", None), getattr(exc, "output", None)) if isinstance(t, str))
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("ERROR")]
-    return (errors or lines or ["see the Python console"])[-1]
+    return (errors or lines or [fallback])[-1]
 
 
 def self_test_skip_reason() -> str | None:

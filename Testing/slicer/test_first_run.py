@@ -179,14 +179,17 @@ print(json.dumps({{"listed": listed, "error": error, "torch": "torch" in sys.mod
 
 
 def test_a_failed_install_inside_slicer_points_to_the_console():
-    """Slicer 5.8-5.12 raise CalledProcessError with output=proc.stdout, a stream (logProcessOutput), so
-    pip's own error line is only in the Python console: the message says so instead of inventing one."""
+    """Slicer 5.8 and 5.10 raise CalledProcessError with output=proc.stdout, a stream (logProcessOutput);
+    5.12's pip_ensure raises one without output after its own error dialog with the full log. The line
+    says where pip's messages are instead of inventing one."""
     import io
     import subprocess
 
-    from SGRSSegmentLib.dependencies import _last_error
+    from SGRSSegmentLib.dependencies import PIP_LOG, _last_error
     exc = subprocess.CalledProcessError(1, ["PythonSlicer", "-m", "pip"], output=io.StringIO(), stderr=None)
-    assert _last_error(exc) == "see the Python console"
+    assert _last_error(exc, PIP_LOG["pip_install"]) == "see the Python console"  # 5.8, 5.10
+    exc = subprocess.CalledProcessError(1, "pip install")  # 5.12+, after Slicer's own dialog with the log
+    assert _last_error(exc, PIP_LOG["pip_ensure"]) == "pip's log is in Slicer's 'Installation Failed' dialog"
 
 
 def test_the_documented_console_call_exists():
