@@ -67,14 +67,16 @@ def install(packages: list[str]) -> None:
     torch = [p for p in packages if _name(p) == "torch"]
     rest = [p for p in packages if _name(p) != "torch"]
     route, pip = pip_installer()
+    log = PIP_LOG["pip_install"]  # PyTorchUtils runs light-the-torch through slicer.util._executePythonModule
     try:
         if torch:
             _install_torch(torch[0])
+        log = PIP_LOG[route]
         if rest:
             pip(rest)
     except subprocess.CalledProcessError as exc:
         raise DependencyError(f"Installing {', '.join(packages)} failed (exit code {exc.returncode}: "
-                              f"{_last_error(exc, PIP_LOG[route])}). Check the network connection and try again, "
+                              f"{_last_error(exc, log)}). Check the network connection and try again, "
                               "or install them from the Python console with pip.") from None
     except (RuntimeError, OSError) as exc:
         raise DependencyError(f"Installing {', '.join(packages)} failed: {exc}") from None
