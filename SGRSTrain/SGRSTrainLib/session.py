@@ -39,6 +39,7 @@ IDLE, RUNNING, CANCELLING, DONE, FAILED, CANCELLED, STOPPED = (
 REGISTERED_FILE = "registered.json"  # in the job folder: the model is registered once, ever
 LAST_JOB_FILE = "last-job.txt"       # in jobs_root: what a restarted GUI re-attaches
 CANCEL_GRACE_S = 60.0
+EXIT_GRACE_S = 30.0  # after the engine's last event, for the process tree to exit (torch teardown)
 
 
 class Action(NamedTuple):
@@ -80,7 +81,7 @@ class TrainSession:
         self.status = None
         self.registered = None
         self.state, self.message = IDLE, "Collect the scene's cases, or choose a cohort folder."
-        self._deadline = None
+        self._deadline = self._exit_by = None
 
     @property
     def busy(self) -> bool:
@@ -145,7 +146,7 @@ class TrainSession:
 
     def _take(self, job, state, message) -> None:
         self.job, self.state, self.message = job, state, message
-        self.status, self.registered, self._deadline = None, None, None
+        self.status, self.registered, self._deadline, self._exit_by = None, None, None, None
         try:
             self.jobs_root.mkdir(parents=True, exist_ok=True)
             (self.jobs_root / LAST_JOB_FILE).write_text(str(job.folder.resolve()))
@@ -190,6 +191,12 @@ class TrainSession:
                 loss = f", loss {status.loss:.3f}" if status.loss is not None else ""
                 self.message = f"Iteration {status.iteration}/{status.iterations}{loss}{eta}"
             return self.state
+        if self.job.alive():  # the last event is written and the tree is exiting: not over until it has
+            self._exit_by = self._exit_by or time.monotonic() + EXIT_GRACE_S
+            if time.monotonic() < self._exit_by:
+                return self.state
+            self.job.kill()  # a tree that outlives its own end is stopped
+        self._exit_by = None
         self.job.reap(timeout=2.0)
         if status.state == "finished" and status.model:
             self.registered = self._register_once(status.model)
