@@ -5,14 +5,15 @@ Location: ``SGRS_MODELS`` if set, else ``~/.sgrs/models``; ``register`` copies a
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..util.atomic import write_text
 from ..util.errors import ModelError, SGRSError
-from .bundle import read_meta
 
 DEMO_MODEL = Path(__file__).resolve().parents[2] / "Resources" / "Demo" / "model"
 
@@ -32,6 +33,12 @@ class ModelEntry:
 
 def registry_folder(folder=None) -> Path:
     return Path(folder or os.environ.get("SGRS_MODELS") or Path.home() / ".sgrs" / "models")
+
+
+def read_meta(path) -> dict:
+    """``bundle.read_meta``, imported on use: ``registry_folder`` stays free of torch for panels at set-up."""
+    from .bundle import read_meta as read
+    return read(path)
 
 
 def _entry(path: Path, bundled: bool = False) -> ModelEntry | None:
@@ -77,6 +84,10 @@ def register(bundle, name: str | None = None, folder=None) -> ModelEntry:
     target = unused_folder(root, base)
     try:
         shutil.copytree(bundle, target)
+        if name:   # the name lists show; a trained bundle calls itself "model" (its folder's name)
+            meta = read_meta(target)
+            meta["name"] = name
+            write_text(target / "model.json", json.dumps(meta, indent=1))
     except OSError as exc:
         shutil.rmtree(target, ignore_errors=True)
         raise SGRSError(f"{root}: cannot register the model ({exc.strerror or exc})") from None
