@@ -19,3 +19,18 @@ def import_model(path, registry=None) -> Path:
         from sgrs.models.checkpoint import import_checkpoint
         return Path(import_checkpoint(path, unused_folder(registry_folder(registry), path.stem)))
     return register(path.parent if path.name == "model.json" else path, folder=registry).path
+
+
+def model_card_text(path: str) -> str:
+    """The model card as rich text for a label where the model is chosen (no torch)."""
+    import html
+
+    from sgrs.models.card import card_lines, model_facts
+    from sgrs.util.errors import SGRSError
+    if not path:
+        return ""
+    try:
+        lines = card_lines(model_facts(path))
+    except SGRSError as exc:
+        return html.escape(str(exc))
+    return "<br>".join(f"<b>{html.escape(k)}:</b> {html.escape(v)}" for k, v in lines)

@@ -50,11 +50,38 @@ class Action(NamedTuple):
 
 def train_parameters_from_settings(s):
     """From the module's parameter node (or the Studio's state with the same names): cohortFolder,
-    baseModel, iterations, batch, device. An unset folder reads as "" (a parameter node gives Path('.'))."""
+    baseModel, iterations, batch, device, preset (patch and filters; fine-tuning keeps the base model's).
+    An unset folder reads as "" (a parameter node gives Path('.'))."""
     from .job import TrainParameters
     cohort = str(s.cohortFolder or "")
-    return TrainParameters(cohort="" if cohort in ("", ".") else cohort, base_model=s.baseModel or None,
-                           iterations=int(s.iterations), batch=int(s.batch), device=s.device)
+    params = TrainParameters(cohort="" if cohort in ("", ".") else cohort, base_model=s.baseModel or None,
+                             iterations=int(s.iterations), batch=int(s.batch), device=s.device)
+    preset = preset_settings(getattr(s, "preset", ""), s.baseModel)
+    if preset:
+        params = replace(params, patch=tuple(preset["patch"]), filters=preset["filters"],
+                         extra_args=tuple(preset["extra"]))
+    return params
+
+
+def preset_settings(preset: str, base_model: str = "") -> dict | None:
+    """A training preset's settings (sgrs.training.presets); None for no preset. No torch."""
+    if not preset:
+        return None
+    from sgrs.models.card import model_facts
+    from sgrs.training.presets import apply_preset
+    try:
+        base = model_facts(base_model) if base_model else None
+    except SGRSError:
+        base = None
+    return apply_preset(preset, base)
+
+
+def estimate_text(params, registry=None) -> str:
+    """The run time expected before Train is pressed (measured seconds per iteration here, else a guess)."""
+    from sgrs.models.registry import registry_folder
+    from sgrs.training.presets import train_estimate
+    return train_estimate(registry_folder(registry), params.iterations, params.filters, params.batch,
+                          params.patch, params.device)
 
 
 def new_job_folder(root) -> Path:
@@ -192,7 +219,8 @@ class TrainSession:
         if status.state == "finished" and status.model:
             self.registered = self._register_once(status.model)
             self.state = DONE
-            self.message = f"Finished: model '{self.registered.name}' is ready in SGRS Segment."
+            self.message = finished_message(self.registered)
+            self._record_timing()
         elif status.state == "cancelled":
             self.state, self.message = CANCELLED, "Cancelled: Resume continues from the checkpoint."
         elif status.state in ("failed", "empty"):
@@ -200,6 +228,42 @@ class TrainSession:
         else:
             self.state, self.message = STOPPED, "Stopped unexpectedly: Resume continues from the last checkpoint."
         return self.state
+
+    def model_name(self) -> str:
+        """cohort, date and base model, e.g. 'sample-and-2-more-20261201-1530-from-model'."""
+        from sgrs.training.presets import model_name
+        config = self._config()
+        cohort = config.get("cohort") or ""
+        scene_cohort = "/cohort/manifest.json" in cohort.replace("\\", "/") and \
+            Path(cohort).parent.parent == self.job.folder
+        base = config.get("base_model")
+        base_name = None
+        if base:
+            from sgrs.models.bundle import read_meta
+            try:
+                base_name = read_meta(base).get("name") or Path(base).name
+            except SGRSError:
+                base_name = Path(base).name
+        label = cohort_label(self.cases if scene_cohort or not cohort else [], cohort)
+        return model_name(label, base_name, (self.job.folder / "config.json").stat().st_mtime
+                          if (self.job.folder / "config.json").exists() else None)
+
+    def _config(self) -> dict:
+        try:
+            return json.loads((self.job.folder / "config.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _record_timing(self) -> None:
+        """Seconds per iteration of this run (the engine's last measured rate), for the next estimate."""
+        from sgrs.models.registry import registry_folder
+        from sgrs.training.events import read_events
+        from sgrs.training.presets import record_train_timing
+        config = self._config()
+        rates = [e["it_per_s"] for e in read_events(self.job.folder) if e.get("event") == "step" and e.get("it_per_s")]
+        if rates and config.get("patch"):
+            record_train_timing(registry_folder(self.registry), config.get("filters"), config.get("batch"),
+                                config["patch"], config.get("device", "auto"), 1.0 / rates[-1])
 
     def _register_once(self, model):
         """Register this job's model; a job re-attached after registration reuses the entry."""
@@ -210,9 +274,32 @@ class TrainSession:
             for entry in list_models(self.registry):
                 if entry.path == path:
                     return entry
-        entry = register(model, self.job.folder.name, self.registry)
+        entry = register(model, self.model_name(), self.registry)
         marker.write_text(json.dumps({"path": str(entry.path)}))
         return entry
+
+
+def finished_message(entry) -> str:
+    """Neutral about the GUI (desktop or Studio); says what the validation figure means, or why
+    there is none."""
+    from sgrs.models.bundle import read_meta
+    from sgrs.models.card import validation_text
+    try:
+        validation = validation_text(read_meta(entry.path))
+    except SGRSError:
+        validation = "unknown"
+    return f"Finished: model '{entry.name}' is registered and ready to segment with. Validation: {validation}."
+
+
+def cohort_label(cases, cohort: str = "") -> str:
+    """A few words naming what a model learned from: the scene's first labelled case and how many more,
+    or the cohort folder's name."""
+    labelled = [c.volume.GetName() for c in cases if c.labelled]
+    if labelled:
+        more = f"-and-{len(labelled) - 1}-more" if len(labelled) > 1 else ""
+        return f"{labelled[0]}{more}"
+    path = Path(cohort) if cohort else None
+    return (path.parent.name if path and path.suffix else path.name if path else "") or "cohort"
 
 
 def case_rows(cases, shares: dict) -> list[tuple[str, str, str]]:

@@ -74,7 +74,7 @@ def test_segment_session_runs_imports_once_and_reports(scene, tiny_bundle, tmp_p
 def test_scan_preparation_steps_join_the_status_message():
     summary = {"seconds": 1.25, "regions": {"delta": {"name": "uncertain (Δ)", "share_of_foreground": 0.1}},
                "scan": {"steps": ["resampled 0.7×0.7×2.5 mm → 1.25×1.25×1.25 mm", "cropped to the ROI"]}}
-    assert done_message(summary) == ("Done in 1.2 s. uncertain (Δ) 10.0 %. "
+    assert done_message(summary) == ("Done in 1.2 s. uncertain (Δ) 10.00 %. "
                                      "resampled 0.7×0.7×2.5 mm → 1.25×1.25×1.25 mm; cropped to the ROI.")
     assert done_message({"seconds": 2.0}) == "Done in 2.0 s."
 
