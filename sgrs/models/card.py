@@ -39,8 +39,8 @@ def model_facts(path) -> dict:
         raise ModelError(f"{path.name}: no readable model.json ({exc})") from None
 
 
-def modality_of(p1: float, p99: float) -> str:
-    return "CT" if p1 < -500 and p99 > 100 else "MR or other"
+def modality_of(p1: float) -> str:
+    return "CT" if p1 < -500 else "MR or other"   # air in Hounsfield units; MR has no such values
 
 
 def intensity_stats(array: np.ndarray) -> dict:
@@ -65,7 +65,7 @@ def world_of_images(paths) -> dict | None:
     if not stats:
         return None
     median = {k: round(float(np.median([s[k] for s in stats])), 2) for k in ("p1", "p50", "p99")}
-    return {"cases_read": len(stats), "intensity": median, "modality": modality_of(median["p1"], median["p99"]),
+    return {"cases_read": len(stats), "intensity": median, "modality": modality_of(median["p1"]),
             "spacing": [round(float(v), 3) for v in np.median(np.array(spacings), axis=0)],
             "extent_mm": [round(float(v), 1) for v in np.median(np.array(extents), axis=0)]}
 
@@ -117,7 +117,7 @@ def scan_warnings(meta: dict, array: np.ndarray, geometry) -> list[str]:
     scan = intensity_stats(array)
     if world:
         i = world["intensity"]
-        modality = modality_of(scan["p1"], scan["p99"])
+        modality = modality_of(scan["p1"])
         if modality != world["modality"]:
             notes.append(f"the scan looks like {modality} (intensities {scan['p1']:g} … {scan['p99']:g}); "
                          f"the model was trained on {world['modality']} ({i['p1']:g} … {i['p99']:g})")
