@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 
 from trame.app import get_server
@@ -24,8 +25,9 @@ from trame_slicer.rca_view import register_rca_factories
 from sgrs.models.registry import DEMO_MODEL
 from sgrs.util.errors import SGRSError
 
-from . import ROOT, scene_display
+from . import ROOT, messages, scene_display
 from .annotate_panel import AnnotatePanel
+from .cases import CaseStore
 from .data_panel import DataPanel
 from .model_panel import ModelPanel
 from .regions_panel import RegionsPanel
@@ -49,6 +51,8 @@ class Studio:
         self.max_upload_bytes = max_upload_mb << 20
         self.server = server or get_server(client_type="vue3")
         self.server.enable_module(trame_slicer_module)
+        # saved results and model bundles download from here (the browser may be on another machine)
+        self.server.enable_module({"serve": {"data-files": str(self.data_dir)}})
         self.state, self.ctrl = self.server.state, self.server.controller
 
         self.slicer = SlicerApp()
@@ -58,7 +62,9 @@ class Studio:
         self.layout_manager.register_layout_dict(LayoutManager.default_grid_configuration())
 
         self.state.update({"trame__title": "SGRS Studio", "message": "", "message_type": "info",
+                           "message_open": False, "messages": [], "log_open": False,
                            "panel": "data", "case_id": None})
+        self.cases = CaseStore(self.scene, self.slicer.segmentations_logic, self.data_dir / "workspace")
         self.data = DataPanel(self)
         self.model = ModelPanel(self)
         self.segment = SegmentPanel(self)
@@ -73,16 +79,24 @@ class Studio:
         self._ticker = None
 
         self.model.refresh(select=str(DEMO_MODEL))
-        if sample is not None and Path(sample).exists():
+        restored = self.cases.restore(self.data.reopen)   # the scene as the last server left it
+        if restored:
+            self.set_case(restored[0])
+            self.notify(f"Reopened {len(restored)} case(s) with their results and annotations from "
+                        "the data folder.", "info")
+        elif sample is not None and Path(sample).exists():
             self.data.open_file(Path(sample), "sample")
         self.data.refresh()
 
     # -- shared helpers the panels use --------------------------------------------------------
     def notify(self, text: str, kind: str = "info") -> None:
-        """One visible line at the top of the panels: info | success | error."""
+        """A line at the top of the panels (info | success | error | warning), kept in the message log
+        the user can reopen; a dismissed banner opens again for the next message."""
         if kind == "error":
             log.warning("%s", text)
-        self.state.message, self.state.message_type = text, kind
+        text = messages.tidy(text, self.data_dir)
+        self.state.message, self.state.message_type, self.state.message_open = text, kind, True
+        self.state.messages = messages.append(self.state.messages, text, kind, time.strftime("%H:%M:%S"))
 
     def guard(self, action, *args):
         """Run a panel action; an SGRSError or bad input becomes a visible message, never a traceback."""
@@ -99,6 +113,11 @@ class Studio:
     def case(self):
         """The volume node the panels work on (selected in the Data panel)."""
         return self.scene.GetNodeByID(self.state.case_id) if self.state.case_id else None
+
+    @property
+    def result(self):
+        """The current case's segmentation result (each case keeps its own)."""
+        return self.cases.result(self.case)
 
     def set_case(self, volume) -> None:
         self.state.case_id = volume.GetID() if volume else None
@@ -127,10 +146,9 @@ class Studio:
             with v3.VAppBar(density="compact"):
                 v3.VAppBarTitle("SGRS Studio")
                 html.Div("{{ case_name }}", classes="text-caption mr-4", id="case-name")
+                messages.build_log_button()
             with v3.VNavigationDrawer(permanent=True, width=420, location="left"):
-                v3.VAlert(v_show="message", text=("message",), type=("message_type",), density="compact",
-                          closable=True, classes="ma-2", id="studio-message",
-                          click_close="message = ''")
+                messages.build()
                 with v3.VTabs(v_model=("panel",), density="compact", grow=True):
                     for panel in self.panels:
                         v3.VTab(panel.title, value=panel.key, id=f"tab-{panel.key}", min_width=0,

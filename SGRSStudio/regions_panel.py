@@ -8,6 +8,8 @@ from trame.widgets import vuetify3 as v3
 from . import scene_display
 from .panel import Panel
 
+EXPLAIN = ("Δ uncertain: the model is unsure (high entropy) in either prediction. Θ inconsistent: sure in both "
+           "but they disagree, so the answer is fragile. Ω consistent: sure and in agreement, background included.")
 REGIONS = (("delta", "Δ uncertain", "#00b8ff"), ("theta", "Θ inconsistent (fragile)", "#e3007d"),
            ("omega", "Ω consistent", "#59bf59"))
 
@@ -17,8 +19,7 @@ class RegionsPanel(Panel):
 
     def __init__(self, studio):
         super().__init__(studio)
-        self.result = None
-        self.surfaces = None   # segmentation node of Δ/Θ, shown in 3D only
+        self._surfaces = {}    # volume ID -> (result, segmentation node of its Δ/Θ/Ω surfaces, 3D only)
         self.state.update({"reg_delta": True, "reg_theta": True, "reg_omega": False, "reg_opacity": 0.5,
                            "reg_heat": True, "reg_heat_opacity": 0.3, "reg_stats": [], "reg_available": False,
                            "reg_show_seg": True})
@@ -27,9 +28,23 @@ class RegionsPanel(Panel):
         self.state.change("reg_opacity", "reg_heat", "reg_heat_opacity")(self._on_layers)
         self.state.change("reg_show_seg")(self._on_show_seg)
 
+    @property
+    def result(self):
+        """The current case's result (every case keeps its own, see ``CaseStore``)."""
+        return self.studio.result
+
+    @property
+    def surfaces(self):
+        entry = self._surfaces.get(self.studio.state.case_id)
+        return entry[1] if entry else None
+
     def build(self):
-        html.Div("Segment a case first.", v_if="!reg_available", classes="text-caption")
+        html.Div("Segment this case first (Segment panel).", v_if="!reg_available", classes="text-caption",
+                 id="regions-empty")
         with html.Div(v_if="reg_available"):
+            html.Div("Each voxel is compared in two predictions: on the scan, and on the scan mixed with a "
+                     "labelled example the model knows.", classes="text-caption mb-1", id="regions-help")
+            html.Div(EXPLAIN, classes="text-caption mb-2")
             for region, label, colour in REGIONS:
                 with v3.VRow(dense=True, classes="align-center"):
                     with v3.VCol(cols=1):
@@ -50,11 +65,15 @@ class RegionsPanel(Panel):
                 {"title": "Region", "key": "name"}, {"title": "in seg. (mL)", "key": "foreground_ml"},
                 {"title": "share (%)", "key": "share"}, {"title": "volume (mL)", "key": "volume_ml"}]),
                 items=("reg_stats",), density="compact", hide_default_footer=True, id="region-stats")
+            html.Div("in seg.: the region's volume inside the segmentation; share: that volume as a percentage "
+                     "of the segmentation; volume: the region in the whole image (Ω there is mostly "
+                     "confident background).", classes="text-caption", id="regions-columns")
 
     def show_result(self, result) -> None:
-        """Put a finished segmentation on screen: region map, heat map, 2D segmentation, 3D surfaces."""
-        self.result = result
-        self._build_surfaces()
+        """Put the current case's segmentation on screen: region map, heat map, 2D segmentation, 3D surfaces."""
+        entry = self._surfaces.get(self.studio.state.case_id)
+        if entry is None or entry[0] is not result:
+            self._build_surfaces(result)
         for region, *_ in REGIONS:
             self._apply_toggle(region, self.state[f"reg_{region}"])
         self._on_layers()
@@ -65,22 +84,21 @@ class RegionsPanel(Panel):
                                 for r in (regions.get(k) for k in ("delta", "theta", "omega")) if r]
         self.state.reg_available = result.regions is not None
 
-    def _build_surfaces(self):
+    def _build_surfaces(self, result):
         if self.surfaces is not None and self.scene.IsNodePresent(self.surfaces):
             self.scene.RemoveNode(self.surfaces)
-        self.surfaces = None
-        if self.result.regions is None:
+        self._surfaces.pop(self.studio.state.case_id, None)
+        if result.regions is None:
             return
-        seg = self.scene.AddNewNodeByClass("vtkMRMLSegmentationNode",
-                                           f"{self.result.regions.GetName()} surfaces")
+        seg = self.scene.AddNewNodeByClass("vtkMRMLSegmentationNode", f"{result.regions.GetName()} surfaces")
         seg.CreateDefaultDisplayNodes()
-        seg.SetReferenceImageGeometryParameterFromVolumeNode(self.result.regions)
-        self.studio.slicer.segmentations_logic.ImportLabelmapToSegmentationNode(self.result.regions, seg)
+        seg.SetReferenceImageGeometryParameterFromVolumeNode(result.regions)
+        self.studio.slicer.segmentations_logic.ImportLabelmapToSegmentationNode(result.regions, seg)
         seg.CreateClosedSurfaceRepresentation()
         display = seg.GetDisplayNode()
         display.SetVisibility2D(False)   # the label layer already shows them in the slice views
         display.SetOpacity3D(0.6)
-        self.surfaces = seg
+        self._surfaces[self.studio.state.case_id] = (result, seg)
 
     def _segment_ids(self, region: str):
         """IDs of the surface segments of one region (named from the region map's colour table)."""
@@ -124,7 +142,11 @@ class RegionsPanel(Panel):
         scene_display.render(self.studio.slicer)
 
     def on_case_changed(self, volume):
-        if self.result is not None and volume is not None and \
-                self.result.segmentation.GetNodeReference("referenceImageGeometryRef") is not volume:
-            self.result = None
-            self.state.reg_available = False
+        """Show this case's own result (or none); other cases' 3D surfaces are hidden, not removed."""
+        for vid, (_, seg) in self._surfaces.items():
+            if seg.GetDisplayNode() is not None:
+                seg.GetDisplayNode().SetVisibility(volume is not None and vid == volume.GetID())
+        if self.result is not None:
+            self.show_result(self.result)
+        else:
+            self.state.reg_available, self.state.reg_stats = False, []

@@ -13,6 +13,7 @@ from sgrs.data.image_io import write_image
 from sgrs.util.errors import InputError
 
 from . import uploads
+from .cases import write_segmentation
 from .panel import Panel
 
 FORMATS = {"NRRD (.nrrd)": ".nrrd", "NIfTI (.nii.gz)": ".nii.gz", "Slicer segmentation (.seg.nrrd)": ".seg.nrrd"}
@@ -38,7 +39,12 @@ class SavePanel(Panel):
                      hide_details=True)
         v3.VBtn("Save", color="primary", block=True, click=self.save_clicked, id="save-run", disabled=("!case_id",))
         with v3.VList(density="compact", id="save-written"):
-            v3.VListItem(v_for="f in save_written", key="f", title=("f",))
+            with v3.VListItem(v_for="f in save_written", key="f", title=("f",)):
+                with v3.Template(v_slot_append=True):
+                    # the file goes to the user's own machine (through an SSH tunnel too)
+                    v3.VBtn("Download", href=("'data-files/' + encodeURI(f)",), download=True,
+                            __properties=[("download", "download")], size="x-small", variant="tonal",
+                            prepend_icon="mdi-download", classes="save-download")
 
     def save_clicked(self):
         written = self.studio.guard(self.save, self.state.save_folder, FORMATS[self.state.save_format],
@@ -51,18 +57,18 @@ class SavePanel(Panel):
         from SGRSSegmentLib.volume_io import array_of, geometry_of
 
         volume = self.studio.case
-        result = self.studio.regions.result
         if volume is None:
             raise InputError("Select a case in the Data panel first.")
-        out = uploads.inside(self.studio.data_dir, folder or ".")
-        out.mkdir(parents=True, exist_ok=True)
-        base = re.sub(r"[^A-Za-z0-9._-]+", "_", volume.GetName()).strip("_") or "case"
-        annotation = self.studio.annotate.node
+        result = self.studio.cases.result(volume)
+        annotation = self.studio.cases.annotation(volume)
         segmentation = annotation if annotation is not None else (result.segmentation if result else None)
+        if segmentation is None and (label or result is None):
+            raise InputError(f"Nothing to save for '{volume.GetName()}' yet: segment or annotate it first.")
+        out = uploads.inside(self.studio.data_dir, folder or ".")
+        out.mkdir(parents=True, exist_ok=True)   # only once there is something to put in it
+        base = re.sub(r"[^A-Za-z0-9._-]+", "_", volume.GetName()).strip("_") or "case"
         written = []
         if label:
-            if segmentation is None:
-                raise InputError("Nothing to save yet: segment or annotate this case first.")
             if suffix == ".seg.nrrd":
                 written.append(self._write_segmentation(segmentation, out / f"{base}_label.seg.nrrd"))
             else:
@@ -100,11 +106,7 @@ class SavePanel(Panel):
         return labelmap
 
     def _write_segmentation(self, segmentation, path: Path) -> Path:
-        storage = self.scene.AddNewNodeByClass("vtkMRMLSegmentationStorageNode")
         try:
-            storage.SetFileName(str(path))
-            if not storage.WriteData(segmentation):
-                raise InputError(f"{path.name}: Slicer could not write the segmentation")
-        finally:
-            self.scene.RemoveNode(storage)
-        return path
+            return write_segmentation(self.scene, segmentation, path)
+        except OSError as exc:
+            raise InputError(str(exc)) from None

@@ -171,6 +171,7 @@ def test_save_formats_nifti_and_seg_nrrd(tmp_path):
 
     result = studio.segment.logic.process(SegmentParameters(volume=studio.case, model=studio.state.model_path,
                                                             device="cpu"))
+    studio.cases.set_result(studio.case, result)
     studio.regions.show_result(result)
     nifti = studio.save.save("out", ".nii.gz")
     assert sorted(p.name for p in nifti) == ["sample_entropy.nii.gz", "sample_label.nii.gz",
