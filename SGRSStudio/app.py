@@ -75,6 +75,8 @@ class Studio:
         self.panels = [self.data, self.model, self.segment, self.regions, self.annotate, self.train, self.save]
         self._build_ui()
         self.layout_manager.set_layout("Quad View")
+        self.state.update({"view_labels": scene_display.orientation_labels(self.scene), "view_wl": "auto"})
+        self.state.change("view_wl")(self._on_window_level)
         self.ctrl.on_server_ready.add(self._start_ticking)
         self._ticker = None
 
@@ -122,6 +124,7 @@ class Studio:
     def set_case(self, volume) -> None:
         self.state.case_id = volume.GetID() if volume else None
         scene_display.show_case(self.slicer, volume)
+        scene_display.set_window_level(volume, self.state.view_wl or "auto")
         for panel in self.panels:
             panel.on_case_changed(volume)
 
@@ -140,12 +143,30 @@ class Studio:
         for panel in self.panels:
             self.guard(panel.poll)
 
+    def _on_window_level(self, view_wl="auto", **_):
+        scene_display.set_window_level(self.case, view_wl)
+        scene_display.render(self.slicer)
+
+    def _build_view_labels(self):
+        """Each view's name and the patient directions at its edges (R/L, A/P, S/I), over the views."""
+        edge = "position:absolute;color:#ddd;font:12px sans-serif;text-shadow:0 0 3px #000;"
+        with html.Div(v_for="v in view_labels", key="v.title", classes="view-label",
+                      style=("`position:absolute;width:50%;height:50%;pointer-events:none;${v.place}`",)):
+            html.Div("{{ v.title }}", style=edge + "left:6px;top:4px;font-weight:bold")
+            html.Div("{{ v.left }}", style=edge + "left:4px;top:50%")
+            html.Div("{{ v.right }}", style=edge + "right:4px;top:50%")
+            html.Div("{{ v.top }}", style=edge + "left:50%;top:4px")
+            html.Div("{{ v.bottom }}", style=edge + "left:50%;bottom:4px")
+
     # -- layout -------------------------------------------------------------------------------
     def _build_ui(self):
         with VAppLayout(self.server, theme="dark") as self.ui:
             with v3.VAppBar(density="compact"):
                 v3.VAppBarTitle("SGRS Studio")
                 html.Div("{{ case_name }}", classes="text-caption mr-4", id="case-name")
+                v3.VSelect(v_model=("view_wl",), items=("view_wl_presets", list(scene_display.WINDOW_LEVEL)),
+                           label="Window / level", density="compact", hide_details=True, max_width=200,
+                           classes="mr-2", id="view-window-level")
                 messages.build_log_button()
             with v3.VNavigationDrawer(permanent=True, width=420, location="left"):
                 messages.build()
@@ -159,6 +180,8 @@ class Studio:
                                             transition=False, reverse_transition=False):
                             panel.build()
             with v3.VMain():
-                with FlexContainer(row=True, fill_height=True, id="views"):
-                    self.layout_manager.initialize_layout_grid(self.ui)
+                with html.Div(style="position: relative; height: 100%"):
+                    with FlexContainer(row=True, fill_height=True, id="views"):
+                        self.layout_manager.initialize_layout_grid(self.ui)
+                    self._build_view_labels()
         self.state.case_name = ""

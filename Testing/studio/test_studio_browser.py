@@ -317,6 +317,8 @@ def test_train_cancel_resume_then_segment_with_the_new_model(tmp_path, tiny_coho
                 await fill(page, selector, value)
             studio.state.tr_device = "cpu"
             studio.state.flush()
+            # issue 18, item 8: the run time is announced before Train is pressed
+            await page.locator("#train-estimate", has_text="400 iterations").wait_for(timeout=10000)
             await page.click("#train-run")
             await wait_for(lambda: studio.train.session.status is not None
                            and studio.train.session.status.iteration >= 3, 240, what="training progress")
@@ -343,6 +345,13 @@ def test_train_cancel_resume_then_segment_with_the_new_model(tmp_path, tiny_coho
             registered = studio.train.session.registered
             assert registered is not None and studio.state.model_path == str(registered.path)
             assert str(registered.path) in [m["value"] for m in studio.state.models]
+            # issue 18, item 6: a recognisable name, the validation said, the bundle downloadable
+            assert registered.name.startswith("case000-and-2-more-") and registered.name.endswith("-from-scratch")
+            assert "Validation: Dice" in studio.state.message and "SGRS Segment" not in studio.state.message
+            link = page.locator("#train-download")
+            await link.wait_for(timeout=10000)
+            response = await page.request.get(await link.evaluate("a => a.href"))
+            assert response.ok and (await response.body())[:2] == b"PK"
             assert studio.train.session.status.iteration == stopped_at + 4
 
             # segment an unlabelled case with the new model

@@ -73,6 +73,23 @@ def test_messages_cases_card_downloads_and_empty_annotation(tmp_path):
 
             # item 5: a CT is announced before the run, with the expected time
             await select(page, studio, "abdomen CT")
+            # item 9: the 3D camera follows the case; views named, patient directions at their edges
+            ct = studio.case
+            bounds = [0.0] * 6
+            ct.GetRASBounds(bounds)
+            centre = np.array(bounds).reshape(3, 2).mean(axis=1)
+            camera = studio.slicer.view_manager.get_threed_views()[0].first_renderer().GetActiveCamera()
+            assert np.linalg.norm(np.array(camera.GetFocalPoint()) - centre) < 5.0
+            labels = {v["title"]: v for v in studio.state.view_labels}
+            assert (labels["Axial"]["left"], labels["Axial"]["right"], labels["Axial"]["top"]) == ("R", "L", "A")
+            assert (labels["Coronal"]["left"], labels["Coronal"]["top"]) == ("R", "S")
+            overlay = await page.locator(".view-label").all_inner_texts()
+            assert any(t.startswith("Axial") for t in overlay) and any(t.startswith("Sagittal") for t in overlay)
+            # item 9: window / level presets act on the case's display node
+            studio.state.view_wl = "CT soft tissue"
+            studio.state.flush()
+            await wait_for(lambda: ct.GetDisplayNode().GetWindow() == 400.0, 10, what="the W/L preset")
+            assert ct.GetDisplayNode().GetLevel() == 40.0 and not ct.GetDisplayNode().GetAutoWindowLevel()
             await page.click("#tab-segment")
             await page.click("#segment-run")
             await page.locator("#segment-world-warning").wait_for(state="visible", timeout=10000)
