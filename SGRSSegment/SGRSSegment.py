@@ -125,6 +125,7 @@ class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
     def onModelChanged(self, index):
         if self.params and index >= 0:
             self.params.model = self.ui.modelComboBox.currentData or ""
+        self.ui.modelCardLabel.text = self.session.model_card(self.params.model if self.params else "")
 
     def updateButtons(self):
         from SGRSSegmentLib.parameters import parameters_from_settings
@@ -145,8 +146,10 @@ class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
             elif kind == "install" and ensure(slicer.util.confirmOkCancelDisplay, slicer.util.errorDisplay):
                 self.refreshModels()
             elif kind == "segment":
-                self.session.start(parameters_from_settings(self.params))
-                self.timer.start(POLL_MS)
+                question = self.session.preview_question(parameters_from_settings(self.params))
+                if not question or slicer.util.confirmOkCancelDisplay(question):  # far from the model's world?
+                    self.session.start(parameters_from_settings(self.params))
+                    self.timer.start(POLL_MS)
         except SGRSError as exc:
             slicer.util.errorDisplay(str(exc))
         self.updateButtons()

@@ -60,7 +60,8 @@ class RegionsPanel(Panel):
                        color="primary", id="region-heat")
             v3.VSlider(v_model=("reg_heat_opacity",), min=0, max=1, step=0.05, label="Heat map opacity",
                        density="compact", hide_details=True, disabled=("!reg_heat",))
-            html.Div("black → red → yellow → white: certain → maximal entropy", classes="text-caption mb-2")
+            html.Div("Heat map: black → yellow → white = certain → maximal entropy (uncertainty)",
+                     classes="text-caption mb-2", id="regions-heat-legend")
             v3.VDataTable(headers=("reg_headers", [
                 {"title": "Region", "key": "name"}, {"title": "in seg. (mL)", "key": "foreground_ml"},
                 {"title": "share (%)", "key": "share"}, {"title": "volume (mL)", "key": "volume_ml"}]),

@@ -8,12 +8,13 @@ import qt
 import slicer
 from slicer.i18n import tr as _
 from slicer.i18n import translate
-from slicer.parameterNodeWrapper import WithinRange, parameterNodeWrapper
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import ScriptedLoadableModule as Module
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleLogic as ModuleLogic
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleTest as ModuleTest
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleWidget as ModuleWidget
 from slicer.util import VTKObservationMixin
+from sgrs.training.presets import DEFAULT_PRESET, PRESETS  # plain data, no torch
 
 POLL_MS = 1000
 
@@ -37,6 +38,7 @@ class SGRSTrainParameterNode:
     iterations: Annotated[int, WithinRange(1, 1000000)] = 2000
     batch: Annotated[int, WithinRange(2, 64)] = 4
     device: str = "auto"
+    preset: Annotated[str, Choice(list(PRESETS))] = DEFAULT_PRESET
 
 
 class SGRSTrainLogic(ModuleLogic):
@@ -67,6 +69,7 @@ class SGRSTrainWidget(ModuleWidget, VTKObservationMixin):
         self.setParameterNode(self.logic.getParameterNode())
         self.session = TrainSession(slicer.mrmlScene, slicer.modules.segmentations.logic(),
                                     Path(self.params.jobsFolder), python=shutil.which("PythonSlicer"))
+        self.ui.presetComboBox.currentIndexChanged.connect(self.onModelChanged)  # both show the estimate
         self.refreshModels()
         if self.session.action().kind == "train" and self.session.last_job():
             self.attach(self.session.last_job())  # a job started before a reload or restart
@@ -105,6 +108,7 @@ class SGRSTrainWidget(ModuleWidget, VTKObservationMixin):
     def onModelChanged(self, index):
         if self.params and index >= 0:  # the combo shows labels; the parameter keeps the bundle path
             self.params.baseModel = self.ui.baseModelComboBox.currentData or ""
+            self.ui.estimateLabel.text = self.session.estimate(self.params, self.ui.presetComboBox.currentText)
 
     def showCases(self, shares):
         from SGRSTrainLib.session import case_rows

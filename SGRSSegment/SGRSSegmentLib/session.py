@@ -65,6 +65,7 @@ class SegmentSession:
         self.result = None
         self.job = None
         self.params = None
+        self.expected = ""   # the run-time estimate of the last preview
         self._started = None
 
     @property
@@ -100,6 +101,8 @@ class SegmentSession:
         self.job, self.result, self.progress, self.params = job, None, (0, 0), params
         self._started = time.monotonic()
         self.state, self.message = RUNNING, f"Segmenting '{params.volume.GetName()}'…"
+        if self.expected:
+            self.message += f" Expected: {self.expected}."
 
     def preview(self, params) -> Preview:
         """The model card's check of this scan and the expected run time (windows × seconds per window
@@ -113,6 +116,22 @@ class SegmentSession:
         windows = approx_windows(meta, geometry, params.overlap)
         per = seconds_per_window(timings_folder(self.registry), meta, params.device)
         return Preview(scan_warnings(meta, array_of(params.volume), geometry), estimate_text(windows, per))
+
+    @staticmethod
+    def model_card(path: str) -> str:
+        """The model card as rich text for where the model is chosen (plain JSON: no torch at set-up)."""
+        from .models import model_card_text
+        return model_card_text(path)
+
+    def preview_question(self, params) -> str | None:
+        """For a confirmation dialog: why this scan is far from the model's world and how long the run
+        takes; None when the scan looks like the model's data. The estimate goes into the next status."""
+        preview = self.preview(params)
+        self.expected = preview.estimate
+        if not preview.warnings:
+            return None
+        return ("This scan is outside the model's world:\n• " + "\n• ".join(preview.warnings)
+                + f"\n\nExpected run time: {preview.estimate}\nSegment anyway?")
 
     @property
     def eta_s(self) -> float | None:

@@ -129,6 +129,16 @@ class TrainSession:
             return Action("install", "Install dependencies…", True)
         return Action("train", "Train", True)
 
+    def estimate(self, settings, preset: str = "") -> str:
+        """The run time before Train is pressed, for the settings (parameter node) with ``preset`` as
+        the widget shows it. A preset the user just picked (it differs from the stored one) also sets
+        the iterations; reloading a scene does not."""
+        from sgrs.training.presets import PRESETS
+        if preset in PRESETS and preset != getattr(settings, "preset", preset):
+            settings.iterations = PRESETS[preset].iterations
+            settings.preset = preset
+        return "Expected run time: " + estimate_text(train_parameters_from_settings(settings), self.registry)
+
     def collect(self) -> list:
         from .cohort import collect_cases
         self.cases = collect_cases(self.scene)

@@ -78,3 +78,36 @@ def test_the_finish_line_explains_a_model_without_validation(tiny_bundle, tmp_pa
     assert text.startswith("Finished: model 'sample-20261201-1200-from-scratch' is registered")
     assert "SGRS Segment" not in text and "Validation: not measured: there was no validation case" in text
     assert cohort_label([], "/data/liver/manifest.json") == "liver"
+
+
+def test_the_heat_map_is_never_red_like_the_segmentation(scene):
+    """Issue 18, item 9: heat map and segmentation were both red; the heat map is black → yellow → white."""
+    from SGRSSegmentLib.result_nodes import heat_colors
+
+    table = heat_colors(scene, "heat")
+    rgba = np.array([table.GetLookupTable().GetTableValue(i) for i in range(256)])
+    assert (rgba[:, 0] - rgba[:, 1] < 0.05).all()                 # no entry where red dominates green
+    assert tuple(rgba[0, :3]) == (0, 0, 0) and tuple(rgba[255, :3]) == (1, 1, 1)
+
+
+def test_desktop_train_presets_set_patch_and_announce_the_run_time(tmp_path):
+    """SGRS Train's preset (issue 18, item 8): a preset the user picks sets the iterations and the
+    estimate; the preset gives patch and filters, and fine-tuning keeps the base model's patch."""
+    from types import SimpleNamespace
+
+    from SGRSTrainLib.session import TrainSession, train_parameters_from_settings
+
+    settings = SimpleNamespace(cohortFolder="", baseModel="", iterations=2000, batch=4, device="cpu",
+                               preset="standard (GPU)")
+    session = TrainSession(None, None, tmp_path / "jobs", registry=tmp_path / "registry")
+    text = session.estimate(settings, "standard (GPU)")           # a scene load: nothing changes
+    assert settings.iterations == 2000 and text.startswith("Expected run time: about ") and "2000 iterations" in text
+    text = session.estimate(settings, "quick look (CPU, minutes)")   # the user picks a preset
+    assert settings.iterations == 300 and "300 iterations" in text and "2-core CPU" in text
+    params = train_parameters_from_settings(settings)
+    assert params.patch == (48, 48, 32) and params.filters == 8
+    settings.baseModel = str(DEMO)
+    assert train_parameters_from_settings(settings).patch == (48, 48, 32)      # the demo's own patch
+    settings.preset = "paper"
+    params = train_parameters_from_settings(settings)
+    assert params.patch == (48, 48, 32) and "--recipe" in params.extra_args
