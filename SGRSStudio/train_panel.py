@@ -226,6 +226,7 @@ class TrainPanel(Panel):
                 elif self.rank_session.message:
                     self.studio.notify(self.rank_session.message,
                                        "error" if self.rank_session.state == "failed" else "info")
+        self.session.reap()   # an ended training process never stays a zombie of the server
         if self.session.state in ACTIVE:
             self.session.poll()
             self._show()

@@ -109,6 +109,13 @@ class TrainSession:
         self.registered = None
         self.state, self.message = IDLE, "Collect the scene's cases, or choose a cohort folder."
         self._deadline = None
+        self._exiting = []   # our finished jobs' processes that had not exited yet
+
+    def reap(self) -> int:
+        """Collect the exit status of ended job processes (a GUI calls it from its timer), so none
+        stays a zombie; returns how many are still exiting."""
+        self._exiting = [p for p in self._exiting if p.running]
+        return len(self._exiting)
 
     @property
     def busy(self) -> bool:
@@ -226,6 +233,8 @@ class TrainSession:
                 self.message = f"Iteration {status.iteration}/{status.iterations}{loss}{eta}"
             return self.state
         self.job.reap(timeout=2.0)
+        if self.job.process is not None and self.job.process.running:
+            self._exiting.append(self.job.process)   # still writing its last lines: reaped later
         if status.state == "finished" and status.model:
             self.registered = self._register_once(status.model)
             self.state = DONE

@@ -353,6 +353,12 @@ def test_train_cancel_resume_then_segment_with_the_new_model(tmp_path, tiny_coho
             response = await page.request.get(await link.evaluate("a => a.href"))
             assert response.ok and (await response.body())[:2] == b"PK"
             assert studio.train.session.status.iteration == stopped_at + 4
+            # issue 18, item 10: the ended training process is reaped, not left a zombie of the server
+            import psutil
+
+            def zombies():
+                return [c for c in psutil.Process().children(recursive=True) if c.status() == psutil.STATUS_ZOMBIE]
+            await wait_for(lambda: not zombies(), 30, what="no zombie training process")
 
             # segment an unlabelled case with the new model
             case = next(c for c in studio.state.data_cases if c["name"] == "case002")

@@ -48,6 +48,8 @@ def test_messages_cases_card_downloads_and_empty_annotation(tmp_path):
         studio.data.open_file(ct_scan(tmp_path / "ct.nrrd"), "abdomen CT", select=False)
         studio.data.refresh()
         async with studio_in_browser(studio) as page:
+            console = []
+            page.on("console", lambda message: console.append(message.text))
             # item 5: the model card where the model is chosen
             await page.click("#tab-model")
             card = await page.locator("#model-card").inner_text()
@@ -115,6 +117,8 @@ def test_messages_cases_card_downloads_and_empty_annotation(tmp_path):
             await page.click("#annotate-start")
             await wait_for(lambda: studio.state.ann_active, 10, what="the editor")
             empty = studio.annotate.node
+            await asyncio.sleep(0.5)
+            assert not [m for m in console if "cannot be serialized" in m]   # item 10: the click returns nothing
             assert empty.GetName() == "second annotation" and not studio.state.ann_is_label
             assert not next(c["labelled"] for c in studio.state.data_cases if c["name"] == "second")
 
