@@ -12,7 +12,7 @@ from trame.widgets import vuetify3 as v3
 from sgrs.data.image_io import write_image
 from sgrs.util.errors import InputError
 
-from . import uploads
+from . import scene_display, uploads
 from .cases import write_segmentation
 from .panel import Panel
 
@@ -72,7 +72,7 @@ class SavePanel(Panel):
             if suffix == ".seg.nrrd":
                 written.append(self._write_segmentation(segmentation, out / f"{base}_label.seg.nrrd"))
             else:
-                labelmap = self._labelmap(segmentation, volume)
+                labelmap = scene_display.export_labelmap(self.studio.slicer, segmentation, volume)
                 try:
                     written.append(write_image(array_of(labelmap).astype(np.uint8), geometry_of(volume),
                                                out / f"{base}_label{suffix}"))
@@ -91,19 +91,6 @@ class SavePanel(Panel):
             else:
                 written.append(write_image(array_of(node).astype(np.uint8), geometry_of(node), out / f"{base}_{name}{suffix}"))
         return written
-
-    def _labelmap(self, segmentation, volume):
-        import vtk
-
-        ids = vtk.vtkStringArray()
-        seg = segmentation.GetSegmentation()
-        for i in range(seg.GetNumberOfSegments()):
-            ids.InsertNextValue(seg.GetNthSegmentID(i))   # segment i → label value i + 1
-        labelmap = self.scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode")
-        if not self.studio.slicer.segmentations_logic.ExportSegmentsToLabelmapNode(segmentation, ids, labelmap, volume):
-            self.scene.RemoveNode(labelmap)
-            raise InputError(f"'{segmentation.GetName()}' could not be exported as a label map")
-        return labelmap
 
     def _write_segmentation(self, segmentation, path: Path) -> Path:
         try:

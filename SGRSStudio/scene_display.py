@@ -73,6 +73,23 @@ def show_case(app: SlicerApp, volume) -> None:
         view.reset_camera()
 
 
+def export_labelmap(app: SlicerApp, segmentation, volume):
+    """A segmentation as a new label map node on ``volume``'s grid (segment i → value i + 1); the
+    caller removes it. InputError when Slicer cannot export it."""
+    import vtk
+
+    from sgrs.util.errors import InputError
+    ids = vtk.vtkStringArray()
+    seg = segmentation.GetSegmentation()
+    for i in range(seg.GetNumberOfSegments()):
+        ids.InsertNextValue(seg.GetNthSegmentID(i))
+    labelmap = app.scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode")
+    if not app.segmentations_logic.ExportSegmentsToLabelmapNode(segmentation, ids, labelmap, volume):
+        app.scene.RemoveNode(labelmap)
+        raise InputError(f"'{segmentation.GetName()}' could not be exported as a label map")
+    return labelmap
+
+
 def render(app: SlicerApp) -> None:
     for view in app.view_manager.get_views():
         view.schedule_render()

@@ -357,6 +357,7 @@ class RankSession:
         self._stop.clear()
         self.state, self.progress, self.results, self._outcome = RUNNING, (0, len(inputs)), [], None
         self.message = f"Ranking {len(inputs)} unlabelled cases…"
+        self._started = time.monotonic()
         self._thread = threading.Thread(target=self._work, args=(inputs,), daemon=True)
         self._thread.start()
 
@@ -383,7 +384,11 @@ class RankSession:
     def poll(self) -> str:
         if self.state not in (RUNNING, CANCELLING) or self._thread.is_alive():
             if self.state == RUNNING:
-                self.message = f"Ranking: {self.progress[0]} of {self.progress[1]} cases…"
+                from sgrs.util.progress import format_seconds
+                done, total = self.progress
+                left = f" about {format_seconds((time.monotonic() - self._started) / done * (total - done))} left" \
+                    if done else ""
+                self.message = f"Ranking: {done} of {total} cases…{left}"
             return self.state
         state, value = self._outcome or (FAILED, "the ranking stopped")
         self.state = state

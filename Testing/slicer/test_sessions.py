@@ -185,7 +185,13 @@ def test_rank_session_runs_in_the_background_with_progress_and_cancel(scene, seg
     ranking.start(cases)
     assert time.monotonic() - t0 < 2.0, "start returns at once: the GUI is not frozen"
     assert ranking.poll() == "running" and ranking.progress[1] == 3
-    assert poll_until_settled(ranking) == "done", ranking.message
+    seen = set()
+    while ranking.poll() == "running":
+        seen.add(ranking.message)
+        time.sleep(0.05)
+    assert ranking.state == "done", ranking.message
+    # issue 18, item 8: the wait is announced with the time left once a case is done
+    assert any(m.startswith("Ranking: 1 of 3 cases… about ") and m.endswith(" left") for m in seen), seen
     assert len(ranking.results) == 3 and ranking.progress == (3, 3)
     shares = [r.share for r in ranking.results if r.foreground_ml > 0]
     assert shares == sorted(shares, reverse=True)

@@ -106,6 +106,23 @@ def test_messages_cases_card_downloads_and_empty_annotation(tmp_path):
             await select(page, studio, "sample")
             await click_segment_and_wait(page, studio)
             result = studio.result
+            # item 9: Ω (switched on) is painted inside the segmentation only, not over the whole image
+            import slicer
+            from SGRSSegmentLib.display import composite_nodes
+
+            from sgrs.inference.maps import OMEGA
+            studio.state.reg_omega = True
+            studio.state.flush()
+            shown = studio.regions.shown_regions
+            await wait_for(lambda: all(c.GetLabelVolumeID() == shown.GetID()
+                                       for c in composite_nodes(studio.scene)), 10, what="the shown region map")
+            engine_omega = (slicer.util.arrayFromVolume(result.regions) == OMEGA).sum()
+            shown_omega = (slicer.util.arrayFromVolume(shown) == OMEGA).sum()
+            segmented_ml = result.summary["foreground_ml"]
+            assert 0 < shown_omega < 0.5 * engine_omega
+            assert shown_omega * 1.25 ** 3 / 1000 <= segmented_ml + 1e-6      # inside the segmentation
+            studio.state.reg_omega = False
+            studio.state.flush()
             done_status = studio.state.seg_status
             assert done_status.startswith("Done in")
             await select(page, studio, "second")
