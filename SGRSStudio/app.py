@@ -152,7 +152,7 @@ class Studio:
         edge = "position:absolute;color:#ddd;font:12px sans-serif;text-shadow:0 0 3px #000;"
         with html.Div(v_for="v in view_labels", key="v.title", classes="view-label",
                       style=("`position:absolute;width:50%;height:50%;pointer-events:none;${v.place}`",)):
-            html.Div("{{ v.title }}", style=edge + "left:6px;top:4px;font-weight:bold")
+            html.Div("{{ v.title }}", style=edge + "left:34px;top:4px;font-weight:bold")   # beside the view's own button
             html.Div("{{ v.left }}", style=edge + "left:4px;top:50%")
             html.Div("{{ v.right }}", style=edge + "right:4px;top:50%")
             html.Div("{{ v.top }}", style=edge + "left:50%;top:4px")

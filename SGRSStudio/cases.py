@@ -171,6 +171,7 @@ class CaseStore:
         from SGRSSegmentLib import result_nodes
         from SGRSSegmentLib.labels import mark_reviewed
         from SGRSSegmentLib.parameters import SegmentResult
+        from SGRSSegmentLib.session import done_message
 
         folder, base = self.folder / entry["key"], volume.GetName()
         result = None
@@ -186,6 +187,7 @@ class CaseStore:
                 table = result_nodes.add_statistics_table(self.scene, summary, f"{base} SGRS region statistics")
             result = SegmentResult(seg, regions, entropy, table, summary)
             self.results[volume.GetID()] = result
+            self.status[volume.GetID()] = done_message(summary)
         annotation = entry.get("annotation")
         node = None
         if annotation == "result" and result is not None:

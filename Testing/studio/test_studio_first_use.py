@@ -234,6 +234,7 @@ def test_a_killed_server_restarts_with_results_and_annotations(tmp_path):
         assert result.segmentation.GetNodeReference("referenceImageGeometryRef") is volume
         assert is_generated(result.segmentation) and counts_as_label(result.segmentation)   # the edit survived
         assert studio.cases.annotation(volume) is result.segmentation
+        assert studio.state.seg_status.startswith("Done in")   # the case's last status comes back too
         assert next(c["labelled"] for c in studio.state.data_cases if c["name"] == "sample")
         async with studio_in_browser(studio) as page:
             await page.click("#tab-regions")
