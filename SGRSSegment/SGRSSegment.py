@@ -128,27 +128,32 @@ class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
         from SGRSSegmentLib.parameters import follow_model
         if self.params and index >= 0:
             follow_model(self.params, self.ui.modelComboBox.currentData or "")
+        self.ui.modelCardLabel.text = self.session.model_card(self.params.model if self.params else "")
+
+    def settings(self):
+        from SGRSSegmentLib.parameters import parameters_from_settings
+        return parameters_from_settings(self.params) if self.params else None
 
     def updateButtons(self):
-        from SGRSSegmentLib.parameters import parameters_from_settings
-        act = self.session.action(parameters_from_settings(self.params) if self.params else None)
+        act = self.session.action(self.settings())
         self.ui.applyButton.text, self.ui.applyButton.enabled = _(act.label), act.enabled
         self.ui.applyButton.toolTip, self.ui.statusLabel.text = _(act.reason), _(act.status)
         self.ui.reviewedButton.enabled = self.session.result is not None
 
     def onApply(self):
         from SGRSSegmentLib.dependencies import ensure
-        from SGRSSegmentLib.parameters import parameters_from_settings
         from sgrs.util.errors import SGRSError
-        kind = self.session.action(parameters_from_settings(self.params)).kind
+        kind = self.session.action(self.settings()).kind
         try:
             if kind == "cancel":
                 self.session.cancel()
             elif kind == "install" and ensure(slicer.util.confirmOkCancelDisplay, slicer.util.errorDisplay):
                 self.refreshModels()
             elif kind == "segment":
-                self.session.start(parameters_from_settings(self.params))
-                self.timer.start(POLL_MS)
+                question = self.session.preview_question(self.settings())
+                if not question or slicer.util.confirmOkCancelDisplay(question):  # far from the model's world?
+                    self.session.start(self.settings())
+                    self.timer.start(POLL_MS)
         except SGRSError as exc:
             slicer.util.errorDisplay(str(exc))
         self.updateButtons()

@@ -40,7 +40,7 @@ class AnnotatePanel(Panel):
                  "as a label for training.", classes="text-caption mb-1")
         with v3.VRow(dense=True):
             with v3.VCol(cols=7):
-                v3.VBtn("Annotate this case", click=lambda: self.studio.guard(self.start), color="primary",
+                v3.VBtn("Annotate this case", click=self.start_clicked, color="primary",
                         block=True, disabled=("!case_id",), id="annotate-start")
             with v3.VCol(cols=5):
                 v3.VBtn("Mark reviewed", click=lambda: self.studio.guard(self.mark_reviewed), block=True,
@@ -53,22 +53,30 @@ class AnnotatePanel(Panel):
                 SegmentEditorUndoRedoUI(editor_ui=self.ui, row=True)
         self.editor_logic.set_ui(self.ui)
 
+    def start_clicked(self):
+        self.studio.guard(self.start)   # the handler returns nothing: trame cannot serialise a node
+
     def start(self):
-        """Edit the case's annotation; create it from the model's segmentation if there is none."""
+        """Edit the case's annotation: the one it has, else the model's segmentation on screen, else a
+        new empty one (which counts as a label only once something is painted)."""
         from SGRSTrainLib import collect_cases
 
         volume = self.studio.case
         if volume is None:
             raise InputError("Select a case in the Data panel first.")
-        result = self.studio.regions.result
+        result = self.studio.cases.result(volume)
+        existing = self.studio.cases.annotation(volume)
         case = next((c for c in collect_cases(self.scene) if c.volume is volume), None)
-        if result is not None and result.segmentation.GetNodeReference("referenceImageGeometryRef") is volume:
+        if existing is not None and self.scene.IsNodePresent(existing):
+            node = existing
+        elif result is not None:
             node = result.segmentation
             self.state.reg_show_seg = True
         elif case is not None and case.labelled:
             node = case.segmentation
         else:
             node = self._new_annotation(volume)
+        self.studio.cases.set_annotation(volume, node)
         node.GetDisplayNode().SetVisibility(True)
         self.editor.deactivate_effect()
         self.editor.set_active_segmentation(node, volume)
@@ -91,6 +99,7 @@ class AnnotatePanel(Panel):
         from SGRSSegmentLib.labels import mark_reviewed
 
         mark_reviewed(self.node)
+        self.studio.cases.save_annotation(self.studio.case)
         self._check_label()
         self.studio.data.refresh()
         self.studio.notify(f"'{self.node.GetName()}' marked as reviewed: training uses it as a label.", "success")
@@ -105,6 +114,7 @@ class AnnotatePanel(Panel):
             return
         self._dirty_since = None
         self._check_label()
+        self.studio.cases.save_annotation(self.studio.case)   # every edit reaches the data folder
 
     def _check_label(self):
         from SGRSSegmentLib.labels import counts_as_label
@@ -117,5 +127,9 @@ class AnnotatePanel(Panel):
     def on_case_changed(self, volume):
         if self.node is not None and volume is not None \
                 and self.node.GetNodeReference("referenceImageGeometryRef") is not volume:
+            previous = self.node.GetNodeReference("referenceImageGeometryRef")
+            if self._dirty_since is not None and previous is not None:
+                self._dirty_since = None
+                self.studio.cases.save_annotation(previous)   # an edit in the last half second
             self.editor.deactivate_effect()
             self.state.ann_active, self.node = False, None

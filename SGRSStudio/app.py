@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 
 from trame.app import get_server
@@ -24,8 +25,9 @@ from trame_slicer.rca_view import register_rca_factories
 from sgrs.models.registry import DEMO_MODEL
 from sgrs.util.errors import SGRSError
 
-from . import ROOT, scene_display
+from . import ROOT, messages, scene_display
 from .annotate_panel import AnnotatePanel
+from .cases import CaseStore
 from .data_panel import DataPanel
 from .model_panel import ModelPanel
 from .regions_panel import RegionsPanel
@@ -49,6 +51,8 @@ class Studio:
         self.max_upload_bytes = max_upload_mb << 20
         self.server = server or get_server(client_type="vue3")
         self.server.enable_module(trame_slicer_module)
+        # saved results and model bundles download from here (the browser may be on another machine)
+        self.server.enable_module({"serve": {"data-files": str(self.data_dir)}})
         self.state, self.ctrl = self.server.state, self.server.controller
 
         self.slicer = SlicerApp()
@@ -58,7 +62,9 @@ class Studio:
         self.layout_manager.register_layout_dict(LayoutManager.default_grid_configuration())
 
         self.state.update({"trame__title": "SGRS Studio", "message": "", "message_type": "info",
+                           "message_open": False, "messages": [], "log_open": False,
                            "panel": "data", "case_id": None})
+        self.cases = CaseStore(self.scene, self.slicer.segmentations_logic, self.data_dir / "workspace")
         self.data = DataPanel(self)
         self.model = ModelPanel(self)
         self.segment = SegmentPanel(self)
@@ -69,20 +75,30 @@ class Studio:
         self.panels = [self.data, self.model, self.segment, self.regions, self.annotate, self.train, self.save]
         self._build_ui()
         self.layout_manager.set_layout("Quad View")
+        self.state.update({"view_labels": scene_display.orientation_labels(self.scene), "view_wl": "auto"})
+        self.state.change("view_wl")(self._on_window_level)
         self.ctrl.on_server_ready.add(self._start_ticking)
         self._ticker = None
 
         self.model.refresh(select=str(DEMO_MODEL))
-        if sample is not None and Path(sample).exists():
+        restored = self.cases.restore(self.data.reopen)   # the scene as the last server left it
+        if restored:
+            self.set_case(restored[0])
+            self.notify(f"Reopened {len(restored)} case(s) with their results and annotations from "
+                        "the data folder.", "info")
+        elif sample is not None and Path(sample).exists():
             self.data.open_file(Path(sample), "sample")
         self.data.refresh()
 
     # -- shared helpers the panels use --------------------------------------------------------
     def notify(self, text: str, kind: str = "info") -> None:
-        """One visible line at the top of the panels: info | success | error."""
+        """A line at the top of the panels (info | success | error | warning), kept in the message log
+        the user can reopen; a dismissed banner opens again for the next message."""
         if kind == "error":
             log.warning("%s", text)
-        self.state.message, self.state.message_type = text, kind
+        text = messages.tidy(text, self.data_dir)
+        self.state.message, self.state.message_type, self.state.message_open = text, kind, True
+        self.state.messages = messages.append(self.state.messages, text, kind, time.strftime("%H:%M:%S"))
 
     def guard(self, action, *args):
         """Run a panel action; an SGRSError or bad input becomes a visible message, never a traceback."""
@@ -100,9 +116,15 @@ class Studio:
         """The volume node the panels work on (selected in the Data panel)."""
         return self.scene.GetNodeByID(self.state.case_id) if self.state.case_id else None
 
+    @property
+    def result(self):
+        """The current case's segmentation result (each case keeps its own)."""
+        return self.cases.result(self.case)
+
     def set_case(self, volume) -> None:
         self.state.case_id = volume.GetID() if volume else None
         scene_display.show_case(self.slicer, volume)
+        scene_display.set_window_level(volume, self.state.view_wl or "auto")
         for panel in self.panels:
             panel.on_case_changed(volume)
 
@@ -121,16 +143,33 @@ class Studio:
         for panel in self.panels:
             self.guard(panel.poll)
 
+    def _on_window_level(self, view_wl="auto", **_):
+        scene_display.set_window_level(self.case, view_wl)
+        scene_display.render(self.slicer)
+
+    def _build_view_labels(self):
+        """Each view's name and the patient directions at its edges (R/L, A/P, S/I), over the views."""
+        edge = "position:absolute;color:#ddd;font:12px sans-serif;text-shadow:0 0 3px #000;"
+        with html.Div(v_for="v in view_labels", key="v.title", classes="view-label",
+                      style=("`position:absolute;width:50%;height:50%;pointer-events:none;${v.place}`",)):
+            html.Div("{{ v.title }}", style=edge + "left:34px;top:4px;font-weight:bold")   # beside the view's own button
+            html.Div("{{ v.left }}", style=edge + "left:4px;top:50%")
+            html.Div("{{ v.right }}", style=edge + "right:4px;top:50%")
+            html.Div("{{ v.top }}", style=edge + "left:50%;top:4px")
+            html.Div("{{ v.bottom }}", style=edge + "left:50%;bottom:4px")
+
     # -- layout -------------------------------------------------------------------------------
     def _build_ui(self):
         with VAppLayout(self.server, theme="dark") as self.ui:
             with v3.VAppBar(density="compact"):
                 v3.VAppBarTitle("SGRS Studio")
                 html.Div("{{ case_name }}", classes="text-caption mr-4", id="case-name")
+                v3.VSelect(v_model=("view_wl",), items=("view_wl_presets", list(scene_display.WINDOW_LEVEL)),
+                           label="Window / level", density="compact", hide_details=True, max_width=200,
+                           classes="mr-2", id="view-window-level")
+                messages.build_log_button()
             with v3.VNavigationDrawer(permanent=True, width=420, location="left"):
-                v3.VAlert(v_show="message", text=("message",), type=("message_type",), density="compact",
-                          closable=True, classes="ma-2", id="studio-message",
-                          click_close="message = ''")
+                messages.build()
                 with v3.VTabs(v_model=("panel",), density="compact", grow=True):
                     for panel in self.panels:
                         v3.VTab(panel.title, value=panel.key, id=f"tab-{panel.key}", min_width=0,
@@ -141,6 +180,8 @@ class Studio:
                                             transition=False, reverse_transition=False):
                             panel.build()
             with v3.VMain():
-                with FlexContainer(row=True, fill_height=True, id="views"):
-                    self.layout_manager.initialize_layout_grid(self.ui)
+                with html.Div(style="position: relative; height: 100%"):
+                    with FlexContainer(row=True, fill_height=True, id="views"):
+                        self.layout_manager.initialize_layout_grid(self.ui)
+                    self._build_view_labels()
         self.state.case_name = ""

@@ -40,7 +40,17 @@ def parser() -> argparse.ArgumentParser:
                    help="address to bind (default 127.0.0.1; use an SSH tunnel rather than another address)")
     p.add_argument("--max-upload-mb", type=int, default=1024, help="largest accepted upload (default 1024 MB)")
     p.add_argument("--no-sample", action="store_true", help="start with an empty scene")
+    p.add_argument("--idle-exit", type=float, default=None, metavar="MINUTES",
+                   help="stop the server after this many minutes with no browser connected (default: run "
+                        "until stopped with Ctrl-C; the scene is saved in the data folder either way)")
     return p
+
+
+def idle_timeout_s(args) -> int:
+    """wslink's idle reaper: off (0) unless the user asked for --idle-exit."""
+    if args.idle_exit is None:
+        return 0
+    return max(1, int(round(args.idle_exit * 60)))
 
 
 def main(argv=None) -> int:
@@ -59,6 +69,10 @@ def main(argv=None) -> int:
     server = get_server("sgrs-studio", client_type="vue3")
     studio = Studio(args.data, args.models, args.jobs, server=server, max_upload_mb=args.max_upload_mb,
                     sample=None if args.no_sample else SAMPLE)
-    print(f"SGRS Studio on http://{args.host}:{args.port}/  (data: {studio.data_dir})", flush=True)
-    studio.server.start(port=args.port, host=args.host, open_browser=False)
+    timeout = idle_timeout_s(args)
+    until = f"stops after {args.idle_exit:g} min with no browser connected" if timeout else "runs until Ctrl-C"
+    print(f"SGRS Studio on http://{args.host}:{args.port}/  (data: {studio.data_dir}; {until})", flush=True)
+    studio.server.start(port=args.port, host=args.host, open_browser=False, timeout=timeout)
+    print("SGRS Studio stopped" + (f" after {args.idle_exit:g} min without a browser" if timeout else "")
+          + f"; the scene is saved in {studio.data_dir / 'workspace'} and reopens on the next start.", flush=True)
     return 0

@@ -24,9 +24,10 @@ class DataPanel(Panel):
 
     def __init__(self, studio):
         super().__init__(studio)
-        self.state.update({"data_upload": None, "data_folder": "", "data_cases": []})
+        self.state.update({"data_upload": None, "data_folder": "", "data_cases": [], "data_uploading": ""})
         self.state.client_only("data_upload")   # the files go to the server only after the size check
         studio.ctrl.trigger("data_upload")(self._on_upload)
+        studio.ctrl.trigger("notify")(studio.notify)
 
     def build(self):
         html.Div("Upload NRRD, NIfTI, MHA or a zipped DICOM series "
@@ -39,10 +40,16 @@ class DataPanel(Panel):
             update_modelValue=(
                 "const files = [].concat($event || []); "
                 f"const big = files.find(f => f.size > {limit}); "
-                f"if (big) {{ message = 'upload refused: ' + big.name + ' is ' + Math.round(big.size / 1048576) "
-                f"+ ' MB, above the {mb} MB limit (--max-upload-mb)'; message_type = 'error'; }} "
-                "else if (files.length) { trigger('data_upload', [files]); } "
+                "if (big) { trigger('notify', ['upload refused: ' + big.name + ' is ' "
+                "+ Math.round(big.size / 1048576) "
+                f"+ ' MB, above the {mb} MB limit (--max-upload-mb)', 'error']); }} "
+                "else if (files.length) { data_uploading = 'Uploading ' + files.map(f => f.name).join(', ') + ' ('"
+                " + Math.round(files.reduce((s, f) => s + f.size, 0) / 1048576) + ' MB)…'; "
+                "trigger('data_upload', [files]); } "
                 "data_upload = null;"))
+        # the bytes travel over the websocket before the server sees them: say so until they arrive
+        v3.VProgressLinear(indeterminate=True, v_show="data_uploading", color="primary", id="data-uploading-bar")
+        html.Div("{{ data_uploading }}", v_show="data_uploading", classes="text-caption", id="data-uploading")
         with v3.VRow(dense=True, classes="align-center"):
             with v3.VCol(cols=8):
                 v3.VTextField(v_model=("data_folder",), label="Folder below the data folder", density="compact",
@@ -62,6 +69,12 @@ class DataPanel(Panel):
 
     # -- actions ------------------------------------------------------------------------------
     def _on_upload(self, files):
+        try:
+            self._load_uploads(files)
+        finally:
+            self.state.data_uploading = ""
+
+    def _load_uploads(self, files):
         loaded = []
         for f in files:
             client = ClientFile(f)
@@ -116,12 +129,18 @@ class DataPanel(Panel):
         return opened
 
     def open_file(self, path: Path, name: str | None = None, select: bool = True):
-        path = uploads.validate_image(Path(path), self.studio.max_upload_bytes)
+        path = uploads.validate_image(Path(path), self.studio.max_upload_bytes)   # a zip becomes a NRRD
         node = scene_display.load_volume(self.studio.slicer, path, name)
+        self.studio.cases.add_case(node, path)   # the case list survives a server restart
         if select:
             self.studio.set_case(node)
             self.refresh()
         return node
+
+    def reopen(self, path: Path, name: str | None = None):
+        """Load a checked image as a volume node (no case-list bookkeeping: restore uses this)."""
+        path = uploads.validate_image(Path(path), self.studio.max_upload_bytes)
+        return scene_display.load_volume(self.studio.slicer, path, name)
 
     def add_label(self, volume, label_path: Path):
         """A label map file becomes the case's segmentation (its annotation)."""
@@ -138,6 +157,7 @@ class DataPanel(Panel):
         finally:
             self.scene.RemoveNode(labelmap)
         seg.GetDisplayNode().SetVisibility(False)  # shown when its case is selected
+        self.studio.cases.set_annotation(volume, seg)
         return seg
 
     def select_case(self, node_id: str):

@@ -19,12 +19,17 @@ class ModelPanel(Panel):
 
     def __init__(self, studio):
         super().__init__(studio)
-        self.state.update({"models": [], "model_path": None, "model_import": "", "model_info": ""})
+        self.state.update({"models": [], "model_path": None, "model_import": "", "model_info": "", "model_card": []})
         self.state.change("model_path")(self._on_model)
 
     def build(self):
         v3.VSelect(v_model=("model_path",), items=("models",), label="Model", density="compact", id="model-select")
         html.Div("{{ model_info }}", classes="text-caption mb-2")
+        with v3.VTable(density="compact", classes="mb-2 text-caption", id="model-card"):
+            with html.Tbody():
+                with html.Tr(v_for="row in model_card", key="row[0]"):
+                    html.Td("{{ row[0] }}", classes="font-weight-bold pr-2", style="white-space: nowrap")
+                    html.Td("{{ row[1] }}")
         v3.VBtn("Refresh list", click=self.refresh, size="small", variant="tonal", classes="mb-3")
         v3.VDivider()
         html.Div("Import a bundle folder or an official .pth below the data folder", classes="text-caption mt-2")
@@ -42,10 +47,13 @@ class ModelPanel(Panel):
             self.state.model_path = str(entries[0].path) if entries else None
 
     def _on_model(self, model_path, **_):
+        """The model card: what the model was trained on, so a scan far from it is no surprise."""
+        from sgrs.models.bundle import read_meta
+        from sgrs.models.card import card_lines
+
         entry = next((e for e in list_models(self.studio.models_dir) if str(e.path) == model_path), None)
-        self.state.model_info = "" if entry is None else \
-            f"method: {entry.method or 'n/a'}; validation Dice: " \
-            f"{'n/a' if entry.validation_dice is None else f'{entry.validation_dice:.3f}'}"
+        self.state.model_info = "" if entry is None else f"{entry.name}{' (bundled demo)' if entry.bundled else ''}"
+        self.state.model_card = [] if entry is None else [list(row) for row in card_lines(read_meta(entry.path))]
 
     def import_model(self, relative: str) -> Path:
         """Same import as the desktop module (``SGRSSegmentLib.models``), from below --data only."""

@@ -2,12 +2,17 @@
 segmentation as a surface in 3D with the Δ and Θ regions on it."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from trame.widgets import html
 from trame.widgets import vuetify3 as v3
 
 from . import scene_display
 from .panel import Panel
 
+EXPLAIN = ("Δ uncertain: the model is unsure (high entropy) in either prediction. Θ inconsistent: sure in both "
+           "but they disagree, so the answer is fragile. Ω consistent: sure and in agreement (shown inside the "
+           "segmentation; outside it Ω is confident background).")
 REGIONS = (("delta", "Δ uncertain", "#00b8ff"), ("theta", "Θ inconsistent (fragile)", "#e3007d"),
            ("omega", "Ω consistent", "#59bf59"))
 
@@ -17,8 +22,8 @@ class RegionsPanel(Panel):
 
     def __init__(self, studio):
         super().__init__(studio)
-        self.result = None
-        self.surfaces = None   # segmentation node of Δ/Θ, shown in 3D only
+        # volume ID -> (result, its Δ/Θ/Ω surfaces (3D only), its region map as shown)
+        self._surfaces = {}
         self.state.update({"reg_delta": True, "reg_theta": True, "reg_omega": False, "reg_opacity": 0.5,
                            "reg_heat": True, "reg_heat_opacity": 0.3, "reg_stats": [], "reg_available": False,
                            "reg_show_seg": True})
@@ -27,9 +32,30 @@ class RegionsPanel(Panel):
         self.state.change("reg_opacity", "reg_heat", "reg_heat_opacity")(self._on_layers)
         self.state.change("reg_show_seg")(self._on_show_seg)
 
+    @property
+    def result(self):
+        """The current case's result (every case keeps its own, see ``CaseStore``)."""
+        return self.studio.result
+
+    @property
+    def surfaces(self):
+        entry = self._surfaces.get(self.studio.state.case_id)
+        return entry[1] if entry else None
+
+    @property
+    def shown_regions(self):
+        """The region map on screen: the engine's, with Ω kept inside the segmentation only (outside it
+        Ω is confident background, which would paint the whole image green)."""
+        entry = self._surfaces.get(self.studio.state.case_id)
+        return entry[2] if entry else None
+
     def build(self):
-        html.Div("Segment a case first.", v_if="!reg_available", classes="text-caption")
+        html.Div("Segment this case first (Segment panel).", v_if="!reg_available", classes="text-caption",
+                 id="regions-empty")
         with html.Div(v_if="reg_available"):
+            html.Div("Each voxel is compared in two predictions: on the scan, and on the scan mixed with a "
+                     "labelled example the model knows.", classes="text-caption mb-1", id="regions-help")
+            html.Div(EXPLAIN, classes="text-caption mb-2")
             for region, label, colour in REGIONS:
                 with v3.VRow(dense=True, classes="align-center"):
                     with v3.VCol(cols=1):
@@ -45,16 +71,21 @@ class RegionsPanel(Panel):
                        color="primary", id="region-heat")
             v3.VSlider(v_model=("reg_heat_opacity",), min=0, max=1, step=0.05, label="Heat map opacity",
                        density="compact", hide_details=True, disabled=("!reg_heat",))
-            html.Div("black → red → yellow → white: certain → maximal entropy", classes="text-caption mb-2")
+            html.Div("Heat map: black → yellow → white = certain → maximal entropy (uncertainty)",
+                     classes="text-caption mb-2", id="regions-heat-legend")
             v3.VDataTable(headers=("reg_headers", [
                 {"title": "Region", "key": "name"}, {"title": "in seg. (mL)", "key": "foreground_ml"},
                 {"title": "share (%)", "key": "share"}, {"title": "volume (mL)", "key": "volume_ml"}]),
                 items=("reg_stats",), density="compact", hide_default_footer=True, id="region-stats")
+            html.Div("in seg.: the region's volume inside the segmentation; share: that volume as a percentage "
+                     "of the segmentation; volume: the region in the whole image (Ω there is mostly "
+                     "confident background).", classes="text-caption", id="regions-columns")
 
     def show_result(self, result) -> None:
-        """Put a finished segmentation on screen: region map, heat map, 2D segmentation, 3D surfaces."""
-        self.result = result
-        self._build_surfaces()
+        """Put the current case's segmentation on screen: region map, heat map, 2D segmentation, 3D surfaces."""
+        entry = self._surfaces.get(self.studio.state.case_id)
+        if entry is None or entry[0] is not result:
+            self._build_surfaces(result)
         for region, *_ in REGIONS:
             self._apply_toggle(region, self.state[f"reg_{region}"])
         self._on_layers()
@@ -65,22 +96,43 @@ class RegionsPanel(Panel):
                                 for r in (regions.get(k) for k in ("delta", "theta", "omega")) if r]
         self.state.reg_available = result.regions is not None
 
-    def _build_surfaces(self):
-        if self.surfaces is not None and self.scene.IsNodePresent(self.surfaces):
-            self.scene.RemoveNode(self.surfaces)
-        self.surfaces = None
-        if self.result.regions is None:
+    def _build_surfaces(self, result):
+        old = self._surfaces.pop(self.studio.state.case_id, None)
+        for node in (old or ())[1:]:
+            if node is not None and self.scene.IsNodePresent(node):
+                colors = node.GetDisplayNode().GetColorNode() if node.IsA("vtkMRMLLabelMapVolumeNode") else None
+                self.scene.RemoveNode(node)
+                if colors is not None:
+                    self.scene.RemoveNode(colors)
+        if result.regions is None:
             return
-        seg = self.scene.AddNewNodeByClass("vtkMRMLSegmentationNode",
-                                           f"{self.result.regions.GetName()} surfaces")
+        shown = self._omega_in_segmentation(result)
+        seg = self.scene.AddNewNodeByClass("vtkMRMLSegmentationNode", f"{result.regions.GetName()} surfaces")
         seg.CreateDefaultDisplayNodes()
-        seg.SetReferenceImageGeometryParameterFromVolumeNode(self.result.regions)
-        self.studio.slicer.segmentations_logic.ImportLabelmapToSegmentationNode(self.result.regions, seg)
+        seg.SetReferenceImageGeometryParameterFromVolumeNode(shown)
+        self.studio.slicer.segmentations_logic.ImportLabelmapToSegmentationNode(shown, seg)
         seg.CreateClosedSurfaceRepresentation()
         display = seg.GetDisplayNode()
         display.SetVisibility2D(False)   # the label layer already shows them in the slice views
         display.SetOpacity3D(0.6)
-        self.surfaces = seg
+        self._surfaces[self.studio.state.case_id] = (result, seg, shown)
+
+    def _omega_in_segmentation(self, result):
+        import slicer
+        from SGRSSegmentLib.result_nodes import add_region_map
+
+        from sgrs.inference.maps import OMEGA
+        volume = result.segmentation.GetNodeReference("referenceImageGeometryRef")
+        labelmap = scene_display.export_labelmap(self.studio.slicer, result.segmentation, volume)
+        try:
+            outside = slicer.util.arrayFromVolume(labelmap) == 0
+        finally:
+            self.scene.RemoveNode(labelmap)
+        regions = slicer.util.arrayFromVolume(result.regions).copy()   # (z, y, x)
+        regions[(regions == OMEGA) & outside] = 0
+        node, _ = add_region_map(self.scene, volume, regions.transpose(2, 1, 0),
+                                 f"{result.regions.GetName()} (Ω in the segmentation)")
+        return node
 
     def _segment_ids(self, region: str):
         """IDs of the surface segments of one region (named from the region map's colour table)."""
@@ -101,7 +153,9 @@ class RegionsPanel(Panel):
             return
         from SGRSSegmentLib.region_display import set_region_visible
 
-        set_region_visible(self.result.regions, region, bool(visible))
+        for node in (self.result.regions, self.shown_regions):
+            if node is not None:
+                set_region_visible(node, region, bool(visible))
         for sid in self._segment_ids(region):
             self.surfaces.GetDisplayNode().SetSegmentVisibility(sid, bool(visible))
         scene_display.render(self.studio.slicer)
@@ -111,7 +165,8 @@ class RegionsPanel(Panel):
             return
         from SGRSSegmentLib.display import show_result
 
-        show_result(self.scene, self.result, float(self.state.reg_opacity),
+        shown = SimpleNamespace(regions=self.shown_regions or self.result.regions, entropy=self.result.entropy)
+        show_result(self.scene, shown, float(self.state.reg_opacity),
                     float(self.state.reg_heat_opacity) if self.state.reg_heat else 0.0)
         scene_display.render(self.studio.slicer)
 
@@ -124,7 +179,11 @@ class RegionsPanel(Panel):
         scene_display.render(self.studio.slicer)
 
     def on_case_changed(self, volume):
-        if self.result is not None and volume is not None and \
-                self.result.segmentation.GetNodeReference("referenceImageGeometryRef") is not volume:
-            self.result = None
-            self.state.reg_available = False
+        """Show this case's own result (or none); other cases' 3D surfaces are hidden, not removed."""
+        for vid, (_, seg, _shown) in self._surfaces.items():
+            if seg.GetDisplayNode() is not None:
+                seg.GetDisplayNode().SetVisibility(volume is not None and vid == volume.GetID())
+        if self.result is not None:
+            self.show_result(self.result)
+        else:
+            self.state.reg_available, self.state.reg_stats = False, []

@@ -12,7 +12,8 @@ from trame.widgets import vuetify3 as v3
 from sgrs.data.image_io import write_image
 from sgrs.util.errors import InputError
 
-from . import uploads
+from . import scene_display, uploads
+from .cases import write_segmentation
 from .panel import Panel
 
 FORMATS = {"NRRD (.nrrd)": ".nrrd", "NIfTI (.nii.gz)": ".nii.gz", "Slicer segmentation (.seg.nrrd)": ".seg.nrrd"}
@@ -38,7 +39,12 @@ class SavePanel(Panel):
                      hide_details=True)
         v3.VBtn("Save", color="primary", block=True, click=self.save_clicked, id="save-run", disabled=("!case_id",))
         with v3.VList(density="compact", id="save-written"):
-            v3.VListItem(v_for="f in save_written", key="f", title=("f",))
+            with v3.VListItem(v_for="f in save_written", key="f", title=("f",)):
+                with v3.Template(v_slot_append=True):
+                    # the file goes to the user's own machine (through an SSH tunnel too)
+                    v3.VBtn("Download", href=("'data-files/' + encodeURI(f)",), download=True,
+                            __properties=[("download", "download")], size="x-small", variant="tonal",
+                            prepend_icon="mdi-download", classes="save-download")
 
     def save_clicked(self):
         written = self.studio.guard(self.save, self.state.save_folder, FORMATS[self.state.save_format],
@@ -51,22 +57,22 @@ class SavePanel(Panel):
         from SGRSSegmentLib.volume_io import array_of, geometry_of
 
         volume = self.studio.case
-        result = self.studio.regions.result
         if volume is None:
             raise InputError("Select a case in the Data panel first.")
-        out = uploads.inside(self.studio.data_dir, folder or ".")
-        out.mkdir(parents=True, exist_ok=True)
-        base = re.sub(r"[^A-Za-z0-9._-]+", "_", volume.GetName()).strip("_") or "case"
-        annotation = self.studio.annotate.node
+        result = self.studio.cases.result(volume)
+        annotation = self.studio.cases.annotation(volume)
         segmentation = annotation if annotation is not None else (result.segmentation if result else None)
+        if segmentation is None and (label or result is None):
+            raise InputError(f"Nothing to save for '{volume.GetName()}' yet: segment or annotate it first.")
+        out = uploads.inside(self.studio.data_dir, folder or ".")
+        out.mkdir(parents=True, exist_ok=True)   # only once there is something to put in it
+        base = re.sub(r"[^A-Za-z0-9._-]+", "_", volume.GetName()).strip("_") or "case"
         written = []
         if label:
-            if segmentation is None:
-                raise InputError("Nothing to save yet: segment or annotate this case first.")
             if suffix == ".seg.nrrd":
                 written.append(self._write_segmentation(segmentation, out / f"{base}_label.seg.nrrd"))
             else:
-                labelmap = self._labelmap(segmentation, volume)
+                labelmap = scene_display.export_labelmap(self.studio.slicer, segmentation, volume)
                 try:
                     written.append(write_image(array_of(labelmap).astype(np.uint8), geometry_of(volume),
                                                out / f"{base}_label{suffix}"))
@@ -86,25 +92,8 @@ class SavePanel(Panel):
                 written.append(write_image(array_of(node).astype(np.uint8), geometry_of(node), out / f"{base}_{name}{suffix}"))
         return written
 
-    def _labelmap(self, segmentation, volume):
-        import vtk
-
-        ids = vtk.vtkStringArray()
-        seg = segmentation.GetSegmentation()
-        for i in range(seg.GetNumberOfSegments()):
-            ids.InsertNextValue(seg.GetNthSegmentID(i))   # segment i → label value i + 1
-        labelmap = self.scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode")
-        if not self.studio.slicer.segmentations_logic.ExportSegmentsToLabelmapNode(segmentation, ids, labelmap, volume):
-            self.scene.RemoveNode(labelmap)
-            raise InputError(f"'{segmentation.GetName()}' could not be exported as a label map")
-        return labelmap
-
     def _write_segmentation(self, segmentation, path: Path) -> Path:
-        storage = self.scene.AddNewNodeByClass("vtkMRMLSegmentationStorageNode")
         try:
-            storage.SetFileName(str(path))
-            if not storage.WriteData(segmentation):
-                raise InputError(f"{path.name}: Slicer could not write the segmentation")
-        finally:
-            self.scene.RemoveNode(storage)
-        return path
+            return write_segmentation(self.scene, segmentation, path)
+        except OSError as exc:
+            raise InputError(str(exc)) from None

@@ -28,9 +28,12 @@ class SegmentPanel(Panel):
         self.session = None
         self.started_at = None
         self.last_engine_seconds = None
+        self.volume = None   # the case the running (or last) segmentation is for
         self.state.update({"seg_device": "auto", "seg_overlap": 0.5, "seg_regions": True, "seg_tau": "",
                            "seg_delta_rule": "model", "seg_state": "idle", "seg_progress": 0,
-                           "seg_status": "", "seg_running": False})
+                           "seg_status": "", "seg_running": False, "seg_preview": "", "seg_warnings": []})
+        self.state.change("model_path", "seg_overlap", "seg_device")(
+            lambda **_: self.studio.guard(self.show_preview) if self.studio.case is not None else None)
 
     def build(self):
         html.Div("Model: {{ (models.find(m => m.value === model_path) || {title: 'none: pick one in Model'}).title }}",
@@ -55,6 +58,12 @@ class SegmentPanel(Panel):
                 v3.VBtn("Cancel", block=True, click=self.cancel, id="segment-cancel", disabled=("!seg_running",))
         v3.VProgressLinear(model_value=("seg_progress",), height=8, color="primary", id="segment-progress")
         html.Div("{{ seg_status }}", classes="text-caption mt-1", id="segment-status")
+        html.Div("Expected run time: {{ seg_preview }}", v_show="seg_preview", classes="text-caption",
+                 id="segment-estimate")
+        with v3.VAlert(v_show="seg_warnings.length", type="warning", density="compact", variant="tonal",
+                       classes="mt-2", id="segment-world-warning"):
+            html.Div("This scan is outside the model's world; its result may be wrong:", classes="text-body-2")
+            html.Div("• {{ w }}", v_for="w in seg_warnings", key="w", classes="text-caption")
 
     # -- actions ------------------------------------------------------------------------------
     def parameters(self):
@@ -80,10 +89,31 @@ class SegmentPanel(Panel):
         params = self.parameters()
         if self.session is not None:
             self.session.close()
-        self.session = SegmentSession(self.scene, self.logic, self.studio.python)
+        self.session = SegmentSession(self.scene, self.logic, self.studio.python, registry=self.studio.models_dir)
+        ok, reason = params.is_valid()
+        if not ok:
+            raise InputError(reason)
+        self.show_preview(params)   # announced before the long run starts
+        if self.state.seg_warnings:
+            self.studio.notify(f"'{params.volume.GetName()}' is outside the model's world: "
+                               + "; ".join(self.state.seg_warnings) + ". Segmenting anyway; check the result.",
+                               "warning")
+        self.volume = params.volume
         self.started_at = time.monotonic()
         self.session.start(params)
         self._show_session()
+
+    def show_preview(self, params=None):
+        """The model card's check and the run-time estimate for the current case and model."""
+        from SGRSSegmentLib.session import SegmentSession
+
+        params = params or self.parameters()
+        if params.volume is None or not params.model:
+            self.state.seg_preview, self.state.seg_warnings = "", []
+            return
+        preview = (self.session or SegmentSession(self.scene, self.logic, registry=self.studio.models_dir)) \
+            .preview(params)
+        self.state.seg_preview, self.state.seg_warnings = preview.estimate, preview.warnings
 
     def cancel(self):
         if self.session is not None:
@@ -98,11 +128,22 @@ class SegmentPanel(Panel):
         if self.session.state == "done":
             result = self.session.result
             self.last_engine_seconds = (result.summary or {}).get("seconds")
-            self.studio.regions.show_result(result)
+            self.studio.cases.set_result(self.volume, result)   # kept per case, saved in the data folder
+            if self.volume is self.studio.case:
+                self.studio.regions.show_result(result)
             self.studio.data.refresh()
-            self.studio.notify(self.session.message or "Segmentation done", "success")
+            self.studio.notify(f"{self.volume.GetName()}: {self.session.message or 'segmentation done'}", "success")
         elif self.session.state == "failed":
             self.studio.notify(self.session.message, "error")
+
+    def on_case_changed(self, volume):
+        """Each case shows its own last status; a run for another case goes on in the background."""
+        if self.session is not None and self.session.running:
+            return
+        self.state.seg_status = self.studio.cases.status.get(volume.GetID(), "") if volume is not None else ""
+        self.state.seg_progress = 100.0 if self.studio.cases.result(volume) is not None else 0.0
+        self.state.seg_state = "done" if self.studio.cases.result(volume) is not None else "idle"
+        self.studio.guard(self.show_preview)
 
     def _show_session(self):
         s = self.session
@@ -111,3 +152,7 @@ class SegmentPanel(Panel):
         self.state.seg_running = s.state in ACTIVE
         self.state.seg_progress = 100.0 * done / total if total else (100.0 if s.state == "done" else 0.0)
         self.state.seg_status = s.message or s.state
+        if s.running and self.volume is not None and self.volume is not self.studio.case:
+            self.state.seg_status = f"{self.volume.GetName()}: {self.state.seg_status}"
+        if self.volume is not None and s.state != "running":
+            self.studio.cases.status[self.volume.GetID()] = self.state.seg_status

@@ -32,11 +32,19 @@ class TrainPanel(Panel):
                                     registry=studio.models_dir, python=studio.python)
         self.rank_session = None
         self._shown_registered = None
+        from sgrs.training.presets import DEFAULT_PRESET, PRESETS
+
         self.state.update({
+            "tr_presets": list(PRESETS), "tr_preset": DEFAULT_PRESET, "tr_estimate": "", "tr_model_zip": "",
             "tr_base": None, "tr_iterations": 2000, "tr_filters": 16, "tr_patch": "96 96 80", "tr_batch": 4,
             "tr_device": "auto", "tr_val_every": "", "tr_log_every": "", "tr_state": "idle", "tr_progress": 0, "tr_status": "", "tr_running": False,
             "tr_resumable": False, "tr_chart": chart.empty(), "tr_cohort": "", "rank_running": False,
-            "rank_progress": 0, "rank_results": []})
+            "rank_progress": 0, "rank_results": [], "rank_status": ""})
+        self._extra = ()
+        self.apply_preset()
+        self.state.change("tr_preset", "tr_base")(lambda **_: self.studio.guard(self.apply_preset))
+        self.state.change("tr_iterations", "tr_filters", "tr_batch", "tr_patch", "tr_device")(
+            lambda **_: self.studio.guard(self.show_estimate))
         self._reattach()
 
     def build(self):
@@ -49,12 +57,16 @@ class TrainPanel(Panel):
                 v3.VBtn("Cancel ranking", block=True, size="small", click=self.rank_cancel, id="rank-cancel",
                         disabled=("!rank_running",))
         v3.VProgressLinear(model_value=("rank_progress",), height=4, v_show="rank_running", color="secondary")
+        html.Div("{{ rank_status }}", v_show="rank_status", classes="text-caption", id="rank-status")
         with v3.VList(density="compact", id="rank-results"):
             v3.VListItem(v_for="r in rank_results", key="r.id", title=("r.name",), subtitle=("r.detail",),
                          click="trigger('select_case', [r.id])")
         v3.VDivider(classes="my-2")
         v3.VSelect(v_model=("tr_base",), items=("[{title: 'none (from scratch)', value: null}, ...models]",),
                    label="Base model", density="compact", id="train-base")
+        v3.VSelect(v_model=("tr_preset",), items=("tr_presets",), label="Preset", density="compact",
+                   id="train-preset", hint="fine-tuning keeps the base model's patch and spacing",
+                   persistent_hint=True)
         with v3.VRow(dense=True):
             with v3.VCol(cols=4):
                 v3.VTextField(v_model=("tr_iterations",), label="Iterations", type="number", density="compact",
@@ -88,9 +100,13 @@ class TrainPanel(Panel):
             with v3.VCol(cols=4):
                 v3.VBtn("Resume", block=True, click=self.resume_clicked, id="train-resume",
                         disabled=("tr_running || !tr_resumable",))
+        html.Div("Expected run time: {{ tr_estimate }}", classes="text-caption", id="train-estimate")
         v3.VProgressLinear(model_value=("tr_progress",), height=8, color="primary", classes="mt-2",
                            id="train-progress")
         html.Div("{{ tr_status }}", classes="text-caption", id="train-status")
+        v3.VBtn("Download the model bundle (.zip)", v_if="tr_model_zip", href=("'data-files/' + tr_model_zip",),
+                download=True, __properties=[("download", "download")], size="small", variant="tonal",
+                prepend_icon="mdi-download", id="train-download")
         chart.build("tr_chart")
 
     # -- ranking ------------------------------------------------------------------------------
@@ -130,7 +146,34 @@ class TrainPanel(Panel):
                     raise InputError(f"{flag[2:].replace('-', ' ')} must be a whole number ≥ 1.")
                 extra += [flag, str(int(value))]
         return TrainParameters(base_model=self.state.tr_base or None, iterations=iterations, filters=filters,
-                               batch=batch, patch=patch, device=self.state.tr_device, extra_args=tuple(extra))
+                               batch=batch, patch=patch, device=self.state.tr_device,
+                               extra_args=tuple(extra) + tuple(self._extra))
+
+    # -- presets and estimate -----------------------------------------------------------------
+    def apply_preset(self):
+        """Fill the fields from the preset; fine-tuning keeps the base model's patch and filters."""
+        from sgrs.models.bundle import read_meta
+        from sgrs.training.presets import apply_preset
+
+        base = read_meta(self.state.tr_base) if self.state.tr_base else None
+        settings = apply_preset(self.state.tr_preset, base)
+        self.state.update({"tr_iterations": settings["iterations"], "tr_filters": settings["filters"],
+                           "tr_batch": settings["batch"], "tr_patch": " ".join(map(str, settings["patch"])),
+                           "tr_device": settings["device"]})
+        self._extra = settings["extra"]
+        self.show_estimate()
+
+    def show_estimate(self):
+        from sgrs.models.registry import registry_folder
+        from sgrs.training.presets import train_estimate
+
+        try:
+            p = self.parameters()
+        except InputError as exc:
+            self.state.tr_estimate = str(exc)
+            return
+        self.state.tr_estimate = train_estimate(registry_folder(self.studio.models_dir), p.iterations, p.filters,
+                                                p.batch, p.patch, p.device)
 
     def train_clicked(self):
         self.studio.guard(self._train)
@@ -171,6 +214,7 @@ class TrainPanel(Panel):
             self.rank_session.poll()
             done, total = self.rank_session.progress or (0, 0)
             self.state.rank_progress = 100.0 * done / total if total else 0
+            self.state.rank_status = self.rank_session.message
             if self.rank_session.state not in ACTIVE:
                 self.state.rank_running = False
                 if self.rank_session.state == "done":
@@ -182,6 +226,7 @@ class TrainPanel(Panel):
                 elif self.rank_session.message:
                     self.studio.notify(self.rank_session.message,
                                        "error" if self.rank_session.state == "failed" else "info")
+        self.session.reap()   # an ended training process never stays a zombie of the server
         if self.session.state in ACTIVE:
             self.session.poll()
             self._show()
@@ -203,4 +248,14 @@ class TrainPanel(Panel):
         if s.registered is not None and s.registered is not self._shown_registered:
             self._shown_registered = s.registered
             self.studio.model.refresh(select=str(s.registered.path))
-            self.studio.notify(f"New model '{s.registered.name}' registered and selected for Segment", "success")
+            self.state.tr_model_zip = self.studio.guard(self._zip_model, s.registered) or ""
+            self.studio.notify(f"{s.message} It is selected for Segment.", "success")
+
+    def _zip_model(self, entry) -> str:
+        """The registered bundle as a zip in the data folder, for the download link."""
+        import shutil
+
+        folder = self.studio.data_dir / "downloads"
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = shutil.make_archive(str(folder / entry.path.name), "zip", entry.path.parent, entry.path.name)
+        return str(Path(archive).relative_to(self.studio.data_dir))

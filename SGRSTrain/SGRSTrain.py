@@ -16,6 +16,7 @@ from slicer.ScriptedLoadableModule import ScriptedLoadableModuleWidget as Module
 from slicer.util import VTKObservationMixin
 
 from sgrs.method.names import DEVICES
+from sgrs.training.presets import DEFAULT_PRESET, PRESETS  # plain data, no torch
 
 POLL_MS = 1000
 
@@ -39,6 +40,7 @@ class SGRSTrainParameterNode:
     iterations: Annotated[int, WithinRange(1, 1000000)] = 2000
     batch: Annotated[int, WithinRange(2, 64)] = 4
     device: Annotated[str, Choice(DEVICES)] = "auto"
+    preset: Annotated[str, Choice(list(PRESETS))] = DEFAULT_PRESET
 
 
 class SGRSTrainLogic(ModuleLogic):
@@ -69,6 +71,7 @@ class SGRSTrainWidget(ModuleWidget, VTKObservationMixin):
         self.setParameterNode(self.logic.getParameterNode())
         self.session = TrainSession(slicer.mrmlScene, slicer.modules.segmentations.logic(),
                                     Path(self.params.jobsFolder), python=shutil.which("PythonSlicer"))
+        self.ui.presetComboBox.currentIndexChanged.connect(self.onModelChanged)  # both show the estimate
         self.refreshModels()
         if self.session.action().kind == "train" and self.session.last_job():
             self.attach(self.session.last_job())  # a job started before a reload or restart
@@ -106,6 +109,7 @@ class SGRSTrainWidget(ModuleWidget, VTKObservationMixin):
     def onModelChanged(self, index):
         if self.params and index >= 0:  # the combo shows labels; the parameter keeps the bundle path
             self.params.baseModel = self.ui.baseModelComboBox.currentData or ""
+            self.ui.estimateLabel.text = self.session.estimate(self.params, self.ui.presetComboBox.currentText)
 
     def showCases(self, shares):
         from SGRSTrainLib.session import case_rows

@@ -27,6 +27,14 @@ def _phantom(args) -> int:
     return 0
 
 
+def base_patch(base_model) -> list:
+    """Fine-tuning keeps the base model's patch unless --patch says otherwise."""
+    if base_model:
+        from .models.bundle import read_meta
+        return list(read_meta(base_model)["patch_size"])
+    return [112, 112, 80]
+
+
 def _train(args) -> int:
     from .method import recipes
     from .training.config import TrainConfig
@@ -39,7 +47,8 @@ def _train(args) -> int:
             raise SGRSError("--cohort is required (unless --resume)")
         config = TrainConfig(
             cohort=args.cohort, out=args.out, labelled=args.labelled, val=args.val, iterations=args.iterations,
-            patch=tuple(args.patch), filters=args.filters, method=args.method, batch=args.batch, lr=args.lr,
+            patch=tuple(args.patch or base_patch(args.base_model)), spacing=args.spacing,
+            filters=args.filters, method=args.method, batch=args.batch, lr=args.lr,
             lr_policy=args.lr_policy, seed=args.seed, device=args.device, tau=args.tau,
             theta_loss=args.theta_loss, recipe=args.recipe,
             **{name: getattr(args, name) for name in recipes.OPTIONS},
@@ -138,7 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--labelled", type=int, default=None, help="use the first N labelled train cases")
     tr.add_argument("--val", type=int, default=None, help="validation cases taken from train if no val split")
     tr.add_argument("--iterations", type=int, default=15000)
-    tr.add_argument("--patch", type=int, nargs=3, default=[112, 112, 80], metavar=("X", "Y", "Z"))
+    tr.add_argument("--patch", type=int, nargs=3, default=None, metavar=("X", "Y", "Z"),
+                    help="default: the base model's patch when fine-tuning, else 112 112 80")
+    tr.add_argument("--spacing", type=float, nargs=3, default=None, metavar=("X", "Y", "Z"),
+                    help="mm to train at (cases are resampled); default: the base model's spacing when "
+                         "fine-tuning, else the cohort's own (median recorded in the bundle)")
     tr.add_argument("--filters", type=int, default=16, help="V-Net first-stage filters (16 = official)")
     tr.add_argument("--method", default="sgrs", choices=list(METHODS))
     tr.add_argument("--batch", type=int, default=4, help="half labelled, half unlabelled")

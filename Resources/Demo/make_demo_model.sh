@@ -12,6 +12,15 @@ rm -rf "$WORK"
     --patch 48 48 32 --filters 8 --seed 2026 --device cpu --postprocess lcc
 rm -rf Resources/Demo/model
 cp -r "$WORK/job/model" Resources/Demo/model
+# The model card says what the demo was trained on (training records the intensity world itself).
+"$PY" - <<'PY'
+import json, pathlib
+p = pathlib.Path("Resources/Demo/model/model.json")
+m = json.loads(p.read_text())
+m["provenance"]["data_note"] = ("synthetic phantoms (sgrs phantom: MR-like intensities, a left-atrium-like "
+                                "shape), not patients")
+p.write_text(json.dumps(m, indent=1))
+PY
 # The sample: a phantom from another seed, so it is in no split of the training cohort.
 "$PY" -m sgrs phantom "$WORK/sample" --cases 2 --seed 4242 --val 0 --test 1
 mkdir -p Resources/Demo/sample

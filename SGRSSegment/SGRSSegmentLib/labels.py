@@ -89,9 +89,26 @@ def is_generated(segmentation_node) -> bool:
     return generated_fingerprint(segmentation_node) is not None
 
 
+def is_empty(segmentation_node) -> bool:
+    """No segment holds a single voxel (a freshly created annotation, or one erased to nothing)."""
+    name = slicer.vtkSegmentationConverter.GetBinaryLabelmapRepresentationName()
+    seg = segmentation_node.GetSegmentation()
+    source = getattr(seg, "GetSourceRepresentationName", None) or seg.GetMasterRepresentationName
+    if source() != name:
+        return False   # drawn as surfaces (or other): not judged here
+    for segment in _segments(segmentation_node):
+        image = segment.GetRepresentation(name)
+        scalars = None if image is None else image.GetPointData().GetScalars()
+        if scalars is not None and scalars.GetNumberOfTuples() and \
+                (vtk_to_numpy(scalars) == segment.GetLabelValue()).any():
+            return False
+    return True
+
+
 def counts_as_label(segmentation_node) -> bool:
-    """A hand-made segmentation, or an SGRSSegment result that was edited or marked reviewed."""
-    if segmentation_node.GetSegmentation().GetNumberOfSegments() == 0:
+    """A hand-made segmentation, or an SGRSSegment result that was edited or marked reviewed; never an
+    empty one (it would teach "nothing here" and fail the cohort export)."""
+    if segmentation_node.GetSegmentation().GetNumberOfSegments() == 0 or is_empty(segmentation_node):
         return False
     generated = generated_fingerprint(segmentation_node)
     if generated is None:

@@ -43,3 +43,18 @@ def refill(combo, choices, selected: str, first: tuple | None = None) -> str:
     finally:
         combo.blockSignals(was_blocked)
     return paths[index] if items else ""
+
+
+def model_card_text(path: str) -> str:
+    """The model card as rich text for a label where the model is chosen (no torch)."""
+    import html
+
+    from sgrs.models.card import card_lines, model_facts
+    from sgrs.util.errors import SGRSError
+    if not path:
+        return ""
+    try:
+        lines = card_lines(model_facts(path))
+    except SGRSError as exc:
+        return html.escape(str(exc))
+    return "<br>".join(f"<b>{html.escape(k)}:</b> {html.escape(v)}" for k, v in lines)

@@ -87,8 +87,8 @@ def heat_colors(scene, name: str):
     node.SetTypeToUser()
     node.SetNumberOfColors(256)
     for i in range(256):
-        t = i / 255.0  # black → red → yellow → white
-        node.SetColor(i, f"{i}", min(1.0, 3 * t), min(1.0, max(0.0, 3 * t - 1)), max(0.0, 3 * t - 2), 1.0)
+        t = i / 255.0  # black → yellow → white: never red, the colour of the segmentation (issue 18, item 9)
+        node.SetColor(i, f"{i}", min(1.0, 1.5 * t), min(1.0, 1.5 * t), max(0.0, 3 * t - 2), 1.0)
     return node
 
 

@@ -11,12 +11,16 @@
     session.close()            # cancel; for widget cleanup and scene close; never raises
     session.action(params)     # Action(kind, label, enabled, reason, status): what the one main button
                                # does now: "cancel" | "install" (packages missing) | "segment"
+    session.preview(params)    # Preview(warnings, estimate): how far the scan is from the model's world
+                               # and how long the run will take, before it starts
+    session.eta_s              # seconds left while running (from the windows done so far)
 
 ``python`` is the interpreter or launcher that runs the engine (Slicer: ``shutil.which("PythonSlicer")``;
 None: this interpreter). Creating a session is cheap and never imports torch.
 """
 from __future__ import annotations
 
+import time
 from typing import NamedTuple
 
 from sgrs.util.errors import SGRSError
@@ -26,7 +30,7 @@ IDLE, RUNNING, DONE, FAILED, CANCELLED = "idle", "running", "done", "failed", "c
 
 def done_message(summary: dict) -> str:
     """'Done in 3.2 s. Ω … %, Θ … %, Δ … %. <scan steps>' (scan steps when the engine reports them)."""
-    shares = ", ".join(f"{r['name']} {100 * r['share_of_foreground']:.1f} %"
+    shares = ", ".join(f"{r['name']} {100 * r['share_of_foreground']:.2f} %"
                        for r in summary.get("regions", {}).values())
     text = f"Done in {summary.get('seconds', 0.0):.1f} s."
     if shares:
@@ -43,12 +47,26 @@ class Action(NamedTuple):
     status: str     # status line
 
 
+class Preview(NamedTuple):
+    warnings: list   # one line each: another modality, intensity range, spacing, size
+    estimate: str    # "N windows × s ≈ mm:ss (measured here)"
+
+
+def timings_folder(registry=None):
+    """Where measured seconds per window are kept: the model registry's folder."""
+    from sgrs.models.registry import registry_folder
+    return registry_folder(registry)
+
+
 class SegmentSession:
-    def __init__(self, scene, logic=None, python=None):
-        self.scene, self._logic, self.python = scene, logic, python
+    def __init__(self, scene, logic=None, python=None, registry=None):
+        self.scene, self._logic, self.python, self.registry = scene, logic, python, registry
         self.state, self.progress, self.message = IDLE, (0, 0), "Ready."
         self.result = None
         self.job = None
+        self.params = None
+        self.expected = ""   # the run-time estimate of the last preview
+        self._started = None
 
     @property
     def logic(self):
@@ -80,8 +98,51 @@ class SegmentSession:
         from .job import SegmentJob
         job = SegmentJob(self.logic, params, python=self.python)
         job.start()
-        self.job, self.result, self.progress = job, None, (0, 0)
+        self.job, self.result, self.progress, self.params = job, None, (0, 0), params
+        self._started = time.monotonic()
         self.state, self.message = RUNNING, f"Segmenting '{params.volume.GetName()}'…"
+        if self.expected:
+            self.message += f" Expected: {self.expected}."
+
+    def preview(self, params) -> Preview:
+        """The model card's check of this scan and the expected run time (windows × seconds per window
+        measured on this machine)."""
+        import slicer
+
+        from sgrs.models.bundle import read_meta
+        from sgrs.models.card import approx_windows, estimate_text, scan_warnings, seconds_per_window
+
+        from .volume_io import geometry_of
+        meta = read_meta(params.model)
+        geometry = geometry_of(params.volume)
+        windows = approx_windows(meta, geometry, params.overlap)
+        per = seconds_per_window(timings_folder(self.registry), meta, params.device)
+        voxels = slicer.util.arrayFromVolume(params.volume)   # a view: a large CT is not copied
+        step = max(1, round((voxels.size / 2e6) ** (1 / 3)))  # ~2 M voxels are enough for percentiles
+        return Preview(scan_warnings(meta, voxels[::step, ::step, ::step], geometry), estimate_text(windows, per))
+
+    @staticmethod
+    def model_card(path: str) -> str:
+        """The model card as rich text for where the model is chosen (plain JSON: no torch at set-up)."""
+        from .models import model_card_text
+        return model_card_text(path)
+
+    def preview_question(self, params) -> str | None:
+        """For a confirmation dialog: why this scan is far from the model's world and how long the run
+        takes; None when the scan looks like the model's data. The estimate goes into the next status."""
+        preview = self.preview(params)
+        self.expected = preview.estimate
+        if not preview.warnings:
+            return None
+        return ("This scan is outside the model's world:\n• " + "\n• ".join(preview.warnings)
+                + f"\n\nExpected run time: {preview.estimate}\nSegment anyway?")
+
+    @property
+    def eta_s(self) -> float | None:
+        done, total = self.progress
+        if not self.running or not done or not total or self._started is None:
+            return None
+        return (time.monotonic() - self._started) / done * (total - done)
 
     def poll(self) -> str:
         if not self.running:
@@ -90,7 +151,10 @@ class SegmentSession:
             self.progress = self.job.progress
             done, total = self.progress
             if total:
-                self.message = f"Segmenting: window {done} of {total}…"
+                from sgrs.util.progress import format_seconds
+                eta = self.eta_s
+                left = f" about {format_seconds(eta)} left" if eta is not None else ""
+                self.message = f"Segmenting: window {done} of {total}…{left}"
             return self.state
         try:
             self.result = self.job.result()
@@ -99,8 +163,20 @@ class SegmentSession:
         else:
             self.progress = self.job.progress
             self.state, self.message = DONE, done_message(self.result.summary)
+            self._record_timing(self.result.summary)
         self.job = None
         return self.state
+
+    def _record_timing(self, summary: dict) -> None:
+        from sgrs.models.bundle import read_meta
+        from sgrs.models.card import record_timing
+        try:
+            meta = read_meta(self.params.model)
+        except SGRSError:
+            return
+        for device in {self.params.device, str(summary.get("device", ""))} - {""}:
+            record_timing(timings_folder(self.registry), meta, device, summary.get("windows") or 0,
+                          float(summary.get("seconds") or 0))
 
     def cancel(self) -> None:
         if self.running:

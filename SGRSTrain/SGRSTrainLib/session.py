@@ -50,11 +50,38 @@ class Action(NamedTuple):
 
 def train_parameters_from_settings(s):
     """From the module's parameter node (or the Studio's state with the same names): cohortFolder,
-    baseModel, iterations, batch, device. An unset folder reads as "" (a parameter node gives Path('.'))."""
+    baseModel, iterations, batch, device, preset (patch and filters; fine-tuning keeps the base model's).
+    An unset folder reads as "" (a parameter node gives Path('.'))."""
     from .job import TrainParameters
     cohort = str(s.cohortFolder or "")
-    return TrainParameters(cohort="" if cohort in ("", ".") else cohort, base_model=s.baseModel or None,
-                           iterations=int(s.iterations), batch=int(s.batch), device=s.device)
+    params = TrainParameters(cohort="" if cohort in ("", ".") else cohort, base_model=s.baseModel or None,
+                             iterations=int(s.iterations), batch=int(s.batch), device=s.device)
+    preset = preset_settings(getattr(s, "preset", ""), s.baseModel)
+    if preset:
+        params = replace(params, patch=tuple(preset["patch"]), filters=preset["filters"],
+                         extra_args=tuple(preset["extra"]))
+    return params
+
+
+def preset_settings(preset: str, base_model: str = "") -> dict | None:
+    """A training preset's settings (sgrs.training.presets); None for no preset. No torch."""
+    if not preset:
+        return None
+    from sgrs.models.card import model_facts
+    from sgrs.training.presets import apply_preset
+    try:
+        base = model_facts(base_model) if base_model else None
+    except SGRSError:
+        base = None
+    return apply_preset(preset, base)
+
+
+def estimate_text(params, registry=None) -> str:
+    """The run time expected before Train is pressed (measured seconds per iteration here, else a guess)."""
+    from sgrs.models.registry import registry_folder
+    from sgrs.training.presets import train_estimate
+    return train_estimate(registry_folder(registry), params.iterations, params.filters, params.batch,
+                          params.patch, params.device)
 
 
 def new_job_folder(root) -> Path:
@@ -82,6 +109,13 @@ class TrainSession:
         self.registered = None
         self.state, self.message = IDLE, "Collect the scene's cases, or choose a cohort folder."
         self._deadline = self._exit_by = None
+        self._exiting = []   # our finished jobs' processes that had not exited yet
+
+    def reap(self) -> int:
+        """Collect the exit status of ended job processes (a GUI calls it from its timer), so none
+        stays a zombie; returns how many are still exiting."""
+        self._exiting = [p for p in self._exiting if p.running]
+        return len(self._exiting)
 
     @property
     def busy(self) -> bool:
@@ -101,6 +135,16 @@ class TrainSession:
         if missing_packages():
             return Action("install", "Install dependencies…", True)
         return Action("train", "Train", True)
+
+    def estimate(self, settings, preset: str = "") -> str:
+        """The run time before Train is pressed, for the settings (parameter node) with ``preset`` as
+        the widget shows it. A preset the user just picked (it differs from the stored one) also sets
+        the iterations; reloading a scene does not."""
+        from sgrs.training.presets import PRESETS
+        if preset in PRESETS and preset != getattr(settings, "preset", preset):
+            settings.iterations = PRESETS[preset].iterations
+            settings.preset = preset
+        return "Expected run time: " + estimate_text(train_parameters_from_settings(settings), self.registry)
 
     def collect(self) -> list:
         from .cohort import collect_cases
@@ -198,10 +242,13 @@ class TrainSession:
             self.job.kill()  # a tree that outlives its own end is stopped
         self._exit_by = None
         self.job.reap(timeout=2.0)
+        if self.job.process is not None and self.job.process.running:
+            self._exiting.append(self.job.process)   # still writing its last lines: reaped later
         if status.state == "finished" and status.model:
             self.registered = self._register_once(status.model)
             self.state = DONE
-            self.message = f"Finished: model '{self.registered.name}' is ready in SGRS Segment."
+            self.message = finished_message(self.registered)
+            self._record_timing()
         elif status.state == "cancelled":
             self.state, self.message = CANCELLED, "Cancelled: Resume continues from the checkpoint."
         elif status.state in ("failed", "empty"):
@@ -209,6 +256,42 @@ class TrainSession:
         else:
             self.state, self.message = STOPPED, "Stopped unexpectedly: Resume continues from the last checkpoint."
         return self.state
+
+    def model_name(self) -> str:
+        """cohort, date and base model, e.g. 'sample-and-2-more-20261201-1530-from-model'."""
+        from sgrs.training.presets import model_name
+        config = self._config()
+        cohort = config.get("cohort") or ""
+        scene_cohort = "/cohort/manifest.json" in cohort.replace("\\", "/") and \
+            Path(cohort).parent.parent == self.job.folder
+        base = config.get("base_model")
+        base_name = None
+        if base:
+            from sgrs.models.bundle import read_meta
+            try:
+                base_name = read_meta(base).get("name") or Path(base).name
+            except SGRSError:
+                base_name = Path(base).name
+        label = cohort_label(self.cases if scene_cohort or not cohort else [], cohort)
+        return model_name(label, base_name, (self.job.folder / "config.json").stat().st_mtime
+                          if (self.job.folder / "config.json").exists() else None)
+
+    def _config(self) -> dict:
+        try:
+            return json.loads((self.job.folder / "config.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _record_timing(self) -> None:
+        """Seconds per iteration of this run (the engine's last measured rate), for the next estimate."""
+        from sgrs.models.registry import registry_folder
+        from sgrs.training.events import read_events
+        from sgrs.training.presets import record_train_timing
+        config = self._config()
+        rates = [e["it_per_s"] for e in read_events(self.job.folder) if e.get("event") == "step" and e.get("it_per_s")]
+        if rates and config.get("patch"):
+            record_train_timing(registry_folder(self.registry), config.get("filters"), config.get("batch"),
+                                config["patch"], config.get("device", "auto"), 1.0 / rates[-1])
 
     def _register_once(self, model):
         """Register this job's model; a job re-attached after registration reuses the entry."""
@@ -219,9 +302,32 @@ class TrainSession:
             for entry in list_models(self.registry):
                 if entry.path == path:
                     return entry
-        entry = register(model, self.job.folder.name, self.registry)
+        entry = register(model, self.model_name(), self.registry)
         marker.write_text(json.dumps({"path": str(entry.path)}))
         return entry
+
+
+def finished_message(entry) -> str:
+    """Neutral about the GUI (desktop or Studio); says what the validation figure means, or why
+    there is none."""
+    from sgrs.models.bundle import read_meta
+    from sgrs.models.card import validation_text
+    try:
+        validation = validation_text(read_meta(entry.path))
+    except SGRSError:
+        validation = "unknown"
+    return f"Finished: model '{entry.name}' is registered and ready to segment with. Validation: {validation}."
+
+
+def cohort_label(cases, cohort: str = "") -> str:
+    """A few words naming what a model learned from: the scene's first labelled case and how many more,
+    or the cohort folder's name."""
+    labelled = [c.volume.GetName() for c in cases if c.labelled]
+    if labelled:
+        more = f"-and-{len(labelled) - 1}-more" if len(labelled) > 1 else ""
+        return f"{labelled[0]}{more}"
+    path = Path(cohort) if cohort else None
+    return (path.parent.name if path and path.suffix else path.name if path else "") or "cohort"
 
 
 def case_rows(cases, shares: dict) -> list[tuple[str, str, str]]:
@@ -269,6 +375,15 @@ class RankSession:
         self.work, self._cases, self._offset = work, list(cases), 0
         self.state, self.progress, self.results = RUNNING, (0, len(paths)), []
         self.message = f"Ranking {len(paths)} unlabelled cases…"
+        self._started = time.monotonic()
+
+    def _time_left(self) -> str:
+        """" about 2 min left" from the pace so far; empty before the first case is done."""
+        from sgrs.util.progress import format_seconds
+        done, total = self.progress
+        if not done:
+            return ""
+        return f" about {format_seconds((time.monotonic() - self._started) / done * (total - done))} left"
 
     def poll(self) -> str:
         if self.state != RUNNING:
@@ -279,7 +394,7 @@ class RankSession:
             if event.get("event") == "progress":
                 self.progress = (event["done"], event["total"])
         if self.process.running:
-            self.message = f"Ranking: {self.progress[0]} of {self.progress[1]} cases…"
+            self.message = f"Ranking: {self.progress[0]} of {self.progress[1]} cases…{self._time_left()}"
             return self.state
         self._finish()
         return self.state

@@ -171,6 +171,7 @@ def test_save_formats_nifti_and_seg_nrrd(tmp_path):
 
     result = studio.segment.logic.process(SegmentParameters(volume=studio.case, model=studio.state.model_path,
                                                             device="cpu"))
+    studio.cases.set_result(studio.case, result)
     studio.regions.show_result(result)
     nifti = studio.save.save("out", ".nii.gz")
     assert sorted(p.name for p in nifti) == ["sample_entropy.nii.gz", "sample_label.nii.gz",
@@ -316,6 +317,8 @@ def test_train_cancel_resume_then_segment_with_the_new_model(tmp_path, tiny_coho
                 await fill(page, selector, value)
             studio.state.tr_device = "cpu"
             studio.state.flush()
+            # issue 18, item 8: the run time is announced before Train is pressed
+            await page.locator("#train-estimate", has_text="400 iterations").wait_for(timeout=10000)
             await page.click("#train-run")
             await wait_for(lambda: studio.train.session.status is not None
                            and studio.train.session.status.iteration >= 3, 240, what="training progress")
@@ -342,7 +345,20 @@ def test_train_cancel_resume_then_segment_with_the_new_model(tmp_path, tiny_coho
             registered = studio.train.session.registered
             assert registered is not None and studio.state.model_path == str(registered.path)
             assert str(registered.path) in [m["value"] for m in studio.state.models]
+            # issue 18, item 6: a recognisable name, the validation said, the bundle downloadable
+            assert registered.name.startswith("case000-and-2-more-") and registered.name.endswith("-from-scratch")
+            assert "Validation: Dice" in studio.state.message and "SGRS Segment" not in studio.state.message
+            link = page.locator("#train-download")
+            await link.wait_for(timeout=10000)
+            response = await page.request.get(await link.evaluate("a => a.href"))
+            assert response.ok and (await response.body())[:2] == b"PK"
             assert studio.train.session.status.iteration == stopped_at + 4
+            # issue 18, item 10: the ended training process is reaped, not left a zombie of the server
+            import psutil
+
+            def zombies():
+                return [c for c in psutil.Process().children(recursive=True) if c.status() == psutil.STATUS_ZOMBIE]
+            await wait_for(lambda: not zombies(), 30, what="no zombie training process")
 
             # segment an unlabelled case with the new model
             case = next(c for c in studio.state.data_cases if c["name"] == "case002")

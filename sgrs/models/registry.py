@@ -5,12 +5,14 @@ Location: ``SGRS_MODELS`` if set, else ``~/.sgrs/models``; ``register`` copies a
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..util.atomic import write_text
 from ..util.errors import ModelError, SGRSError
 from .meta import read_meta
 
@@ -77,6 +79,10 @@ def register(bundle, name: str | None = None, folder=None) -> ModelEntry:
     target = unused_folder(root, base)
     try:
         shutil.copytree(bundle, target)
+        if name:   # the name lists show; a trained bundle calls itself "model" (its folder's name)
+            meta = read_meta(target)
+            meta["name"] = name
+            write_text(target / "model.json", json.dumps(meta, indent=1))
     except OSError as exc:
         shutil.rmtree(target, ignore_errors=True)
         raise SGRSError(f"{root}: cannot register the model ({exc.strerror or exc})") from None

@@ -68,6 +68,7 @@ class TrainConfig:
     ema_decay: float = 0.99
     ct_window: tuple | None = None
     base_model: str | None = None     # bundle to fine-tune from
+    spacing: tuple | None = None      # mm (x y z) to train at; None: the base model's, else the cohort's median
     postprocess: str = "none"         # stored in the bundle: "lcc" keeps the largest component at inference
     val_every: int | None = None
     checkpoint_every: int | None = None
@@ -77,6 +78,8 @@ class TrainConfig:
 
     def __post_init__(self):
         self.patch = tuple(int(p) for p in self.patch)
+        if self.spacing is not None:
+            self.spacing = tuple(float(v) for v in self.spacing)
         if self.ct_window is not None:
             self.ct_window = tuple(float(v) for v in self.ct_window)
         for name, value in recipes.recipe(self.recipe).items():  # ValueError for an unknown recipe
@@ -136,6 +139,7 @@ class TrainConfig:
         d = asdict(self)
         d["patch"] = list(self.patch)
         d["ct_window"] = list(self.ct_window) if self.ct_window else None
+        d["spacing"] = list(self.spacing) if self.spacing else None
         d["recipe_overrides"] = self.recipe_overrides()  # for readers; from_json ignores it
         return d
 

@@ -26,6 +26,7 @@ from ..method.schedule import learning_rate
 from ..method.step import training_step
 from ..method.synergy import class_argmax
 from ..models.bundle import default_classes, load_bundle, save_bundle
+from ..models.card import world_of_images
 from ..models.vnet import VNet
 from ..util.device import autocast_for, resolve_device
 from ..util.errors import JobError, SGRSError
@@ -33,6 +34,7 @@ from ..util.progress import ProgressBar, emit_json, format_seconds
 from . import distributed as ddp
 from .config import TrainConfig
 from .job import TERMINAL_EVENTS, JobFolder, read_events
+from .spacing import median_spacing, resample_cohort, target_spacing
 
 
 class _CancelFlag:
@@ -167,6 +169,9 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
                          need_unlabelled=config.method != "supervised",
                          orientation=base.meta.get("orientation") if base else None)
     n_classes = base.n_classes if base else len(cohort.classes)
+    spacing = target_spacing(config.spacing, base.meta if base else None)
+    if spacing is not None:
+        resample_cohort(cohort, spacing)
     torch.manual_seed(config.seed)
     student = base.model if base else VNet(n_classes, config.filters)
     student = student.to(device).train()
@@ -262,13 +267,15 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
             job.model, student, teacher, patch_size=config.patch, classes=default_classes(cohort.classes),
             normalization=normalization.to_json(),
             tau=config.tau, delta_rule=config.delta_rule, mix_reference=mix_reference_patch(cohort, config.patch),
-            spacing=_median_spacing(cohort), orientation=cohort.orientation, mix_lambda=config.mix_lambda,
+            spacing=spacing or median_spacing(cohort), orientation=cohort.orientation, mix_lambda=config.mix_lambda,
             postprocess=config.postprocess,
             provenance={"data": cohort.describe(), "iterations": final, "method": config.method,
                         "seed": config.seed, "validation": validation[-1] if validation else None,
                         "recipe": config.recipe_summary(), "warnings": warnings,
                         "validation_history": [{"iteration": v["iteration"], "dice": v["dice"]} for v in validation],
-                        "train_seconds": round(time.monotonic() - t_run, 1)})
+                        "train_seconds": round(time.monotonic() - t_run, 1),
+                        "world": world_of_images(c.source for c in cohort.labelled + cohort.unlabelled),
+                        "base_model": base.meta.get("name") if base else None})
         event("finished", iteration=final, model=str(bundle), teacher_rank_spread=teacher_spread,
               warnings=[w["message"] for w in warnings],
               elapsed=format_seconds(time.monotonic() - t_run))
@@ -283,17 +290,3 @@ class Cancelled(SGRSError):
     def __init__(self, iteration: int):
         super().__init__(f"training cancelled at iteration {iteration}; continue with --resume")
         self.iteration = iteration
-
-
-def _median_spacing(cohort: Cohort):
-    spacings = [c.geometry.spacing for c in cohort.labelled + cohort.unlabelled if c.geometry is not None]
-    return [float(v) for v in np.median(np.array(spacings), axis=0)] if spacings else None
-
-
-def job_state(path) -> str:
-    """running-or-stopped / finished / cancelled / failed / empty, from the last event."""
-    events = read_events(path)
-    if not events:
-        return "empty"
-    last = events[-1]["event"]
-    return last if last in TERMINAL_EVENTS else "interrupted"

@@ -1,0 +1,109 @@
+"""Training presets, the run-time estimate shown before Train, and the name a trained model gets.
+
+    PRESETS["quick look (CPU, minutes)"] -> Preset(iterations, filters, batch, patch, device, extra)
+    settings = apply_preset(name, base_meta)     # fine-tuning keeps the base model's patch and filters
+    text = train_estimate(folder, iterations, filters, batch, patch, device)
+    record_train_timing(folder, filters, batch, patch, device, seconds_per_iteration)
+    model_name(cohort_label, base_name, when)   # "3-labelled-sample-20261201-1530-from-model"
+
+No torch here: the desktop SGRS Train panel shows presets and the estimate at set-up.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..util.atomic import write_text
+
+# Seconds per training step measured on this project's 2-core CPU (AVX2) for the full V-Net
+# (16 filters), patch 112×112×80, batch 4 (docs/benchmarks.md): the scale of the unmeasured guess.
+REFERENCE_CPU_STEP_S = 27.0
+REFERENCE_VOXELS = 112 * 112 * 80
+GPU_SPEEDUP = 40.0          # a rough factor, shown as a guess until a run on this machine measured it
+TIMINGS = "timings.json"    # shared with the model card's seconds per window
+
+
+@dataclass(frozen=True)
+class Preset:
+    iterations: int
+    filters: int
+    batch: int
+    patch: tuple
+    device: str
+    extra: tuple = field(default=())
+    note: str = ""
+
+
+PRESETS = {
+    "quick look (CPU, minutes)": Preset(300, 8, 4, (48, 48, 32), "cpu",
+                                        note="a first look on a laptop: small network, small patches"),
+    "standard (GPU)": Preset(6000, 16, 4, (96, 96, 80), "cuda", note="the full V-Net; hours on a CPU"),
+    "paper": Preset(15000, 16, 4, (112, 112, 80), "cuda", ("--recipe", "paper"),
+                    note="the published recipe: 15k iterations, patch 112×112×80"),
+}
+DEFAULT_PRESET = "quick look (CPU, minutes)"
+
+
+def apply_preset(name: str, base_meta: dict | None = None) -> dict:
+    """The preset's settings; fine-tuning keeps the base model's patch (its filters are fixed by it)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+    p = PRESETS[name]
+    patch, filters = p.patch, p.filters
+    if base_meta:
+        patch = tuple(int(v) for v in base_meta["patch_size"])
+        filters = int((base_meta.get("architecture") or {}).get("n_filters") or filters)
+    return {"iterations": p.iterations, "filters": filters, "batch": p.batch, "patch": patch, "device": p.device,
+            "extra": p.extra}
+
+
+def _key(filters: int, batch: int, patch, device: str) -> str:
+    return f"train-{filters}-{batch}-{'x'.join(str(int(v)) for v in patch)}-{device}"
+
+
+def record_train_timing(folder, filters, batch, patch, device, seconds_per_iteration: float) -> None:
+    if not seconds_per_iteration or seconds_per_iteration <= 0:
+        return
+    path = Path(folder) / TIMINGS
+    try:
+        table = json.loads(path.read_text())
+    except (OSError, ValueError):
+        table = {}
+    table[_key(filters, batch, patch, device)] = round(float(seconds_per_iteration), 4)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text(path, json.dumps(table, indent=1))
+    except OSError:
+        pass
+
+
+def seconds_per_iteration(folder, filters, batch, patch, device) -> tuple[float, bool]:
+    """(seconds, measured): measured here for these settings, else scaled from the reference step."""
+    try:
+        value = json.loads((Path(folder) / TIMINGS).read_text()).get(_key(filters, batch, patch, device))
+    except (OSError, ValueError):
+        value = None
+    if isinstance(value, (int, float)):
+        return float(value), True
+    voxels = patch[0] * patch[1] * patch[2]
+    guess = REFERENCE_CPU_STEP_S * (voxels / REFERENCE_VOXELS) * (filters / 16) ** 2 * (batch / 4)
+    return (guess if device == "cpu" else guess / GPU_SPEEDUP), False
+
+
+def train_estimate(folder, iterations, filters, batch, patch, device) -> str:
+    from ..util.progress import format_seconds
+
+    per, measured = seconds_per_iteration(folder, filters, batch, patch, device)
+    how = "measured on this machine" if measured else \
+        f"a rough guess for {'a 2-core CPU' if device == 'cpu' else 'a GPU'}, measured after the first run"
+    return f"about {format_seconds(iterations * per)} ({iterations} iterations × {per:.2f} s, {how})"
+
+
+def model_name(cohort_label: str, base_name: str | None, when: float | None = None) -> str:
+    """Recognisable and file-safe: what it learned from, when, and what it started from."""
+    stamp = time.strftime("%Y%m%d-%H%M", time.localtime(when))
+    name = f"{cohort_label}-{stamp}-{'from-' + base_name if base_name else 'from-scratch'}"
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")[:80]
