@@ -86,6 +86,9 @@ def describe(summary: dict, files: dict) -> str:
     for key, r in summary.get("regions", {}).items():
         lines.append(f"  {r['name']:<18s} {100 * r['share_of_foreground']:5.1f} % of the segmentation "
                      f"({r['foreground_ml']:.2f} mL)")
+    if "case_flag" in summary:
+        from .inference.case_flag import flag_line
+        lines.append("  " + flag_line(summary))
     lines.append("  files: " + ", ".join(str(p) for p in files.values()))
     return "\n".join(lines)
 

@@ -268,6 +268,7 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
                         "seed": config.seed, "validation": validation[-1] if validation else None,
                         "recipe": config.recipe_summary(), "warnings": warnings,
                         "validation_history": [{"iteration": v["iteration"], "dice": v["dice"]} for v in validation],
+                        "label_volume_ml": label_volume_range(cohort.labelled),
                         "train_seconds": round(time.monotonic() - t_run, 1)})
         event("finished", iteration=final, model=str(bundle), teacher_rank_spread=teacher_spread,
               warnings=[w["message"] for w in warnings],
@@ -283,6 +284,15 @@ class Cancelled(SGRSError):
     def __init__(self, iteration: int):
         super().__init__(f"training cancelled at iteration {iteration}; continue with --resume")
         self.iteration = iteration
+
+
+def label_volume_range(cases) -> dict | None:
+    """Foreground volume (mL) of the labelled cases: the case flag compares a prediction with it."""
+    volumes = [float((c.label > 0).sum()) * float(np.prod(c.geometry.spacing)) / 1000.0
+               for c in cases if c.label is not None and c.geometry is not None]
+    if not volumes:
+        return None
+    return {"min": round(min(volumes), 3), "max": round(max(volumes), 3), "cases": len(volumes)}
 
 
 def _median_spacing(cohort: Cohort):
