@@ -73,9 +73,11 @@ class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
         self.uiWidget.setMRMLScene(slicer.mrmlScene)
         self.session = SegmentSession(slicer.mrmlScene, python=shutil.which("PythonSlicer"))
         self.logic = SGRSSegmentLogic()
-        self.ui.applyButton.clicked.connect(self.onApply)
-        self.ui.importModelButton.clicked.connect(self.onImportModel)
-        self.ui.reviewedButton.clicked.connect(self.onReviewed)
+        step = lambda n: lambda: (self.session.review.step(n), self.updateButtons())  # noqa: E731  Lib centres views
+        for button, slot in ((self.ui.applyButton, self.onApply), (self.ui.importModelButton, self.onImportModel),
+                             (self.ui.reviewedButton, self.onReviewed), (self.ui.previousRegionButton, step(-1)),
+                             (self.ui.nextRegionButton, step(1))):
+            button.clicked.connect(slot)
         self.ui.modelComboBox.currentIndexChanged.connect(self.onModelChanged)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
@@ -135,6 +137,7 @@ class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
         self.ui.applyButton.text, self.ui.applyButton.enabled = _(act.label), act.enabled
         self.ui.applyButton.toolTip, self.ui.statusLabel.text = _(act.reason), _(act.status)
         self.ui.reviewedButton.enabled = self.session.result is not None
+        self.ui.regionLabel.text = _(self.session.review.label)  # "3 of 12: <reason>" or "no regions to review"
 
     def onApply(self):
         from SGRSSegmentLib.dependencies import ensure

@@ -19,9 +19,11 @@ class RegionsPanel(Panel):
         super().__init__(studio)
         self.result = None
         self.surfaces = None   # segmentation node of Δ/Θ, shown in 3D only
+        self.review = None     # the Lib's ReviewNavigator over the result's review list
         self.state.update({"reg_delta": True, "reg_theta": True, "reg_omega": False, "reg_opacity": 0.5,
                            "reg_heat": True, "reg_heat_opacity": 0.3, "reg_stats": [], "reg_available": False,
-                           "reg_show_seg": True})
+                           "reg_show_seg": True, "reg_review_position": "", "reg_review_detail": "",
+                           "reg_review_count": 0, "reg_case_flag": ""})
         for region, *_ in REGIONS:
             self.state.change(f"reg_{region}")(self._make_toggle(region))
         self.state.change("reg_opacity", "reg_heat", "reg_heat_opacity")(self._on_layers)
@@ -46,10 +48,41 @@ class RegionsPanel(Panel):
             v3.VSlider(v_model=("reg_heat_opacity",), min=0, max=1, step=0.05, label="Heat map opacity",
                        density="compact", hide_details=True, disabled=("!reg_heat",))
             html.Div("black → red → yellow → white: certain → maximal entropy", classes="text-caption mb-2")
+            self._build_review()
             v3.VDataTable(headers=("reg_headers", [
                 {"title": "Region", "key": "name"}, {"title": "in seg. (mL)", "key": "foreground_ml"},
                 {"title": "share (%)", "key": "share"}, {"title": "volume (mL)", "key": "volume_ml"}]),
                 items=("reg_stats",), density="compact", hide_default_footer=True, id="region-stats")
+
+    def _build_review(self):
+        html.Div("{{ reg_case_flag }}", classes="text-body-2 mt-2", id="region-case-flag")
+        with v3.VRow(dense=True, classes="align-center"):
+            v3.VBtn("Previous", size="small", click=lambda: self.step_review(-1), id="region-previous",
+                    disabled=("!reg_review_count",))
+            v3.VBtn("Next uncertain region", size="small", click=lambda: self.step_review(1), id="region-next",
+                    disabled=("!reg_review_count",), classes="ml-2")
+            html.Span("{{ reg_review_position }}", classes="text-caption ml-2", id="region-position")
+        html.Div("{{ reg_review_detail }}", classes="text-caption mb-2", id="region-detail",
+                 title="Regions where the entropy map says a voxel is at least 5 % likely to be wrong, largest "
+                       "expected error first; on the benchmark (docs/trust.md) they hold more of the model's "
+                       "errors per reviewed voxel than the Δ/Θ maps")
+
+    def step_review(self, step: int) -> None:
+        """Next / Previous uncertain region: the navigator centres every slice view on it."""
+        if self.review is None:
+            return
+        self.review.step(step)
+        self._show_review()
+        scene_display.render(self.studio.slicer)
+
+    def _show_review(self):
+        from sgrs.inference.case_flag import flag_line
+
+        summary = (self.result.summary if self.result is not None else None) or {}
+        self.state.reg_case_flag = flag_line(summary).capitalize() if summary.get("case_flag") else ""
+        self.state.reg_review_count = self.review.count if self.review else 0
+        self.state.reg_review_position = self.review.position if self.review else ""
+        self.state.reg_review_detail = self.review.detail if self.review else ""
 
     def show_result(self, result) -> None:
         """Put a finished segmentation on screen: region map, heat map, 2D segmentation, 3D surfaces."""
@@ -64,6 +97,10 @@ class RegionsPanel(Panel):
                                  "share": round(100 * r["share_of_foreground"], 2), "volume_ml": r["volume_ml"]}
                                 for r in (regions.get(k) for k in ("delta", "theta", "omega")) if r]
         self.state.reg_available = result.regions is not None
+        from SGRSSegmentLib.review_navigation import ReviewNavigator
+
+        self.review = ReviewNavigator(self.scene, result.summary)
+        self._show_review()
 
     def _build_surfaces(self):
         if self.surfaces is not None and self.scene.IsNodePresent(self.surfaces):
@@ -126,5 +163,6 @@ class RegionsPanel(Panel):
     def on_case_changed(self, volume):
         if self.result is not None and volume is not None and \
                 self.result.segmentation.GetNodeReference("referenceImageGeometryRef") is not volume:
-            self.result = None
+            self.result, self.review = None, None
             self.state.reg_available = False
+            self._show_review()

@@ -7,6 +7,7 @@
     session.progress           # (done, total) windows
     session.message            # one line for a status bar
     session.result             # SegmentResult once "done"
+    session.review             # ReviewNavigator over the result's review list (Next / Previous region)
     session.cancel()           # stops the engine's whole process tree
     session.close()            # cancel; for widget cleanup and scene close; never raises
     session.action(params)     # Action(kind, label, enabled, reason, status): what the one main button
@@ -21,6 +22,8 @@ from typing import NamedTuple
 
 from sgrs.util.errors import SGRSError
 
+from .review_navigation import ReviewNavigator
+
 IDLE, RUNNING, DONE, FAILED, CANCELLED = "idle", "running", "done", "failed", "cancelled"
 
 
@@ -29,6 +32,9 @@ def done_message(summary: dict) -> str:
     shares = ", ".join(f"{r['name']} {100 * r['share_of_foreground']:.1f} %"
                        for r in summary.get("regions", {}).values())
     text = f"Done in {summary.get('seconds', 0.0):.1f} s."
+    if summary.get("case_flag"):
+        from sgrs.inference.case_flag import flag_line
+        text += f" {flag_line(summary).capitalize()}."
     if shares:
         text += f" {shares}."
     steps = "; ".join((summary.get("scan") or {}).get("steps") or [])
@@ -49,6 +55,7 @@ class SegmentSession:
         self.state, self.progress, self.message = IDLE, (0, 0), "Ready."
         self.result = None
         self.job = None
+        self.review = ReviewNavigator(scene)
 
     @property
     def logic(self):
@@ -99,6 +106,7 @@ class SegmentSession:
         else:
             self.progress = self.job.progress
             self.state, self.message = DONE, done_message(self.result.summary)
+            self.review = ReviewNavigator(self.scene, self.result.summary)
         self.job = None
         return self.state
 

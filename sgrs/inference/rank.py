@@ -47,6 +47,7 @@ class RankedCase:
     score: float              # what the list is sorted by (higher: annotate sooner)
     share: float              # Δ ∪ Θ share of the predicted foreground, whatever the score
     foreground_ml: float
+    flag: str = ""            # the case flag of its segmentation: ok | review | likely failed
 
 
 def _is_image(path: Path) -> bool:
@@ -92,7 +93,7 @@ def rank_cases(cases, model, score: str = DEFAULT_SCORE, device: str = "auto", o
         image, geometry, _source = read_scan(path)
         seg = segment_array(np.asarray(image, np.float32), geometry, bundle, options)
         ranked.append(RankedCase(cid, str(path), SCORES[score](seg), delta_theta_share(seg),
-                                 float(seg.summary["foreground_ml"])))
+                                 float(seg.summary["foreground_ml"]), seg.summary.get("case_flag", "")))
         if progress:
             progress(i + 1, len(cases))
     return sorted(ranked, key=lambda r: (r.foreground_ml > 0, -r.score))
