@@ -158,8 +158,9 @@ def add_inference_commands(sub) -> None:
                     "cohort manifest (or its folder: the cases without a label)")
     rk.add_argument("--model", required=True, help="model bundle folder")
     rk.add_argument("--score", default=DEFAULT_RANK_SCORE, choices=list(RANK_SCORES),
-                    help=f"what to rank by (default {DEFAULT_RANK_SCORE}: the Δ∪Θ share of the predicted structure; "
-                    "entropy: the mean entropy over the predicted structure and Δ)")
+                    help=f"what to rank by (default {DEFAULT_RANK_SCORE}: the mean entropy over the scan, what "
+                    "docs/trust.md measured teaching the model most; delta-theta: the Δ∪Θ share of the predicted "
+                    "structure; entropy: the mean entropy over the predicted structure and Δ)")
     rk.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
     rk.add_argument("--overlap", type=float, default=0.25, help="window overlap in [0, 1) (default 0.25)")
     rk.add_argument("--out", help="write the ranked list as JSON to this file")

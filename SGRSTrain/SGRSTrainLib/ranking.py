@@ -19,6 +19,7 @@ class Ranked:
     foreground_ml: float
     score: float = 0.0        # what the engine sorted by (--score)
     flag: str = ""            # the engine's case flag: ok | review | likely failed
+    score: float = 0.0        # the ranking score (mean entropy, 0..1): higher is annotated first
 
 
 def case_id(case) -> str:

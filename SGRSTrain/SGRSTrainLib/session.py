@@ -225,13 +225,14 @@ class TrainSession:
 
 
 def case_rows(cases, ranked: dict) -> list[tuple[str, str, str, str]]:
-    """The cases table: name, labelled yes/no, Δ∪Θ share and case flag (blank until ranked).
-    ``ranked``: {volume ID: Ranked} (``RankSession.order``)."""
+    """The cases table: name, labelled yes/no, mean entropy (the ranking score) with the Δ∪Θ share, and
+    case flag (blank until ranked). ``ranked``: {volume ID: Ranked} (``RankSession.order``)."""
     rows = []
     for c in cases:
         r = ranked.get(c.volume.GetID())
         rows.append((c.volume.GetName(), "yes" if c.labelled else "no",
-                     "" if r is None else f"{100 * r.share:.1f} %", "" if r is None else r.flag))
+                     "" if r is None else f"{100 * r.score:.1f} % (Δ∪Θ {100 * r.share:.1f} %)",
+                     "" if r is None else r.flag))
     return rows
 
 

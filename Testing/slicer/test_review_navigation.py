@@ -80,5 +80,5 @@ def test_the_train_case_table_shows_the_ranking_flag(scene, flag):
     a = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "a")
     b = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "b")
     cases = [SceneCase(a, None), SceneCase(b, None)]
-    rows = case_rows(cases, {a.GetID(): Ranked(cases[0], 0.125, 3.0, flag)})
-    assert rows == [("a", "no", "12.5 %", flag), ("b", "no", "", "")]
+    rows = case_rows(cases, {a.GetID(): Ranked(cases[0], 0.125, 3.0, flag, 0.031)})
+    assert rows == [("a", "no", "3.1 % (Δ∪Θ 12.5 %)", flag), ("b", "no", "", "")]

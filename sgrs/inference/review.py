@@ -91,12 +91,16 @@ class ReviewRegion:
 
 def _pieces(mask: np.ndarray, spacing, block_mm: float) -> tuple[np.ndarray, np.ndarray]:
     """Coordinates of the marked voxels and a piece id per voxel (component × block)."""
-    components, _ = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
-    idx = np.argwhere(mask)
+    # label only the marked box: a whole CT volume's int32 component map would cost 4 bytes a voxel
+    box = tuple(slice(int(np.flatnonzero(a)[0]), int(np.flatnonzero(a)[-1]) + 1)
+                for a in (mask.any((1, 2)), mask.any((0, 2)), mask.any((0, 1))))
+    components, _ = ndimage.label(mask[box], structure=np.ones((3, 3, 3), bool))
+    idx = np.argwhere(mask)  # C order, as components[mask[box]] below
+    marked = components[mask[box]]
     cells = np.floor(idx * np.asarray(spacing) / block_mm).astype(np.int64)
     grid = cells.max(0) + 1 if len(cells) else np.ones(3, np.int64)
     cell = (cells[:, 0] * grid[1] + cells[:, 1]) * grid[2] + cells[:, 2]
-    key = components[mask].astype(np.int64) * int(np.prod(grid)) + cell
+    key = marked.astype(np.int64) * int(np.prod(grid)) + cell
     return idx, np.unique(key, return_inverse=True)[1].ravel()
 
 
