@@ -151,6 +151,11 @@ def test_cli_review_updates_the_summary_and_prints_the_flag(tmp_path):
         assert regions[tuple(index)] in (DELTA, THETA)
     bad = run("review", str(tmp_path))
     assert bad.returncode == 1 and "not a 'sgrs segment' output folder" in bad.stderr and "Traceback" not in bad.stderr
+    bad = run("review", str(out), "--q-min", "-1")
+    assert bad.returncode == 1 and "q_min must be in (0, 0.5]" in bad.stderr and "Traceback" not in bad.stderr
+    (out / "summary.json").write_text("[1, 2]")
+    bad = run("review", str(out))
+    assert bad.returncode == 1 and "a JSON object" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def summary_origin(out):

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..data.image_io import Geometry, read_image
 from ..util.atomic import write_text
-from ..util.errors import InputError
+from ..util.errors import InputError, SGRSError
 from .case_flag import case_flag, case_measures, flag_line
 from .review import DEFAULT_MAP, DEFAULT_Q_MIN, describe_q, expected_errors, review_regions
 
@@ -23,6 +23,8 @@ def review_fields(label: np.ndarray, entropy: np.ndarray, regions: np.ndarray | 
                   summary: dict, meta: dict | None, map_name: str = DEFAULT_MAP,
                   q_min: float = DEFAULT_Q_MIN, max_regions: int | None = None) -> dict:
     """The review list and case flag of one segmentation (maps on ``geometry``'s grid)."""
+    if not 0.0 < q_min <= 0.5:
+        raise SGRSError(f"q_min must be in (0, 0.5] (the error probability of a two-class voxel), got {q_min}")
     if map_name != "entropy" and regions is None:
         map_name = "entropy"  # --no-regions: entropy is the only map there is
     kwargs = {} if max_regions is None else {"max_regions": max_regions}
@@ -38,7 +40,6 @@ def review_folder(result_dir, map_name: str = DEFAULT_MAP, q_min: float = DEFAUL
                   write: bool = True) -> dict:
     """Recompute the fields from a ``sgrs segment`` output folder; ``write`` stores them in its summary."""
     from ..models.bundle import read_meta
-    from ..util.errors import SGRSError
 
     out = Path(result_dir)
     path = out / "summary.json"
@@ -48,6 +49,8 @@ def review_folder(result_dir, map_name: str = DEFAULT_MAP, q_min: float = DEFAUL
         summary = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not readable JSON ({exc})") from None
+    if not isinstance(summary, dict):
+        raise InputError(f"{path}: not a 'sgrs segment' summary (a JSON object)")
     label, geometry = read_image(out / "label.nrrd", "label")
     entropy, _ = read_image(out / "entropy.nrrd", "entropy")
     regions = read_image(out / "regions.nrrd", "regions")[0].astype(np.uint8) if (out / "regions.nrrd").exists() else None
