@@ -65,19 +65,18 @@ class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
         ModuleWidget.setup(self)
         VTKObservationMixin.__init__(self)
         from SGRSSegmentLib.session import SegmentSession
-        self.params, self.guiTag, self.timer = None, None, qt.QTimer()
+        self.params, self.guiTag, self.timer, self.logic = None, None, qt.QTimer(), SGRSSegmentLogic()
         self.timer.timeout.connect(self.poll)
         self.uiWidget = slicer.util.loadUI(self.resourcePath("UI/SGRSSegment.ui"))
         self.layout.addWidget(self.uiWidget)
         self.ui = slicer.util.childWidgetVariables(self.uiWidget)
         self.uiWidget.setMRMLScene(slicer.mrmlScene)
-        self.session = SegmentSession(slicer.mrmlScene, python=shutil.which("PythonSlicer"))
-        self.logic = SGRSSegmentLogic()
-        step = lambda n: lambda: (self.session.review.step(n), self.updateButtons())  # noqa: E731  Lib centres views
-        for button, slot in ((self.ui.applyButton, self.onApply), (self.ui.importModelButton, self.onImportModel),
-                             (self.ui.reviewedButton, self.onReviewed), (self.ui.previousRegionButton, step(-1)),
-                             (self.ui.nextRegionButton, step(1))):
-            button.clicked.connect(slot)
+        self.session = SegmentSession(slicer.mrmlScene, python=shutil.which("PythonSlicer"), on_change=self.updateButtons)
+        self.ui.applyButton.clicked.connect(self.onApply)
+        self.ui.importModelButton.clicked.connect(self.onImportModel)
+        self.ui.reviewedButton.clicked.connect(self.onReviewed)
+        self.ui.nextRegionButton.clicked.connect(self.session.next_region)  # the Lib centres the slice views
+        self.ui.previousRegionButton.clicked.connect(self.session.previous_region)
         self.ui.modelComboBox.currentIndexChanged.connect(self.onModelChanged)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
@@ -137,7 +136,6 @@ class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
         self.ui.applyButton.text, self.ui.applyButton.enabled = _(act.label), act.enabled
         self.ui.applyButton.toolTip, self.ui.statusLabel.text = _(act.reason), _(act.status)
         self.ui.reviewedButton.enabled = self.session.result is not None
-        self.ui.regionLabel.text = _(self.session.review.label)  # "3 of 12: <reason>" or "no regions to review"
 
     def onApply(self):
         from SGRSSegmentLib.dependencies import ensure
@@ -159,8 +157,7 @@ class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
     def poll(self):
         from SGRSSegmentLib.display import show_result
         state = self.session.poll()
-        done, total = self.session.progress
-        self.ui.progressBar.maximum, self.ui.progressBar.value = max(total, 1), done
+        self.ui.progressBar.maximum, self.ui.progressBar.value = max(self.session.progress[1], 1), self.session.progress[0]
         self.ui.statusLabel.text = self.session.message
         if state == "running":
             return

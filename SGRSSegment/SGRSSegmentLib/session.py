@@ -7,7 +7,9 @@
     session.progress           # (done, total) windows
     session.message            # one line for a status bar
     session.result             # SegmentResult once "done"
-    session.review             # ReviewNavigator over the result's review list (Next / Previous region)
+    session.review             # ReviewNavigator over the result's review list
+    session.next_region()      # Next / Previous uncertain region: centres the slice views, status "3 of 12: …"
+    session.previous_region()
     session.cancel()           # stops the engine's whole process tree
     session.close()            # cancel; for widget cleanup and scene close; never raises
     session.action(params)     # Action(kind, label, enabled, reason, status): what the one main button
@@ -50,8 +52,8 @@ class Action(NamedTuple):
 
 
 class SegmentSession:
-    def __init__(self, scene, logic=None, python=None):
-        self.scene, self._logic, self.python = scene, logic, python
+    def __init__(self, scene, logic=None, python=None, on_change=None):
+        self.scene, self._logic, self.python, self.on_change = scene, logic, python, on_change
         self.state, self.progress, self.message = IDLE, (0, 0), "Ready."
         self.result = None
         self.job = None
@@ -67,6 +69,20 @@ class SegmentSession:
     @property
     def running(self) -> bool:
         return self.state == RUNNING
+
+    def next_region(self) -> None:
+        """Next uncertain region of the review list: every slice view centres on it; the status line
+        says "3 of 12: <reason>"; ``on_change`` (the widget's refresh) is called."""
+        self._step_review(1)
+
+    def previous_region(self) -> None:
+        self._step_review(-1)
+
+    def _step_review(self, step: int) -> None:
+        if not self.running and self.review.step(step) is not None:
+            self.message = self.review.label
+        if self.on_change:
+            self.on_change()
 
     def action(self, params) -> Action:
         from .dependencies import missing_packages

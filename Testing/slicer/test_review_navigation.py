@@ -80,5 +80,23 @@ def test_the_train_case_table_shows_the_ranking_flag(scene, flag):
     a = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "a")
     b = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "b")
     cases = [SceneCase(a, None), SceneCase(b, None)]
-    rows = case_rows(cases, {a.GetID(): Ranked(cases[0], 0.125, 3.0, flag, 0.031)})
+    rows = case_rows(cases, {a.GetID(): Ranked(cases[0], share=0.125, foreground_ml=3.0, score=0.031, flag=flag)})
     assert rows == [("a", "no", "3.1 % (Δ∪Θ 12.5 %)", flag), ("b", "no", "", "")]
+
+
+def test_the_session_steps_the_list_and_says_where_in_the_status_line(scene):
+    """What the desktop widget's Next / Previous buttons call: the Lib session, then the widget refresh."""
+    from SGRSSegmentLib.session import SegmentSession
+
+    views = slice_views(scene)
+    refreshed = []
+    session = SegmentSession(scene, on_change=lambda: refreshed.append(session.message))
+    session.next_region()                                   # no result yet: nothing moves, still refreshed
+    assert session.message == "Ready." and refreshed == ["Ready."]
+    session.review = ReviewNavigator(scene, SUMMARY)        # what poll() makes of a finished result
+    session.next_region()
+    session.next_region()
+    assert session.message.startswith("2 of 3: high entropy, outside the segmentation")
+    assert all(np.allclose(centre_of(v), [40.5, -5.0, -7.25]) for v in views)
+    session.previous_region()
+    assert session.message.startswith("1 of 3: uncertain (Δ)") and len(refreshed) == 4
