@@ -225,8 +225,8 @@ class TrainSession:
 
 
 def case_rows(cases, ranked: dict) -> list[tuple[str, str, str, str]]:
-    """The cases table: name, labelled yes/no, mean entropy (the ranking score) with the Δ∪Θ share, and
-    case flag (blank until ranked). ``ranked``: {volume ID: Ranked} (``RankSession.order``)."""
+    """The cases table: name, labelled yes/no, the ranking score (default: mean entropy) with the Δ∪Θ
+    share, and case flag (blank until ranked). ``ranked``: {volume ID: Ranked} (``RankSession.order``)."""
     rows = []
     for c in cases:
         r = ranked.get(c.volume.GetID())
