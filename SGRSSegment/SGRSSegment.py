@@ -65,17 +65,18 @@ class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
         ModuleWidget.setup(self)
         VTKObservationMixin.__init__(self)
         from SGRSSegmentLib.session import SegmentSession
-        self.params, self.guiTag, self.timer = None, None, qt.QTimer()
+        self.params, self.guiTag, self.timer, self.logic = None, None, qt.QTimer(), SGRSSegmentLogic()
         self.timer.timeout.connect(self.poll)
         self.uiWidget = slicer.util.loadUI(self.resourcePath("UI/SGRSSegment.ui"))
         self.layout.addWidget(self.uiWidget)
         self.ui = slicer.util.childWidgetVariables(self.uiWidget)
         self.uiWidget.setMRMLScene(slicer.mrmlScene)
-        self.session = SegmentSession(slicer.mrmlScene, python=shutil.which("PythonSlicer"))
-        self.logic = SGRSSegmentLogic()
+        self.session = SegmentSession(slicer.mrmlScene, python=shutil.which("PythonSlicer"), on_change=self.updateButtons)
         self.ui.applyButton.clicked.connect(self.onApply)
         self.ui.importModelButton.clicked.connect(self.onImportModel)
         self.ui.reviewedButton.clicked.connect(self.onReviewed)
+        self.ui.nextRegionButton.clicked.connect(self.session.next_region)  # the Lib centres the slice views
+        self.ui.previousRegionButton.clicked.connect(self.session.previous_region)
         self.ui.modelComboBox.currentIndexChanged.connect(self.onModelChanged)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
@@ -161,8 +162,7 @@ class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
     def poll(self):
         from SGRSSegmentLib.display import show_result
         state = self.session.poll()
-        done, total = self.session.progress
-        self.ui.progressBar.maximum, self.ui.progressBar.value = max(total, 1), done
+        self.ui.progressBar.maximum, self.ui.progressBar.value = max(self.session.progress[1], 1), self.session.progress[0]
         self.ui.statusLabel.text = self.session.message
         if state == "running":
             return

@@ -17,6 +17,12 @@ REGIONS = (("delta", "Δ uncertain", "#00b8ff"), ("theta", "Θ inconsistent (fra
            ("omega", "Ω consistent", "#59bf59"))
 
 
+# what each map means and how well it finds the model's errors (docs/trust.md, the demo model's family)
+MAPS_MEAN = ("Regions: where the entropy map says a voxel is ≥ 20 % likely wrong, largest expected error first "
+             "(90 % of the demo model's errors in 0.8 % of the volume). Δ: unsure (p 0.43–0.57); Θ: flips when "
+             "the scan is perturbed; Δ∪Θ holds 40 % of the errors in 0.6 %, entropy at that volume 74 %.")
+
+
 class RegionsPanel(Panel):
     key, title = "regions", "Regions"
 
@@ -24,9 +30,11 @@ class RegionsPanel(Panel):
         super().__init__(studio)
         # volume ID -> (result, its Δ/Θ/Ω surfaces (3D only), its region map as shown)
         self._surfaces = {}
+        self.review = None     # the Lib's ReviewNavigator over the current result's review list
         self.state.update({"reg_delta": True, "reg_theta": True, "reg_omega": False, "reg_opacity": 0.5,
                            "reg_heat": True, "reg_heat_opacity": 0.3, "reg_stats": [], "reg_available": False,
-                           "reg_show_seg": True})
+                           "reg_show_seg": True, "reg_review_position": "", "reg_review_detail": "",
+                           "reg_review_count": 0, "reg_case_flag": ""})
         for region, *_ in REGIONS:
             self.state.change(f"reg_{region}")(self._make_toggle(region))
         self.state.change("reg_opacity", "reg_heat", "reg_heat_opacity")(self._on_layers)
@@ -73,6 +81,7 @@ class RegionsPanel(Panel):
                        density="compact", hide_details=True, disabled=("!reg_heat",))
             html.Div("Heat map: black → yellow → white = certain → maximal entropy (uncertainty)",
                      classes="text-caption mb-2", id="regions-heat-legend")
+            self._build_review()
             v3.VDataTable(headers=("reg_headers", [
                 {"title": "Region", "key": "name"}, {"title": "in seg. (mL)", "key": "foreground_ml"},
                 {"title": "share (%)", "key": "share"}, {"title": "volume (mL)", "key": "volume_ml"}]),
@@ -80,6 +89,34 @@ class RegionsPanel(Panel):
             html.Div("in seg.: the region's volume inside the segmentation; share: that volume as a percentage "
                      "of the segmentation; volume: the region in the whole image (Ω there is mostly "
                      "confident background).", classes="text-caption", id="regions-columns")
+
+    def _build_review(self):
+        html.Div("{{ reg_case_flag }}", classes="text-body-2 mt-2", id="region-case-flag")
+        with v3.VRow(dense=True, classes="align-center"):
+            v3.VBtn("Previous", size="small", click=lambda: self.step_review(-1), id="region-previous",
+                    disabled=("!reg_review_count",))
+            v3.VBtn("Next uncertain region", size="small", click=lambda: self.step_review(1), id="region-next",
+                    disabled=("!reg_review_count",), classes="ml-2")
+            html.Span("{{ reg_review_position }}", classes="text-caption ml-2", id="region-position")
+        html.Div("{{ reg_review_detail }}", classes="text-caption", id="region-detail")
+        html.Div(MAPS_MEAN, classes="text-caption mb-2")
+
+    def step_review(self, step: int) -> None:
+        """Next / Previous uncertain region: the navigator centres every slice view on it."""
+        if self.review is None:
+            return
+        self.review.step(step)
+        self._show_review()
+        scene_display.render(self.studio.slicer)
+
+    def _show_review(self):
+        from sgrs.inference.case_flag import flag_line
+
+        summary = (self.result.summary if self.result is not None else None) or {}
+        self.state.reg_case_flag = flag_line(summary).capitalize() if summary.get("case_flag") else ""
+        self.state.reg_review_count = self.review.count if self.review else 0
+        self.state.reg_review_position = self.review.position if self.review else ""
+        self.state.reg_review_detail = self.review.detail if self.review else ""
 
     def show_result(self, result) -> None:
         """Put the current case's segmentation on screen: region map, heat map, 2D segmentation, 3D surfaces."""
@@ -95,6 +132,10 @@ class RegionsPanel(Panel):
                                  "share": round(100 * r["share_of_foreground"], 2), "volume_ml": r["volume_ml"]}
                                 for r in (regions.get(k) for k in ("delta", "theta", "omega")) if r]
         self.state.reg_available = result.regions is not None
+        from SGRSSegmentLib.review_navigation import ReviewNavigator
+
+        self.review = ReviewNavigator(self.scene, result.summary)
+        self._show_review()
 
     def _build_surfaces(self, result):
         old = self._surfaces.pop(self.studio.state.case_id, None)
@@ -184,6 +225,8 @@ class RegionsPanel(Panel):
             if seg.GetDisplayNode() is not None:
                 seg.GetDisplayNode().SetVisibility(volume is not None and vid == volume.GetID())
         if self.result is not None:
-            self.show_result(self.result)
+            self.show_result(self.result)   # its own review list too
         else:
             self.state.reg_available, self.state.reg_stats = False, []
+            self.review = None
+            self._show_review()

@@ -220,8 +220,10 @@ class TrainPanel(Panel):
                 if self.rank_session.state == "done":
                     self.state.rank_results = [
                         {"id": r.case.volume.GetID(), "name": r.case.volume.GetName(),
-                         "detail": f"Δ∪Θ {100 * r.share:.1f}% of {r.foreground_ml:.1f} mL predicted"
-                         if r.foreground_ml > 0 else "nothing predicted: worth a look"}
+                         "detail": (f"score {100 * r.score:.1f}%, Δ∪Θ {100 * r.share:.1f}% of "
+                                    f"{r.foreground_ml:.1f} mL predicted"
+                                    if r.foreground_ml > 0 else "nothing predicted: worth a look")
+                         + (f"; case flag: {r.flag}" if r.flag else "")}
                         for r in self.rank_session.results]
                 elif self.rank_session.message:
                     self.studio.notify(self.rank_session.message,

@@ -193,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .cli_inference import add_inference_commands
     add_inference_commands(sub)
+    from .cli_review import add_review_command
+    add_review_command(sub)
     return p
 
 

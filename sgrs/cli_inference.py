@@ -86,6 +86,9 @@ def describe(summary: dict, files: dict) -> str:
     for key, r in summary.get("regions", {}).items():
         lines.append(f"  {r['name']:<18s} {100 * r['share_of_foreground']:5.1f} % of the segmentation "
                      f"({r['foreground_ml']:.2f} mL)")
+    if "case_flag" in summary:
+        from .inference.case_flag import flag_line
+        lines.append("  " + flag_line(summary))
     lines.append("  files: " + ", ".join(str(p) for p in files.values()))
     return "\n".join(lines)
 
@@ -155,8 +158,9 @@ def add_inference_commands(sub) -> None:
                     "cohort manifest (or its folder: the cases without a label)")
     rk.add_argument("--model", required=True, help="model bundle folder")
     rk.add_argument("--score", default=DEFAULT_RANK_SCORE, choices=list(RANK_SCORES),
-                    help=f"what to rank by (default {DEFAULT_RANK_SCORE}: the Δ∪Θ share of the predicted structure; "
-                    "entropy: the mean entropy over the predicted structure and Δ)")
+                    help=f"what to rank by (default {DEFAULT_RANK_SCORE}: the mean entropy over the scan, what "
+                    "docs/trust.md measured teaching the model most; delta-theta: the Δ∪Θ share of the predicted "
+                    "structure; entropy: the mean entropy over the predicted structure and Δ)")
     rk.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
     rk.add_argument("--overlap", type=float, default=0.25, help="window overlap in [0, 1) (default 0.25)")
     rk.add_argument("--out", help="write the ranked list as JSON to this file")

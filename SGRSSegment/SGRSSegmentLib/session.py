@@ -7,6 +7,9 @@
     session.progress           # (done, total) windows
     session.message            # one line for a status bar
     session.result             # SegmentResult once "done"
+    session.review             # ReviewNavigator over the result's review list
+    session.next_region()      # Next / Previous uncertain region: centres the slice views, status "3 of 12: …"
+    session.previous_region()
     session.cancel()           # stops the engine's whole process tree
     session.close()            # cancel; for widget cleanup and scene close; never raises
     session.action(params)     # Action(kind, label, enabled, reason, status): what the one main button
@@ -25,6 +28,8 @@ from typing import NamedTuple
 
 from sgrs.util.errors import SGRSError
 
+from .review_navigation import ReviewNavigator
+
 IDLE, RUNNING, DONE, FAILED, CANCELLED = "idle", "running", "done", "failed", "cancelled"
 
 
@@ -33,6 +38,9 @@ def done_message(summary: dict) -> str:
     shares = ", ".join(f"{r['name']} {100 * r['share_of_foreground']:.2f} %"
                        for r in summary.get("regions", {}).values())
     text = f"Done in {summary.get('seconds', 0.0):.1f} s."
+    if summary.get("case_flag"):
+        from sgrs.inference.case_flag import flag_line
+        text += f" {flag_line(summary).capitalize()}."
     if shares:
         text += f" {shares}."
     steps = "; ".join((summary.get("scan") or {}).get("steps") or [])
@@ -59,14 +67,16 @@ def timings_folder(registry=None):
 
 
 class SegmentSession:
-    def __init__(self, scene, logic=None, python=None, registry=None):
+    def __init__(self, scene, logic=None, python=None, registry=None, on_change=None):
         self.scene, self._logic, self.python, self.registry = scene, logic, python, registry
+        self.on_change = on_change
         self.state, self.progress, self.message = IDLE, (0, 0), "Ready."
         self.result = None
         self.job = None
         self.params = None
         self.expected = ""   # the run-time estimate of the last preview
         self._started = None
+        self.review = ReviewNavigator(scene)
 
     @property
     def logic(self):
@@ -78,6 +88,20 @@ class SegmentSession:
     @property
     def running(self) -> bool:
         return self.state == RUNNING
+
+    def next_region(self) -> None:
+        """Next uncertain region of the review list: every slice view centres on it; the status line
+        says "3 of 12: <reason>"; ``on_change`` (the widget's refresh) is called."""
+        self._step_review(1)
+
+    def previous_region(self) -> None:
+        self._step_review(-1)
+
+    def _step_review(self, step: int) -> None:
+        if not self.running and self.review.step(step) is not None:
+            self.message = self.review.label
+        if self.on_change:
+            self.on_change()
 
     def action(self, params) -> Action:
         from .dependencies import missing_packages
@@ -164,6 +188,7 @@ class SegmentSession:
             self.progress = self.job.progress
             self.state, self.message = DONE, done_message(self.result.summary)
             self._record_timing(self.result.summary)
+            self.review = ReviewNavigator(self.scene, self.result.summary)
         self.job = None
         return self.state
 

@@ -18,6 +18,8 @@ class Ranked:
     share: float              # Δ ∪ Θ share of the predicted foreground
     foreground_ml: float
     score: float = 0.0        # what the engine sorted by (--score)
+    flag: str = ""            # the engine's case flag: ok | review | likely failed
+    score: float = 0.0        # the ranking score (mean entropy, 0..1): higher is annotated first
 
 
 def case_id(case) -> str:
@@ -45,7 +47,7 @@ def export_unlabelled(cases, folder) -> list[Path]:
 def read_ranking(ranking: dict, cases) -> list[Ranked]:
     """The engine's ranked list (``sgrs rank --out`` JSON) as the scene's cases, in its order."""
     by_id = {case_id(c): c for c in cases}
-    return [Ranked(by_id[r["id"]], float(r["share"]), float(r["foreground_ml"]), float(r["score"]))
+    return [Ranked(by_id[r["id"]], float(r["share"]), float(r["foreground_ml"]), float(r["score"]), r.get("flag", ""))
             for r in ranking["cases"] if r["id"] in by_id]
 
 

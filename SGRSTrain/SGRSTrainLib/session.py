@@ -310,8 +310,8 @@ class TrainSession:
 def finished_message(entry) -> str:
     """Neutral about the GUI (desktop or Studio); says what the validation figure means, or why
     there is none."""
-    from sgrs.models.bundle import read_meta
     from sgrs.models.card import validation_text
+    from sgrs.models.meta import read_meta
     try:
         validation = validation_text(read_meta(entry.path))
     except SGRSError:
@@ -330,11 +330,16 @@ def cohort_label(cases, cohort: str = "") -> str:
     return (path.parent.name if path and path.suffix else path.name if path else "") or "cohort"
 
 
-def case_rows(cases, shares: dict) -> list[tuple[str, str, str]]:
-    """The cases table: name, labelled yes/no, Δ∪Θ share (blank until ranked)."""
-    return [(c.volume.GetName(), "yes" if c.labelled else "no",
-             "" if shares.get(c.volume.GetID()) is None else f"{100 * shares[c.volume.GetID()]:.1f} %")
-            for c in cases]
+def case_rows(cases, ranked: dict) -> list[tuple[str, str, str, str]]:
+    """The cases table: name, labelled yes/no, the ranking score (default: mean entropy) with the Δ∪Θ
+    share, and case flag (blank until ranked). ``ranked``: {volume ID: Ranked} (``RankSession.order``)."""
+    rows = []
+    for c in cases:
+        r = ranked.get(c.volume.GetID())
+        rows.append((c.volume.GetName(), "yes" if c.labelled else "no",
+                     "" if r is None else f"{100 * r.score:.1f} % (Δ∪Θ {100 * r.share:.1f} %)",
+                     "" if r is None else r.flag))
+    return rows
 
 
 class RankSession:
@@ -414,10 +419,10 @@ class RankSession:
         self._cleanup()
 
     def order(self, cases) -> dict:
-        """Sort ``cases`` in place, the most worth annotating first; returns {volume ID: Δ∪Θ share}."""
+        """Sort ``cases`` in place, the most worth annotating first; returns {volume ID: Ranked}."""
         rank = {r.case.volume.GetID(): i for i, r in enumerate(self.results)}
         cases.sort(key=lambda c: rank.get(c.volume.GetID(), -1))
-        return {r.case.volume.GetID(): r.share for r in self.results}
+        return {r.case.volume.GetID(): r for r in self.results}
 
     def cancel(self) -> None:
         """Stop the engine's whole process tree now (nothing to save)."""

@@ -163,7 +163,8 @@ try:
 except SGRSError as exc:
     out["attach"] = str(exc)
 out["rank poll"] = run("rank.poll", rank.poll)
-rank.results = read_ranking({"cases": [{"id": volume.GetID(), "share": 0.4, "foreground_ml": 2.0, "score": 0.4}]},
+rank.results = read_ranking({"cases": [{"id": volume.GetID(), "share": 0.4, "foreground_ml": 2.0, "score": 0.3,
+                                        "flag": "review"}]},
                             cases)
 out["with a ranking"] = case_rows(cases, run("rank.order", rank.order, cases))
 run("rank.close", rank.close)                                                            # scene close, cleanup
@@ -200,7 +201,7 @@ def test_the_widgets_call_paths_run_without_torch(tmp_path, monkeypatch):
     assert out["after close"] == "done"
     assert out["base model"] == "" and out["train action"] == "install" and out["last job"] is None
     assert out["train poll"] == "idle" and out["plot rows"] == 2
-    assert out["cases"] == [["scan", "yes", ""]]  # the result marked reviewed above is a label
+    assert out["cases"] == [["scan", "yes", "", ""]]  # the result marked reviewed above is a label
     assert out["rank start"].startswith("Ranking needs torch>=2.1") and "Install dependencies" in out["rank start"]
     assert out["attach"].startswith("Opening a training job needs torch>=2.1")
-    assert out["rank poll"] == "idle" and out["with a ranking"] == [["scan", "yes", "40.0 %"]]
+    assert out["rank poll"] == "idle" and out["with a ranking"] == [["scan", "yes", "30.0 % (Δ∪Θ 40.0 %)", "review"]]

@@ -99,6 +99,31 @@ def test_segment_inspect_annotate_save(tmp_path):
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=str(SCREENSHOT))
 
+            # Next / Previous uncertain region: every slice view centres on the engine's review list, in order
+            from SGRSSegmentLib.review_navigation import lps_to_ras
+
+            import vtk
+
+            review = result.summary["review_regions"]
+            assert review and studio.state.reg_review_count == len(review)
+            saved = [(n, vtk.vtkMatrix4x4()) for n in studio.scene.GetNodesByClass("vtkMRMLSliceNode")]
+            for node, matrix in saved:
+                matrix.DeepCopy(node.GetSliceToRAS())
+            assert studio.state.reg_case_flag == f"Case flag: {result.summary['case_flag']}" + (
+                f" ({'; '.join(result.summary['case_flag_reasons'])})" if result.summary["case_flag_reasons"] else "")
+            for clicks, (button, index) in enumerate((("next", 0), ("next", 1), ("previous", 0)), 1):
+                await page.click(f"#region-{button}")
+                await wait_for(lambda: studio.state.reg_review_position == f"{index + 1} of {len(review)}", 10,
+                               what=f"click {clicks} on {button}")
+                for node in studio.scene.GetNodesByClass("vtkMRMLSliceNode"):
+                    m = node.GetSliceToRAS()
+                    assert np.allclose([m.GetElement(r, 3) for r in range(3)], lps_to_ras(review[index]["centre_lps"]),
+                                       atol=1e-3), node.GetName()
+            assert review[0]["reason"] in studio.state.reg_review_detail
+            for node, matrix in saved:  # back where the pixel checks below expect the views
+                node.GetSliceToRAS().DeepCopy(matrix)
+                node.UpdateMatrices()
+
             # Δ off: gone from every view (slices and 3D surface), the others stay
             await page.click("#region-delta")
             await wait_for(lambda: studio.state.reg_delta is False, 10, what="the Δ switch")

@@ -114,8 +114,19 @@ def roi_crop(geometry: Geometry, bounds, where: str = "ROI") -> RoiCrop:
 
 def image_bounds(geometry: Geometry) -> tuple:
     """LPS bounding box of the image's voxel centres, (xmin, ymin, zmin, xmax, ymax, zmax)."""
+    return box_bounds(geometry, (0, 0, 0), np.asarray(geometry.size) - 1)
+
+
+def box_bounds(geometry: Geometry, first, last) -> tuple:
+    """LPS bounding box of the centres of the voxel box ``first``..``last`` (indices, inclusive)."""
     d = np.asarray(geometry.direction, float).reshape(3, 3)
-    last = np.asarray(geometry.size) - 1
-    corners = np.array([[i, j, k] for i in (0, last[0]) for j in (0, last[1]) for k in (0, last[2])], float)
+    corners = np.array([[i, j, k] for i in (first[0], last[0]) for j in (first[1], last[1])
+                        for k in (first[2], last[2])], float)
     points = np.asarray(geometry.origin) + (d @ (corners * np.asarray(geometry.spacing)).T).T
     return tuple(float(v) for v in np.concatenate([points.min(0), points.max(0)]))
+
+
+def index_to_lps(geometry: Geometry, index) -> tuple:
+    """LPS position (mm) of a voxel centre."""
+    d = np.asarray(geometry.direction, float).reshape(3, 3)
+    return tuple(float(v) for v in np.asarray(geometry.origin) + d @ (np.asarray(index, float) * np.asarray(geometry.spacing)))

@@ -2,8 +2,8 @@
 
 Each case is segmented with the model (label and region maps, as ``sgrs segment``) and scored; the
 ranked list puts first the cases an annotation should teach the model most. The score is pluggable
-(``SCORES``, ``--score``); the default is the share of the predicted structure that lies in Δ
-(uncertain) ∪ Θ (fragile under perturbation). A case whose prediction is empty comes first whatever
+(``SCORES``, ``--score``); the default is the mean entropy over the scan (chosen by
+benchmarks/trust.py over the share of the predicted structure in Δ ∪ Θ, which is still reported). A case whose prediction is empty comes first whatever
 the score: on an unlabelled case that is itself a reason to look.
 
 Cases: image files, DICOM series folders, folders of image files, or a cohort manifest
@@ -36,7 +36,12 @@ def foreground_entropy(seg) -> float:
     return float(seg.entropy[where].mean() / 255.0) if where.any() else 0.0
 
 
-SCORES = {"delta-theta": delta_theta_share, "entropy": foreground_entropy}  # names: sgrs.method.names.RANK_SCORES
+def mean_entropy(seg) -> float:
+    """Mean normalised entropy over the whole scan: what benchmarks/trust.py measured best (docs/trust.md)."""
+    return float(seg.entropy.mean() / 255.0)
+
+
+SCORES = {"mean-entropy": mean_entropy, "delta-theta": delta_theta_share, "entropy": foreground_entropy}  # names: sgrs.method.names.RANK_SCORES
 DEFAULT_SCORE = DEFAULT_RANK_SCORE
 
 
@@ -47,6 +52,7 @@ class RankedCase:
     score: float              # what the list is sorted by (higher: annotate sooner)
     share: float              # Δ ∪ Θ share of the predicted foreground, whatever the score
     foreground_ml: float
+    flag: str = ""            # the case flag of its segmentation: ok | review | likely failed
 
 
 def _is_image(path: Path) -> bool:
@@ -92,7 +98,7 @@ def rank_cases(cases, model, score: str = DEFAULT_SCORE, device: str = "auto", o
         image, geometry, _source = read_scan(path)
         seg = segment_array(np.asarray(image, np.float32), geometry, bundle, options)
         ranked.append(RankedCase(cid, str(path), SCORES[score](seg), delta_theta_share(seg),
-                                 float(seg.summary["foreground_ml"])))
+                                 float(seg.summary["foreground_ml"]), seg.summary.get("case_flag", "")))
         if progress:
             progress(i + 1, len(cases))
     return sorted(ranked, key=lambda r: (r.foreground_ml > 0, -r.score))

@@ -35,6 +35,7 @@ from .prepare import (  # noqa: F401
 )
 from .resample import INTERPOLATORS
 from .sliding import count_windows, model_predictor, sliding_window
+from .trust import review_fields
 
 
 @dataclass
@@ -109,13 +110,19 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     plan.info["seconds"] = {"prepare": round(t_net - t_prep, 2), "network": round(t_back - t_net, 2),
                             "maps": round(time.monotonic() - t_back, 2)}
     post = options.postprocess or meta.get("postprocess", "none")
+    main = largest_component(label > 0)
+    n_fg = int(np.count_nonzero(label))
+    fragment_share = round(1.0 - int(main.sum()) / n_fg, 4) if n_fg else 0.0  # before any post-processing
     if post == "lcc":
-        label = keep_largest_component(label)
+        label = np.where(main, label, 0).astype(np.uint8)
+    del main
     out = Segmentation(label, regions, entropy, geometry)
     out.summary = summarize(out, bundle, options, device, time.monotonic() - t0, tau, rule, lam, warnings)
     out.summary["windows"] = count_windows(plan.network_size, patch, options.overlap)
     out.summary["postprocess"] = post
+    out.summary["fragment_share"] = fragment_share
     out.summary["scan"] = plan.to_json()
+    out.summary.update(review_fields(label, entropy, regions, geometry, out.summary, meta))
     return out
 
 

@@ -33,7 +33,7 @@ from ..util.errors import JobError, SGRSError
 from ..util.progress import ProgressBar, emit_json, format_seconds
 from . import distributed as ddp
 from .config import TrainConfig
-from .job import TERMINAL_EVENTS, JobFolder, read_events
+from .job import JobFolder, read_events
 from .spacing import median_spacing, resample_cohort, target_spacing
 
 
@@ -273,6 +273,7 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
                         "seed": config.seed, "validation": validation[-1] if validation else None,
                         "recipe": config.recipe_summary(), "warnings": warnings,
                         "validation_history": [{"iteration": v["iteration"], "dice": v["dice"]} for v in validation],
+                        "label_volume_ml": label_volume_range(cohort.labelled),
                         "train_seconds": round(time.monotonic() - t_run, 1),
                         "world": world_of_images(c.source for c in cohort.labelled + cohort.unlabelled),
                         "base_model": base.meta.get("name") if base else None})
@@ -290,3 +291,12 @@ class Cancelled(SGRSError):
     def __init__(self, iteration: int):
         super().__init__(f"training cancelled at iteration {iteration}; continue with --resume")
         self.iteration = iteration
+
+
+def label_volume_range(cases) -> dict | None:
+    """Foreground volume (mL) of the labelled cases: the case flag compares a prediction with it."""
+    volumes = [float((c.label > 0).sum()) * float(np.prod(c.geometry.spacing)) / 1000.0
+               for c in cases if c.label is not None and c.geometry is not None]
+    if not volumes:
+        return None
+    return {"min": round(min(volumes), 3), "max": round(max(volumes), 3), "cases": len(volumes)}
