@@ -98,6 +98,7 @@ out["no result: opacity"] = [v.GetLabelOpacity() for v in views]
 chosen = run("refill", refill, combo, run("model_choices", model_choices, REGISTRY), settings.model)
 run("follow_model", follow_model, settings, chosen)                                       # refreshModels
 follow_model(settings, combo.currentData())                                               # onModelChanged
+out["card"] = run("session.model_card", session.model_card, settings.model)
 out["model"], out["tau, rule"] = settings.model, [settings.tau, settings.deltaRule]
 params = run("parameters_from_settings", parameters_from_settings, settings)            # updateButtons
 out["no result: action"] = run("session.action", session.action, params).kind
@@ -144,6 +145,7 @@ combo = QtWidgets.QComboBox()
 session = run("TrainSession", TrainSession, scene, module_segmentations_logic(scene), JOBS, python=None)
 chosen = run("refill", refill, combo, model_choices(REGISTRY), settings.baseModel, first=("(new model)", ""))
 out["base model"] = chosen
+out["estimate"] = run("session.estimate", session.estimate, settings, settings.preset)   # onModelChanged
 out["train action"] = run("session.action", session.action).kind                        # setup
 out["last job"] = run("session.last_job", session.last_job)
 out["train poll"] = run("session.poll", session.poll)
@@ -192,6 +194,7 @@ def test_the_widgets_call_paths_run_without_torch(tmp_path, monkeypatch):
     assert out["loaded"] == [] and out["missing"][0] == "torch>=2.1"
 
     assert out["model"] == str(ROOT / "Resources" / "Demo" / "model")  # the first listed, with its τ and rule
+    assert "synthetic phantoms" in out["card"] and out["estimate"]  # model card and run time, without torch
     assert "Left atrium" in out["terminology"]  # through SetTag: no SetTerminology needed (5.8)
     assert out["no result: applied"] is False and out["no result: opacity"] == [1.0, 1.0]
     assert out["no result: action"] == "install" and out["poll"] == "idle"
