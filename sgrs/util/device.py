@@ -33,3 +33,11 @@ def autocast_for(device: torch.device):
     if device.type == "cuda":
         return functools.partial(torch.autocast, "cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """A device (CUDA, MPS) or host out-of-memory error, whatever the torch version calls it."""
+    oom = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", ())
+    if isinstance(error, (MemoryError, oom)):
+        return True
+    return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
