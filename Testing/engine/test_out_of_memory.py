@@ -125,3 +125,18 @@ def test_the_cli_warns_on_the_status_line_and_in_the_summary_without_a_traceback
                    str(tmp_path / "out2"), "--device", DEVICE, "--backend", "torch"])
     err = capsys.readouterr().err
     assert rc == 1 and "Traceback" not in err and "sgrs: error: out of memory even at one window" in err
+
+
+def test_training_out_of_memory_says_how_to_fit_in_one_line(tiny_cohort, tmp_path, monkeypatch, capsys):
+    from sgrs.training.job import read_events
+
+    inject(monkeypatch, InjectedOom(lambda batch, calls: True))
+    args = ["train", "--cohort", str(tiny_cohort), "--out", str(tmp_path / "job"), "--labelled", "2",
+            "--iterations", "2", "--filters", "2", "--device", DEVICE]
+    assert cli.main(args + ["--batch", "4", "--patch", "32", "32", "16"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err
+    assert err.startswith(f"sgrs: error: {DEVICE} out of memory") and "batch 4 at patch 32×32×16: try --batch 2" in err
+    assert "try --batch 2" in read_events(tmp_path / "job")[-1]["reason"]
+    assert cli.main(args + ["--batch", "2", "--patch", "64", "64", "48", "--out", str(tmp_path / "job2")]) == 1
+    assert "batch 2 at patch 64×64×48: try --patch 48 48 32" in capsys.readouterr().err
