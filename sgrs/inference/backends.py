@@ -8,7 +8,12 @@ it is installed and torch otherwise.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import torch
 
@@ -21,6 +26,11 @@ BACKENDS = ("auto", "torch", "openvino")
 
 def openvino_available() -> bool:
     return importlib.util.find_spec("openvino") is not None
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def make_predictor(model: torch.nn.Module, device: torch.device, backend: str = "auto", patch=None):
@@ -47,8 +57,17 @@ class _WithSoftmax(torch.nn.Module):
         return self.model(x).softmax(1)
 
 
+def cache_root() -> Path:
+    """Where converted networks are kept: $SGRS_CACHE, else ~/.cache/sgrs."""
+    return Path(os.environ.get("SGRS_CACHE") or Path.home() / ".cache" / "sgrs")
+
+
 class OpenVinoPredictor:
-    """The BatchNorm-folded network with its softmax, compiled once for any batch size, float32."""
+    """The BatchNorm-folded network with its softmax, compiled for any batch size, float32.
+
+    Converting a network takes ~10–20 s (tracing), so the converted network is kept in
+    ``cache_root()/openvino/<hash of weights, patch, OpenVINO version>``; later runs read it in < 1 s.
+    """
 
     name = "openvino"
 
@@ -59,13 +78,33 @@ class OpenVinoPredictor:
 
         net = _WithSoftmax(fold_batchnorm(model.cpu())).eval()
         shape = [-1, int(getattr(model, "in_channels", 1))] + [int(p) for p in patch]
-        with torch.no_grad():
-            converted = ov.convert_model(net, example_input=torch.zeros([1] + shape[1:]),
-                                         input=[ov.PartialShape(shape)])
-        config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
-                  "INFERENCE_NUM_THREADS": torch.get_num_threads()}
-        self.compiled = ov.Core().compile_model(converted, "CPU", config)
+        digest = hashlib.sha256(f"{shape}{ov.__version__}".encode())
+        for key, value in net.state_dict().items():
+            digest.update(key.encode() + value.detach().contiguous().numpy().tobytes())
+        folder = cache_root() / "openvino" / digest.hexdigest()[:24]
+        xml = folder / "model.xml"
+        if not xml.exists():
+            with torch.no_grad():
+                converted = ov.convert_model(net, example_input=torch.zeros([1] + shape[1:]),
+                                             input=[ov.PartialShape(shape)])
+            tmp = None
+            try:  # written beside, then renamed: a reader never sees half a model
+                tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=_made(folder.parent)))
+                ov.save_model(converted, tmp / "model.xml", compress_to_fp16=False)  # float32 weights, exact
+                tmp.rename(folder)
+            except OSError:  # a read-only or full cache costs the conversion next time, nothing else
+                if tmp is not None:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                self.compiled = ov.Core().compile_model(converted, "CPU", self._config(ov))
+                self.request = self.compiled.create_infer_request()
+                return
+        self.compiled = ov.Core().compile_model(str(xml), "CPU", self._config(ov))
         self.request = self.compiled.create_infer_request()
+
+    @staticmethod
+    def _config(ov) -> dict:
+        return {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
+                "INFERENCE_NUM_THREADS": torch.get_num_threads()}
 
     def to(self, device) -> "OpenVinoPredictor":
         if torch.device(device).type != "cpu":
