@@ -13,7 +13,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sgrs.util.threads import passive_openmp  # noqa: E402
+
+passive_openmp()  # as the engine's processes do (docs/benchmarks.md): before torch is imported
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
