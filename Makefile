@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[test,slicer,studio,fast]"
+	$(PY) -m pip install -q -e ".[test,slicer,studio]"
 	touch $@
 
 demo: $(VENV)/.installed

@@ -169,7 +169,7 @@ def add_inference_commands(sub) -> None:
                     help="where the region maps' mixed view is computed: near the structure (default; regions "
                          "exact on the segmentation and its uncertain voxels) or all (the full map, slower)")
     sg.add_argument("--backend", choices=["auto", "torch", "openvino"], default="auto",
-                    help="network engine on the CPU: auto takes OpenVINO when installed (faster), else torch")
+                    help="network engine: torch (auto) or openvino (CPU only, opt-in: pip install openvino)")
     sg.add_argument("--png", action="store_true", help="also draw overview.png")
     sg.add_argument("--json-progress", action="store_true", help="progress and summary as JSON lines")
     sg.add_argument("--progress-file", help="append progress and the summary as JSON lines to this file")

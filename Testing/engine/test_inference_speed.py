@@ -91,7 +91,7 @@ def test_openvino_backend_gives_the_torch_labels(demo_case, tmp_path, monkeypatc
     assert np.array_equal(ov_seg.label, torch_seg.label)
     assert (ov_seg.regions != torch_seg.regions).mean() < 1e-4
     assert len(list((tmp_path / "cache" / "openvino").iterdir())) == 1  # converted once, kept
-    again = segment_array(image, geom, bundle, SegmentOptions(device="cpu"))  # auto: OpenVINO, from the cache
+    again = segment_array(image, geom, bundle, SegmentOptions(device="cpu", backend="openvino"))  # from the cache
     assert np.array_equal(again.label, ov_seg.label)
 
 
