@@ -12,16 +12,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 from sgrs.util.threads import passive_openmp  # noqa: E402
 
 passive_openmp()  # as the engine's processes do (docs/benchmarks.md): before torch is imported
 import torch  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 from sgrs.data.image_io import Geometry  # noqa: E402
 from sgrs.data.phantom import make_case  # noqa: E402
 from sgrs.evaluation.metrics import dice  # noqa: E402

@@ -24,14 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 from sgrs.util.threads import passive_openmp  # noqa: E402
 
 passive_openmp()  # as the engine's processes do (docs/benchmarks.md): before torch is imported
 import torch  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 from sgrs.data.image_io import Geometry, write_image  # noqa: E402
 from sgrs.data.phantom import make_case  # noqa: E402
 from sgrs.inference.segment import SegmentOptions, segment_array, segment_file  # noqa: E402
@@ -66,7 +65,6 @@ def check_tests(device, sizes) -> tuple[str, bool]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if device.type == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""
-    t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", sizes["tests"]],
                           cwd=ROOT, capture_output=True, text=True, env=env)
     last = (done.stdout.strip().splitlines() or ["no output"])[-1]

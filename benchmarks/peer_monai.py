@@ -22,14 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 from sgrs.util.threads import passive_openmp  # noqa: E402
 
 passive_openmp()  # as the engine's processes do (docs/benchmarks.md): before torch is imported
 import torch  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 from sgrs.data.phantom import make_case  # noqa: E402
 from sgrs.inference.backends import make_predictor, openvino_available  # noqa: E402
 from sgrs.inference.sliding import model_predictor, sliding_window  # noqa: E402
