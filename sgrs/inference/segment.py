@@ -253,7 +253,7 @@ def segment_file(image_path, bundle_path, out_dir, options: SegmentOptions = Seg
         raise InputError(f"{image_path}: image of size {image.shape} is too thin to segment")
     seg = segment_array(image, geometry, bundle, options, progress, on_warning=on_warning)
     seg.summary["input"] = str(image_path)
-    seg.summary["scan"].setdefault("seconds", {})["read"] = round(read, 2)
+    seg.summary["scan"]["seconds"] = {"read": round(read, 2), **seg.summary["scan"].get("seconds", {})}  # in order
     if source is not None:
         seg.summary["scan"]["steps"].insert(0, source.pop("step"))
         seg.summary["scan"]["series"] = source
