@@ -7,6 +7,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "SGRSSegment"))
 sys.path.insert(0, str(ROOT / "SGRSTrain"))
+from sgrs.util.threads import passive_openmp  # noqa: E402
+
+passive_openmp()  # as engine processes do: spinning OpenMP threads crawl on a shared CPU (issue 17)
 OFFICIAL_KEYS = ROOT / "Testing" / "data" / "official-vnet-state-dict.txt"  # the released checkpoint's key list
 
 

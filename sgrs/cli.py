@@ -199,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from .util.threads import passive_openmp
+    passive_openmp()  # before a command imports torch
     args = build_parser().parse_args(argv)
     if os.environ.get("SGRS_ENGINE_PID_FILE"):  # started by a GUI: tell it our PID (a launcher may sit between)
         from .util.background import record_engine_pid

@@ -15,7 +15,8 @@ def _segment(args) -> int:
     options = SegmentOptions(overlap=args.overlap, regions=args.regions, delta_rule=args.delta_rule,
                              tau=args.tau, device=args.device, weights=args.weights, batch_size=args.batch,
                              postprocess=args.postprocess, keep_spacing=args.keep_spacing,
-                             interpolation=args.interpolation, roi=_roi(args), series=args.series)
+                             interpolation=args.interpolation, roi=_roi(args), series=args.series,
+                             fast=args.fast, mixed_view=args.mixed_view, backend=args.backend)
     bar = ProgressBar(1, "segment", enabled=not (args.json_progress or args.progress_file))
 
     def report(record):
@@ -31,10 +32,20 @@ def _segment(args) -> int:
             bar.total = total
             bar.update(done)
 
-    seg, files = segment_file(args.image, args.model, args.out, options, png=args.png, progress=progress)
+    told = []
+
+    def warn(text):  # at once, on the status line and in the progress file; the summary keeps them too
+        told.append(text)
+        print(f"\nsgrs: warning: {text}", file=sys.stderr, flush=True)
+        if args.json_progress or args.progress_file:
+            report({"event": "warning", "message": text})
+
+    seg, files = segment_file(args.image, args.model, args.out, options, png=args.png, progress=progress,
+                              on_warning=warn)
     bar.close()
     for warning in seg.summary.get("warnings", []):
-        print(f"sgrs: warning: {warning}", file=sys.stderr)
+        if warning not in told:
+            print(f"sgrs: warning: {warning}", file=sys.stderr)
     if args.json_progress or args.progress_file:
         report({"event": "finished", "summary": seg.summary, "files": {k: str(v) for k, v in files.items()}})
     if not args.json_progress:
@@ -80,6 +91,9 @@ def _roi(args):
 def describe(summary: dict, files: dict) -> str:
     lines = [f"segmented {summary.get('input', '')} in {summary['seconds']:.1f} s on {summary['device']} "
              f"({summary['windows']} windows)"]
+    split = summary.get("scan", {}).get("seconds") or {}
+    if split:
+        lines.append("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in split.items()))
     lines += [f"  scan: {step}" for step in summary.get("scan", {}).get("steps", [])]
     for name, c in summary["classes"].items():
         lines.append(f"  {name}: {c['ml']:.2f} mL")
@@ -148,6 +162,14 @@ def add_inference_commands(sub) -> None:
     sg.add_argument("--roi-size", type=float, nargs=3, metavar=("SX", "SY", "SZ"), help="ROI size, mm")
     sg.add_argument("--series", metavar="UID", help="DICOM folder: SeriesInstanceUID to read "
                     "(default: the largest 3D series; list them with 'sgrs series DIR')")
+    sg.add_argument("--fast", action="store_true",
+                    help="window overlap 0.25 instead of --overlap: about 2.5x fewer windows, a small Dice cost "
+                         "(docs/benchmarks.md)")
+    sg.add_argument("--mixed-view", choices=["near", "all"], default="near",
+                    help="where the region maps' mixed view is computed: near the structure (default; regions "
+                         "exact on the segmentation and its uncertain voxels) or all (the full map, slower)")
+    sg.add_argument("--backend", choices=["auto", "torch", "openvino"], default="auto",
+                    help="network engine: torch (auto) or openvino (CPU only, opt-in: pip install openvino)")
     sg.add_argument("--png", action="store_true", help="also draw overview.png")
     sg.add_argument("--json-progress", action="store_true", help="progress and summary as JSON lines")
     sg.add_argument("--progress-file", help="append progress and the summary as JSON lines to this file")

@@ -14,15 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..data.image_io import Geometry, read_scan, write_image
 from ..data.normalize import Normalization
 from ..evaluation.metrics import largest_component
-from ..method.synergy import DELTA_RULES
+from ..method.synergy import DELTA_RULES, class_argmax, entropy_log10
 from ..models.bundle import Bundle, load_bundle
 from ..models.meta import region_rule
 from ..util.atomic import write_text
-from ..util.device import autocast_for, resolve_device
+from ..util.device import resolve_device
 from ..util.errors import InputError, ModelError, SGRSError
 from .maps import DELTA, OMEGA, REGION_KEYS, REGION_NAMES, THETA, maps_by_slab  # noqa: F401 (re-exported)
 from .overview import draw_overview
@@ -34,8 +35,14 @@ from .prepare import (  # noqa: F401
     prepare_image,
 )
 from .resample import INTERPOLATORS
-from .sliding import count_windows, model_predictor, sliding_window
+from .backends import make_predictor
+from .memory import OomLadder
+from .sliding import count_windows, sliding_window
 from .trust import review_fields
+
+
+FAST_OVERLAP = 0.25
+MIXED_VIEWS = ("near", "all")
 
 
 @dataclass
@@ -53,6 +60,13 @@ class SegmentOptions:
     interpolation: str = "linear"      # image resampling: "linear" or "bspline"
     roi: tuple | None = None           # (xmin, ymin, zmin, xmax, ymax, zmax), LPS mm, the image's coordinates
     series: str | None = None          # DICOM folder: SeriesInstanceUID (None: the largest 3D series)
+    mixed_view: str = "near"           # "near": the mixed view only around the structure; "all": everywhere
+    fast: bool = False                 # overlap FAST_OVERLAP instead of ``overlap`` (docs/benchmarks.md: its Dice cost)
+    backend: str = "auto"              # "auto" | "torch" | "openvino" (CPU only; see sgrs.inference.backends)
+
+    @property
+    def window_overlap(self) -> float:
+        return FAST_OVERLAP if self.fast else self.overlap
 
     def check(self) -> None:
         if not 0.0 <= self.overlap < 1.0:
@@ -61,6 +75,8 @@ class SegmentOptions:
             raise SGRSError(f"postprocess must be 'none' or 'lcc', not {self.postprocess!r}")
         if self.delta_rule is not None and self.delta_rule not in DELTA_RULES:
             raise SGRSError(f"delta rule must be one of {DELTA_RULES}, not {self.delta_rule!r}")
+        if self.mixed_view not in MIXED_VIEWS:
+            raise SGRSError(f"mixed view must be one of {MIXED_VIEWS}, not {self.mixed_view!r}")
         if self.interpolation not in INTERPOLATORS:
             raise SGRSError(f"interpolation must be one of {sorted(INTERPOLATORS)}, not {self.interpolation!r}")
 
@@ -75,8 +91,11 @@ class Segmentation:
 
 
 def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options: SegmentOptions,
-                  progress=None, warnings: list | None = None) -> Segmentation:
-    """Segment an (x, y, z) array already read; the Python API behind ``sgrs segment``."""
+                  progress=None, warnings: list | None = None, on_warning=None) -> Segmentation:
+    """Segment an (x, y, z) array already read; the Python API behind ``sgrs segment``.
+
+    ``on_warning(text)`` hears each warning as it happens (an out-of-memory recovery, for example);
+    all of them also end in ``summary["warnings"]``."""
     options.check()
     device = resolve_device(options.device)
     bundle.model.to(device)
@@ -96,11 +115,15 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     t_prep = time.monotonic()
     norm = prepare_image(image, plan, normalization)
     t_net = time.monotonic()
-    predict = model_predictor(bundle.model, autocast_for(device) if device.type == "cuda" else None,
-                              channels_last=device.type == "cpu")
-    result = sliding_window(predict, norm, patch, n_c, options.overlap, options.batch_size, device,
+    ladder = OomLadder(options.batch_size, device, on_warning)
+    predict = make_predictor(bundle.model, device, options.backend, patch)
+    stats: dict = {}
+    mixed_where = near_structure(tau) if options.regions and options.mixed_view == "near" else None
+    result = sliding_window(predict, norm, patch, n_c, options.window_overlap, options.batch_size, device,
                             progress=progress, mix_reference=bundle.mix_reference if options.regions else None,
-                            mix_lambda=lam)
+                            mix_lambda=lam, mixed_where=mixed_where, ladder=ladder, stats=stats)
+    warnings += ladder.warnings
+    device = ladder.device
     del norm
     p_u, p_m = result if options.regions else (result, None)
     del result
@@ -109,6 +132,7 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     del p_u, p_m
     plan.info["seconds"] = {"prepare": round(t_net - t_prep, 2), "network": round(t_back - t_net, 2),
                             "maps": round(time.monotonic() - t_back, 2)}
+    plan.info["network"] = {**stats, "backend": getattr(predict, "name", "torch"), "oom_steps": ladder.steps}
     post = options.postprocess or meta.get("postprocess", "none")
     main = largest_component(label > 0)
     n_fg = int(np.count_nonzero(label))
@@ -118,12 +142,22 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     del main
     out = Segmentation(label, regions, entropy, geometry)
     out.summary = summarize(out, bundle, options, device, time.monotonic() - t0, tau, rule, lam, warnings)
-    out.summary["windows"] = count_windows(plan.network_size, patch, options.overlap)
+    out.summary["windows"] = count_windows(plan.network_size, patch, options.window_overlap)
     out.summary["postprocess"] = post
     out.summary["fragment_share"] = fragment_share
     out.summary["scan"] = plan.to_json()
     out.summary.update(review_fields(label, entropy, regions, geometry, out.summary, meta))
     return out
+
+
+def near_structure(tau: float):
+    """The voxels whose regions the mixed view must decide: the plain view's foreground and its
+    voxels of more than half the Δ entropy threshold (a margin, so nothing Δ or foreground after
+    the resampling back to the scan's grid is missed)."""
+    def where(p_u: torch.Tensor) -> torch.Tensor:
+        p = p_u[None]
+        return ((class_argmax(p) > 0) | (entropy_log10(p) > tau / 2))[0]
+    return where
 
 
 def keep_largest_component(label: np.ndarray) -> np.ndarray:
@@ -145,9 +179,9 @@ def summarize(seg: Segmentation, bundle: Bundle, options, device, seconds, tau, 
     n_fg = int(fg.sum())
     summary = {
         "model": bundle.meta.get("name"), "model_path": str(bundle.path), "device": str(device),
-        "seconds": round(seconds, 2), "overlap": options.overlap, "size": list(seg.geometry.size),
+        "seconds": round(seconds, 2), "overlap": options.window_overlap, "fast": options.fast, "size": list(seg.geometry.size),
         "spacing": list(seg.geometry.spacing),
-        "windows": count_windows(seg.geometry.size, bundle.patch_size, options.overlap),
+        "windows": count_windows(seg.geometry.size, bundle.patch_size, options.window_overlap),
         "classes": {classes.get(v, str(v)): {"value": v, "voxels": int(counts[v]), "ml": round(counts[v] * voxel_ml, 3)}
                     for v in range(1, bundle.n_classes)},
         "foreground_ml": round(n_fg * voxel_ml, 3), "warnings": warnings,
@@ -186,6 +220,7 @@ def prepare_output(out_dir) -> Path:
 def write_outputs(seg: Segmentation, out_dir, png: bool = False, image: np.ndarray | None = None,
                   bundle: Bundle | None = None) -> dict[str, Path]:
     """Each file is written to a temp name and renamed: an existing output is never half-replaced."""
+    t0 = time.monotonic()
     out = prepare_output(out_dir)
     written = {"label": write_image(seg.label, seg.geometry, out / OUTPUT_FILES["label"]),
                "entropy": write_image(seg.entropy, seg.geometry, out / OUTPUT_FILES["entropy"])}
@@ -195,22 +230,30 @@ def write_outputs(seg: Segmentation, out_dir, png: bool = False, image: np.ndarr
         written["png"] = draw_overview(image, seg, out / OUTPUT_FILES["png"],
                                        title=bundle.meta.get("name") if bundle else None)
     summary = {**seg.summary, "files": {k: p.name for k, p in written.items()}}
+    if "seconds" in summary.get("scan", {}):
+        summary["scan"]["seconds"]["write"] = round(time.monotonic() - t0, 2)
     write_text(out / OUTPUT_FILES["summary"], json.dumps(summary, indent=1))
     written["summary"] = out / OUTPUT_FILES["summary"]
     return written
 
 
 def segment_file(image_path, bundle_path, out_dir, options: SegmentOptions = SegmentOptions(),
-                 png: bool = False, progress=None) -> tuple[Segmentation, dict[str, Path]]:
-    """Read, segment, write. Checks the output folder and the bundle before the long work."""
+                 png: bool = False, progress=None, on_warning=None) -> tuple[Segmentation, dict[str, Path]]:
+    """Read, segment, write. Checks the output folder and the bundle before the long work.
+
+    ``summary["scan"]["seconds"]`` splits the time: read, prepare (reorient, normalise, resample),
+    network, maps (probabilities back to the scan's grid, label, entropy, regions) and write."""
     prepare_output(out_dir)
     options.check()
+    t0 = time.monotonic()
     image, geometry, source = read_scan(image_path, options.series)
     bundle = load_bundle(bundle_path, weights=options.weights)
+    read = time.monotonic() - t0
     if min(image.shape) < 2:
         raise InputError(f"{image_path}: image of size {image.shape} is too thin to segment")
-    seg = segment_array(image, geometry, bundle, options, progress)
+    seg = segment_array(image, geometry, bundle, options, progress, on_warning=on_warning)
     seg.summary["input"] = str(image_path)
+    seg.summary["scan"]["seconds"] = {"read": round(read, 2), **seg.summary["scan"].get("seconds", {})}  # in order
     if source is not None:
         seg.summary["scan"]["steps"].insert(0, source.pop("step"))
         seg.summary["scan"]["series"] = source

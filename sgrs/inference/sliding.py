@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from typing import Callable
 
 import numpy as np
 import torch
+
+from .memory import CPU, HOST, OomLadder
 
 
 def window_starts(size: int, patch: int, overlap: float) -> list[int]:
@@ -53,64 +56,168 @@ def accumulation_dtype(shape, n_classes: int, views: int) -> torch.dtype:
 def sliding_window(predict: Callable[[torch.Tensor], torch.Tensor], image: np.ndarray, patch,
                    n_classes: int, overlap: float = 0.5, batch_size: int = 4, device="cpu",
                    accum_dtype=None, progress: Callable[[int, int], None] | None = None,
-                   mix_reference: np.ndarray | None = None, mix_lambda: float = 0.8):
+                   mix_reference: np.ndarray | None = None, mix_lambda: float = 0.8,
+                   mixed_where: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                   ladder: OomLadder | None = None, stats: dict | None = None):
     """Blended class probabilities (C, X, Y, Z) of a normalised (x, y, z) volume.
 
     ``predict`` maps a (B, 1, *patch) batch to probabilities (B, C, *patch). With a
-    ``mix_reference`` patch, every window is also predicted mixed, λ·window + (1 − λ)·reference, in
-    the same forward pass, and the result is the pair (P_U, P_M).
+    ``mix_reference`` patch, windows are also predicted mixed, λ·window + (1 − λ)·reference, in a
+    second pass, and the result is the pair (P_U, P_M). ``mixed_where`` (P_U block → bool mask)
+    limits that second pass to the windows holding a voxel it marks: P_M is exact wherever every
+    window covering a voxel was computed (all marked voxels and a margin around them) and P_U
+    elsewhere. ``ladder`` decides what an out-of-memory error does (see :mod:`.memory`);
+    ``stats`` receives the windows computed and the network's seconds per window.
     """
     padded, crop = pad_volume(image, patch)
-    volume = torch.from_numpy(padded).to(device)
-    weight = gaussian_weight(patch, device=device)
+    ladder = ladder or OomLadder(batch_size, device)
     views = 1 if mix_reference is None else 2
     accum_dtype = accum_dtype or accumulation_dtype(padded.shape, n_classes, views)
-    sums = [torch.zeros((n_classes,) + padded.shape, dtype=accum_dtype, device=device) for _ in range(views)]
-    norm = torch.zeros(padded.shape, dtype=accum_dtype, device=device)
-    weight_acc = weight.to(accum_dtype)
-    ref = None if mix_reference is None else torch.from_numpy(np.ascontiguousarray(mix_reference)).to(device)
-    starts = list(itertools.product(*(window_starts(s, p, overlap) for s, p in zip(padded.shape, patch))))
-    for i in range(0, len(starts), batch_size):
-        chunk = starts[i:i + batch_size]
-        windows = [tuple(slice(a, a + p) for a, p in zip(st, patch)) for st in chunk]
-        batch = torch.stack([volume[w] for w in windows])[:, None]
-        if ref is not None:
-            batch = torch.cat([batch, mix_lambda * batch + (1.0 - mix_lambda) * ref])
-        probs = (predict(batch).float() * weight).to(accum_dtype)
-        for k, w in enumerate(windows):
-            for v in range(views):
-                sums[v][(slice(None),) + w] += probs[v * len(windows) + k]
-            norm[w] += weight_acc
+    inputs = {"volume": torch.from_numpy(padded), "weight": gaussian_weight(patch)}
+    if mix_reference is not None:
+        inputs["ref"] = torch.from_numpy(np.ascontiguousarray(mix_reference))
+    inputs = {k: v.to(ladder.device) for k, v in inputs.items()}
+    acc = _allocate(ladder, {"p_u": (n_classes,) + padded.shape, "norm": padded.shape}, accum_dtype)
+    starts = itertools.product(*(window_starts(s, p, overlap) for s, p in zip(padded.shape, patch)))
+    windows = [tuple(slice(a, a + p) for a, p in zip(st, patch)) for st in starts]
+    timing = {"windows": 0, "seconds": 0.0}
+    total = len(windows) * views
+
+    def plain(chunk):
+        return torch.stack([inputs["volume"][w] for w in chunk])[:, None]
+
+    def mixed(chunk):
+        return mix_lambda * plain(chunk) + (1.0 - mix_lambda) * inputs["ref"]
+
+    def tick(done):
         if progress:
-            progress(min(i + batch_size, len(starts)), len(starts))
-    out = []
-    for s_ in sums:
-        s_ /= norm
-        out.append(s_[(slice(None),) + crop])
+            progress(done, total)
+
+    _pass(predict, windows, plain, acc, "p_u", "norm", inputs, ladder, timing, tick)
+    acc["p_u"] /= acc["norm"]
+    out = [acc["p_u"]]
+    if mix_reference is not None:
+        chosen, norm_key = windows, "norm"
+        if mixed_where is not None:
+            marked = _marked(acc["p_u"], mixed_where)
+            chosen, norm_key = [w for w in windows if bool(marked[_grown(w)].any())], "norm_m"
+            total = len(windows) + len(chosen)
+            del marked
+        shapes = {"p_m": (n_classes,) + padded.shape} | ({norm_key: padded.shape} if norm_key != "norm" else {})
+        acc.update(_allocate(ladder, shapes, accum_dtype))
+        _pass(predict, chosen, mixed, acc, "p_m", norm_key if norm_key != "norm" else None, inputs, ladder, timing,
+              lambda done: tick(len(windows) + done))
+        if norm_key == "norm":
+            acc["p_m"] /= acc["norm"]
+        else:  # exact where every covering window ran, the plain view elsewhere
+            _finish_partial(acc["p_m"], acc["norm_m"], acc["p_u"], acc["norm"])
+        out.append(acc["p_m"])
+    if stats is not None:
+        stats.update({"windows_plain": len(windows), "windows_mixed": total - len(windows) if views == 2 else 0,
+                      "network_seconds": round(timing["seconds"], 3),
+                      "seconds_per_window": round(timing["seconds"] / max(timing["windows"], 1), 5),
+                      "batch_size": ladder.batch_size})
+    out = [o[(slice(None),) + crop] for o in out]
     return out[0] if views == 1 else (out[0], out[1])
+
+
+def _allocate(ladder: OomLadder, shapes: dict, dtype) -> dict:
+    """Zeroed accumulators on the ladder's accumulation device; on the host after an OOM there."""
+    while True:
+        try:
+            return {k: torch.zeros(s, dtype=dtype, device=ladder.accum_device) for k, s in shapes.items()}
+        except Exception as error:  # noqa: BLE001 (re-raised unless out of memory)
+            ladder.climb(error, allow=(HOST,))
+
+
+def _grown(window: tuple, by: int = 1) -> tuple:
+    """The window one voxel wider on every side: a voxel next to a marked one gets all its windows too,
+    so the linear resampling back to the scan's grid reads only exact neighbours."""
+    return tuple(slice(max(0, w.start - by), w.stop + by) for w in window)
+
+
+def _marked(p_u: torch.Tensor, where, slab: int = 16) -> torch.Tensor:
+    """``where`` over P_U a z-slab at a time (bounded float temporaries on large volumes)."""
+    marked = torch.zeros(p_u.shape[1:], dtype=torch.bool, device=p_u.device)
+    for z0 in range(0, p_u.shape[-1], slab):
+        marked[..., z0:z0 + slab] = where(p_u[..., z0:z0 + slab].float())
+    return marked
+
+
+def _finish_partial(p_m, norm_m, p_u, norm, slab: int = 16) -> None:
+    """In place, a z-slab at a time: P_M where every covering window ran, P_U elsewhere."""
+    for z0 in range(0, p_m.shape[-1], slab):
+        zs = (Ellipsis, slice(z0, z0 + slab))
+        complete = norm_m[zs] >= norm[zs] * (1 - 1e-3)
+        p_m[zs] = torch.where(complete, p_m[zs] / norm_m[zs].clamp_min(1e-6), p_u[zs])
+
+
+def _pass(predict, windows, make_batch, acc, key, norm_key, inputs, ladder, timing, tick) -> None:
+    """Predict ``windows`` in batches and add their Gaussian-weighted probabilities to ``acc[key]``."""
+    i = 0
+    while i < len(windows):
+        chunk = windows[i:i + ladder.batch_size]
+        t0 = time.perf_counter()
+        try:
+            probs = predict(make_batch(chunk))
+            probs = (probs.float() * inputs["weight"]).to(acc[key].device, acc[key].dtype)
+        except Exception as error:  # noqa: BLE001 (re-raised unless out of memory)
+            step = ladder.climb(error)
+            if step == HOST:
+                acc.update({k: v.cpu() for k, v in acc.items()})
+            elif step == CPU:
+                inputs.update({k: v.cpu() for k, v in inputs.items()})
+                if hasattr(predict, "to"):
+                    predict.to("cpu")
+            continue
+        timing["seconds"] += time.perf_counter() - t0
+        timing["windows"] += len(chunk)
+        weight = inputs["weight"].to(acc[key].device, acc[key].dtype) if norm_key else None
+        for k, w in enumerate(chunk):
+            acc[key][(slice(None),) + w] += probs[k]
+            if norm_key:
+                acc[norm_key][w] += weight
+        i += len(chunk)
+        tick(i)
 
 
 def count_windows(shape, patch, overlap: float) -> int:
     return int(np.prod([len(window_starts(max(s, p), p, overlap)) for s, p in zip(shape, patch)]))
 
 
-def model_predictor(model: torch.nn.Module, autocast=None,
-                    channels_last: bool = False) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Softmax probabilities of ``model`` in eval mode, optionally under an autocast context.
+class Predictor:
+    """Softmax probabilities of a model in eval mode, optionally under an autocast context.
 
-    ``channels_last`` runs the convolutions in channels-last-3d memory format (1.3× faster on the
-    development CPU, identical to float rounding; see docs/benchmarks.md). It converts ``model``.
+    ``channels_last`` runs the convolutions in channels-last-3d memory format and ``fold_bn`` on a
+    copy with the BatchNorm folded into the convolutions (both identical to float rounding, both
+    faster on the CPU: see docs/benchmarks.md). ``to(device)`` moves it (the out-of-memory fallback).
     """
-    model.eval()
-    if channels_last:
-        model.to(memory_format=torch.channels_last_3d)
 
-    def predict(batch: torch.Tensor) -> torch.Tensor:
+    def __init__(self, model: torch.nn.Module, autocast=None, channels_last: bool = False, fold_bn: bool = False):
+        from ..models.vnet import fold_batchnorm
+
+        model.eval()
+        self.model = fold_batchnorm(model) if fold_bn else model
+        self.autocast, self.channels_last = autocast, channels_last
         if channels_last:
-            batch = batch.contiguous(memory_format=torch.channels_last_3d)
-        if autocast is None:
-            return model(batch).softmax(1)
-        with autocast():
-            return model(batch).float().softmax(1)
+            self.model.to(memory_format=torch.channels_last_3d)
 
-    return predict
+    def to(self, device) -> "Predictor":
+        self.model.to(device)
+        if torch.device(device).type == "cpu":
+            self.autocast = None
+        return self
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last_3d)
+        if self.autocast is None:
+            return self.model(batch).softmax(1)
+        with self.autocast():
+            return self.model(batch).float().softmax(1)
+
+
+def model_predictor(model: torch.nn.Module, autocast=None, channels_last: bool = False,
+                    fold_bn: bool = False) -> Predictor:
+    """A :class:`Predictor`; with ``channels_last`` and without ``fold_bn`` it converts ``model``."""
+    return Predictor(model, autocast, channels_last, fold_bn)

@@ -104,3 +104,28 @@ def build_model(arch: dict) -> VNet:
     if arch.get("name", "vnet") != "vnet":
         raise ValueError(f"unknown architecture {arch.get('name')!r}")
     return VNet(int(arch["n_classes"]), int(arch["n_filters"]), int(arch.get("in_channels", 1)))
+
+
+@torch.no_grad()
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """An inference copy of ``model`` with each eval-mode BatchNorm folded into the convolution
+    before it (weights scaled, bias shifted) and replaced by an identity: one pass over every
+    feature map fewer per block, the same function up to float rounding. ``model`` is unchanged."""
+    import copy
+
+    folded = copy.deepcopy(model).eval()
+    for seq in folded.modules():
+        if not isinstance(seq, nn.Sequential):
+            continue
+        for i in range(len(seq) - 1):
+            conv, bn = seq[i], seq[i + 1]
+            if isinstance(conv, (nn.Conv3d, nn.ConvTranspose3d)) and isinstance(bn, nn.BatchNorm3d):
+                scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                out_axis = 1 if isinstance(conv, nn.ConvTranspose3d) else 0
+                shape = [1] * conv.weight.dim()
+                shape[out_axis] = -1
+                conv.weight.mul_(scale.reshape(shape))
+                bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+                conv.bias = nn.Parameter((bias - bn.running_mean) * scale + bn.bias)
+                seq[i + 1] = nn.Identity()
+    return folded

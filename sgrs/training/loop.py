@@ -28,7 +28,7 @@ from ..method.synergy import class_argmax
 from ..models.bundle import default_classes, load_bundle, save_bundle
 from ..models.card import world_of_images
 from ..models.vnet import VNet
-from ..util.device import autocast_for, resolve_device
+from ..util.device import autocast_for, is_out_of_memory, resolve_device, training_fit_advice
 from ..util.errors import JobError, SGRSError
 from ..util.progress import ProgressBar, emit_json, format_seconds
 from . import distributed as ddp
@@ -154,6 +154,10 @@ def train(config: TrainConfig, resume: bool = False, json_progress: bool = False
         record_failure(str(exc))
         raise
     except Exception as exc:
+        if is_out_of_memory(exc):  # one line that says how to fit, not a traceback
+            reason = training_fit_advice(device, config.batch, config.patch)
+            record_failure(reason)
+            raise SGRSError(reason) from None
         record_failure(f"{type(exc).__name__}: {exc}")
         raise
     finally:

@@ -33,3 +33,25 @@ def autocast_for(device: torch.device):
     if device.type == "cuda":
         return functools.partial(torch.autocast, "cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """A device (CUDA, MPS) or host out-of-memory error, whatever the torch version calls it."""
+    oom = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", ())
+    if isinstance(error, (MemoryError, oom)):
+        return True
+    return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+
+
+def training_fit_advice(device: torch.device, batch: int, patch) -> str:
+    """One line: what ran out of memory and the (batch, patch) to try next."""
+    where = f"{device.type} out of memory"
+    if device.type == "cuda":
+        total = torch.cuda.get_device_properties(device).total_memory / 2**30
+        where += f" ({total:.0f} GiB GPU)"
+    size = "×".join(map(str, patch))
+    if batch > 2:
+        hint = f"--batch {max(2, batch // 2)}"
+    else:  # 20 % smaller on every axis, kept divisible by 16 (the V-Net's four stride-2 stages)
+        hint = "--patch " + " ".join(str(max(16, int(p * 0.8) // 16 * 16)) for p in patch)
+    return f"{where} training batch {batch} at patch {size}: try {hint} (or a larger GPU / --device cpu)"
