@@ -95,11 +95,13 @@ def _run_case(case: CaseSource, folder: Path, bundle, options, outputs: BatchOut
 
             source = retrieve(Reference.parse(case.source), pulled)
             case_options = replace(case_options, series=None)
+        # the SEG's sources are checked before the long work, not after it
+        datasets = _seg_sources(source, case_options, outputs, case) if outputs.dicom_seg else None
         image, geometry, series = read_scan(source, case_options.series)
         seg = segment_read(image, geometry, series, bundle, case_options, progress, where=case.source)
         extra = {}
-        if outputs.dicom_seg:
-            extra["dicom_seg"] = _write_seg(seg, source, bundle, folder, outputs, case)
+        if datasets is not None:
+            extra["dicom_seg"] = _write_seg(seg, datasets, bundle, folder, outputs, case)
     seg.summary["batch"] = {"key": key, "case": case.id, "seconds": round(time.monotonic() - t0, 2)}
     seg.summary.update(extra)
     written = write_outputs(seg, folder, outputs.png, image, bundle, extra_files=_extra_files(extra))
@@ -110,20 +112,24 @@ def _extra_files(extra: dict) -> dict:
     return {"dicom_seg": Path(extra["dicom_seg"]["file"]).name} if "dicom_seg" in extra else {}
 
 
-def _write_seg(seg, source: Path, bundle, folder: Path, outputs: BatchOutputs, case: CaseSource) -> dict:
-    from ..data.dicom_seg import source_datasets, write_dicom_seg
+def _seg_sources(source: Path, options, outputs: BatchOutputs, case: CaseSource):
+    from ..data.dicom_seg import source_datasets
     from ..util.errors import InputError
 
-    series = seg.summary.get("scan", {}).get("series")
-    if series is None:
+    if not source.is_dir():
         raise InputError(f"{case.source}: --dicom-seg needs a DICOM series as input, not an image file")
-    datasets = source_datasets(source, series["uid"])
+    if outputs.push and not case.is_url:
+        raise InputError(f"{case.source}: --push stores the SEG on the DICOMweb server the scan came from; "
+                         "this scan is not from one")
+    return source_datasets(source, options.series)
+
+
+def _write_seg(seg, datasets, bundle, folder: Path, outputs: BatchOutputs, case: CaseSource) -> dict:
+    from ..data.dicom_seg import write_dicom_seg
+
     info = write_dicom_seg(seg.label, seg.regions, datasets, bundle.meta, folder / "label.seg.dcm")
     info["file"] = Path(info["file"]).name
     if outputs.push:
-        if not case.is_url:
-            raise InputError(f"{case.source}: --push stores the SEG on the DICOMweb server the scan came from; "
-                             "this scan is not from one")
         from ..data.dicomweb import Reference, store
 
         root = Reference.parse(case.source).root
