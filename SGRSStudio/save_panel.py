@@ -39,6 +39,7 @@ class SavePanel(Panel):
         v3.VBtn("Save", color="primary", block=True, click=self.save_clicked, id="save-run", disabled=("!case_id",))
         with v3.VList(density="compact", id="save-written"):
             v3.VListItem(v_for="f in save_written", key="f", title=("f",))
+        self.studio.pacs.build_send()
 
     def save_clicked(self):
         written = self.studio.guard(self.save, self.state.save_folder, FORMATS[self.state.save_format],

@@ -145,3 +145,23 @@ def store(root: str, paths) -> None:
     datasets = [pydicom.dcmread(p) for p in paths]
     with talking_to(root, "storing the DICOM SEG"):
         client.store_instances(datasets)
+
+
+def pull_volume(ref: Reference, folder) -> tuple[Path, Path, dict]:
+    """WADO-RS a series into ``folder/dicom`` and write it as ``folder/image.nrrd``:
+    (volume file, DICOM folder, the series read). The DICOM files stay: a SEG of it will reference them."""
+    from .image_io import read_scan, write_image
+
+    folder = Path(folder)
+    dicom = retrieve(ref, folder / "dicom")
+    image, geometry, series = read_scan(dicom)
+    return write_image(image, geometry, folder / "image.nrrd"), dicom, series
+
+
+def send_seg(root: str, label, regions, dicom_folder, meta: dict, path, series_uid: str | None = None) -> dict:
+    """Write ``label`` (and ``regions``) as a DICOM SEG on the series in ``dicom_folder``, store it with STOW-RS."""
+    from .dicom_seg import source_datasets, write_dicom_seg
+
+    info = write_dicom_seg(label, regions, source_datasets(dicom_folder, series_uid), meta, Path(path))
+    store(root, [path])
+    return {**info, "pushed_to": root}

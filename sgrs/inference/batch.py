@@ -132,9 +132,8 @@ def _write_seg(seg, datasets, bundle, folder: Path, outputs: BatchOutputs, case:
     if outputs.push:
         from ..data.dicomweb import Reference, store
 
-        root = Reference.parse(case.source).root
-        store(root, [folder / "label.seg.dcm"])
-        info["pushed_to"] = root
+        info["pushed_to"] = Reference.parse(case.source).root
+        store(info["pushed_to"], [folder / "label.seg.dcm"])
     return info
 
 
