@@ -52,7 +52,8 @@ def _segment_one(args, case, options, outputs) -> int:
 
     summary = segment_one(case, args.out, args.model, options, outputs, progress)
     bar.close()
-    files = {k: Path(args.out) / name for k, name in summary["files"].items()}
+    files = {**{k: Path(args.out) / name for k, name in summary["files"].items()},
+             "summary": Path(args.out) / "summary.json"}
     for warning in summary.get("warnings", []):
         print(f"sgrs: warning: {warning}", file=sys.stderr)
     if quiet:
