@@ -68,8 +68,7 @@ def connect(root: str):
 
     auth, _ = auth_for(root)
     session = requests.Session()
-    session.auth = auth
-    session.trust_env = False  # our credentials only: no proxy or netrc surprises from requests itself
+    session.auth = auth  # requests still takes proxies and a CA bundle (REQUESTS_CA_BUNDLE) from the environment
     client = DICOMwebClient(url=root, session=session, timeout=TIMEOUT_S)
     client.set_http_retry_params(retry=False)  # a refused or missing server: say so at once
     return client

@@ -75,9 +75,10 @@ def _failure(folder: Path, key: str) -> str | None:
     return record.get("error") if record.get("key") == key else None
 
 
-def _run_case(case: CaseSource, folder: Path, bundle, options, outputs: BatchOutputs, key: str,
-              progress=None) -> dict:
-    """Segment one case into ``folder``; its summary (written last, so a crash leaves no false 'done')."""
+def _run_case(case: CaseSource, folder: Path, model, options, outputs: BatchOutputs, progress=None) -> dict:
+    """Segment one case into ``folder``; its summary (written last, so a crash leaves no false 'done').
+    ``model()`` gives (bundle, run key), called once the scan is read: a batch hands the loaded one,
+    a single scan loads it then, so a bad scan is reported before a bad model, as always."""
     from dataclasses import replace
 
     from ..data.image_io import read_scan
@@ -98,6 +99,7 @@ def _run_case(case: CaseSource, folder: Path, bundle, options, outputs: BatchOut
         # the SEG's sources are checked before the long work, not after it
         datasets = _seg_sources(source, case_options, outputs, case) if outputs.dicom_seg else None
         image, geometry, series = read_scan(source, case_options.series)
+        bundle, key = model()
         seg = segment_read(image, geometry, series, bundle, case_options, progress, where=case.source)
         extra = {}
         if datasets is not None:
@@ -202,7 +204,7 @@ def run_batch(cases: list[CaseSource], bundle_path, out, options, outputs: Batch
             else:
                 t0 = time.monotonic()
                 try:
-                    row = row_for(case, "done", _run_case(case, folder, bundle, options, outputs, key,
+                    row = row_for(case, "done", _run_case(case, folder, lambda: (bundle, key), options, outputs,
                                                           window_progress))
                 except (SGRSError, RuntimeError, ValueError, OSError, MemoryError) as exc:
                     error = _one_line(exc)
@@ -271,8 +273,11 @@ def segment_one(case: CaseSource, out, bundle_path, options, outputs: BatchOutpu
 
     prepare_output(out)
     options.check()
-    bundle = load_bundle(bundle_path, weights=options.weights)
-    return _run_case(case, Path(out), bundle, options, outputs, run_key(bundle_path, options, outputs), progress)
+    def model():
+        bundle = load_bundle(bundle_path, weights=options.weights)
+        return bundle, run_key(bundle_path, options, outputs)
+
+    return _run_case(case, Path(out), model, options, outputs, progress)
 
 
 def remove_pulled(folder: Path) -> None:
