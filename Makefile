@@ -1,6 +1,7 @@
 # Two entry points for a newcomer; each builds its own project-local virtual environment.
 #   make demo   segment the bundled sample with the bundled demo model
-#   make test   run the whole test suite (installs Debian's chromium for the Studio's browser tests)
+#   make test   run the whole test suite (installs Debian's chromium for the Studio's browser tests
+#               and orthanc + orthanc-dicomweb for the DICOMweb tests)
 #   make studio serve SGRS Studio on http://127.0.0.1:8080/ (see docs/studio.md)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -8,7 +9,7 @@ PY      = $(VENV)/bin/python
 # CPU build of PyTorch by default (GPU users: see README, "Using a GPU").
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test test-slow bench bench-ssl demo-model clean studio chromium
+.PHONY: demo test test-slow bench bench-ssl demo-model clean studio chromium orthanc
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,13 +25,18 @@ demo: $(VENV)/.installed
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
 
-test: $(VENV)/.installed chromium
+# The DICOMweb tests start a real Orthanc with its DICOMweb plugin (Testing/pacs/orthanc.py).
+orthanc:
+	@(command -v Orthanc >/dev/null 2>&1 && test -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so) || \
+		(apt-get update && apt-get install -y orthanc orthanc-dicomweb)
+
+test: $(VENV)/.installed chromium orthanc
 	$(PY) -m pytest -q
 
 studio: $(VENV)/.installed
 	$(VENV)/bin/sgrs-studio $(STUDIO_ARGS)
 
-test-slow: $(VENV)/.installed chromium
+test-slow: $(VENV)/.installed chromium orthanc
 	$(PY) -m pytest -q -m slow
 
 bench: $(VENV)/.installed

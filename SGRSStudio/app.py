@@ -30,6 +30,7 @@ from .annotate_panel import AnnotatePanel
 from .cases import CaseStore
 from .data_panel import DataPanel
 from .model_panel import ModelPanel
+from .pacs_panel import PacsSection
 from .regions_panel import RegionsPanel
 from .save_panel import SavePanel
 from .segment_panel import SegmentPanel
@@ -72,6 +73,7 @@ class Studio:
         self.annotate = AnnotatePanel(self)
         self.train = TrainPanel(self)
         self.save = SavePanel(self)
+        self.pacs = PacsSection(self)  # sections of the Data and Save panels
         self.panels = [self.data, self.model, self.segment, self.regions, self.annotate, self.train, self.save]
         self._build_ui()
         self.layout_manager.set_layout("Quad View")

@@ -57,6 +57,7 @@ class DataPanel(Panel):
             with v3.VCol(cols=4):
                 v3.VBtn("Open", click=self.open_folder_clicked, block=True, id="data-open-folder")
         html.Div(f"Data folder: {self.studio.data_dir}", classes="text-caption mb-2")
+        self.studio.pacs.build_open()
         v3.VDivider()
         html.Div("Cases", classes="text-subtitle-2 mt-2")
         with v3.VList(density="compact", id="case-list"):

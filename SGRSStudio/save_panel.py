@@ -45,6 +45,7 @@ class SavePanel(Panel):
                     v3.VBtn("Download", href=("'data-files/' + encodeURI(f)",), download=True,
                             __properties=[("download", "download")], size="x-small", variant="tonal",
                             prepend_icon="mdi-download", classes="save-download")
+        self.studio.pacs.build_send()
 
     def save_clicked(self):
         written = self.studio.guard(self.save, self.state.save_folder, FORMATS[self.state.save_format],

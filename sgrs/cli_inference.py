@@ -9,24 +9,43 @@ from .method.names import DEFAULT_RANK_SCORE, DELTA_RULES, RANK_SCORES
 
 
 def _segment(args) -> int:
-    from .inference.segment import SegmentOptions, segment_file
-    from .util.progress import ProgressBar, append_json, emit_json
+    from .inference.batch import BatchOutputs
+    from .inference.cases import collect_cases
+    from .inference.segment import SegmentOptions
 
     options = SegmentOptions(overlap=args.overlap, regions=args.regions, delta_rule=args.delta_rule,
                              tau=args.tau, device=args.device, weights=args.weights, batch_size=args.batch,
                              postprocess=args.postprocess, keep_spacing=args.keep_spacing,
                              interpolation=args.interpolation, roi=_roi(args), series=args.series,
                              fast=args.fast, mixed_view=args.mixed_view, backend=args.backend)
-    bar = ProgressBar(1, "segment", enabled=not (args.json_progress or args.progress_file))
+    outputs = BatchOutputs(png=args.png, dicom_seg=args.dicom_seg or args.push, push=args.push)
+    cases, batch = collect_cases(args.inputs)
+    if batch:
+        return _segment_batch(args, cases, options, outputs)
+    return _segment_one(args, cases[0], options, outputs)
+
+
+def _reporter(args):
+    from .util.progress import append_json, emit_json
 
     def report(record):
         if args.progress_file:  # a GUI reads this file: no pipe between us, nothing lost when it goes away
             append_json(args.progress_file, record)
         if args.json_progress:
             emit_json(record)
+    return report
+
+
+def _segment_one(args, case, options, outputs) -> int:
+    from .inference.batch import segment_one
+    from .util.progress import ProgressBar
+
+    quiet = args.json_progress or args.progress_file
+    bar = ProgressBar(1, "segment", enabled=not quiet)
+    report = _reporter(args)
 
     def progress(done, total):
-        if args.json_progress or args.progress_file:
+        if quiet:
             report({"event": "progress", "stage": "windows", "done": done, "total": total})
         else:
             bar.total = total
@@ -37,19 +56,20 @@ def _segment(args) -> int:
     def warn(text):  # at once, on the status line and in the progress file; the summary keeps them too
         told.append(text)
         print(f"\nsgrs: warning: {text}", file=sys.stderr, flush=True)
-        if args.json_progress or args.progress_file:
+        if quiet:
             report({"event": "warning", "message": text})
 
-    seg, files = segment_file(args.image, args.model, args.out, options, png=args.png, progress=progress,
-                              on_warning=warn)
+    summary = segment_one(case, args.out, args.model, options, outputs, progress, on_warning=warn)
     bar.close()
-    for warning in seg.summary.get("warnings", []):
+    files = {**{k: Path(args.out) / name for k, name in summary["files"].items()},
+             "summary": Path(args.out) / "summary.json"}
+    for warning in summary.get("warnings", []):
         if warning not in told:
             print(f"sgrs: warning: {warning}", file=sys.stderr)
-    if args.json_progress or args.progress_file:
-        report({"event": "finished", "summary": seg.summary, "files": {k: str(v) for k, v in files.items()}})
+    if quiet:
+        report({"event": "finished", "summary": summary, "files": {k: str(v) for k, v in files.items()}})
     if not args.json_progress:
-        print(describe(seg.summary, files))
+        print(describe(summary, files))
     return 0
 
 
@@ -73,6 +93,39 @@ def _rank(args) -> int:
         append_json(args.progress_file, {"event": "finished", "ranking": result})
     print(json.dumps(result) if args.json else describe(ranked, args.score))
     return 0
+
+
+def _segment_batch(args, cases, options, outputs) -> int:
+    import os
+
+    from .inference.batch import run_batch
+    from .util.progress import ProgressBar
+
+    quiet = args.json_progress or args.progress_file
+    main_rank = os.environ.get("RANK", "0") == "0"
+    bar = ProgressBar(len(cases), "cases", enabled=not quiet and main_rank)
+    report = _reporter(args)
+
+    def on_case(done, total, row, eta):
+        if quiet:
+            report({"event": "case", "case": row["case"], "status": row["status"], "error": row["error"],
+                    "done": done, "total": total, "eta_s": round(eta, 1)})
+        else:
+            bar.total = total
+            bar.update(done, f"{row['case'][:24]} {row['status']}", eta=eta)
+
+    result = run_batch(cases, args.model, args.out, options, outputs, on_case=on_case)
+    bar.close()
+    if not main_rank:
+        return 1 if result.failed else 0
+    counts = {s: sum(r["status"] == s for r in result.rows) for s in ("done", "failed")}
+    for row in result.failed:
+        print(f"sgrs: {row['case']}: failed: {row['error']}", file=sys.stderr)
+    if quiet:
+        report({"event": "finished", "results": str(result.csv), "cases": len(result.rows), **counts})
+    if not args.json_progress:
+        print(f"{len(result.rows)} cases: {counts['done']} done, {counts['failed']} failed; results: {result.csv}")
+    return 1 if result.failed else 0
 
 
 def _roi(args):
@@ -125,6 +178,23 @@ def _series(args) -> int:
     return 0
 
 
+def _dicomweb(args) -> int:
+    from .data.dicomweb import Reference, list_series, list_studies
+
+    ref = Reference.parse(args.url)
+    if ref.study is None:
+        rows = list_studies(ref.root)
+        text = [f"{len(rows)} studies on {ref.root}:"] + [
+            f"  {r['uid']}  {r['date'] or '?':8s}  {','.join(r['modalities']):8s} {r['series']:3d} series  "
+            f"{r['patient_id']}  {r['description']}" for r in rows]
+    else:
+        rows = list_series(ref.root, ref.study)
+        text = [f"{len(rows)} series in study {ref.study}:"] + [
+            f"  {r['uid']}  {r['modality'] or '?':4s} {r['instances']:5d} instances  {r['description']}" for r in rows]
+    print(json.dumps(rows) if args.json else "\n".join(text))
+    return 0
+
+
 def _evaluate(args) -> int:
     from .evaluation.evaluate import evaluate_folders, format_table, write_csv
 
@@ -138,8 +208,11 @@ def _evaluate(args) -> int:
 
 
 def add_inference_commands(sub) -> None:
-    sg = sub.add_parser("segment", help="segment a scan: label, Δ/Ω/Θ region and entropy maps, summary")
-    sg.add_argument("image", help="NRRD, NIfTI, MHA, ... or a DICOM series folder")
+    sg = sub.add_parser("segment", help="segment a scan or many: label, Δ/Ω/Θ region and entropy maps, summary")
+    sg.add_argument("inputs", nargs="+", metavar="INPUT",
+                    help="a scan (NRRD, NIfTI, MHA, ... or a DICOM series folder); or, for a batch "
+                         "(OUT/<case>/ and OUT/results.csv, resumable): a folder of scans, a cohort manifest, "
+                         "a list file (.txt/.list), several inputs, or a DICOMweb study/series URL")
     sg.add_argument("--model", required=True, help="model bundle folder")
     sg.add_argument("--out", required=True, help="output folder")
     sg.add_argument("--overlap", type=float, default=0.5, help="window overlap in [0, 1) (default 0.5)")
@@ -171,6 +244,10 @@ def add_inference_commands(sub) -> None:
     sg.add_argument("--backend", choices=["auto", "torch", "openvino"], default="auto",
                     help="network engine: torch (auto) or openvino (CPU only, opt-in: pip install openvino)")
     sg.add_argument("--png", action="store_true", help="also draw overview.png")
+    sg.add_argument("--dicom-seg", action="store_true",
+                    help="DICOM input: also write label.seg.dcm (classes, Δ and Θ as segments) on the source grid")
+    sg.add_argument("--push", action="store_true",
+                    help="DICOMweb input: store the DICOM SEG back on the server (STOW-RS); implies --dicom-seg")
     sg.add_argument("--json-progress", action="store_true", help="progress and summary as JSON lines")
     sg.add_argument("--progress-file", help="append progress and the summary as JSON lines to this file")
     sg.set_defaults(func=_segment)
@@ -189,6 +266,11 @@ def add_inference_commands(sub) -> None:
     rk.add_argument("--progress-file", help="append progress and the ranking as JSON lines to this file")
     rk.add_argument("--json", action="store_true", help="print the ranked list as JSON")
     rk.set_defaults(func=_rank)
+
+    dw = sub.add_parser("dicomweb", help="list a DICOMweb server's studies, or a study's series (QIDO-RS)")
+    dw.add_argument("url", help="service root (https://host/dicom-web) or a study URL (…/studies/UID)")
+    dw.add_argument("--json", action="store_true", help="as one JSON list")
+    dw.set_defaults(func=_dicomweb)
 
     se = sub.add_parser("series", help="list the DICOM series of a folder (UID, modality, size, files, description)")
     se.add_argument("folder")

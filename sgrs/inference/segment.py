@@ -218,8 +218,9 @@ def prepare_output(out_dir) -> Path:
 
 
 def write_outputs(seg: Segmentation, out_dir, png: bool = False, image: np.ndarray | None = None,
-                  bundle: Bundle | None = None) -> dict[str, Path]:
-    """Each file is written to a temp name and renamed: an existing output is never half-replaced."""
+                  bundle: Bundle | None = None, extra_files: dict | None = None) -> dict[str, Path]:
+    """Each file is written to a temp name and renamed: an existing output is never half-replaced.
+    ``extra_files``: {key: file name} already written to ``out_dir`` (the DICOM SEG), listed in the summary."""
     t0 = time.monotonic()
     out = prepare_output(out_dir)
     written = {"label": write_image(seg.label, seg.geometry, out / OUTPUT_FILES["label"]),
@@ -229,6 +230,7 @@ def write_outputs(seg: Segmentation, out_dir, png: bool = False, image: np.ndarr
     if png and image is not None:
         written["png"] = draw_overview(image, seg, out / OUTPUT_FILES["png"],
                                        title=bundle.meta.get("name") if bundle else None)
+    written.update({k: out / name for k, name in (extra_files or {}).items()})
     summary = {**seg.summary, "files": {k: p.name for k, p in written.items()}}
     if "seconds" in summary.get("scan", {}):
         summary["scan"]["seconds"]["write"] = round(time.monotonic() - t0, 2)
@@ -249,12 +251,19 @@ def segment_file(image_path, bundle_path, out_dir, options: SegmentOptions = Seg
     image, geometry, source = read_scan(image_path, options.series)
     bundle = load_bundle(bundle_path, weights=options.weights)
     read = time.monotonic() - t0
-    if min(image.shape) < 2:
-        raise InputError(f"{image_path}: image of size {image.shape} is too thin to segment")
-    seg = segment_array(image, geometry, bundle, options, progress, on_warning=on_warning)
-    seg.summary["input"] = str(image_path)
+    seg = segment_read(image, geometry, source, bundle, options, progress, where=image_path, on_warning=on_warning)
     seg.summary["scan"]["seconds"] = {"read": round(read, 2), **seg.summary["scan"].get("seconds", {})}  # in order
+    return seg, write_outputs(seg, out_dir, png, image, bundle)
+
+
+def segment_read(image, geometry, source: dict | None, bundle: Bundle, options: SegmentOptions, progress=None,
+                 where="", on_warning=None) -> Segmentation:
+    """:func:`segment_array` on what :func:`read_scan` returned; the summary names the input and its series."""
+    if min(image.shape) < 2:
+        raise InputError(f"{where}: image of size {image.shape} is too thin to segment")
+    seg = segment_array(image, geometry, bundle, options, progress, on_warning=on_warning)
+    seg.summary["input"] = str(where)
     if source is not None:
         seg.summary["scan"]["steps"].insert(0, source.pop("step"))
         seg.summary["scan"]["series"] = source
-    return seg, write_outputs(seg, out_dir, png, image, bundle)
+    return seg

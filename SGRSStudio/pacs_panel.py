@@ -1,0 +1,132 @@
+"""PACS (DICOMweb): *Open from PACS* in the Data panel lists the server's studies and loads a series;
+*Send to PACS* in the Save panel stores the case's label (and Δ / Θ regions) as a DICOM SEG on the
+series it came from. Credentials come from the Studio server's environment or netrc
+(:mod:`sgrs.data.credentials`): the browser never sees them.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from trame.widgets import html
+from trame.widgets import vuetify3 as v3
+
+from sgrs.data import dicomweb
+from sgrs.util.errors import InputError
+
+from . import scene_display
+
+URL_ENV = "SGRS_DICOMWEB_URL"    # the server the fields start with
+DICOM_FOLDER, SOURCE_ROOT, SOURCE_SERIES = "SGRS.DicomFolder", "SGRS.DicomwebRoot", "SGRS.SeriesUID"
+
+
+class PacsSection:
+    """Two small sections, built into the Data and Save panels."""
+
+    def __init__(self, studio):
+        self.studio, self.state, self.scene = studio, studio.state, studio.scene
+        self.state.update({"pacs_url": os.environ.get(URL_ENV, ""), "pacs_studies": [], "pacs_study": "",
+                           "pacs_series": [], "pacs_sent": ""})
+        studio.ctrl.trigger("pacs_study")(lambda uid: studio.guard(self.list_series, uid))
+        studio.ctrl.trigger("pacs_open")(lambda uid: studio.guard(self.open_series, self.state.pacs_study, uid))
+
+    # -- UI -----------------------------------------------------------------------------------
+    def build_open(self):
+        v3.VDivider(classes="my-2")
+        html.Div("Open from PACS (DICOMweb)", classes="text-subtitle-2")
+        with v3.VRow(dense=True, classes="align-center"):
+            with v3.VCol(cols=8):
+                v3.VTextField(v_model=("pacs_url",), label="DICOMweb URL", density="compact", hide_details=True,
+                              placeholder="https://pacs/dicom-web", id="pacs-url")
+            with v3.VCol(cols=4):
+                v3.VBtn("Studies", block=True, click=lambda: self.studio.guard(self.list_studies), id="pacs-list")
+        with v3.VList(density="compact", id="pacs-studies", v_show="pacs_studies.length && !pacs_study"):
+            v3.VListItem(v_for="s in pacs_studies", key="s.uid", click="trigger('pacs_study', [s.uid])",
+                         title=("s.title",), subtitle=("s.uid",))
+        with html.Div(v_show="pacs_study"):
+            v3.VBtn("All studies", size="small", variant="text", click="pacs_study = ''", id="pacs-back")
+            with v3.VList(density="compact", id="pacs-series"):
+                v3.VListItem(v_for="s in pacs_series", key="s.uid", click="trigger('pacs_open', [s.uid])",
+                             title=("s.title",), subtitle=("s.uid",), disabled=("!s.image",))
+
+    def build_send(self):
+        v3.VDivider(classes="my-2")
+        v3.VBtn("Send to PACS", block=True, click=lambda: self.studio.guard(self.send), id="pacs-send",
+                disabled=("!case_id",))
+        html.Div("{{ pacs_sent }}", v_show="pacs_sent", classes="text-caption", id="pacs-sent")
+
+    # -- actions ------------------------------------------------------------------------------
+    def list_studies(self):
+        root = dicomweb.Reference.parse(self.state.pacs_url.strip()).root
+        studies = dicomweb.list_studies(root)
+        self.state.pacs_study, self.state.pacs_series = "", []
+        self.state.pacs_studies = [{"uid": s["uid"], "title": " · ".join(
+            x for x in (s["patient"] or s["patient_id"], s["date"], ",".join(s["modalities"]), s["description"]) if x)
+            or s["uid"]} for s in studies]
+        self.studio.notify(f"{len(studies)} studies on {root}", "success")
+        return studies
+
+    def list_series(self, study: str):
+        root = dicomweb.Reference.parse(self.state.pacs_url.strip()).root
+        series = dicomweb.list_series(root, study)
+        self.state.pacs_series = [{"uid": s["uid"], "image": str(s["modality"]).upper() not in dicomweb.NOT_IMAGES,
+                                   "title": f"{s['modality']} · {s['instances']} instances · {s['description']}"}
+                                  for s in series]
+        self.state.pacs_study = study
+        return series
+
+    def open_series(self, study: str, series: str):
+        """Pull the series below the data folder and load it as a case."""
+        root = dicomweb.Reference.parse(self.state.pacs_url.strip()).root
+        ref = dicomweb.Reference(root, study, series)
+        folder = self.studio.data_dir / "pacs" / re.sub(r"[^0-9.]", "_", series)
+        path, dicom, info = dicomweb.pull_volume(ref, folder)
+        node = scene_display.load_volume(self.studio.slicer, path, info.get("description") or series)
+        for key, value in ((DICOM_FOLDER, str(dicom)), (SOURCE_ROOT, root), (SOURCE_SERIES, info["uid"])):
+            node.SetAttribute(key, value)
+        self.studio.set_case(node)
+        self.studio.data.refresh()
+        self.studio.notify(f"Opened {node.GetName()} from {root}", "success")
+        return node
+
+    def send(self):
+        """The label of the case (its annotation, else the model's result) and the result's Δ / Θ as a SEG."""
+        import numpy as np
+        from SGRSSegmentLib.volume_io import array_of
+
+        from sgrs.models.bundle import read_meta
+
+        volume = self.studio.case
+        if volume is None or not volume.GetAttribute(DICOM_FOLDER):
+            raise InputError("Send to PACS needs a case opened from PACS (Data panel, Open from PACS)")
+        segmentation, result = self._label_source(volume)
+        if segmentation is None:
+            raise InputError("Nothing to send yet: segment or annotate this case first.")
+        labelmap = self.studio.save._labelmap(segmentation, volume)
+        try:
+            label = array_of(labelmap).astype(np.uint8)
+        finally:
+            self.scene.RemoveNode(labelmap)
+        regions = array_of(result.regions).astype(np.uint8) if result and result.regions is not None else None
+        folder = Path(volume.GetAttribute(DICOM_FOLDER))
+        info = dicomweb.send_seg(volume.GetAttribute(SOURCE_ROOT), label, regions, folder,
+                                 read_meta(self.state.model_path), folder.parent / "label.seg.dcm",
+                                 volume.GetAttribute(SOURCE_SERIES))
+        self.state.pacs_sent = f"Sent {', '.join(info['segments'])} as SEG {info['sop_uid']}"
+        self.studio.notify(f"Sent the segmentation of {volume.GetName()} to {info['pushed_to']}", "success")
+        return info
+
+    def _label_source(self, volume):
+        """(segmentation to send, the model's result of this case or None): the annotation being edited,
+        else the case's own segmentation, else the model's result."""
+        from SGRSTrainLib import collect_cases
+
+        def of_case(node):
+            return node if node is not None and node.GetNodeReference("referenceImageGeometryRef") is volume else None
+
+        result = self.studio.regions.result
+        result = result if result is not None and of_case(result.segmentation) else None
+        case = next((c for c in collect_cases(self.scene) if c.volume is volume), None)
+        own = case.segmentation if case is not None and case.labelled else None
+        return of_case(self.studio.annotate.node) or own or (result.segmentation if result else None), result
