@@ -103,7 +103,7 @@ class PacsSection:
         segmentation, result = self._label_source(volume)
         if segmentation is None:
             raise InputError("Nothing to send yet: segment or annotate this case first.")
-        labelmap = self.studio.save._labelmap(segmentation, volume)
+        labelmap = scene_display.export_labelmap(self.studio.slicer, segmentation, volume)
         try:
             label = array_of(labelmap).astype(np.uint8)
         finally:
