@@ -8,20 +8,25 @@ student and teacher are evaluated, nothing is selected). Within a seed every arm
 same initial weights and sees the same labelled batches (both are functions of the seed), so the
 arms' differences are paired.
 
-Reported per arm: test Dice of the student and of the EMA teacher (mean ± sd over seeds of the
-mean over test cases), the paired difference to ``mean-teacher`` with a 95 % t-interval over the
-seed differences, and the Δ / Θ shares of the patch voxels per quarter of the run (from the step
+Every arm runs in the proxy regime (REGIME: poly learning rate, the reference teacher; the engine's
+dropout rule gives the 4-filter network Dropout3d(0.1)) unless the arm sets a key itself.
+
+Reported per arm: test Dice of the final student and of the final EMA teacher (mean ± sd over seeds
+of the mean over test cases), the paired difference to ``mean-teacher`` with a 95 % t-interval and a
+two-sided Wilcoxon signed-rank p over the seed differences, per-seed tables, paired contrasts
+(CONTRASTS) for student and teacher, and the Δ / Θ shares of the patch voxels per quarter of the run (from the step
 events in progress.jsonl). Results: ``<out>/results/<arm>-seed<s>.json`` (one per run; existing
 ones are skipped, so an interrupted benchmark continues where it stopped), ``<out>/results.md``
 and ``<out>/results.json``.
 
-    nice -n 10 python benchmarks/ssl_gain.py --out /work/bench-out            # CPU settings
+    nice -n 10 python benchmarks/ssl_gain.py --out /work/bench-out            # CPU: 12 seeds × MAIN_ARMS
+    nice -n 10 python benchmarks/ssl_gain.py --out /work/bench-out --only-seeds 6 7   # a part
     python benchmarks/ssl_gain.py --full --out /data/ssl-gain --workers 1      # GPU settings
     python benchmarks/ssl_gain.py --out /work/bench-out --report               # tables only
 
 Arms: a name from ARMS, or ``name:key=value,key=value`` with TrainConfig fields (values parsed as
-JSON, else kept as strings), e.g. ``sgrs-inter:method=sgrs,delta_rule=intersection``; plus the
-benchmark-only ``bench_dropout=P`` (the V-Net's Dropout3d probability, see ``set_dropout``).
+JSON, else kept as strings), e.g. ``sgrs-inter:method=sgrs,delta_rule=intersection`` or
+``mt-drop05:method=mean-teacher,dropout=0.5`` (REGIME's keys apply unless given).
 """
 from __future__ import annotations
 
@@ -45,33 +50,47 @@ CPU = {"size": (48, 48, 40), "spacing": (1.667, 1.667, 1.5), "patch": (32, 32, 3
 FULL = {"size": (160, 160, 120), "spacing": (0.5, 0.5, 0.5), "patch": (112, 112, 80), "filters": 16,
         "iterations": 15000, "batch": 4, "workers": 1, "threads": 0, "device": "auto"}
 
+# The proxy regime of issue 19, under every arm unless the arm sets the key itself: poly learning
+# rate and the reference teacher (train mode, noisy input). Dropout follows the engine's rule
+# (0.1 below 16 filters, so the 4-filter proxy never drops every channel of a layer; 0.5 at 16).
+REGIME = {"lr_policy": "poly", "teacher_noise": True}
 ARMS = {
     "supervised": {"method": "supervised"},
-    "mean-teacher": {"method": "mean-teacher"},
+    "mean-teacher": {"method": "mean-teacher"},          # UA-MT / SSL4MIS: softmax MSE, 0.1, ramp over the run
+    "self-training": {"method": "self-training"},        # hard labels (SGRS-Net's "base")
     "mix": {"method": "mix"},
     "default": {"method": "sgrs", "recipe": "default"},
     "paper": {"method": "sgrs", "recipe": "paper"},
     "released": {"method": "sgrs", "recipe": "released"},
+    # does the reference teacher help the full method? the same arm with the eval-mode teacher
+    "default-eval-teacher": {"method": "sgrs", "recipe": "default", "teacher_noise": False},
+    # why the released recipe collapsed in the 5-seed benchmark: its Dropout3d(0.5) at 4 filters, and
+    # that with the per-sample Dice of the released SoftDiceLoss switched off
+    "released-drop05": {"method": "sgrs", "recipe": "released", "dropout": 0.5},
+    "released-drop05-batch-dice": {"method": "sgrs", "recipe": "released", "dropout": 0.5,
+                                   "dice_per_sample": False},
     # the runaway-guard ablation: the default recipe with each guard (guard off = "default")
     "guard-delta-ce": {"method": "sgrs", "recipe": "default", "guard": "delta-ce"},
     "guard-tau-quantile": {"method": "sgrs", "recipe": "default", "guard": "tau-quantile"},
 }
+MAIN_ARMS = ["supervised", "mean-teacher", "self-training", "mix", "default", "paper", "released",
+             "default-eval-teacher"]
+COLLAPSE_ARMS = ["released-drop05", "released-drop05-batch-dice"]
 BASELINE = "mean-teacher"
 # further paired contrasts (a − b), reported when both arms have ≥ 2 common seeds: what each part adds
-CONTRASTS = [("mean-teacher", "supervised"), ("mix", "supervised"), ("default", "supervised"),
-             ("default", "mix"), ("paper", "mix"), ("released", "mix"), ("paper", "default"),
-             ("guard-delta-ce", "default"), ("guard-tau-quantile", "default"), ("guard-tau-quantile", "mix"),
-             ("sgrs-inter", "default"), ("sgrs-inter", "mix"), ("sgrs-dice-all", "default"), ("sgrs-agree", "default"), ("sgrs-agree", "mix"),
-             ("sgrs-agree", "guard-tau-quantile"),
-             ("sgrs-theta-none", "default"), ("default-nodrop", "mt-nodrop"), ("default-nodrop", "default"),
-             ("mt-nodrop", "mean-teacher"), ("mt-train-teacher", "mean-teacher")]
+CONTRASTS = [("mean-teacher", "supervised"), ("self-training", "supervised"), ("mix", "supervised"),
+             ("default", "supervised"), ("paper", "supervised"), ("released", "supervised"),
+             ("mix", "self-training"), ("default", "self-training"), ("default", "mix"),
+             ("paper", "default"), ("released", "default"), ("default", "default-eval-teacher"),
+             ("released-drop05", "released"), ("released-drop05-batch-dice", "released-drop05"),
+             ("guard-delta-ce", "default"), ("guard-tau-quantile", "default")]
 
 
 def parse_arm(spec: str) -> tuple[str, dict]:
     if ":" not in spec:
         if spec not in ARMS:
             raise SystemExit(f"unknown arm {spec!r}; known: {sorted(ARMS)} or name:key=value,...")
-        return spec, dict(ARMS[spec])
+        return spec, {**REGIME, **ARMS[spec]}
     name, rest = spec.split(":", 1)
     over = {}
     for item in filter(None, rest.split(",")):
@@ -80,7 +99,7 @@ def parse_arm(spec: str) -> tuple[str, dict]:
             over[key] = json.loads(value)
         except json.JSONDecodeError:
             over[key] = value
-    return name, over
+    return name, {**REGIME, **over}
 
 
 def make_cohort(root: Path, n_seeds: int, labelled: int, unlabelled: int, test: int, size, spacing,
@@ -167,25 +186,6 @@ def evaluate(model_dir: Path, manifest: Path, overlap: float, device: str) -> di
     return out
 
 
-def set_dropout(p: float) -> None:
-    """Benchmark-only knob (arm key ``bench_dropout``): the V-Net's two Dropout3d layers use p.
-
-    Why: with 4 filters the last decoder stage has 4 channels, and channel dropout at 0.5 zeroes all
-    of them for 1 sample in 16 (its output is then the bias alone: p ≈ 0.5 everywhere), which the
-    full 16-filter network practically never does. Patched in the worker process only (each run has
-    a fresh process), so no other arm is affected.
-    """
-    import torch
-
-    base = torch.nn.Dropout3d
-
-    class FixedDropout3d(base):
-        def __init__(self, _p: float = 0.5, inplace: bool = False):
-            super().__init__(p, inplace)
-
-    torch.nn.Dropout3d = FixedDropout3d
-
-
 def run_one(task: dict) -> str:
     """Train (or resume) one arm × seed and write its result JSON; returns a one-line summary."""
     import torch
@@ -198,8 +198,8 @@ def run_one(task: dict) -> str:
 
     result_path, job = Path(task["result"]), Path(task["job"])
     overrides = dict(task["overrides"])
-    if "bench_dropout" in overrides:
-        set_dropout(float(overrides.pop("bench_dropout")))
+    if "bench_dropout" in overrides:  # the earlier benchmark-only knob, now TrainConfig.dropout
+        overrides["dropout"] = float(overrides.pop("bench_dropout"))
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(overrides) - known)
     if unknown:
@@ -247,6 +247,23 @@ def source_version() -> str:
         return "unknown"
 
 
+def wilcoxon_p(diffs: np.ndarray) -> float:
+    """Two-sided Wilcoxon signed-rank p of the paired differences (exact for few seeds)."""
+    from scipy.stats import wilcoxon
+
+    if len(diffs) < 2 or not np.any(diffs):
+        return float("nan")
+    return float(wilcoxon(diffs).pvalue)
+
+
+def paired_text(diffs: np.ndarray) -> tuple[dict, str]:
+    """Mean, 95 % t-interval and Wilcoxon p of paired differences, as a record and as table text."""
+    mean, lo, hi = t_interval(diffs)
+    p = wilcoxon_p(diffs)
+    record = {"mean": mean, "ci95": [lo, hi], "wilcoxon_p": p, "per_seed": diffs.tolist()}
+    return record, f"{mean:+.4f} [{lo:+.4f}, {hi:+.4f}], p {p:.3f}"
+
+
 def t_interval(diffs: np.ndarray) -> tuple[float, float, float]:
     from scipy.stats import t
 
@@ -271,7 +288,8 @@ def report(out: Path, arm_order: list[str], header: str) -> str:
     arms = [a for a in order if a in by_arm] + sorted(a for a in by_arm if a not in order)
     base = by_arm.get(BASELINE, {})
     columns = ("| arm | seeds | student Dice (mean ± sd) | teacher Dice (mean ± sd) | student − mean teacher "
-               "(paired, 95 % CI) | teacher − mean teacher's teacher (paired, 95 % CI) | Δ share by quarter | "
+               "(paired, 95 % CI, Wilcoxon p) | teacher − mean teacher's teacher (paired, 95 % CI, Wilcoxon p) | "
+               "Δ share by quarter | "
                "Θ share by quarter | max Δ+Θ after warm-up | train s / run |")
     lines = [header, "", columns,
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -286,14 +304,12 @@ def report(out: Path, arm_order: list[str], header: str) -> str:
         diff_txt, tdiff_txt = "—", "—"
         if arm != BASELINE and len(paired) >= 2:
             d = np.array([runs[s]["mean"]["student"] - base[s]["mean"]["student"] for s in paired])
-            mean, lo, hi = t_interval(d)
-            row["diff_student"] = {"seeds": paired, "mean": mean, "ci95": [lo, hi], "per_seed": d.tolist()}
-            diff_txt = f"{mean:+.4f} [{lo:+.4f}, {hi:+.4f}]"
+            record, diff_txt = paired_text(d)
+            row["diff_student"] = {"seeds": paired, **record}
             if "teacher" in runs[paired[0]]["mean"]:
                 d = np.array([runs[s]["mean"]["teacher"] - base[s]["mean"]["teacher"] for s in paired])
-                mean, lo, hi = t_interval(d)
-                row["diff_teacher"] = {"seeds": paired, "mean": mean, "ci95": [lo, hi], "per_seed": d.tolist()}
-                tdiff_txt = f"{mean:+.4f} [{lo:+.4f}, {hi:+.4f}]"
+                record, tdiff_txt = paired_text(d)
+                row["diff_teacher"] = {"seeds": paired, **record}
         sh = [runs[s]["shares"] for s in seeds if runs[s].get("shares")]
         delta = theta = mx = "—"
         if sh:
@@ -308,27 +324,31 @@ def report(out: Path, arm_order: list[str], header: str) -> str:
         lines.append(f"| {arm} | {len(seeds)} | {stu.mean():.4f} ± {stu.std(ddof=1) if len(seeds) > 1 else 0:.4f} | "
                      f"{tea_txt} | {diff_txt} | {tdiff_txt} | {delta} | {theta} | {mx} | {secs:.0f} |")
         summary[arm] = row
-    lines += ["", "Per seed (student test Dice, mean over test cases):", "",
-              "| arm | " + " | ".join(f"seed {s}" for s in range(max((max(r) for r in by_arm.values()), default=-1) + 1)) + " |",
-              "|---|" + "---|" * (max((max(r) for r in by_arm.values()), default=-1) + 1)]
-    for arm in arms:
-        n = max((max(r) for r in by_arm.values()), default=-1) + 1
-        lines.append(f"| {arm} | " + " | ".join(
-            f"{by_arm[arm][s]['mean']['student']:.4f}" if s in by_arm[arm] else "—" for s in range(n)) + " |")
+    n = max((max(r) for r in by_arm.values()), default=-1) + 1
+    for role in ("student", "teacher"):
+        lines += ["", f"Per seed ({role} test Dice, mean over test cases):", "",
+                  "| arm | " + " | ".join(f"seed {s}" for s in range(n)) + " |", "|---|" + "---|" * n]
+        for arm in arms:
+            lines.append(f"| {arm} | " + " | ".join(
+                f"{by_arm[arm][s]['mean'][role]:.4f}" if s in by_arm[arm] and role in by_arm[arm][s]["mean"]
+                else "—" for s in range(n)) + " |")
     contrasts = []
     for a, b in CONTRASTS:
         common = sorted(set(by_arm.get(a, {})) & set(by_arm.get(b, {})))
         if len(common) < 2:
             continue
-        d = np.array([by_arm[a][s]["mean"]["student"] - by_arm[b][s]["mean"]["student"] for s in common])
-        mean, lo, hi = t_interval(d)
-        contrasts.append(f"| {a} − {b} | {len(common)} | {mean:+.4f} [{lo:+.4f}, {hi:+.4f}] | "
-                         + " / ".join(f"{v:+.3f}" for v in d) + " |")
-        summary.setdefault("contrasts", {})[f"{a} - {b}"] = {"seeds": common, "mean": mean, "ci95": [lo, hi],
-                                                              "per_seed": d.tolist()}
+        for role in ("student", "teacher"):
+            if not all(role in by_arm[x][s]["mean"] for x in (a, b) for s in common):
+                continue
+            d = np.array([by_arm[a][s]["mean"][role] - by_arm[b][s]["mean"][role] for s in common])
+            record, text = paired_text(d)
+            contrasts.append(f"| {a} − {b} | {role} | {len(common)} | {text} | "
+                             + " / ".join(f"{v:+.3f}" for v in d) + " |")
+            summary.setdefault("contrasts", {})[f"{a} - {b} ({role})"] = {"seeds": common, **record}
     if contrasts:
-        lines += ["", "Paired contrasts (student test Dice, a − b over common seeds, 95 % t-interval):", "",
-                  "| contrast | seeds | mean [95 % CI] | per seed |", "|---|---|---|---|", *contrasts]
+        lines += ["", "Paired contrasts (test Dice, a − b over common seeds: mean [95 % t-interval], "
+                  "two-sided Wilcoxon signed-rank p):", "",
+                  "| contrast | model | seeds | mean [95 % CI], p | per seed |", "|---|---|---|---|---|", *contrasts]
     text = "\n".join(lines) + "\n"
     (out / "results.md").write_text(text)
     (out / "results.json").write_text(json.dumps(summary, indent=1))
@@ -339,8 +359,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="/work/bench-out")
     ap.add_argument("--full", action="store_true", help="GPU settings: full V-Net, patch 112×112×80, 15k iterations")
-    ap.add_argument("--arms", nargs="+", default=list(ARMS))
-    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--arms", nargs="+", default=MAIN_ARMS)
+    ap.add_argument("--seeds", type=int, default=12, help="seeds the labelled pool is cut for (2 cases each)")
+    ap.add_argument("--only-seeds", type=int, nargs="+",
+                    help="run just these seeds of the --seeds (a part of the benchmark; same cohort)")
     ap.add_argument("--labelled", type=int, default=2)
     ap.add_argument("--unlabelled", type=int, default=30)
     ap.add_argument("--test", type=int, default=20)
@@ -372,7 +394,9 @@ def main():
     manifests = make_cohort(out / "cohort", args.seeds, args.labelled, args.unlabelled, args.test,
                             s["size"], s["spacing"], args.cohort_seed)
     tasks = []
-    for seed in range(args.seeds):  # seed-major: a partial benchmark still holds complete pairs
+    for seed in args.only_seeds or range(args.seeds):  # seed-major: a partial benchmark holds complete pairs
+        if not 0 <= seed < args.seeds:
+            raise SystemExit(f"--only-seeds {seed}: not one of the {args.seeds} seeds")
         for name, over in arms:
             result = out / "results" / f"{name}-seed{seed}.json"
             if result.exists():

@@ -6,7 +6,7 @@ import os
 import sys
 
 from . import __version__
-from .method.names import METHODS
+from .method.names import DEFAULT_METHOD, METHOD_DESCRIPTIONS, METHODS
 from .util.errors import SGRSError
 
 
@@ -48,7 +48,8 @@ def _train(args) -> int:
         config = TrainConfig(
             cohort=args.cohort, out=args.out, labelled=args.labelled, val=args.val, iterations=args.iterations,
             patch=tuple(args.patch or base_patch(args.base_model)), spacing=args.spacing,
-            filters=args.filters, method=args.method, batch=args.batch, lr=args.lr,
+            filters=args.filters, dropout=args.dropout, method=args.method,
+            unsup_weight=args.unsup_weight, batch=args.batch, lr=args.lr,
             lr_policy=args.lr_policy, seed=args.seed, device=args.device, tau=args.tau,
             theta_loss=args.theta_loss, recipe=args.recipe,
             **{name: getattr(args, name) for name in recipes.OPTIONS},
@@ -153,7 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="mm to train at (cases are resampled); default: the base model's spacing when "
                          "fine-tuning, else the cohort's own (median recorded in the bundle)")
     tr.add_argument("--filters", type=int, default=16, help="V-Net first-stage filters (16 = official)")
-    tr.add_argument("--method", default="sgrs", choices=list(METHODS))
+    tr.add_argument("--dropout", type=float, default=None,
+                    help="the V-Net's Dropout3d probability (default: 0.5 from 16 filters on, 0.1 below)")
+    tr.add_argument("--method", default=DEFAULT_METHOD, choices=list(METHODS),
+                    help="; ".join(f"{k}: {v}" for k, v in METHOD_DESCRIPTIONS.items()))
+    tr.add_argument("--unsup-weight", type=float, default=None,
+                    help="weight of the unlabelled term (default: 0.1 for mean-teacher, else 1)")
     tr.add_argument("--batch", type=int, default=4, help="half labelled, half unlabelled")
     tr.add_argument("--lr", type=float, default=0.01)
     tr.add_argument("--lr-policy", default="constant", choices=["constant", "poly"])

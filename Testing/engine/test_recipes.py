@@ -159,7 +159,7 @@ def ref_total(opt: dict, step: int, warmup: int, method: str = "sgrs", guard_wei
     else:
         d_sup = ref_dice(FG_L, Y_L, ones, 1e-5, *form)
     sup = 0.5 * (ce_sup + d_sup)
-    if method == "mean-teacher":
+    if method == "self-training":
         ce = sum(ref_ce(FG_U[b][v], PL[b][v]) for b in range(2) for v in range(8)) / n
         unsup = 0.5 * (ce + ref_dice(FG_U, PL, ones, 1e-5, *form))
     else:
@@ -191,7 +191,7 @@ def engine_total(cfg: StepConfig, step: int, warmup: int) -> float:
     def logits(fg):
         fg = torch.tensor(fg, dtype=torch.float64).reshape(2, 2, 2, 2)
         return torch.stack([torch.zeros_like(fg), torch.log(fg / (1 - fg))], 1)
-    parts = [FG_L, FG_U] + ([FG_M] if cfg.method != "mean-teacher" else [])
+    parts = [FG_L, FG_U] + ([FG_M] if cfg.method != "self-training" else [])
     y_l, pl = (torch.tensor(a).reshape(2, 2, 2, 2) for a in (Y_L, PL))
     loss, _ = losses_from_logits(torch.cat([logits(p) for p in parts]), y_l, pl, 2, 2, step, warmup, cfg)
     return loss.item()
@@ -207,9 +207,9 @@ def test_each_recipes_total_loss_matches_the_voxel_by_voxel_reference(name, step
 def test_recipes_give_different_losses_and_the_reference_knows_why():
     totals = {n: engine_total(StepConfig.from_recipe(n), 7000, 6000) for n in recipes.RECIPES}
     assert len({round(v, 9) for v in totals.values()}) == 3
-    # mean teacher under the released recipe's Dice and ramp, and the delta-ce guard, voxel by voxel
-    mt = StepConfig.from_recipe("released", method="mean-teacher")
-    assert engine_total(mt, 300, 6000) == approx(ref_total(recipes.RELEASED, 300, 6000, "mean-teacher"))
+    # self-training under the released recipe's Dice and ramp, and the delta-ce guard, voxel by voxel
+    mt = StepConfig.from_recipe("released", method="self-training")
+    assert engine_total(mt, 300, 6000) == approx(ref_total(recipes.RELEASED, 300, 6000, "self-training"))
     guarded = StepConfig.from_recipe("default", guard="delta-ce", guard_weight=0.3)
     opt = {**recipes.DEFAULT, "guard": "delta-ce"}
     assert engine_total(guarded, 7000, 6000) == approx(ref_total(opt, 7000, 6000, guard_weight=0.3))

@@ -16,7 +16,7 @@ def ema_decay(step: int, max_decay: float = 0.99) -> float:
 
 @torch.no_grad()
 def update_teacher(teacher: nn.Module, student: nn.Module, step: int, max_decay: float = 0.99,
-                   mode: str = "single", student_decay: float = 0.0) -> None:
+                   mode: str = "single", student_decay: float = 0.0, own_buffers: bool = False) -> None:
     """Move the teacher toward the student after optimiser step ``step`` (0-based).
 
     ``single``: teacher ← d·teacher + (1−d)·student, d = ema_decay(step), over parameters *and*
@@ -30,6 +30,11 @@ def update_teacher(teacher: nn.Module, student: nn.Module, step: int, max_decay:
 
     ``student_decay``: the student's float state is multiplied by (1 − student_decay) between the two
     stages (released WeightEMA: 2e-4); with ``single`` before the one EMA.
+
+    ``own_buffers`` (the reference teacher, ``single`` only): the EMA moves the parameters alone and
+    the BatchNorm buffers stay the teacher's own running statistics, which its train-mode forward
+    passes update (UA-MT / SSL4MIS ``update_ema_variables``); ``double`` already does what the
+    released code does with them.
     """
     if mode not in ("single", "double"):
         raise ValueError(f"ema must be 'single' or 'double', not {mode!r}")
@@ -50,6 +55,8 @@ def update_teacher(teacher: nn.Module, student: nn.Module, step: int, max_decay:
     d = ema_decay(step, max_decay)
     for t, s in zip(teacher.parameters(), student.parameters()):
         t.mul_(d).add_(s.detach(), alpha=1.0 - d)
+    if own_buffers:
+        return
     for t, s in zip(teacher.buffers(), student.buffers()):
         if t.is_floating_point():
             t.mul_(d).add_(s.detach(), alpha=1.0 - d)
@@ -64,24 +71,26 @@ def released_noise(images: torch.Tensor, generator: torch.Generator | None = Non
 
 
 @torch.no_grad()
+def teacher_logits(teacher: nn.Module, images: torch.Tensor, reference: bool = False,
+                   generator: torch.Generator | None = None, noisy: torch.Tensor | None = None) -> torch.Tensor:
+    """The teacher's logits on D_U.
+
+    ``reference`` (the teacher of UA-MT, SSL4MIS and the released SGRS-Net): train mode — dropout on,
+    BatchNorm normalising with the batch's statistics — on D_U + clamp(N(0, 0.1²), ±0.2) (``noisy``
+    when the caller drew it, to share it with the mix). As in those codes the forward pass also
+    updates the teacher's BatchNorm running statistics (momentum 0.1, from the noisy D_U); they are
+    the ones an eval-mode teacher uses at test time. Dropout draws from torch's global generator.
+    Otherwise: eval mode (running statistics, no dropout) on the clean D_U; nothing changes.
+    """
+    was_training = teacher.training
+    teacher.train(reference)
+    logits = teacher(released_noise(images, generator) if reference and noisy is None else
+                     noisy if reference else images)
+    teacher.train(was_training)
+    return logits
+
+
 def pseudo_labels(teacher: nn.Module, images: torch.Tensor, train_mode_noise: bool = False,
                   generator: torch.Generator | None = None, noisy: torch.Tensor | None = None) -> torch.Tensor:
-    """PL = argmax teacher(D_U), shape (B, X, Y, Z), int64.
-
-    Default: teacher in eval mode on the clean images. ``train_mode_noise`` reproduces the released
-    code's variant: teacher in train mode on D_U + clamp(N(0, 0.1²), ±0.2) (``noisy`` when the caller
-    drew it, to share it with the mix). Train mode would update the teacher's BatchNorm statistics
-    from a forward pass; they are restored afterwards.
-    """
-    if not train_mode_noise:
-        was_training = teacher.training
-        teacher.eval()
-        logits = teacher(images)
-        teacher.train(was_training)
-        return class_argmax(logits)
-    saved = [b.clone() for b in teacher.buffers()]
-    teacher.train()
-    logits = teacher(released_noise(images, generator) if noisy is None else noisy)
-    for b, v in zip(teacher.buffers(), saved):
-        b.copy_(v)
-    return class_argmax(logits)
+    """PL = argmax teacher(D_U), shape (B, X, Y, Z), int64 (``train_mode_noise``: the reference teacher)."""
+    return class_argmax(teacher_logits(teacher, images, train_mode_noise, generator, noisy))

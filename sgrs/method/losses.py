@@ -118,3 +118,10 @@ def unlabelled_loss(view_u: dict[str, torch.Tensor], view_m: dict[str, torch.Ten
     def ce(v):
         return v["con_ce"] + v["nr_ce"] + (guard_weight * v["guard_ce"] if "guard_ce" in v else 0.0)
     return 0.5 * (dice + (ce(view_u) + ce(view_m)) / 2.0)
+
+
+def softmax_mse(student_probs: torch.Tensor, teacher_probs: torch.Tensor) -> torch.Tensor:
+    """Mean over every sample, class and voxel of (softmax student − softmax teacher)²: the mean-teacher
+    consistency of UA-MT / SSL4MIS (their ``softmax_mse_loss`` reduced by ``torch.mean``). The teacher
+    side carries no gradient."""
+    return ((student_probs.float() - teacher_probs.detach().float()) ** 2).mean()

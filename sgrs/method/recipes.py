@@ -39,8 +39,9 @@ OPTIONS: dict[str, tuple[tuple | None, str]] = {
         "agree, Δ included (released)"
     )),
     "teacher_noise": ((False, True), (
-        "teacher in train mode (batch statistics, dropout) on D_U + clamp(N(0, 0.1²), ±0.2) "
-        "(released) instead of eval mode on the clean D_U"
+        "the reference teacher of UA-MT, SSL4MIS and the released code: train mode (dropout, batch "
+        "statistics; its forward updates its own BatchNorm running statistics, the EMA moves the "
+        "parameters only) on D_U + clamp(N(0, 0.1²), ±0.2), instead of eval mode on the clean D_U"
     )),
     "ema": (("single", "double"), (
         "one EMA (decay min(1 − 1/(t+1), 0.99) over parameters and BatchNorm statistics), or the "

@@ -1,10 +1,12 @@
 """One training step of SGRS-Net and of the baselines measured against it, in the same engine.
 
-Methods (``--method``):
+Methods (``--method``, names and descriptions in ``names.py``):
 - ``supervised``: L_sup on the labelled images only.
-- ``mean-teacher``: + w(t)·½(CE + Dice) of the student on D_U against the teacher's pseudo labels,
+- ``mean-teacher``: + 0.1·w(t)·mean((softmax student(D_U) − softmax teacher(D_U))²), w ramped over
+  the whole run: the mean teacher of UA-MT / SSL4MIS (METHOD_WEIGHTS).
+- ``self-training``: + w(t)·½(CE + Dice) of the student on D_U against the teacher's pseudo labels,
   over every voxel (the "base" of the paper's ablation).
-- ``mix``: mean teacher + Mix Augmentation: both views D_U and D_M against the pseudo labels,
+- ``mix``: self-training + Mix Augmentation: both views D_U and D_M against the pseudo labels,
   every voxel (the ablation's "+ MA").
 - ``sgrs``: + Synergy Evaluation and regional losses (the full method, DESIGN §3).
 
@@ -19,21 +21,27 @@ import numpy as np
 import torch
 
 from . import recipes
-from .ema import pseudo_labels, released_noise, update_teacher
+from .ema import released_noise, teacher_logits, update_teacher
 from .losses import (
     NR_DICE_SMOOTH,
     NR_LABEL_SMOOTHING,
     DiceForm,
     masked_ce,
     regional_terms,
+    softmax_mse,
     supervised_loss,
     unlabelled_loss,
 )
 from .mix import mix_augment
+from .names import check_method
 from .schedule import consistency_weight
 from .synergy import DEFAULT_TAU, class_argmax, synergy_regions
 
-METHODS = ("sgrs", "mix", "mean-teacher", "supervised")
+# per method: weight of the unlabelled term and the warm-up's share of the run, when not given.
+# mean-teacher: UA-MT / SSL4MIS consistency 0.1, sigmoid ramp-up over all iterations (UA-MT:
+# sigmoid_rampup(iter // 150, 40) with 6000 iterations; SSL4MIS: (iter // 150, 200) with 30000).
+METHOD_WEIGHTS = {"mean-teacher": (0.1, 1.0)}
+HARD_LABEL_METHODS = ("self-training", "mix")
 THETA_LOSSES = ("nr", "con", "none")
 GUARD_WEIGHT = 0.1      # delta-ce guard: weight of the hard CE on Δ relative to the Ω/Θ CE terms
 GUARD_QUANTILE = 0.8    # tau-quantile guard: at most ~20 % of a batch's voxels uncertain
@@ -43,6 +51,7 @@ _D = recipes.DEFAULT
 @dataclass
 class StepConfig:
     method: str = "sgrs"
+    unsup_weight: float | None = None   # None: the method's (METHOD_WEIGHTS, else 1)
     tau: float = DEFAULT_TAU
     mix_alpha: float = 0.75
     theta_loss: str = "nr"          # region-loss ablation: L_NR on Θ, L_con on Θ, or ignore Θ
@@ -66,6 +75,10 @@ class StepConfig:
     mix_noise: bool = _D["mix_noise"]
     guard: str = _D["guard"]
 
+    def __post_init__(self):
+        if self.unsup_weight is None:
+            self.unsup_weight = method_weight(self.method)
+
     @classmethod
     def from_recipe(cls, name: str = "default", **overrides) -> StepConfig:
         """The named recipe's step options, then ``overrides`` (sampler options are ignored here)."""
@@ -77,8 +90,9 @@ class StepConfig:
         return DiceForm(self.dice_classes, self.dice_denominator, self.dice_per_sample)
 
     def validate(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, not {self.method!r}")
+        check_method(self.method)
+        if not 0.0 <= self.unsup_weight <= 100.0:
+            raise ValueError(f"unsup_weight must be in [0, 100], not {self.unsup_weight!r}")
         if self.theta_loss not in THETA_LOSSES:
             raise ValueError(f"theta_loss must be one of {THETA_LOSSES}, not {self.theta_loss!r}")
         for name in recipes.OPTIONS:
@@ -108,7 +122,9 @@ def compute_losses(student, teacher, x_l: torch.Tensor, y_l: torch.Tensor, x_u: 
     generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
     noisy_u = released_noise(x_u, generator) if (cfg.teacher_noise or cfg.mix_noise) else None
     with autocast():
-        pl = pseudo_labels(teacher, x_u, train_mode_noise=cfg.teacher_noise, noisy=noisy_u)
+        t_logits = teacher_logits(teacher, x_u, cfg.teacher_noise, noisy=noisy_u)
+    # mean-teacher: the teacher's softmax is the target; the others: its argmax
+    pl = t_logits.float().softmax(1) if cfg.method == "mean-teacher" else class_argmax(t_logits)
     inputs = [x_l, x_u]
     if cfg.method in ("sgrs", "mix"):
         # released: the teacher's noisy D_U and a noisy D_L are the mix operands
@@ -121,15 +137,18 @@ def compute_losses(student, teacher, x_l: torch.Tensor, y_l: torch.Tensor, x_u: 
 
 def losses_from_logits(logits: torch.Tensor, y_l: torch.Tensor, pl: torch.Tensor, b_l: int, b_u: int,
                        step: int, warmup_steps: int, cfg: StepConfig) -> tuple[torch.Tensor, dict[str, float]]:
-    """Total loss from the student's logits on [D_L, D_U, D_M] (D_M absent for mean-teacher)."""
+    """Total loss from the student's logits on [D_L, D_U, D_M] (D_M absent for mean-teacher and
+    self-training). ``pl``: the teacher's softmax on D_U for mean-teacher, its argmax otherwise."""
     probs = logits.float().softmax(1)  # once for every term below
     dice = cfg.dice
     sup = supervised_loss(logits[:b_l], y_l, probs[:b_l], dice, cfg.sup_dice)
     views = [(logits[b_l:b_l + b_u], probs[b_l:b_l + b_u])]
-    if cfg.method != "mean-teacher":
+    if cfg.method in ("mix", "sgrs"):
         views.append((logits[b_l + b_u:], probs[b_l + b_u:]))
     stats: dict[str, float] = {}
-    if cfg.method in ("mean-teacher", "mix"):
+    if cfg.method == "mean-teacher":
+        unsup = softmax_mse(views[0][1], pl)
+    elif cfg.method in HARD_LABEL_METHODS:
         d = sum(dice(p, pl) for _, p in views) / len(views)
         ce = sum(masked_ce(lg, pl) for lg, _ in views) / len(views)
         unsup = 0.5 * (d + ce)
@@ -153,7 +172,7 @@ def losses_from_logits(logits: torch.Tensor, y_l: torch.Tensor, pl: torch.Tensor
         stats.update({f"share_{k}": v for k, v in regions.shares().items()})
         if cfg.guard == "tau-quantile":
             stats["tau"] = regions.tau
-    w = consistency_weight(step, warmup_steps, cfg.ramp)
+    w = cfg.unsup_weight * consistency_weight(step, warmup_steps, cfg.ramp)
     loss = sup + w * unsup
     stats.update({"loss": loss.item(), "sup": sup.item(), "unsup": unsup.item(), "w": w})
     return loss, stats
@@ -171,8 +190,17 @@ def training_step(student, teacher, optimizer, x_l, y_l, x_u, step: int, warmup_
     if after_update is not None:
         after_update()  # e.g. average BatchNorm statistics across ranks before the EMA
     if teacher is not None:
-        update_teacher(teacher, _unwrap(student), step, cfg.ema_decay, cfg.ema, cfg.student_decay)
+        update_teacher(teacher, _unwrap(student), step, cfg.ema_decay, cfg.ema, cfg.student_decay,
+                       own_buffers=cfg.teacher_noise)
     return stats
+
+
+def method_weight(method: str) -> float:
+    return METHOD_WEIGHTS.get(method, (1.0, None))[0]
+
+
+def method_warmup_fraction(method: str, default: float) -> float:
+    return METHOD_WEIGHTS.get(method, (None, default))[1]
 
 
 def _unwrap(model):

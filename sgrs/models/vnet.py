@@ -43,14 +43,14 @@ class Resample(nn.Module):
 
 
 class Encoder(nn.Module):
-    def __init__(self, in_channels: int, f: int):
+    def __init__(self, in_channels: int, f: int, dropout: float = 0.5):
         super().__init__()
         chans = [f * 2**i for i in range(5)]
         for i, (n, ch) in enumerate(zip(ENCODER_STAGES, chans)):
             setattr(self, f"block_{STAGE_NAMES[i]}", ConvBlock(n, in_channels if i == 0 else ch, ch))
             if i < 4:
                 setattr(self, f"block_{STAGE_NAMES[i]}_dw", Resample(ch, chans[i + 1], up=False))
-        self.dropout = nn.Dropout3d(0.5)
+        self.dropout = nn.Dropout3d(dropout)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         skips = []
@@ -63,13 +63,13 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    def __init__(self, f: int, n_classes: int):
+    def __init__(self, f: int, n_classes: int, dropout: float = 0.5):
         super().__init__()
         chans = [f * 2**i for i in range(4, -1, -1)]  # 16f, 8f, 4f, 2f, f
         for i, n in enumerate(DECODER_STAGES):
             setattr(self, f"block_{STAGE_NAMES[4 + i]}_up", Resample(chans[i], chans[i + 1], up=True))
             setattr(self, f"block_{STAGE_NAMES[5 + i]}", ConvBlock(n, chans[i + 1], chans[i + 1]))
-        self.dropout = nn.Dropout3d(0.5)
+        self.dropout = nn.Dropout3d(dropout)
         self.out_conv = nn.Conv3d(f, n_classes, 1)
 
     def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
@@ -83,14 +83,15 @@ class Decoder(nn.Module):
 class VNet(nn.Module):
     """V-Net: 1 input channel, ``n_classes`` outputs, ``n_filters`` in the first stage (16 = official).
 
-    The spatial size must be divisible by 16 (four stride-2 stages).
+    The spatial size must be divisible by 16 (four stride-2 stages). ``dropout``: the two Dropout3d
+    layers' probability (training only, so not part of ``config()``).
     """
 
-    def __init__(self, n_classes: int = 2, n_filters: int = 16, in_channels: int = 1):
+    def __init__(self, n_classes: int = 2, n_filters: int = 16, in_channels: int = 1, dropout: float = 0.5):
         super().__init__()
         self.n_classes, self.n_filters, self.in_channels = n_classes, n_filters, in_channels
-        self.encoder = Encoder(in_channels, n_filters)
-        self.decoder1 = Decoder(n_filters, n_classes)
+        self.encoder = Encoder(in_channels, n_filters, dropout)
+        self.decoder1 = Decoder(n_filters, n_classes, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder1(self.encoder(x))

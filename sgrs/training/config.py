@@ -14,10 +14,21 @@ from ..method import recipes
 from ..method.losses import NR_DICE_SMOOTH, NR_LABEL_SMOOTHING
 from ..method.runaway import RUNAWAY_SHARE, RUNAWAY_WINDOW
 from ..method.schedule import WARMUP_FRACTION
-from ..method.step import GUARD_QUANTILE, GUARD_WEIGHT, StepConfig
+from ..method.names import DEFAULT_METHOD
+from ..method.step import GUARD_QUANTILE, GUARD_WEIGHT, StepConfig, method_warmup_fraction, method_weight
 from ..method.synergy import DEFAULT_TAU
 
 POSTPROCESS = ("none", "lcc")
+FULL_DROPOUT = 0.5           # the V-Net's Dropout3d, as released
+NARROW_DROPOUT = 0.1         # below FULL_WIDTH filters (see resolved_dropout)
+FULL_WIDTH = 16
+
+
+def resolved_dropout(filters: int) -> float:
+    """0.5 from 16 filters on, 0.1 below. Why: the last Dropout3d sees ``filters`` channels; at 0.5 a
+    4-filter network loses all of them for 1 sample in 16 (its logits are then the bias alone), the
+    16-filter one for 1 in 65 536. At 0.1 the 4-filter one loses them for 1 in 10 000."""
+    return FULL_DROPOUT if filters >= FULL_WIDTH else NARROW_DROPOUT
 
 
 @dataclass
@@ -29,13 +40,15 @@ class TrainConfig:
     iterations: int = 15000
     patch: tuple = (112, 112, 80)
     filters: int = 16
-    method: str = "sgrs"
+    dropout: float | None = None      # Dropout3d probability; None = resolved_dropout(filters)
+    method: str = DEFAULT_METHOD
+    unsup_weight: float | None = None  # weight of the unlabelled term; None = the method's (step.METHOD_WEIGHTS)
     batch: int = 4                    # B_l = batch // 2 labelled + the rest unlabelled
     lr: float = 0.01
     lr_policy: str = "constant"
     momentum: float = 0.9
     weight_decay: float = 1e-4
-    warmup_fraction: float = WARMUP_FRACTION
+    warmup_fraction: float | None = None  # None = the method's: 1 for mean-teacher, else WARMUP_FRACTION
     seed: int = 1337
     device: str = "auto"
     tau: float = DEFAULT_TAU
@@ -82,6 +95,12 @@ class TrainConfig:
             self.spacing = tuple(float(v) for v in self.spacing)
         if self.ct_window is not None:
             self.ct_window = tuple(float(v) for v in self.ct_window)
+        if self.dropout is None:
+            self.dropout = resolved_dropout(int(self.filters))
+        if self.unsup_weight is None:
+            self.unsup_weight = method_weight(self.method)
+        if self.warmup_fraction is None:
+            self.warmup_fraction = method_warmup_fraction(self.method, WARMUP_FRACTION)
         for name, value in recipes.recipe(self.recipe).items():  # ValueError for an unknown recipe
             if getattr(self, name) is None:
                 setattr(self, name, value)
@@ -108,6 +127,10 @@ class TrainConfig:
             raise ValueError("need iterations ≥ 1 and batch ≥ 2")
         if self.filters < 1:
             raise ValueError("filters must be ≥ 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), not {self.dropout!r}")
+        if not 0.0 <= self.warmup_fraction <= 1.0:
+            raise ValueError(f"warmup_fraction must be in [0, 1], not {self.warmup_fraction!r}")
         if self.postprocess not in POSTPROCESS:
             raise ValueError(f"postprocess must be one of {POSTPROCESS}, not {self.postprocess!r}")
 
@@ -146,4 +169,9 @@ class TrainConfig:
     @classmethod
     def from_json(cls, d: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
+        d = dict(d)
+        if "unsup_weight" not in d:  # written before the methods were renamed (issue 19)
+            d.setdefault("dropout", FULL_DROPOUT)  # every network had Dropout3d(0.5) then
+            if d.get("method") == "mean-teacher":  # which then meant hard-label self-training
+                d["method"] = "self-training"
         return cls(**{k: v for k, v in d.items() if k in known})

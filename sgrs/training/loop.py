@@ -177,7 +177,10 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
     if spacing is not None:
         resample_cohort(cohort, spacing)
     torch.manual_seed(config.seed)
-    student = base.model if base else VNet(n_classes, config.filters)
+    student = base.model if base else VNet(n_classes, config.filters, dropout=config.dropout)
+    for m in student.modules():  # a fine-tuned bundle's network too
+        if isinstance(m, torch.nn.Dropout3d):
+            m.p = config.dropout
     student = student.to(device).train()
     teacher = None
     if config.method != "supervised":
@@ -238,7 +241,7 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
             t0 = time.monotonic()
             stats = training_step(model, teacher, optimizer, x_l.to(device), y_l.to(device), x_u.to(device),
                                   t, config.warmup_steps, step_cfg, rng, autocast,
-                                  after_update=lambda: ddp.average_buffers(student, info))
+                                  after_update=lambda: _average_buffers(student, teacher, step_cfg, info))
             dt = time.monotonic() - t0
             rate = dt if rate is None else 0.9 * rate + 0.1 * dt
             eta = rate * (config.iterations - t - 1)
@@ -287,6 +290,13 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
     if info.enabled:  # no rank tears its process group down while rank 0 still writes (gloo aborts)
         torch.distributed.barrier()
     return bundle or job.model
+
+
+def _average_buffers(student, teacher, step_cfg, info) -> None:
+    """Ranks agree on the BatchNorm statistics: the student's, and the reference teacher's own."""
+    ddp.average_buffers(student, info)
+    if teacher is not None and step_cfg.teacher_noise:
+        ddp.average_buffers(teacher, info)
 
 
 class Cancelled(SGRSError):
