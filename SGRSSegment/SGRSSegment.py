@@ -92,9 +92,10 @@ class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
             pass
 
     def onSceneStartClose(self, caller, event):
-        self.session.close()  # the input is going away: stop, import nothing
+        self.session.forget()  # the input and the result are going away: stop, import nothing
         self.timer.stop()
         self.setParameterNode(None)
+        self.updateButtons()
 
     def onSceneEndClose(self, caller, event):
         if self.parent.isEntered:
@@ -139,7 +140,7 @@ class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
         act = self.session.action(self.settings())
         self.ui.applyButton.text, self.ui.applyButton.enabled = _(act.label), act.enabled
         self.ui.applyButton.toolTip, self.ui.statusLabel.text = _(act.reason), _(act.status)
-        self.ui.reviewedButton.enabled = self.session.result is not None
+        self.ui.reviewedButton.enabled = self.session.has_result
 
     def onApply(self):
         from SGRSSegmentLib.dependencies import ensure

@@ -12,6 +12,8 @@
     session.previous_region()
     session.cancel()           # stops the engine's whole process tree
     session.close()            # cancel; for widget cleanup and scene close; never raises
+    session.forget()           # close, and drop the result (its nodes left with the scene)
+    session.has_result         # a result whose nodes are still in a scene
     session.action(params)     # Action(kind, label, enabled, reason, status): what the one main button
                                # does now: "cancel" | "install" (packages missing) | "segment"
     session.preview(params)    # Preview(warnings, estimate): how far the scan is from the model's world
@@ -209,8 +211,20 @@ class SegmentSession:
             self.job = None
             self.state, self.message = CANCELLED, "Cancelled."
 
+    @property
+    def has_result(self) -> bool:
+        """The user may delete the result nodes by hand: a node removed from its scene has none."""
+        return self.result is not None and self.result.segmentation.GetScene() is not None
+
     def close(self) -> None:
         try:
             self.cancel()
         except Exception:  # noqa: BLE001  cleanup must never raise
             self.job, self.state = None, CANCELLED
+
+    def forget(self) -> None:
+        """Scene close: stop the job and drop the result, whose nodes are gone (review finding 1)."""
+        self.close()
+        self.result = None
+        if self.state == DONE:
+            self.state, self.message = IDLE, "Ready."

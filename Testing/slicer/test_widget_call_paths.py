@@ -130,8 +130,10 @@ segment.GetTag(segment.GetTerminologyEntryTagName(), entry)
 out["terminology"] = str(entry)
 mark_reviewed(segmentation)
 out["reviewed is a label"] = counts_as_label(segmentation)
-run("session.close", session.close)                                                       # scene close, cleanup
+run("session.close", session.close)                                                       # cleanup
 out["after close"] = session.state
+run("session.forget", session.forget)                                                     # scene close
+out["after forget"] = [session.state, session.result]
 
 # ---- SGRS Train ------------------------------------------------------------------------------
 from SGRSSegmentLib.dependencies import missing_packages
@@ -201,7 +203,7 @@ def test_the_widgets_call_paths_run_without_torch(tmp_path, monkeypatch):
     assert out["tau, rule"] == [0.296, "union"] and out["engine tau, rule"] == [None, None]
     assert out["result: applied"] is True and out["result: opacity"] == [0.25, 0.25]
     assert out["result: action"] == "install" and out["reviewed is a label"] is True
-    assert out["after close"] == "done"
+    assert out["after close"] == "done" and out["after forget"] == ["idle", None]
     assert out["base model"] == "" and out["train action"] == "install" and out["last job"] is None
     assert out["train poll"] == "idle" and out["plot rows"] == 2
     assert out["cases"] == [["scan", "yes", "", ""]]  # the result marked reviewed above is a label
