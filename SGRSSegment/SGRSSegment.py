@@ -5,7 +5,6 @@ from typing import Annotated
 
 import qt
 import slicer
-import vtk
 from SGRSSegmentLib.sample_data import register_demo_sample
 from slicer import vtkMRMLMarkupsROINode, vtkMRMLScalarVolumeNode
 from slicer.i18n import tr as _
@@ -16,6 +15,7 @@ from slicer.ScriptedLoadableModule import ScriptedLoadableModuleLogic as ModuleL
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleTest as ModuleTest
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleWidget as ModuleWidget
 from slicer.util import VTKObservationMixin
+from SGRSSegmentLib.panel import ParameterPanel
 
 from sgrs.method.names import DELTA_RULES, DEVICES
 
@@ -60,7 +60,7 @@ class SGRSSegmentLogic(ModuleLogic):
         return SceneLogic(slicer.mrmlScene).process(params, progress)
 
 
-class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
+class SGRSSegmentWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
     def setup(self):
         ModuleWidget.setup(self)
         VTKObservationMixin.__init__(self)
@@ -97,34 +97,17 @@ class SGRSSegmentWidget(ModuleWidget, VTKObservationMixin):
         self.setParameterNode(None)
         self.updateButtons()
 
-    def onSceneEndClose(self, caller, event):
-        if self.parent.isEntered:
-            self.enter()
-
-    def enter(self):
-        if self.params is None:
-            self.setParameterNode(self.logic.getParameterNode())
-
-    def setParameterNode(self, node):
-        from SGRSSegmentLib.compat import rebind
-        if self.params:
-            self.removeObserver(self.params, vtk.vtkCommand.ModifiedEvent, self.onParameters)
-        self.guiTag, self.params = rebind(self.params, self.guiTag, node, self.uiWidget), node
-        if node:
-            self.addObserver(node, vtk.vtkCommand.ModifiedEvent, self.onParameters)
-            self.onParameters()
-
     def onParameters(self, caller=None, event=None):
         from SGRSSegmentLib.display import apply_region_settings
+        from SGRSSegmentLib.models import show_model
+        show_model(self.ui.modelComboBox, self.params)  # a reset or loaded node's model (review finding 2)
         apply_region_settings(slicer.mrmlScene, self.session.result, self.params)
         self.updateButtons()
 
     def refreshModels(self):
-        from SGRSSegmentLib.models import model_choices, refill
-        from SGRSSegmentLib.parameters import follow_model
-        chosen = refill(self.ui.modelComboBox, model_choices(), self.params.model if self.params else "")
-        if self.params and chosen != self.params.model:
-            follow_model(self.params, chosen)  # the saved model is gone: the first listed, with its τ, Δ rule
+        from SGRSSegmentLib.models import show_model
+        if self.params:
+            show_model(self.ui.modelComboBox, self.params, refresh=True)
 
     def onModelChanged(self, index):
         from SGRSSegmentLib.parameters import follow_model

@@ -14,6 +14,7 @@ from slicer.ScriptedLoadableModule import ScriptedLoadableModuleLogic as ModuleL
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleTest as ModuleTest
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleWidget as ModuleWidget
 from slicer.util import VTKObservationMixin
+from SGRSSegmentLib.panel import ParameterPanel
 
 from sgrs.method.names import DEVICES
 from sgrs.training.presets import DEFAULT_PRESET, PRESETS  # plain data, no torch
@@ -48,7 +49,7 @@ class SGRSTrainLogic(ModuleLogic):
         return SGRSTrainParameterNode(super().getParameterNode())
 
 
-class SGRSTrainWidget(ModuleWidget, VTKObservationMixin):
+class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
     def setup(self):
         ModuleWidget.setup(self)
         VTKObservationMixin.__init__(self)
@@ -92,19 +93,13 @@ class SGRSTrainWidget(ModuleWidget, VTKObservationMixin):
         self.showCases({})
         self.setParameterNode(None)
 
-    def onSceneEndClose(self, caller, event):
-        self.setParameterNode(self.logic.getParameterNode())
-
-    def setParameterNode(self, node):
-        from SGRSTrainLib.compat import rebind
-        self.guiTag, self.params = rebind(self.params, self.guiTag, node, self.uiWidget), node
+    def onParameters(self, caller=None, event=None, refresh=False):  # also a reset or loaded node (finding 2)
+        from SGRSSegmentLib.models import show_model
+        if self.params:
+            show_model(self.ui.baseModelComboBox, self.params, "baseModel", (_("(new model)"), ""), refresh=refresh)
 
     def refreshModels(self):
-        from SGRSSegmentLib.models import model_choices, refill
-        chosen = refill(self.ui.baseModelComboBox, model_choices(), self.params.baseModel if self.params else "",
-                        first=(_("(new model)"), ""))
-        if self.params and chosen != self.params.baseModel:
-            self.params.baseModel = chosen
+        self.onParameters(refresh=True)
 
     def onModelChanged(self, index):
         if self.params and index >= 0:  # the combo shows labels; the parameter keeps the bundle path

@@ -48,9 +48,15 @@ def parameter_widgets(ui_widget) -> dict:
             if hasattr(w, "property") and w.property(PARAMETER_PROPERTY)}
 
 
-def rebind(old, old_tag, new, ui_widget):
+def rebind(old, old_tag, new, ui_widget, observer=None, on_change=None):
     """Disconnect ``old`` (a parameter node wrapper or None) and connect ``new``; returns the new tag
-    (``connectParametersToGui``: the one call that returns it on every release)."""
+    (``connectParametersToGui``: the one call that returns it on every release). With ``observer`` (the
+    widget, a VTKObservationMixin), ``on_change`` follows the node's ModifiedEvent, moved along too."""
+    import vtk
     if old is not None and old_tag is not None:
         old.disconnectGui(old_tag)
+    if old is not None and observer is not None:
+        observer.removeObserver(old, vtk.vtkCommand.ModifiedEvent, on_change)
+    if new is not None and observer is not None:
+        observer.addObserver(new, vtk.vtkCommand.ModifiedEvent, on_change)
     return new.connectParametersToGui(parameter_widgets(ui_widget)) if new is not None else None

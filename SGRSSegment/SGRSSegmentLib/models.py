@@ -58,3 +58,28 @@ def model_card_text(path: str) -> str:
     except SGRSError as exc:
         return html.escape(str(exc))
     return "<br>".join(f"<b>{html.escape(k)}:</b> {html.escape(v)}" for k, v in lines)
+
+
+def show_model(combo, settings, key: str = "model", first: tuple | None = None, registry=None,
+               refresh: bool = False) -> str:
+    """Make ``combo`` show the model ``settings.<key>`` names (Segment: "model", Train: "baseModel").
+
+    Called when the panel is shown (``refresh``: a model trained or imported in the other panel appears)
+    and on every parameter-node change: Close Scene resets the node to its defaults and a loaded scene
+    brings its own choice, neither through the combo (review findings 2, 3). A model not listed refills
+    the list, and the parameter then follows the item shown (Segment: with its τ and Δ rule). Signals stay
+    blocked, as in ``refill``. Returns the model now selected."""
+    from .parameters import follow_model
+    selected = getattr(settings, key)
+    index = -1 if refresh else combo.findData(selected)
+    if index < 0:
+        chosen = refill(combo, model_choices(registry), selected, first)
+        if chosen != selected:
+            follow_model(settings, chosen) if key == "model" else setattr(settings, key, chosen)
+        return chosen
+    was_blocked = combo.blockSignals(True)
+    try:
+        combo.setCurrentIndex(index)
+    finally:
+        combo.blockSignals(was_blocked)
+    return selected

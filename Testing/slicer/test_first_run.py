@@ -30,8 +30,9 @@ def setup_time_imports(module: str) -> set:
     """Modules a widget file imports at load time, in the module class, and in setup() and cleanup()
     with every ``self.method()`` they call, transitively."""
     tree = ast.parse((ROOT / module / f"{module}.py").read_text())
-    methods = {f"{c.name}.{f.name}": f for c in tree.body if isinstance(c, ast.ClassDef)
-               for f in c.body if isinstance(f, ast.FunctionDef)}
+    methods = {f"{module}Widget.{name}": f for name, f in panel_methods().items()}  # its mixin's
+    methods.update({f"{c.name}.{f.name}": f for c in tree.body if isinstance(c, ast.ClassDef)
+                    for f in c.body if isinstance(f, ast.FunctionDef)})
     todo = [k for k in methods if k.endswith(("Widget.setup", "Widget.cleanup", f"{module}.__init__"))]
     nodes, seen = [n for n in tree.body if not isinstance(n, (ast.ClassDef, ast.FunctionDef))], set()
     while todo:
@@ -52,6 +53,13 @@ def setup_time_imports(module: str) -> set:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
     return {n for n in names if n.split(".")[0] not in GUI_ONLY and n != "__future__"}
+
+
+def panel_methods() -> dict:
+    """The methods both widgets take from SGRSSegmentLib.panel.ParameterPanel, by name."""
+    tree = ast.parse((ROOT / "SGRSSegment" / "SGRSSegmentLib" / "panel.py").read_text())
+    panel = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "ParameterPanel")
+    return {f.name: f for f in panel.body if isinstance(f, ast.FunctionDef)}
 
 
 def run_without_torch(tmp_path, code: str) -> dict:

@@ -108,3 +108,33 @@ def test_an_unreadable_model_passes_the_fields_as_they_are(tmp_path, scene):
     follow_model(settings, str(tmp_path / "gone"))
     args = engine_arguments(settings, scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "scan"))
     assert args[args.index("--tau") + 1] == "0.3" and args[args.index("--delta-rule") + 1] == "intersection"
+
+
+def test_the_list_follows_the_parameter_node_and_the_registry(combo, strict_model, tmp_path):
+    """Review findings 2 and 3: Close Scene resets the node ("" model), a loaded scene brings its own model,
+    a model trained or imported in the other panel is registered meanwhile; the list shows all of them."""
+    from SGRSSegmentLib.models import import_model, show_model
+    registry = tmp_path / "registry"
+    seen = []
+    combo.currentIndexChanged.connect(seen.append)
+    try:
+        segment = panel_settings("SGRSSegment")
+        assert show_model(combo, segment, registry=registry, refresh=True) == DEMO == segment.model
+        segment.model = ""  # Close Scene: the singleton parameter node back to its defaults
+        assert show_model(combo, segment, registry=registry) == DEMO == segment.model == combo.currentData()
+        trained = str(import_model(strict_model, registry))  # SGRS Train registers its model
+        assert show_model(combo, segment, registry=registry, refresh=True) == DEMO  # listed, choice kept
+        assert combo.count() == 2 and combo.currentData() == DEMO
+        segment.model = trained  # a loaded scene's saved choice
+        assert show_model(combo, segment, registry=registry) == trained == combo.currentData()
+        assert (segment.tau, segment.deltaRule) == (pytest.approx(0.296), "union")  # the node's own, kept
+
+        train = panel_settings("SGRSTrain", baseModel=trained)
+        new = ("(new model)", "")
+        assert show_model(combo, train, "baseModel", new, registry, refresh=True) == trained == combo.currentData()
+        train.baseModel = ""  # Close Scene: training starts from scratch, and the list says so
+        assert show_model(combo, train, "baseModel", new, registry) == "" == combo.currentData()
+        assert combo.currentText() == "(new model)"
+    finally:
+        combo.currentIndexChanged.disconnect(seen.append)
+    assert seen == [] and not combo.signalsBlocked()

@@ -184,7 +184,8 @@ def test_module_follows_the_current_slicer_template(module):
     assert 'parent.categories = [translate("qSlicerAbstractCoreModule", "Segmentation")]' in source
     assert re.search(rf"@parameterNodeWrapper\nclass {module}ParameterNode:", source)
     assert f"return {module}ParameterNode(super().getParameterNode())" in source
-    assert "rebind(" in source and "| None" not in source  # 5.8: Python 3.9 evaluates the annotations
+    assert f"class {module}Widget(ParameterPanel, " in source and "| None" not in source  # 5.8: Python 3.9
+    assert "rebind(" in (ROOT / "SGRSSegment" / "SGRSSegmentLib" / "panel.py").read_text()
     assert "connectParametersToGui(" in (ROOT / "SGRSSegment" / "SGRSSegmentLib" / "compat.py").read_text()
     assert (ROOT / "CMakeLists.txt").read_text().startswith(
         "cmake_minimum_required(VERSION 3.16.3...3.28.0 FATAL_ERROR)")

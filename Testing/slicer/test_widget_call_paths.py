@@ -14,7 +14,7 @@ from pathlib import Path
 
 from conftest import ROOT
 from test_binding_contract import parameter_fields
-from test_first_run import run_without_torch
+from test_first_run import panel_methods, run_without_torch
 
 ENTRY_METHODS = ("setup", "enter", "cleanup", "setParameterNode", "onParameters", "refreshModels",
                  "onModelChanged", "updateButtons", "poll", "showCases", "onSceneStartClose", "onSceneEndClose")
@@ -27,7 +27,7 @@ def widget_calls(module: str) -> set:
     self.method() they call directly (not through a lambda: those are button slots)."""
     tree = ast.parse((ROOT / module / f"{module}.py").read_text())
     widget = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == f"{module}Widget")
-    methods = {f.name: f for f in widget.body if isinstance(f, ast.FunctionDef)}
+    methods = {**panel_methods(), **{f.name: f for f in widget.body if isinstance(f, ast.FunctionDef)}}
     todo, seen, calls = [m for m in ENTRY_METHODS if m in methods], set(), set()
     while todo:
         name = todo.pop()
@@ -84,7 +84,7 @@ out = {}
 # ---- SGRS Segment ----------------------------------------------------------------------------
 from SGRSSegmentLib.display import apply_region_settings, show_result
 from SGRSSegmentLib.labels import counts_as_label, mark_reviewed
-from SGRSSegmentLib.models import model_choices, refill
+from SGRSSegmentLib.models import show_model
 from SGRSSegmentLib.parameters import SegmentResult, follow_model, parameters_from_settings
 from SGRSSegmentLib.result_nodes import add_entropy_map, add_region_map, add_segmentation, add_statistics_table
 from SGRSSegmentLib.segmentations import module_segmentations_logic
@@ -95,10 +95,11 @@ combo = QtWidgets.QComboBox()
 session = run("SegmentSession", SegmentSession, scene, python=None)                      # setup
 out["no result: applied"] = run("apply_region_settings", apply_region_settings, scene, session.result, settings)
 out["no result: opacity"] = [v.GetLabelOpacity() for v in views]
-chosen = run("refill", refill, combo, run("model_choices", model_choices, REGISTRY), settings.model)
-run("follow_model", follow_model, settings, chosen)                                       # refreshModels
-follow_model(settings, combo.currentData())                                               # onModelChanged
+run("show_model", show_model, combo, settings, registry=REGISTRY, refresh=True)          # enter, refreshModels
+run("follow_model", follow_model, settings, combo.currentData())                          # onModelChanged
 out["card"] = run("session.model_card", session.model_card, settings.model)
+settings.model = ""                                                                       # Close Scene's reset
+out["after reset"] = [show_model(combo, settings, registry=REGISTRY), combo.currentData()]  # onParameters
 out["model"], out["tau, rule"] = settings.model, [settings.tau, settings.deltaRule]
 params = run("parameters_from_settings", parameters_from_settings, settings)            # updateButtons
 out["no result: action"] = run("session.action", session.action, params).kind
@@ -145,8 +146,7 @@ from sgrs.util.errors import SGRSError
 settings = SimpleNamespace(**TRAIN)
 combo = QtWidgets.QComboBox()
 session = run("TrainSession", TrainSession, scene, module_segmentations_logic(scene), JOBS, python=None)
-chosen = run("refill", refill, combo, model_choices(REGISTRY), settings.baseModel, first=("(new model)", ""))
-out["base model"] = chosen
+out["base model"] = show_model(combo, settings, "baseModel", ("(new model)", ""), REGISTRY, refresh=True)
 out["estimate"] = run("session.estimate", session.estimate, settings, settings.preset)   # onModelChanged
 out["train action"] = run("session.action", session.action).kind                        # setup
 out["last job"] = run("session.last_job", session.last_job)
@@ -191,12 +191,13 @@ def test_the_widgets_call_paths_run_without_torch(tmp_path, monkeypatch):
     out = run_without_torch(tmp_path, code)
 
     required = (widget_calls("SGRSSegment") | widget_calls("SGRSTrain")) - SLICER_ONLY
-    assert {"SegmentSession", "apply_region_settings", "refill", "follow_model", "TrainSession"} <= required
+    assert {"SegmentSession", "apply_region_settings", "show_model", "follow_model", "TrainSession"} <= required
     assert required <= set(out["called"]), f"widget calls never run here: {sorted(required - set(out['called']))}"
     assert out["loaded"] == [] and out["missing"][0] == "torch>=2.1"
 
     assert out["model"] == str(ROOT / "Resources" / "Demo" / "model")  # the first listed, with its τ and rule
     assert "synthetic phantoms" in out["card"] and out["estimate"]  # model card and run time, without torch
+    assert out["after reset"] == [out["model"], out["model"]]
     assert "Left atrium" in out["terminology"]  # through SetTag: no SetTerminology needed (5.8)
     assert out["no result: applied"] is False and out["no result: opacity"] == [1.0, 1.0]
     assert out["no result: action"] == "install" and out["poll"] == "idle"
