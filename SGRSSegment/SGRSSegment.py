@@ -145,18 +145,21 @@ class SGRSSegmentWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
 
     def poll(self):
         from SGRSSegmentLib.display import show_result
-        state = self.session.poll()
-        self.ui.progressBar.maximum, self.ui.progressBar.value = max(self.session.progress[1], 1), self.session.progress[0]
-        self.ui.statusLabel.text = self.session.message
-        if state == "running":
-            return
-        self.timer.stop()
-        if state == "done":
-            show_result(slicer.mrmlScene, self.session.result, self.params.regionOpacity)
-            self.onParameters()  # the region switches apply to the new map too
-        elif state == "failed":
+        state = None
+        try:
+            state = self.session.poll()  # never raises for the job's own failures (review finding 4)
+            done, total = self.session.progress
+            self.ui.progressBar.maximum, self.ui.progressBar.value = max(total, 1), done
+            self.ui.statusLabel.text = self.session.message
+            if state == "done":
+                show_result(slicer.mrmlScene, self.session.result, self.logic.getParameterNode().regionOpacity)
+                self.onParameters()  # the region switches apply to the new map too
+        finally:
+            if state != "running":  # whatever went wrong above, no timer keeps calling it
+                self.timer.stop()
+                self.updateButtons()
+        if state == "failed":
             slicer.util.errorDisplay(self.session.message)
-        self.updateButtons()
 
     def onReviewed(self):
         from SGRSSegmentLib.labels import mark_reviewed

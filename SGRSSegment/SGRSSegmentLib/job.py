@@ -100,8 +100,8 @@ class SegmentJob:
     def result(self):
         """Import the finished outputs as nodes (same nodes as the in-process ``process``)."""
         from sgrs.data.image_io import read_image
-        from sgrs.inference.segment import OUTPUT_FILES, Segmentation
-        from sgrs.models.bundle import read_meta
+        from sgrs.inference.outputs import OUTPUT_FILES, Segmentation  # torch-free, as the GUI needs
+        from sgrs.models.meta import read_meta
         self.process.wait()
         self.poll()  # after exit: the file is complete
         try:

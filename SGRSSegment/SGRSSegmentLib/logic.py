@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import slicer
 
-from sgrs.inference.segment import SegmentOptions, segment_array
-from sgrs.models.bundle import load_bundle
 from sgrs.util.errors import SGRSError
 
 from . import result_nodes
 from .parameters import SegmentParameters, SegmentResult
+from .scene_nodes import node_ids, remove_added_since
 from .segmentations import module_segmentations_logic
 from .volume_io import array_of, geometry_of
 
@@ -33,6 +32,8 @@ class SGRSSegmentLogic:
 
         Raises ``SGRSError`` with a one-line reason for bad input (same text as ``is_valid``).
         """
+        from sgrs.inference.segment import SegmentOptions, segment_array  # torch: only for this in-process run
+        from sgrs.models.bundle import load_bundle
         ok, reason = params.is_valid()
         if not ok:
             raise SGRSError(reason)
@@ -44,6 +45,15 @@ class SGRSSegmentLogic:
         return self.add_result_nodes(params, seg, bundle.meta["classes"])
 
     def add_result_nodes(self, params: SegmentParameters, seg, classes) -> SegmentResult:
+        """All the result nodes, or (when any step fails) none of them."""
+        before = node_ids(self.scene)
+        try:
+            return self._add_result_nodes(params, seg, classes)
+        except BaseException:
+            remove_added_since(self.scene, before)
+            raise
+
+    def _add_result_nodes(self, params: SegmentParameters, seg, classes) -> SegmentResult:
         base = params.volume.GetName()
         scene = self.scene
         segmentation = result_nodes.add_segmentation(scene, self.segmentations_logic, params.volume, seg.label,

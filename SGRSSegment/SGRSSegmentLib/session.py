@@ -49,6 +49,11 @@ def done_message(summary: dict) -> str:
     return f"{text} {steps}." if steps else text
 
 
+def one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else "no details"
+
+
 class Action(NamedTuple):
     kind: str       # cancel | install | segment
     label: str      # button text
@@ -186,6 +191,8 @@ class SegmentSession:
             self.result = self.job.result()
         except SGRSError as exc:
             self.state, self.message = FAILED, f"Failed: {exc}"
+        except Exception as exc:  # noqa: BLE001  importing the result: one line, and the job is over
+            self.state, self.message = FAILED, f"Failed to import the result: {type(exc).__name__}: {one_line(exc)}"
         else:
             self.progress = self.job.progress
             self.state, self.message = DONE, done_message(self.result.summary)

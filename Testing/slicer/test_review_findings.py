@@ -55,3 +55,81 @@ def test_finding_1_a_closed_scenes_result_is_absent_not_a_traceback(scene):
     session.forget()  # the widget's StartCloseEvent observer
     assert session.result is None and session.state == "idle" and session.message == "Ready."
     assert view.GetScene() is None
+
+
+def test_finding_4_a_result_that_cannot_be_imported_fails_once_in_one_line(scene, tiny_bundle, tmp_path):
+    """The engine finishes, importing its files fails half-way (here: a malformed terminology entry in the
+    bundle's model.json, which the engine does not read): before, the error escaped poll() with the state
+    left RUNNING, the next poll failed again on the deleted work folder, half-built nodes stayed."""
+    import json
+    import shutil
+
+    from conftest import LAUNCHER
+    from SGRSSegmentLib.parameters import SegmentParameters
+    from SGRSSegmentLib.scene_nodes import node_ids
+    from test_sessions import poll_until_settled, scan_node
+    bundle = tmp_path / "bad-terminology"
+    shutil.copytree(tiny_bundle, bundle)
+    meta = json.loads((bundle / "model.json").read_text())
+    meta["classes"][1]["terminology"] = {"category": ["SCT"], "type": ["SCT"]}
+    (bundle / "model.json").write_text(json.dumps(meta))
+    volume = scan_node(scene, tmp_path)
+    before = node_ids(scene)
+    session = SegmentSession(scene, python=LAUNCHER)
+    session.start(SegmentParameters(volume=volume, model=str(bundle), device="cpu"))
+    work = session.job.work
+    assert poll_until_settled(session) == "failed"
+    assert session.message.startswith("Failed to import the result: IndexError: ") and "\n" not in session.message
+    assert session.job is None and session.poll() == "failed" and not work.exists()
+    added = {scene.GetNodeByID(i).GetClassName() for i in node_ids(scene) - before}
+    assert added <= {"vtkMRMLSubjectHierarchyNode"}, "no half-built labelmap, colour table or segmentation"
+
+
+IMPORT_WITHOUT_TORCH = '''
+import json, sys
+import numpy as np
+import slicer
+from pathlib import Path
+from sgrs.data.image_io import Geometry, write_image
+from SGRSSegmentLib.job import PROGRESS, SegmentJob
+from SGRSSegmentLib.logic import SGRSSegmentLogic
+from SGRSSegmentLib.parameters import SegmentParameters
+
+scene = slicer.vtkMRMLScene()
+slicer.vtkSlicerSubjectHierarchyModuleLogic().SetMRMLScene(scene)
+volume = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "scan")
+slicer.util.updateVolumeFromArray(volume, np.zeros((6, 10, 12), np.float32))
+work = Path(WORK)
+(work / "out").mkdir(parents=True)
+geometry = Geometry((12, 10, 6), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+label = np.zeros((12, 10, 6), np.uint8)
+label[2:6, 2:6, 1:4] = 1
+for name in ("label", "regions", "entropy"):
+    write_image(label + (name == "regions"), geometry, work / "out" / f"{name}.nrrd")
+summary = {"regions": {k: {"name": k, "label_value": v, "foreground_ml": 0.1, "share_of_foreground": 0.2,
+                           "volume_ml": 0.3} for k, v in (("omega", 1), ("theta", 2), ("delta", 3))}}
+(work / PROGRESS).write_text(json.dumps({"event": "finished", "summary": summary}) + "\\n")
+
+
+class Exited:  # the engine's process, already finished (the engine itself needs torch)
+    running, returncode = False, 0
+
+    def wait(self):
+        return 0
+
+
+job = SegmentJob(SGRSSegmentLogic(scene), SegmentParameters(volume=volume, model=DEMO), work=work)
+job.process = Exited()
+result = job.result()
+print(json.dumps({"segments": result.segmentation.GetSegmentation().GetNumberOfSegments(),
+                  "rows": result.table.GetNumberOfRows(), "work left": work.exists(),
+                  "loaded": [m for m in ("torch", "safetensors") if m in sys.modules]}))
+'''
+
+
+def test_finding_4_importing_a_background_result_needs_no_torch(tmp_path):
+    from conftest import ROOT
+    from test_first_run import run_without_torch
+    code = f"WORK = {str(tmp_path / 'work')!r}\nDEMO = {str(ROOT / 'Resources' / 'Demo' / 'model')!r}\n"
+    out = run_without_torch(tmp_path, code + IMPORT_WITHOUT_TORCH)
+    assert out == {"segments": 1, "rows": 3, "work left": False, "loaded": []}

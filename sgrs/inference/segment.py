@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from ..util.atomic import write_text
 from ..util.device import resolve_device
 from ..util.errors import InputError, ModelError, SGRSError
 from .maps import DELTA, OMEGA, REGION_KEYS, REGION_NAMES, THETA, maps_by_slab  # noqa: F401 (re-exported)
+from .outputs import OUTPUT_FILES, Segmentation  # noqa: F401 (re-exported)
 from .overview import draw_overview
 from .prepare import (  # noqa: F401
     SPACING_WARN_RATIO,
@@ -79,15 +80,6 @@ class SegmentOptions:
             raise SGRSError(f"mixed view must be one of {MIXED_VIEWS}, not {self.mixed_view!r}")
         if self.interpolation not in INTERPOLATORS:
             raise SGRSError(f"interpolation must be one of {sorted(INTERPOLATORS)}, not {self.interpolation!r}")
-
-
-@dataclass
-class Segmentation:
-    label: np.ndarray                 # uint8 (x, y, z)
-    regions: np.ndarray | None        # uint8 (x, y, z), values OMEGA / THETA / DELTA
-    entropy: np.ndarray               # uint8 (x, y, z)
-    geometry: Geometry
-    summary: dict = field(default_factory=dict)
 
 
 def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options: SegmentOptions,
@@ -198,10 +190,6 @@ def summarize(seg: Segmentation, bundle: Bundle, options, device, seconds, tau, 
                 "share_of_foreground": round(in_fg / n_fg, 4) if n_fg else 0.0,
                 "volume_ml": round(int(in_region.sum()) * voxel_ml, 3)}
     return summary
-
-
-OUTPUT_FILES = {"label": "label.nrrd", "regions": "regions.nrrd", "entropy": "entropy.nrrd",
-                "summary": "summary.json", "png": "overview.png"}
 
 
 def prepare_output(out_dir) -> Path:
