@@ -23,6 +23,9 @@ class SegmentParameters:
             return False, "Select an input volume."
         if not self.volume.IsA("vtkMRMLScalarVolumeNode") or self.volume.IsA("vtkMRMLLabelMapVolumeNode"):
             return False, f"'{self.volume.GetName()}' is not a scalar volume."
+        if self.volume.GetParentTransformNode() is not None:  # its node frame is not the world (finding 5)
+            return False, (f"'{self.volume.GetName()}' is under a transform: harden it first (Data module, "
+                           "right-click the transform, 'Harden transform').")
         if not self.model:
             return False, "Select a model."
         if not 0.0 <= self.overlap < 1.0:

@@ -133,3 +133,30 @@ def test_finding_4_importing_a_background_result_needs_no_torch(tmp_path):
     code = f"WORK = {str(tmp_path / 'work')!r}\nDEMO = {str(ROOT / 'Resources' / 'Demo' / 'model')!r}\n"
     out = run_without_torch(tmp_path, code + IMPORT_WITHOUT_TORCH)
     assert out == {"segments": 1, "rows": 3, "work left": False, "loaded": []}
+
+
+def test_finding_5_a_transformed_scan_is_refused_a_transformed_roi_is_not(scene):
+    """The engine takes the scan's node frame (IJKToRAS) and the results go on that grid, so a scan under
+    a transform would be cropped and shown in the wrong place. A transformed ROI is fine: its world bounds
+    are what the engine gets, and an untransformed scan's node frame is the world."""
+    import pytest
+    import vtk
+    from SGRSSegmentLib.parameters import SegmentParameters
+
+    from sgrs.util.errors import SGRSError
+    volume = scan(scene)
+    roi = scene.AddNewNodeByClass("vtkMRMLMarkupsROINode", "box")
+    roi.SetXYZ(5.0, 4.0, 3.0)
+    roi.SetRadiusXYZ(3.0, 3.0, 2.0)
+    shift = scene.AddNewNodeByClass("vtkMRMLLinearTransformNode", "shift")
+    matrix = vtk.vtkMatrix4x4()
+    matrix.SetElement(0, 3, 20.0)
+    shift.SetMatrixTransformToParent(matrix)
+    roi.SetAndObserveTransformNodeID(shift.GetID())
+    params = SegmentParameters(volume=volume, model="bundle", roi=roi)
+    assert params.is_valid() == (True, "")
+    volume.SetAndObserveTransformNodeID(shift.GetID())
+    ok, reason = params.is_valid()
+    assert not ok and reason.startswith("'scan' is under a transform: harden it first") and "\n" not in reason
+    with pytest.raises(SGRSError, match="under a transform"):
+        SegmentSession(scene).start(params)
