@@ -47,7 +47,7 @@ class SegmentJob:
         if not ok:
             raise SGRSError(reason)
         self.logic, self.params, self.python = logic, params, python
-        self.work = Path(work) if work else Path(tempfile.mkdtemp(prefix="sgrs-segment-"))
+        self.work = Path(work) if work else None  # a temporary folder, made by start()
         self.progress = (0, 0)
         self.summary: dict | None = None
         self.process = None
@@ -73,13 +73,14 @@ class SegmentJob:
         from sgrs.util.background import BackgroundProcess
 
         from .volume_io import array_of, geometry_of
-        args = self.arguments()
-        try:
+        try:  # an unplaced ROI, an unreadable volume or a launch failure leaves no folder (finding 6)
+            self.work = self.work or Path(tempfile.mkdtemp(prefix="sgrs-segment-"))
+            args = self.arguments()
             write_image(array_of(self.params.volume), geometry_of(self.params.volume), self.work / "input.nrrd")
+            self.process = BackgroundProcess(args, self.work, self.python, name="segment").start()
         except BaseException:
             self.cleanup()
             raise
-        self.process = BackgroundProcess(args, self.work, self.python, name="segment").start()
         return self
 
     def poll(self) -> bool:
@@ -119,4 +120,5 @@ class SegmentJob:
             self.cleanup()
 
     def cleanup(self) -> None:
-        shutil.rmtree(self.work, ignore_errors=True)
+        if self.work is not None:
+            shutil.rmtree(self.work, ignore_errors=True)

@@ -128,7 +128,10 @@ class SegmentSession:
             raise SGRSError(reason)
         from .job import SegmentJob
         job = SegmentJob(self.logic, params, python=self.python)
-        job.start()
+        try:
+            job.start()
+        except OSError as exc:  # the launcher cannot be run, or the temporary folder cannot be made
+            raise SGRSError(f"Cannot start the engine: {exc.strerror or exc} ({exc.filename or self.python})") from None
         self.job, self.result, self.progress, self.params = job, None, (0, 0), params
         self._started = time.monotonic()
         self.state, self.message = RUNNING, f"Segmenting '{params.volume.GetName()}'…"

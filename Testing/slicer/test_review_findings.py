@@ -160,3 +160,23 @@ def test_finding_5_a_transformed_scan_is_refused_a_transformed_roi_is_not(scene)
     assert not ok and reason.startswith("'scan' is under a transform: harden it first") and "\n" not in reason
     with pytest.raises(SGRSError, match="under a transform"):
         SegmentSession(scene).start(params)
+
+
+def test_finding_6_no_work_folder_is_left_when_the_run_cannot_start(scene, tmp_path, monkeypatch):
+    """An unplaced ROI (the ROI combo's 'Create new' gives one) and an engine that cannot be launched."""
+    import tempfile
+
+    import pytest
+    from SGRSSegmentLib.parameters import SegmentParameters
+
+    from sgrs.util.errors import SGRSError
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where mkdtemp makes the work folders
+    volume = scan(scene)
+    unplaced = scene.AddNewNodeByClass("vtkMRMLMarkupsROINode", "new ROI")
+    with pytest.raises(SGRSError, match="ROI 'new ROI' is not placed yet"):
+        SegmentSession(scene).start(SegmentParameters(volume=volume, model="bundle", roi=unplaced))
+    session = SegmentSession(scene, python=str(tmp_path / "no-such-PythonSlicer"))
+    with pytest.raises(SGRSError, match="^Cannot start the engine: No such file or directory"):
+        session.start(SegmentParameters(volume=volume, model="bundle"))
+    assert session.state == "idle" and session.job is None
+    assert list(tmp_path.glob("sgrs-segment-*")) == []
