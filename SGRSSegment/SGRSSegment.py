@@ -87,6 +87,7 @@ class SGRSSegmentWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
         try:  # must never raise, whatever setup got to; session.close() itself never raises
             self.timer.stop()
             self.session.close()
+            self.unbind()
             self.removeObservers()
         except Exception:  # noqa: BLE001
             pass
@@ -100,8 +101,9 @@ class SGRSSegmentWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
     def onParameters(self, caller=None, event=None):
         from SGRSSegmentLib.display import apply_region_settings
         from SGRSSegmentLib.models import show_model
-        show_model(self.ui.modelComboBox, self.params)  # a reset or loaded node's model (review finding 2)
-        apply_region_settings(slicer.mrmlScene, self.session.result, self.params)
+        if self.params:  # none while the panel is hidden (review finding 7)
+            show_model(self.ui.modelComboBox, self.params)  # a reset or loaded node's model (review finding 2)
+            apply_region_settings(slicer.mrmlScene, self.session.result, self.params)
         self.updateButtons()
 
     def refreshModels(self):

@@ -80,6 +80,7 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
     def cleanup(self):
         try:  # must never raise, whatever setup got to; the training job keeps running
             self.timer.stop()
+            self.unbind()
             self.removeObservers()
             if self.rank:
                 self.rank.close()

@@ -1,7 +1,8 @@
 """What both panels do with their module's parameter node, as Slicer's scripted module template does
 (``Utilities/Templates/Modules/Scripted/TemplateKey.py``, v5.8.1 l. 180-191, main l. 182-191): bound
 while the panel is shown, unbound when it is hidden, when the scene closes and on cleanup (developer-mode
-Reload).
+Reload), so no connector of an old wrapper writes into destroyed widgets and a hidden panel follows
+nothing (review finding 7).
 
 A mixin for the widget classes (with ``VTKObservationMixin``); no qt here. The widget provides
 ``logic.getParameterNode()``, ``uiWidget``, ``parent.isEntered``, ``onParameters()`` (runs on every change
@@ -26,6 +27,16 @@ class ParameterPanel:
         if self.params is None:
             self.setParameterNode(self.logic.getParameterNode())
         self.refreshModels()  # a model trained or imported in the other panel since (review finding 3)
+
+    def exit(self) -> None:
+        self.setParameterNode(None)
+
+    def unbind(self) -> None:
+        """From ``cleanup``: never raises."""
+        try:
+            self.setParameterNode(None)
+        except Exception:  # noqa: BLE001
+            self.params = self.guiTag = None
 
     def onSceneEndClose(self, caller=None, event=None) -> None:
         if self.parent.isEntered:

@@ -180,3 +180,69 @@ def test_finding_6_no_work_folder_is_left_when_the_run_cannot_start(scene, tmp_p
         session.start(SegmentParameters(volume=volume, model="bundle"))
     assert session.state == "idle" and session.job is None
     assert list(tmp_path.glob("sgrs-segment-*")) == []
+
+
+class Wrapper:
+    """Slicer's parameterNodeWrapper reduced to what the panel uses (slicer-core has none): GUI connections
+    by tag, as at v5.8.1, and VTK observers on the real MRML node it wraps."""
+
+    def __init__(self, node):
+        self.node, self.connected, self.next = node, {}, 0
+
+    def connectParametersToGui(self, mapping):
+        self.next += 1
+        self.connected[self.next] = mapping
+        return self.next
+
+    def disconnectGui(self, tag):
+        del self.connected[tag]
+
+    def AddObserver(self, event, method, priority=0.0):
+        return self.node.AddObserver(event, method, priority)
+
+    def RemoveObserver(self, tag):
+        self.node.RemoveObserver(tag)
+
+
+def test_finding_7_the_panel_is_unbound_when_hidden_and_on_cleanup(scene, monkeypatch):
+    """Slicer's calls in order (setup, enter, exit, enter, Close Scene while hidden, cleanup on Reload) on
+    the mixin both widgets use, with the real VTKObservationMixin and a real parameter node."""
+    from SGRSSegmentLib import compat
+    from SGRSSegmentLib.panel import ParameterPanel
+    from slicer.util import VTKObservationMixin
+    monkeypatch.setattr(compat, "parameter_widgets", lambda ui: {"model": ui})
+    node = scene.AddNewNodeByClass("vtkMRMLScriptedModuleNode", "SGRSSegment")
+    wrapper = Wrapper(node)
+
+    class Panel(ParameterPanel, VTKObservationMixin):
+        def __init__(self):
+            VTKObservationMixin.__init__(self)
+            self.logic, self.uiWidget = SimpleNamespace(getParameterNode=lambda: wrapper), "combo"
+            self.parent, self.changes, self.refreshed = SimpleNamespace(isEntered=False), 0, 0
+
+        def onParameters(self, caller=None, event=None):
+            self.changes += 1
+
+        def refreshModels(self):
+            self.refreshed += 1
+
+    panel = Panel()
+    panel.setParameterNode(wrapper)  # setup()
+    panel.parent.isEntered = True
+    panel.enter()
+    node.Modified()
+    assert (len(wrapper.connected), panel.changes, panel.refreshed) == (1, 2, 1)
+    panel.parent.isEntered = False
+    panel.exit()  # another module shown: the panel follows nothing
+    node.Modified()
+    assert (wrapper.connected, panel.changes, panel.params) == ({}, 2, None)
+    panel.onSceneEndClose()  # Close Scene while hidden: stays unbound
+    assert wrapper.connected == {} and panel.params is None
+    panel.parent.isEntered = True
+    panel.enter()
+    node.Modified()
+    assert (list(wrapper.connected.values()), panel.changes, panel.refreshed) == ([{"model": "combo"}], 4, 2)
+    panel.unbind()  # cleanup() before a developer-mode Reload
+    node.Modified()
+    assert (wrapper.connected, panel.changes, panel.params, panel.guiTag) == ({}, 4, None, None)
+    panel.unbind()  # twice: nothing left, no error
