@@ -123,8 +123,8 @@ class SGRSSegmentWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
 
     def updateButtons(self):
         act = self.session.action(self.settings())
-        self.ui.applyButton.text, self.ui.applyButton.enabled = _(act.label), act.enabled
-        self.ui.applyButton.toolTip, self.ui.statusLabel.text = _(act.reason), _(act.status)
+        self.ui.applyButton.text, self.ui.applyButton.enabled = act.label, act.enabled  # translated in the Lib
+        self.ui.applyButton.toolTip, self.ui.statusLabel.text = act.reason, act.status
         self.ui.reviewedButton.enabled = self.session.has_result
 
     def onApply(self):

@@ -115,7 +115,7 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
         self.ui.casesTable.setRowCount(len(self.session.cases))
         for row, texts in enumerate(case_rows(self.session.cases, shares)):
             for col, text in enumerate(texts):
-                self.ui.casesTable.setItem(row, col, qt.QTableWidgetItem(_(text)))
+                self.ui.casesTable.setItem(row, col, qt.QTableWidgetItem(text))
 
     def onRank(self):
         from SGRSTrainLib.session import RankSession
@@ -167,7 +167,7 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
     def poll(self):
         from SGRSTrainLib.plot import TrainingPlot
         state, status, act = self.session.poll(), self.session.status, self.session.action()
-        self.ui.trainButton.text, self.ui.trainButton.enabled = _(act.label), act.enabled
+        self.ui.trainButton.text, self.ui.trainButton.enabled = act.label, act.enabled
         self.ui.resumeButton.enabled, self.ui.statusLabel.text = self.session.can_resume, self.session.message
         if status is not None and status.iterations:
             self.plot = self.plot or TrainingPlot(slicer.mrmlScene)  # made only once a job is shown

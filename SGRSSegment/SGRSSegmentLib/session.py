@@ -112,13 +112,15 @@ class SegmentSession:
 
     def action(self, params) -> Action:
         from .dependencies import missing_packages
+        from .i18n import translate
         if self.running:
-            return Action("cancel", "Cancel", True, "", self.message)
+            return Action("cancel", translate("SGRSSegment", "Cancel"), True, "", self.message)
         missing = missing_packages()
         if missing:
-            return Action("install", "Install dependencies…", True, "", f"SGRS needs: {', '.join(missing)}")
-        ok, reason = params.is_valid() if params is not None else (False, "No settings yet.")
-        return Action("segment", "Segment", ok, reason, reason or self.message)
+            return Action("install", translate("SGRSSegment", "Install dependencies…"), True, "",
+                          translate("SGRSSegment", "SGRS needs: {packages}").format(packages=", ".join(missing)))
+        ok, reason = params.is_valid() if params is not None else (False, translate("SGRSSegment", "No settings yet."))
+        return Action("segment", translate("SGRSSegment", "Segment"), ok, reason, reason or self.message)
 
     def start(self, params) -> None:
         if self.running:

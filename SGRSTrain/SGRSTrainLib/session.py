@@ -128,13 +128,14 @@ class TrainSession:
 
     def action(self) -> Action:
         from SGRSSegmentLib.dependencies import missing_packages
+        from SGRSSegmentLib.i18n import translate
         if self.state == RUNNING:
-            return Action("cancel", "Cancel", True)
+            return Action("cancel", translate("SGRSTrain", "Cancel"), True)
         if self.state == CANCELLING:
-            return Action("cancelling", "Cancelling…", False)
+            return Action("cancelling", translate("SGRSTrain", "Cancelling…"), False)
         if missing_packages():
-            return Action("install", "Install dependencies…", True)
-        return Action("train", "Train", True)
+            return Action("install", translate("SGRSTrain", "Install dependencies…"), True)
+        return Action("train", translate("SGRSTrain", "Train"), True)
 
     def estimate(self, settings, preset: str = "") -> str:
         """The run time before Train is pressed, for the settings (parameter node) with ``preset`` as
@@ -333,10 +334,12 @@ def cohort_label(cases, cohort: str = "") -> str:
 def case_rows(cases, ranked: dict) -> list[tuple[str, str, str, str]]:
     """The cases table: name, labelled yes/no, the ranking score (default: mean entropy) with the Δ∪Θ
     share, and case flag (blank until ranked). ``ranked``: {volume ID: Ranked} (``RankSession.order``)."""
+    from SGRSSegmentLib.i18n import translate
+    labelled = {True: translate("SGRSTrain", "yes"), False: translate("SGRSTrain", "no")}
     rows = []
     for c in cases:
         r = ranked.get(c.volume.GetID())
-        rows.append((c.volume.GetName(), "yes" if c.labelled else "no",
+        rows.append((c.volume.GetName(), labelled[bool(c.labelled)],
                      "" if r is None else f"{100 * r.score:.1f} % (Δ∪Θ {100 * r.share:.1f} %)",
                      "" if r is None else r.flag))
     return rows

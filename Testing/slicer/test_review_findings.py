@@ -246,3 +246,31 @@ def test_finding_7_the_panel_is_unbound_when_hidden_and_on_cleanup(scene, monkey
     node.Modified()
     assert (wrapper.connected, panel.changes, panel.params, panel.guiTag) == ({}, 4, None, None)
     panel.unbind()  # twice: nothing left, no error
+
+
+def test_finding_8_button_texts_are_translated_in_the_libs_and_widgets_translate_only_literals(scene, monkeypatch):
+    """A stand-in slicer.i18n (slicer-core has none) whose translate marks its text: the labels the
+    sessions give are translated where written, under the module's context; and every _() in the widget
+    files and every translate() in the Libs takes string literals, the only thing lupdate extracts."""
+    import ast
+    import sys
+    import types
+
+    from conftest import ROOT
+    from SGRSTrainLib.session import TrainSession, case_rows
+    i18n = types.ModuleType("slicer.i18n")
+    i18n.translate = lambda context, text: f"[{context}] {text}"
+    monkeypatch.setitem(sys.modules, "slicer.i18n", i18n)
+    segment = SegmentSession(scene).action(None)
+    assert segment.label.startswith("[SGRSSegment] ") and segment.status.startswith("[SGRSSegment] ")
+    assert TrainSession(scene, None, ROOT / "unused").action().label.startswith("[SGRSTrain] ")
+    case = SimpleNamespace(volume=scan(scene), labelled=True)
+    assert case_rows([case], {}) == [("scan", "[SGRSTrain] yes", "", "")]
+
+    for path in [ROOT / m / f"{m}.py" for m in ("SGRSSegment", "SGRSTrain")] + \
+            list((ROOT / "SGRSSegment" / "SGRSSegmentLib").glob("*.py")) + \
+            list((ROOT / "SGRSTrain" / "SGRSTrainLib").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("_", "translate"):
+                assert node.args and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args), \
+                    f"{path.name} l. {node.lineno}: {node.func.id}() of a non-literal never reaches the .ts files"
