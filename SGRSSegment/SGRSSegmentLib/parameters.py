@@ -19,17 +19,19 @@ class SegmentParameters:
 
     def is_valid(self) -> tuple[bool, str]:
         """(ok, reason): the same text the GUI shows and ``process`` raises."""
+        from .i18n import translate
         if self.volume is None:
-            return False, "Select an input volume."
+            return False, translate("SGRSSegment", "Select an input volume.")
+        name = self.volume.GetName()
         if not self.volume.IsA("vtkMRMLScalarVolumeNode") or self.volume.IsA("vtkMRMLLabelMapVolumeNode"):
-            return False, f"'{self.volume.GetName()}' is not a scalar volume."
+            return False, translate("SGRSSegment", "'{name}' is not a scalar volume.").format(name=name)
         if self.volume.GetParentTransformNode() is not None:  # its node frame is not the world (finding 5)
-            return False, (f"'{self.volume.GetName()}' is under a transform: harden it first (Data module, "
-                           "right-click the transform, 'Harden transform').")
+            return False, translate("SGRSSegment", "'{name}' is under a transform: harden it first (Data module, "
+                                    "right-click the transform, 'Harden transform').").format(name=name)
         if not self.model:
-            return False, "Select a model."
+            return False, translate("SGRSSegment", "Select a model.")
         if not 0.0 <= self.overlap < 1.0:
-            return False, "Overlap must be in [0, 1)."
+            return False, translate("SGRSSegment", "Overlap must be in [0, 1).")
         return True, ""
 
 

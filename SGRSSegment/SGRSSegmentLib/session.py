@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 from sgrs.util.errors import SGRSError
 
+from .i18n import translate
 from .review_navigation import ReviewNavigator
 
 IDLE, RUNNING, DONE, FAILED, CANCELLED = "idle", "running", "done", "failed", "cancelled"
@@ -77,7 +78,7 @@ class SegmentSession:
     def __init__(self, scene, logic=None, python=None, registry=None, on_change=None):
         self.scene, self._logic, self.python, self.registry = scene, logic, python, registry
         self.on_change = on_change
-        self.state, self.progress, self.message = IDLE, (0, 0), "Ready."
+        self.state, self.progress, self.message = IDLE, (0, 0), translate("SGRSSegment", "Ready.")
         self.result = None
         self.job = None
         self.params = None
@@ -112,7 +113,6 @@ class SegmentSession:
 
     def action(self, params) -> Action:
         from .dependencies import missing_packages
-        from .i18n import translate
         if self.running:
             return Action("cancel", translate("SGRSSegment", "Cancel"), True, "", self.message)
         missing = missing_packages()
@@ -136,9 +136,10 @@ class SegmentSession:
             raise SGRSError(f"Cannot start the engine: {exc.strerror or exc} ({exc.filename or self.python})") from None
         self.job, self.result, self.progress, self.params = job, None, (0, 0), params
         self._started = time.monotonic()
-        self.state, self.message = RUNNING, f"Segmenting '{params.volume.GetName()}'…"
+        self.state = RUNNING
+        self.message = translate("SGRSSegment", "Segmenting '{name}'…").format(name=params.volume.GetName())
         if self.expected:
-            self.message += f" Expected: {self.expected}."
+            self.message += " " + translate("SGRSSegment", "Expected: {estimate}.").format(estimate=self.expected)
 
     def preview(self, params) -> Preview:
         """The model card's check of this scan and the expected run time (windows × seconds per window
@@ -190,7 +191,8 @@ class SegmentSession:
                 from sgrs.util.progress import format_seconds
                 eta = self.eta_s
                 left = f" about {format_seconds(eta)} left" if eta is not None else ""
-                self.message = f"Segmenting: window {done} of {total}…{left}"
+                self.message = translate("SGRSSegment", "Segmenting: window {done} of {total}…").format(
+                    done=done, total=total) + left
             return self.state
         try:
             self.result = self.job.result()
@@ -221,7 +223,7 @@ class SegmentSession:
         if self.running:
             self.job.cancel()
             self.job = None
-            self.state, self.message = CANCELLED, "Cancelled."
+            self.state, self.message = CANCELLED, translate("SGRSSegment", "Cancelled.")
 
     @property
     def has_result(self) -> bool:
@@ -239,4 +241,4 @@ class SegmentSession:
         self.close()
         self.result = None
         if self.state == DONE:
-            self.state, self.message = IDLE, "Ready."
+            self.state, self.message = IDLE, translate("SGRSSegment", "Ready.")
