@@ -104,6 +104,9 @@ class SGRSSegmentWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
         if self.params:  # none while the panel is hidden (review finding 7)
             show_model(self.ui.modelComboBox, self.params)  # a reset or loaded node's model (review finding 2)
             apply_region_settings(slicer.mrmlScene, self.session.result, self.params)
+        if self.ui.modelComboBox.currentData != self.ui.modelCardLabel.property("model"):  # shown model's card
+            self.ui.modelCardLabel.setProperty("model", self.ui.modelComboBox.currentData)
+            self.ui.modelCardLabel.text = self.session.model_card(self.ui.modelComboBox.currentData or "")
         self.updateButtons()
 
     def refreshModels(self):
@@ -114,8 +117,7 @@ class SGRSSegmentWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
     def onModelChanged(self, index):
         from SGRSSegmentLib.parameters import follow_model
         if self.params and index >= 0:
-            follow_model(self.params, self.ui.modelComboBox.currentData or "")
-        self.ui.modelCardLabel.text = self.session.model_card(self.params.model if self.params else "")
+            follow_model(self.params, self.ui.modelComboBox.currentData or "")  # onParameters shows its card
 
     def settings(self):
         from SGRSSegmentLib.parameters import parameters_from_settings

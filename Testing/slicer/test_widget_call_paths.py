@@ -100,6 +100,7 @@ run("follow_model", follow_model, settings, combo.currentData())                
 out["card"] = run("session.model_card", session.model_card, settings.model)
 settings.model = ""                                                                       # Close Scene's reset
 out["after reset"] = [show_model(combo, settings, registry=REGISTRY), combo.currentData()]  # onParameters
+out["card"] = run("session.model_card", session.model_card, combo.currentData())       # onParameters
 out["model"], out["tau, rule"] = settings.model, [settings.tau, settings.deltaRule]
 params = run("parameters_from_settings", parameters_from_settings, settings)            # updateButtons
 out["no result: action"] = run("session.action", session.action, params).kind
@@ -149,6 +150,7 @@ session = run("TrainSession", TrainSession, scene, module_segmentations_logic(sc
 out["base model"] = show_model(combo, settings, "baseModel", ("(new model)", ""), REGISTRY, refresh=True)
 out["estimate"] = run("session.estimate", session.estimate, settings, settings.preset)   # onModelChanged
 out["train action"] = run("session.action", session.action).kind                        # setup
+out["estimate"] = run("session.estimate", session.estimate, settings, settings.preset)   # onModelChanged
 out["last job"] = run("session.last_job", session.last_job)
 out["train poll"] = run("session.poll", session.poll)
 cases = run("session.collect", session.collect)                                           # Collect
@@ -198,6 +200,7 @@ def test_the_widgets_call_paths_run_without_torch(tmp_path, monkeypatch):
     assert out["model"] == str(ROOT / "Resources" / "Demo" / "model")  # the first listed, with its τ and rule
     assert "synthetic phantoms" in out["card"] and out["estimate"]  # model card and run time, without torch
     assert out["after reset"] == [out["model"], out["model"]]
+    assert out["card"] and out["estimate"].startswith("Expected run time: ")
     assert "Left atrium" in out["terminology"]  # through SetTag: no SetTerminology needed (5.8)
     assert out["no result: applied"] is False and out["no result: opacity"] == [1.0, 1.0]
     assert out["no result: action"] == "install" and out["poll"] == "idle"
