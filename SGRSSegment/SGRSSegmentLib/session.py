@@ -239,6 +239,6 @@ class SegmentSession:
     def forget(self) -> None:
         """Scene close: stop the job and drop the result, whose nodes are gone (review finding 1)."""
         self.close()
-        self.result = None
+        self.result, self.review = None, ReviewNavigator(self.scene)  # its regions were the result's
         if self.state == DONE:
             self.state, self.message = IDLE, translate("SGRSSegment", "Ready.")

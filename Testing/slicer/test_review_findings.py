@@ -43,7 +43,9 @@ def test_finding_1_a_closed_scenes_result_is_absent_not_a_traceback(scene):
     from SGRSSegmentLib.display import apply_region_settings, show_result
     view = scene.AddNewNodeByClass("vtkMRMLSliceCompositeNode")
     session = SegmentSession(scene)
+    from SGRSSegmentLib.review_navigation import ReviewNavigator
     session.result, session.state = result_in(scene, scan(scene)), "done"
+    session.review = ReviewNavigator(scene, {"review_regions": [{"reason": "Δ", "volume_ml": 1.0}]})
     show_result(scene, session.result)
     assert session.has_result and apply_region_settings(scene, session.result, settings())
     scene.RemoveNode(session.result.regions)  # the user deletes the region map by hand
@@ -54,6 +56,7 @@ def test_finding_1_a_closed_scenes_result_is_absent_not_a_traceback(scene):
     assert apply_region_settings(scene, session.result, settings()) is False
     session.forget()  # the widget's StartCloseEvent observer
     assert session.result is None and session.state == "idle" and session.message == "Ready."
+    assert session.review.count == 0  # no stepping through the closed result's regions
     assert view.GetScene() is None
 
 

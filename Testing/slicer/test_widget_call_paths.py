@@ -97,7 +97,6 @@ out["no result: applied"] = run("apply_region_settings", apply_region_settings, 
 out["no result: opacity"] = [v.GetLabelOpacity() for v in views]
 run("show_model", show_model, combo, settings, registry=REGISTRY, refresh=True)          # enter, refreshModels
 run("follow_model", follow_model, settings, combo.currentData())                          # onModelChanged
-out["card"] = run("session.model_card", session.model_card, settings.model)
 settings.model = ""                                                                       # Close Scene's reset
 out["after reset"] = [show_model(combo, settings, registry=REGISTRY), combo.currentData()]  # onParameters
 out["card"] = run("session.model_card", session.model_card, combo.currentData())       # onParameters
@@ -150,7 +149,6 @@ session = run("TrainSession", TrainSession, scene, module_segmentations_logic(sc
 out["base model"] = show_model(combo, settings, "baseModel", ("(new model)", ""), REGISTRY, refresh=True)
 out["estimate"] = run("session.estimate", session.estimate, settings, settings.preset)   # onModelChanged
 out["train action"] = run("session.action", session.action).kind                        # setup
-out["estimate"] = run("session.estimate", session.estimate, settings, settings.preset)   # onModelChanged
 out["last job"] = run("session.last_job", session.last_job)
 out["train poll"] = run("session.poll", session.poll)
 cases = run("session.collect", session.collect)                                           # Collect
