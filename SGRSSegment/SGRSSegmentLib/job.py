@@ -49,6 +49,7 @@ class SegmentJob:
         self.logic, self.params, self.python = logic, params, python
         self.work = Path(work) if work else None  # a temporary folder, made by start()
         self.progress = (0, 0)
+        self.warnings = []   # the engine's warnings as they come (e.g. an out-of-memory fallback)
         self.summary: dict | None = None
         self.process = None
         self._offset = 0
@@ -91,6 +92,8 @@ class SegmentJob:
                 self.progress = (event["done"], event["total"])
             elif event.get("event") == "finished":
                 self.summary = event["summary"]
+            elif event.get("event") == "warning":
+                self.warnings.append(event["message"])
         return self.process.running
 
     def cancel(self) -> None:

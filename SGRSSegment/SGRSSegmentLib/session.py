@@ -46,6 +46,8 @@ def done_message(summary: dict) -> str:
         text += f" {flag_line(summary).capitalize()}."
     if shares:
         text += f" {shares}."
+    for warning in summary.get("warnings") or []:   # e.g. the GPU ran out of memory and the run fell back
+        text += f" Warning: {warning}."
     steps = "; ".join((summary.get("scan") or {}).get("steps") or [])
     return f"{text} {steps}." if steps else text
 
@@ -193,6 +195,8 @@ class SegmentSession:
                 left = f" about {format_seconds(eta)} left" if eta is not None else ""
                 self.message = translate("SGRSSegment", "Segmenting: window {done} of {total}…").format(
                     done=done, total=total) + left
+                if self.job.warnings:
+                    self.message += f" Warning: {self.job.warnings[-1]}"
             return self.state
         try:
             self.result = self.job.result()

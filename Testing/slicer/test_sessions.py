@@ -281,3 +281,28 @@ def test_segment_session_restricts_the_engine_to_a_markups_roi(scene, tmp_path):
     world = [0.0] * 6
     roi.GetRASBounds(world)
     assert (ras >= np.array(world[0::2]) - 1e-6).all() and (ras <= np.array(world[1::2]) + 1e-6).all()
+
+
+OOM_INJECTION = '''
+import torch
+from sgrs.models.vnet import VNet
+_forward = VNet.forward
+def _only_single_windows_fit(net, x):
+    if x.shape[0] > 1:
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (injected)")
+    return _forward(net, x)
+VNet.forward = _only_single_windows_fit
+'''
+
+
+def test_segment_session_shows_the_engines_out_of_memory_fallback(scene, tiny_bundle, tmp_path, monkeypatch):
+    """Issue 17, item 3: the engine's out-of-memory warning reaches the panel's status line (injected
+    in the real engine process through sitecustomize, as a GPU that runs out would raise it)."""
+    inject = tmp_path / "inject"
+    inject.mkdir()
+    (inject / "sitecustomize.py").write_text(OOM_INJECTION)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(inject), os.environ.get("PYTHONPATH", "")]))
+    session = SegmentSession(scene, python=LAUNCHER)
+    session.start(SegmentParameters(volume=scan_node(scene, tmp_path), model=str(tiny_bundle), device="cpu"))
+    assert poll_until_settled(session) == "done", session.message
+    assert "Warning:" in session.message and "window batch halved to 1" in session.message, session.message
