@@ -25,7 +25,7 @@ demo: $(VENV)/.installed
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
 
-# The DICOMweb tests start a real Orthanc with its DICOMweb plugin (Testing/pacs/orthanc.py).
+# The DICOMweb tests start a real Orthanc with its DICOMweb plugin (Testing/pacs/orthanc_server.py).
 orthanc:
 	@(command -v Orthanc >/dev/null 2>&1 && test -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so) || \
 		(apt-get update && apt-get install -y orthanc orthanc-dicomweb)
