@@ -174,12 +174,17 @@ def record_timing(folder, meta: dict, device: str, windows: int, seconds: float)
     """Remember seconds per window of a finished run (whole run, so the estimate includes loading)."""
     if not windows or seconds <= 0:
         return
+    store_timing(folder, _timing_key(meta, device), seconds / windows)
+
+
+def store_timing(folder, key: str, seconds: float) -> None:
+    """One measured figure into the folder's timings table (segmentation and training share it)."""
     path = Path(folder) / TIMINGS
     try:
         table = json.loads(path.read_text())
     except (OSError, ValueError):
         table = {}
-    table[_timing_key(meta, device)] = round(seconds / windows, 4)
+    table[key] = round(float(seconds), 4)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_text(path, json.dumps(table, indent=1))

@@ -16,14 +16,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..util.atomic import write_text
+from ..models.card import TIMINGS, store_timing   # one timings table for segmentation and training
 
 # Seconds per training step measured on this project's 2-core CPU (AVX2) for the full V-Net
 # (16 filters), patch 112×112×80, batch 4 (docs/benchmarks.md): the scale of the unmeasured guess.
 REFERENCE_CPU_STEP_S = 27.0
 REFERENCE_VOXELS = 112 * 112 * 80
 GPU_SPEEDUP = 40.0          # a rough factor, shown as a guess until a run on this machine measured it
-TIMINGS = "timings.json"    # shared with the model card's seconds per window
 
 
 @dataclass(frozen=True)
@@ -67,17 +66,7 @@ def _key(filters: int, batch: int, patch, device: str) -> str:
 def record_train_timing(folder, filters, batch, patch, device, seconds_per_iteration: float) -> None:
     if not seconds_per_iteration or seconds_per_iteration <= 0:
         return
-    path = Path(folder) / TIMINGS
-    try:
-        table = json.loads(path.read_text())
-    except (OSError, ValueError):
-        table = {}
-    table[_key(filters, batch, patch, device)] = round(float(seconds_per_iteration), 4)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text(path, json.dumps(table, indent=1))
-    except OSError:
-        pass
+    store_timing(folder, _key(filters, batch, patch, device), seconds_per_iteration)
 
 
 def seconds_per_iteration(folder, filters, batch, patch, device) -> tuple[float, bool]:
