@@ -32,6 +32,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
+from SGRSSegmentLib.i18n import translate
 from sgrs.util.errors import SGRSError
 
 IDLE, RUNNING, CANCELLING, DONE, FAILED, CANCELLED, STOPPED = (
@@ -107,7 +108,7 @@ class TrainSession:
         self.job = None
         self.status = None
         self.registered = None
-        self.state, self.message = IDLE, "Collect the scene's cases, or choose a cohort folder."
+        self.state, self.message = IDLE, translate("SGRSTrain", "Collect the scene's cases, or choose a cohort folder.")
         self._deadline = self._exit_by = None
         self._exiting = []   # our finished jobs' processes that had not exited yet
 
@@ -128,7 +129,6 @@ class TrainSession:
 
     def action(self) -> Action:
         from SGRSSegmentLib.dependencies import missing_packages
-        from SGRSSegmentLib.i18n import translate
         if self.state == RUNNING:
             return Action("cancel", translate("SGRSTrain", "Cancel"), True)
         if self.state == CANCELLING:
@@ -151,7 +151,8 @@ class TrainSession:
         from .cohort import collect_cases
         self.cases = collect_cases(self.scene)
         n = sum(c.labelled for c in self.cases)
-        self.message = f"{n} labelled, {len(self.cases) - n} unlabelled cases."
+        self.message = translate("SGRSTrain", "{labelled} labelled, {unlabelled} unlabelled cases.").format(
+            labelled=n, unlabelled=len(self.cases) - n)
         return self.cases
 
     def start(self, params) -> Path:
@@ -208,7 +209,7 @@ class TrainSession:
     def cancel(self) -> None:
         if self.state == RUNNING:
             self.job.cancel()
-            self.state, self.message = CANCELLING, "Cancelling: saving a checkpoint…"
+            self.state, self.message = CANCELLING, translate("SGRSTrain", "Cancelling: saving a checkpoint…")
             self._deadline = time.monotonic() + CANCEL_GRACE_S
 
     def resume(self) -> None:
@@ -234,7 +235,8 @@ class TrainSession:
             if status.iterations:
                 eta = f", ETA {format_seconds(status.eta_s)}" if status.eta_s is not None else ""
                 loss = f", loss {status.loss:.3f}" if status.loss is not None else ""
-                self.message = f"Iteration {status.iteration}/{status.iterations}{loss}{eta}"
+                self.message = translate("SGRSTrain", "Iteration {i}/{n}").format(
+                    i=status.iteration, n=status.iterations) + loss + eta
             return self.state
         if self.job.alive():  # the last event is written and the tree is exiting: not over until it has
             self._exit_by = self._exit_by or time.monotonic() + EXIT_GRACE_S
@@ -251,11 +253,15 @@ class TrainSession:
             self.message = finished_message(self.registered)
             self._record_timing()
         elif status.state == "cancelled":
-            self.state, self.message = CANCELLED, "Cancelled: Resume continues from the checkpoint."
+            self.state = CANCELLED
+            self.message = translate("SGRSTrain", "Cancelled: Resume continues from the checkpoint.")
         elif status.state in ("failed", "empty"):
-            self.state, self.message = FAILED, f"Failed: {status.reason or 'the engine did not start'}"
+            self.state = FAILED
+            self.message = translate("SGRSTrain", "Failed: {reason}").format(
+                reason=status.reason or "the engine did not start")
         else:
-            self.state, self.message = STOPPED, "Stopped unexpectedly: Resume continues from the last checkpoint."
+            self.state = STOPPED
+            self.message = translate("SGRSTrain", "Stopped unexpectedly: Resume continues from the last checkpoint.")
         return self.state
 
     def model_name(self) -> str:
@@ -317,7 +323,9 @@ def finished_message(entry) -> str:
         validation = validation_text(read_meta(entry.path))
     except SGRSError:
         validation = "unknown"
-    return f"Finished: model '{entry.name}' is registered and ready to segment with. Validation: {validation}."
+    return translate(
+        "SGRSTrain", "Finished: model '{name}' is registered and ready to segment with. Validation: {validation}.").format(
+        name=entry.name, validation=validation)
 
 
 def cohort_label(cases, cohort: str = "") -> str:
@@ -334,7 +342,6 @@ def cohort_label(cases, cohort: str = "") -> str:
 def case_rows(cases, ranked: dict) -> list[tuple[str, str, str, str]]:
     """The cases table: name, labelled yes/no, the ranking score (default: mean entropy) with the Δ∪Θ
     share, and case flag (blank until ranked). ``ranked``: {volume ID: Ranked} (``RankSession.order``)."""
-    from SGRSSegmentLib.i18n import translate
     labelled = {True: translate("SGRSTrain", "yes"), False: translate("SGRSTrain", "no")}
     rows = []
     for c in cases:
@@ -382,7 +389,7 @@ class RankSession:
             raise
         self.work, self._cases, self._offset = work, list(cases), 0
         self.state, self.progress, self.results = RUNNING, (0, len(paths)), []
-        self.message = f"Ranking {len(paths)} unlabelled cases…"
+        self.message = translate("SGRSTrain", "Ranking {n} unlabelled cases…").format(n=len(paths))
         self._started = time.monotonic()
 
     def _time_left(self) -> str:
@@ -402,7 +409,8 @@ class RankSession:
             if event.get("event") == "progress":
                 self.progress = (event["done"], event["total"])
         if self.process.running:
-            self.message = f"Ranking: {self.progress[0]} of {self.progress[1]} cases…{self._time_left()}"
+            self.message = translate("SGRSTrain", "Ranking: {done} of {total} cases…").format(
+                done=self.progress[0], total=self.progress[1]) + self._time_left()
             return self.state
         self._finish()
         return self.state
@@ -414,11 +422,15 @@ class RankSession:
         except (OSError, ValueError):
             ranking = None
         if ranking is None:
-            self.state, self.message = FAILED, f"Ranking failed: {self.process.error_message()}"
+            self.state = FAILED
+            self.message = translate("SGRSTrain", "Ranking failed: {reason}").format(
+                reason=self.process.error_message())
         else:
             self.results = read_ranking(ranking, self._cases)
             self.state = DONE
-            self.message = f"Ranked {len(self.results)} unlabelled cases: the most worth annotating first."
+            self.message = translate(
+                "SGRSTrain", "Ranked {n} unlabelled cases: the most worth annotating first.").format(
+                n=len(self.results))
         self._cleanup()
 
     def order(self, cases) -> dict:
