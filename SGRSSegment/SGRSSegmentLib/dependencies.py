@@ -131,7 +131,9 @@ def ensure(confirm, report) -> bool:
     missing = missing_packages()
     if not missing:
         return True
-    if not confirm("SGRS needs these Python packages, which will be installed now:\n\n" + "\n".join(missing)):
+    from .i18n import translate
+    question = translate("SGRSSegment", "SGRS needs these Python packages, which will be installed now:")
+    if not confirm(question + "\n\n" + "\n".join(missing)):
         return False
     try:
         install(missing)
