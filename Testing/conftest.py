@@ -7,6 +7,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "SGRSSegment"))
 sys.path.insert(0, str(ROOT / "SGRSTrain"))
+# slicer-core's ``slicer`` package imports every module of any ``slicer/`` folder on sys.path, Testing/slicer
+# included, so its helpers must be importable however the suite is started (e.g. Testing/studio alone)
+sys.path.insert(0, str(ROOT / "Testing" / "slicer"))
 from sgrs.util.threads import passive_openmp  # noqa: E402
 
 passive_openmp()  # as engine processes do: spinning OpenMP threads crawl on a shared CPU (issue 17)
