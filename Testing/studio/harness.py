@@ -99,3 +99,16 @@ async def wait_for_pixels(page, predicate, timeout=30.0, what="the views to chan
         await asyncio.sleep(0.1)
     await page.screenshot(path=str(Path(tempfile.gettempdir()) / "sgrs-studio-failure.png"))
     raise AssertionError(f"timed out waiting for {what}; last overlay pixel counts {counts}")
+
+
+async def paint_stroke(page) -> None:
+    """A short brush stroke in the axial view with the segment editor's paint effect."""
+    await page.click("#panel-annotate button:has(.mdi-brush)")
+    axial = await page.locator(".remote-controlled-area").nth(3).bounding_box()
+    x, y = axial["x"] + axial["width"] * 0.3, axial["y"] + axial["height"] * 0.3
+    await page.mouse.move(x, y)
+    await page.mouse.down()
+    for i in range(12):
+        await page.mouse.move(x + 6 * i, y + 2 * i)
+        await asyncio.sleep(0.03)
+    await page.mouse.up()

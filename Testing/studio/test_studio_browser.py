@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from harness import (
     overlay_counts,
+    paint_stroke,
     studio_in_browser,
     view_pixels,
     wait_for,
@@ -153,15 +154,7 @@ def test_segment_inspect_annotate_save(tmp_path):
             assert studio.annotate.node is result.segmentation
             start = segment_voxels(studio)
             assert start > 0 and not labelled() and not studio.state.ann_is_label
-            await page.click("#panel-annotate button:has(.mdi-brush)")
-            axial = await page.locator(".remote-controlled-area").nth(3).bounding_box()
-            x, y = axial["x"] + axial["width"] * 0.3, axial["y"] + axial["height"] * 0.3
-            await page.mouse.move(x, y)
-            await page.mouse.down()
-            for i in range(12):
-                await page.mouse.move(x + 6 * i, y + 2 * i)
-                await asyncio.sleep(0.03)
-            await page.mouse.up()
+            await paint_stroke(page)
             await wait_for(lambda: segment_voxels(studio) > start, 15, what="the paint stroke")
             painted = segment_voxels(studio)
             # edited: now a label, by the rule SGRS Train uses (SGRSSegmentLib.labels)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from harness import CHROMIUM, CHROMIUM_ARGS, free_port, studio_in_browser, wait_for
+from harness import CHROMIUM, CHROMIUM_ARGS, free_port, paint_stroke, studio_in_browser, wait_for
 from test_studio_browser import SAMPLE, click_segment_and_wait, make_studio
 
 from sgrs.data.image_io import Geometry, write_image
@@ -199,15 +199,7 @@ def test_a_killed_server_restarts_with_results_and_annotations(tmp_path):
             await page.click("#tab-annotate")
             await page.click("#annotate-start")
             await page.locator("#annotate-name").wait_for(timeout=10000)
-            await page.click("#panel-annotate button:has(.mdi-brush)")
-            axial = await page.locator(".remote-controlled-area").nth(3).bounding_box()
-            x, y = axial["x"] + axial["width"] * 0.3, axial["y"] + axial["height"] * 0.3
-            await page.mouse.move(x, y)
-            await page.mouse.down()
-            for i in range(12):
-                await page.mouse.move(x + 6 * i, y + 2 * i)
-                await asyncio.sleep(0.03)
-            await page.mouse.up()
+            await paint_stroke(page)
             await page.locator("#annotate-name", has_text="counts as a label").wait_for(timeout=30000)
             end = time.monotonic() + 30
             while saved.stat().st_mtime_ns == before and time.monotonic() < end:
