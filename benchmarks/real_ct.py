@@ -30,6 +30,7 @@ ARMS = {  # name: the options added to `sgrs segment`
     "torch": ["--backend", "torch"],
     "torch-all": ["--backend", "torch", "--mixed-view", "all"],
     "fast": ["--fast"],
+    "one-lane": ["--lanes", "1"],         # the network one window batch at a time (before lanes)
 }
 
 

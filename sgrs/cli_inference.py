@@ -17,7 +17,8 @@ def _segment(args) -> int:
                              tau=args.tau, device=args.device, weights=args.weights, batch_size=args.batch,
                              postprocess=args.postprocess, keep_spacing=args.keep_spacing,
                              interpolation=args.interpolation, roi=_roi(args), series=args.series,
-                             fast=args.fast, mixed_view=args.mixed_view, backend=args.backend)
+                             fast=args.fast, mixed_view=args.mixed_view, backend=args.backend,
+                             lanes=args.lanes)
     outputs = BatchOutputs(png=args.png, dicom_seg=args.dicom_seg or args.push, push=args.push)
     cases, batch = collect_cases(args.inputs)
     if batch:
@@ -243,6 +244,9 @@ def add_inference_commands(sub) -> None:
                          "exact on the segmentation and its uncertain voxels) or all (the full map, slower)")
     sg.add_argument("--backend", choices=["auto", "torch", "openvino"], default="auto",
                     help="network engine: torch (auto) or openvino (CPU only, opt-in: pip install openvino)")
+    sg.add_argument("--lanes", type=int, metavar="N",
+                    help="windows predicted at once on the CPU, the threads shared out among them (default: 2 for a "
+                         "small network on 2 or more threads, else 1; docs/benchmarks.md)")
     sg.add_argument("--png", action="store_true", help="also draw overview.png")
     sg.add_argument("--dicom-seg", action="store_true",
                     help="DICOM input: also write label.seg.dcm (classes, Δ and Θ as segments) on the source grid")

@@ -53,6 +53,7 @@ def run(bundle, case, monkeypatch=None, fault=None, ladder=None, **options):
     if ladder is not None:
         monkeypatch.setattr(segment_module, "OomLadder", functools.partial(OomLadder, **ladder))
     seen = []
+    options = {"lanes": 1, **options}  # the ladder one batch at a time; test_lanes.py runs it with two lanes
     seg = segment_array(*case, bundle, SegmentOptions(device=DEVICE, backend="torch", **options),
                         on_warning=seen.append)
     return seg, seen

@@ -37,6 +37,7 @@ from .prepare import (  # noqa: F401
 )
 from .resample import INTERPOLATORS
 from .backends import make_predictor
+from .lanes import Lanes, auto_lanes
 from .memory import OomLadder
 from .sliding import count_windows, sliding_window
 from .trust import review_fields
@@ -64,6 +65,7 @@ class SegmentOptions:
     mixed_view: str = "near"           # "near": the mixed view only around the structure; "all": everywhere
     fast: bool = False                 # overlap FAST_OVERLAP instead of ``overlap`` (docs/benchmarks.md: its Dice cost)
     backend: str = "auto"              # "auto" | "torch" | "openvino" (CPU only; see sgrs.inference.backends)
+    lanes: int | None = None           # windows predicted at once on the CPU; None: sgrs.inference.lanes.auto_lanes
 
     @property
     def window_overlap(self) -> float:
@@ -76,6 +78,10 @@ class SegmentOptions:
             raise SGRSError(f"postprocess must be 'none' or 'lcc', not {self.postprocess!r}")
         if self.delta_rule is not None and self.delta_rule not in DELTA_RULES:
             raise SGRSError(f"delta rule must be one of {DELTA_RULES}, not {self.delta_rule!r}")
+        if self.lanes is not None and self.lanes < 1:
+            raise SGRSError(f"lanes must be at least 1, got {self.lanes}")
+        if (self.lanes or 1) > 1 and self.backend == "openvino":
+            raise SGRSError("lanes apply to the torch backend only; OpenVINO shares out its own threads")
         if self.mixed_view not in MIXED_VIEWS:
             raise SGRSError(f"mixed view must be one of {MIXED_VIEWS}, not {self.mixed_view!r}")
         if self.interpolation not in INTERPOLATORS:
@@ -111,9 +117,11 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     predict = make_predictor(bundle.model, device, options.backend, patch)
     stats: dict = {}
     mixed_where = near_structure(tau) if options.regions and options.mixed_view == "near" else None
-    result = sliding_window(predict, norm, patch, n_c, options.window_overlap, options.batch_size, device,
-                            progress=progress, mix_reference=bundle.mix_reference if options.regions else None,
-                            mix_lambda=lam, mixed_where=mixed_where, ladder=ladder, stats=stats)
+    n_lanes = options.lanes or auto_lanes(device, options.backend, int(meta["architecture"]["n_filters"]), patch)
+    with Lanes(n_lanes) as lanes:
+        result = sliding_window(predict, norm, patch, n_c, options.window_overlap, options.batch_size, device,
+                                progress=progress, mix_reference=bundle.mix_reference if options.regions else None,
+                                mix_lambda=lam, mixed_where=mixed_where, ladder=ladder, stats=stats, lanes=lanes)
     warnings += ladder.warnings
     device = ladder.device
     del norm

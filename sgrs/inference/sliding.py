@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .lanes import Lanes
 from .memory import CPU, HOST, OomLadder
 
 
@@ -58,7 +59,7 @@ def sliding_window(predict: Callable[[torch.Tensor], torch.Tensor], image: np.nd
                    accum_dtype=None, progress: Callable[[int, int], None] | None = None,
                    mix_reference: np.ndarray | None = None, mix_lambda: float = 0.8,
                    mixed_where: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                   ladder: OomLadder | None = None, stats: dict | None = None):
+                   ladder: OomLadder | None = None, stats: dict | None = None, lanes: Lanes | None = None):
     """Blended class probabilities (C, X, Y, Z) of a normalised (x, y, z) volume.
 
     ``predict`` maps a (B, 1, *patch) batch to probabilities (B, C, *patch). With a
@@ -67,7 +68,8 @@ def sliding_window(predict: Callable[[torch.Tensor], torch.Tensor], image: np.nd
     limits that second pass to the windows holding a voxel it marks: P_M is exact wherever every
     window covering a voxel was computed (all marked voxels and a margin around them) and P_U
     elsewhere. ``ladder`` decides what an out-of-memory error does (see :mod:`.memory`);
-    ``stats`` receives the windows computed and the network's seconds per window.
+    ``stats`` receives the windows computed and the network's seconds per window. ``lanes`` (an
+    open :class:`~.lanes.Lanes`) predicts that many batches at once while on the CPU.
     """
     padded, crop = pad_volume(image, patch)
     ladder = ladder or OomLadder(batch_size, device)
@@ -93,7 +95,7 @@ def sliding_window(predict: Callable[[torch.Tensor], torch.Tensor], image: np.nd
         if progress:
             progress(done, total)
 
-    _pass(predict, windows, plain, acc, "p_u", "norm", inputs, ladder, timing, tick)
+    _pass(predict, windows, plain, acc, "p_u", "norm", inputs, ladder, timing, tick, lanes)
     acc["p_u"] /= acc["norm"]
     out = [acc["p_u"]]
     if mix_reference is not None:
@@ -106,7 +108,7 @@ def sliding_window(predict: Callable[[torch.Tensor], torch.Tensor], image: np.nd
         shapes = {"p_m": (n_classes,) + padded.shape} | ({norm_key: padded.shape} if norm_key != "norm" else {})
         acc.update(_allocate(ladder, shapes, accum_dtype))
         _pass(predict, chosen, mixed, acc, "p_m", norm_key if norm_key != "norm" else None, inputs, ladder, timing,
-              lambda done: tick(len(windows) + done))
+              lambda done: tick(len(windows) + done), lanes)
         if norm_key == "norm":
             acc["p_m"] /= acc["norm"]
         else:  # exact where every covering window ran, the plain view elsewhere
@@ -116,7 +118,7 @@ def sliding_window(predict: Callable[[torch.Tensor], torch.Tensor], image: np.nd
         stats.update({"windows_plain": len(windows), "windows_mixed": total - len(windows) if views == 2 else 0,
                       "network_seconds": round(timing["seconds"], 3),
                       "seconds_per_window": round(timing["seconds"] / max(timing["windows"], 1), 5),
-                      "batch_size": ladder.batch_size})
+                      "batch_size": ladder.batch_size, "lanes": lanes.count if lanes is not None else 1})
     out = [o[(slice(None),) + crop] for o in out]
     return out[0] if views == 1 else (out[0], out[1])
 
@@ -152,15 +154,23 @@ def _finish_partial(p_m, norm_m, p_u, norm, slab: int = 16) -> None:
         p_m[zs] = torch.where(complete, p_m[zs] / norm_m[zs].clamp_min(1e-6), p_u[zs])
 
 
-def _pass(predict, windows, make_batch, acc, key, norm_key, inputs, ladder, timing, tick) -> None:
-    """Predict ``windows`` in batches and add their Gaussian-weighted probabilities to ``acc[key]``."""
+def _pass(predict, windows, make_batch, acc, key, norm_key, inputs, ladder, timing, tick, lanes=None) -> None:
+    """Predict ``windows`` in batches and add their Gaussian-weighted probabilities to ``acc[key]``,
+    in window order; with ``lanes``, one batch per lane at a time (only while on the CPU)."""
     i = 0
     while i < len(windows):
-        chunk = windows[i:i + ladder.batch_size]
+        count = lanes.count if lanes is not None and ladder.device.type == "cpu" else 1
+        size = ladder.batch_size
+        chunks = [windows[j:j + size] for j in range(i, min(len(windows), i + count * size), size)]
+        target = acc[key]
+
+        def weighted(chunk):
+            probs = predict(make_batch(chunk))
+            return (probs.float() * inputs["weight"]).to(target.device, target.dtype)
+
         t0 = time.perf_counter()
         try:
-            probs = predict(make_batch(chunk))
-            probs = (probs.float() * inputs["weight"]).to(acc[key].device, acc[key].dtype)
+            results = lanes.map(weighted, chunks) if count > 1 else [weighted(chunks[0])]
         except Exception as error:  # noqa: BLE001 (re-raised unless out of memory)
             step = ladder.climb(error)
             if step == HOST:
@@ -171,13 +181,14 @@ def _pass(predict, windows, make_batch, acc, key, norm_key, inputs, ladder, timi
                     predict.to("cpu")
             continue
         timing["seconds"] += time.perf_counter() - t0
-        timing["windows"] += len(chunk)
-        weight = inputs["weight"].to(acc[key].device, acc[key].dtype) if norm_key else None
-        for k, w in enumerate(chunk):
-            acc[key][(slice(None),) + w] += probs[k]
-            if norm_key:
-                acc[norm_key][w] += weight
-        i += len(chunk)
+        weight = inputs["weight"].to(target.device, target.dtype) if norm_key else None
+        for chunk, probs in zip(chunks, results):
+            timing["windows"] += len(chunk)
+            for k, w in enumerate(chunk):
+                target[(slice(None),) + w] += probs[k]
+                if norm_key:
+                    acc[norm_key][w] += weight
+            i += len(chunk)
         tick(i)
 
 
