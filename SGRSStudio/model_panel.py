@@ -48,7 +48,7 @@ class ModelPanel(Panel):
 
     def _on_model(self, model_path, **_):
         """The model card: what the model was trained on, so a scan far from it is no surprise."""
-        from sgrs.models.bundle import read_meta
+        from sgrs.models.meta import read_meta
         from sgrs.models.card import card_lines
 
         entry = next((e for e in list_models(self.studio.models_dir) if str(e.path) == model_path), None)

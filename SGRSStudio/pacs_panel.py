@@ -95,7 +95,7 @@ class PacsSection:
         import numpy as np
         from SGRSSegmentLib.volume_io import array_of
 
-        from sgrs.models.bundle import read_meta
+        from sgrs.models.meta import read_meta
 
         volume = self.studio.case
         if volume is None or not volume.GetAttribute(DICOM_FOLDER):

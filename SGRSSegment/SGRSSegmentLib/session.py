@@ -148,7 +148,7 @@ class SegmentSession:
         measured on this machine)."""
         import slicer
 
-        from sgrs.models.bundle import read_meta
+        from sgrs.models.meta import read_meta
         from sgrs.models.card import approx_windows, estimate_text, scan_warnings, seconds_per_window
 
         from .volume_io import geometry_of
@@ -213,7 +213,7 @@ class SegmentSession:
         return self.state
 
     def _record_timing(self, summary: dict) -> None:
-        from sgrs.models.bundle import read_meta
+        from sgrs.models.meta import read_meta
         from sgrs.models.card import record_timing
         try:
             meta = read_meta(self.params.model)
