@@ -86,7 +86,8 @@ class TrainPanel(Panel):
                    density="compact", id="train-recipe", disabled=("tr_method !== 'sgrs'",),
                    hint=("tr_notes.recipe[tr_recipe]",), persistent_hint=True)
         v3.VSelect(v_model=("tr_teacher",), items=("tr_teachers",), item_props=True, label="Teacher",
-                   density="compact", id="train-teacher", hint=("tr_notes.teacher[tr_teacher]",), persistent_hint=True)
+                   density="compact", id="train-teacher", hint=("tr_notes.teacher[tr_teacher]",), persistent_hint=True,
+                   disabled=("tr_method === 'supervised'",))
         with v3.VRow(dense=True):
             with v3.VCol(cols=4):
                 v3.VTextField(v_model=("tr_iterations",), label="Iterations", type="number", density="compact",

@@ -46,10 +46,12 @@ def check_method(name: str) -> None:
 
 def method_args(method: str, recipe: str = DEFAULT_RECIPE, teacher: str = DEFAULT_TEACHER) -> list[str]:
     """The ``sgrs train`` arguments of a GUI's method, recipe and teacher choice. The recipe goes with
-    ``sgrs`` only (the baselines keep the default recipe, as the benchmark runs them); ValueError naming
-    the choices for an unknown name."""
+    ``sgrs`` only (the baselines keep the default recipe, as the benchmark runs them) and the teacher
+    with every method that has one (not ``supervised``, whose config then records no teacher choice);
+    ValueError naming the choices for an unknown name."""
     check_method(method)
     for kind, name, allowed in (("recipe", recipe, RECIPES), ("teacher", teacher, TEACHERS)):
         if name not in allowed:
             raise ValueError(f"{kind} must be one of {allowed}, not {name!r}")
-    return ["--method", method, *(["--recipe", recipe] if method == "sgrs" else []), *TEACHER_FLAGS[teacher]]
+    return ["--method", method, *(["--recipe", recipe] if method == "sgrs" else []),
+            *(TEACHER_FLAGS[teacher] if method != "supervised" else ())]
