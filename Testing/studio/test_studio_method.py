@@ -6,7 +6,7 @@ import json
 
 import pytest
 from harness import studio_in_browser, wait_for
-from test_studio_browser import cohort_folder, fill, make_studio
+from test_studio_browser import cohort_folder, fill_tiny_training, make_studio, open_cohort
 
 from sgrs.method.names import DEFAULT_METHOD, METHOD_DESCRIPTIONS, TEACHER_DESCRIPTIONS
 
@@ -28,9 +28,7 @@ def test_the_method_picked_in_the_list_is_the_one_the_job_trains_with(tmp_path, 
         studio = make_studio(tmp_path, sample=None)
         cohort_folder(tiny_cohort, studio.data_dir)
         async with studio_in_browser(studio) as page:
-            await fill(page, "#data-folder", "cohort")
-            await page.click("#data-open-folder")
-            await wait_for(lambda: len(studio.state.data_cases) == 5, 30, what="the cohort")
+            await open_cohort(page, studio)
             await page.click("#tab-train")
             assert studio.state.tr_method == DEFAULT_METHOD
             panel = page.locator("#panel-train")
@@ -45,13 +43,7 @@ def test_the_method_picked_in_the_list_is_the_one_the_job_trains_with(tmp_path, 
             await pick(page, "train-teacher", TEACHER_DESCRIPTIONS["reference"])  # found by its description
             await wait_for(lambda: studio.state.tr_teacher == "reference", 10, what="the picked teacher")
 
-            for selector, value in (("#train-iterations", 2), ("#train-filters", 2), ("#train-batch", 4),
-                                    ("#train-patch", "32 32 16"), ("#train-val-every", 1000),
-                                    ("#train-log-every", 1)):
-                await fill(page, selector, value)
-            studio.state.tr_device = "cpu"
-            studio.state.flush()
-            await page.locator("#train-estimate", has_text="2 iterations").wait_for(timeout=10000)
+            await fill_tiny_training(page, studio, iterations=2, val_every=1000)
             await page.click("#train-run")
             await wait_for(lambda: studio.train.session.job is not None
                            and (studio.train.session.job.folder / "config.json").exists(), 120, what="the job's config")
