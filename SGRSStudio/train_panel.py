@@ -40,12 +40,11 @@ class TrainPanel(Panel):
         from sgrs.method import names
         from sgrs.training.presets import DEFAULT_PRESET, PRESETS
 
-        self.state.update({
-            "tr_method": names.DEFAULT_METHOD, "tr_recipe": names.DEFAULT_RECIPE, "tr_teacher": names.DEFAULT_TEACHER,
-            "tr_methods": choice_items(names.METHOD_DESCRIPTIONS), "tr_recipes": choice_items(names.RECIPE_DESCRIPTIONS),
-            "tr_teachers": choice_items(names.TEACHER_DESCRIPTIONS), "tr_notes": {
-                "method": names.METHOD_DESCRIPTIONS, "recipe": names.RECIPE_DESCRIPTIONS,
-                "teacher": names.TEACHER_DESCRIPTIONS}})
+        notes = {"method": names.METHOD_DESCRIPTIONS, "recipe": names.RECIPE_DESCRIPTIONS,
+                 "teacher": names.TEACHER_DESCRIPTIONS}
+        self.state.update({"tr_method": names.DEFAULT_METHOD, "tr_recipe": names.DEFAULT_RECIPE,
+                           "tr_teacher": names.DEFAULT_TEACHER, "tr_notes": notes,
+                           **{f"tr_{kind}s": choice_items(descriptions) for kind, descriptions in notes.items()}})
         self.state.update({
             "tr_presets": list(PRESETS), "tr_preset": DEFAULT_PRESET, "tr_estimate": "", "tr_model_zip": "",
             "tr_base": None, "tr_iterations": 2000, "tr_filters": 16, "tr_patch": "96 96 80", "tr_batch": 4,
@@ -79,15 +78,15 @@ class TrainPanel(Panel):
         v3.VSelect(v_model=("tr_preset",), items=("tr_presets",), label="Preset", density="compact",
                    id="train-preset", hint="fine-tuning keeps the base model's patch and spacing",
                    persistent_hint=True)
-        v3.VSelect(v_model=("tr_method",), items=("tr_methods",), item_props=True, label="Method", density="compact",
-                   id="train-method", hint=("tr_notes.method[tr_method]",), persistent_hint=True)
+        v3.VSelect(v_model=("tr_method",), items=("tr_methods",), item_props=True, label="Method",
+                   density="compact", id="train-method", hint=("tr_notes.method[tr_method]",), persistent_hint=True)
         # the recipe is the sgrs method's; the baselines train with the default one
         v3.VSelect(v_model=("tr_recipe",), items=("tr_recipes",), item_props=True, label="SGRS recipe",
                    density="compact", id="train-recipe", disabled=("tr_method !== 'sgrs'",),
                    hint=("tr_notes.recipe[tr_recipe]",), persistent_hint=True)
         v3.VSelect(v_model=("tr_teacher",), items=("tr_teachers",), item_props=True, label="Teacher",
-                   density="compact", id="train-teacher", hint=("tr_notes.teacher[tr_teacher]",), persistent_hint=True,
-                   disabled=("tr_method === 'supervised'",))
+                   density="compact", id="train-teacher", hint=("tr_notes.teacher[tr_teacher]",),
+                   persistent_hint=True, disabled=("tr_method === 'supervised'",))
         with v3.VRow(dense=True):
             with v3.VCol(cols=4):
                 v3.VTextField(v_model=("tr_iterations",), label="Iterations", type="number", density="compact",

@@ -29,7 +29,8 @@ def test_a_gui_choice_becomes_the_train_arguments_the_engine_reads():
     from sgrs.training.config import TrainConfig
 
     def config(*choice):
-        args = build_parser().parse_args(["train", "--cohort", "c", "--out", "o", *names.method_args(*choice)])
+        args = build_parser().parse_args(["train", "--cohort", "c", "--out", "o",
+                                          *names.method_args(*choice)])
         return TrainConfig(cohort="c", out="o", method=args.method, recipe=args.recipe,
                            teacher_noise=args.teacher_noise)
 

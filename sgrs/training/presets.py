@@ -42,8 +42,8 @@ PRESETS = {
     "quick look (CPU, minutes)": Preset(300, 8, 4, (48, 48, 32), "cpu",
                                         note="a first look on a laptop: small network, small patches"),
     "standard (GPU)": Preset(6000, 16, 4, (96, 96, 80), "cuda", note="the full V-Net; hours on a CPU"),
-    "paper": Preset(15000, 16, 4, (112, 112, 80), "cuda", note="the published recipe: 15k iterations, patch 112×112×80",
-                    method="sgrs", recipe="paper"),
+    "paper": Preset(15000, 16, 4, (112, 112, 80), "cuda",
+                    note="the published recipe: 15k iterations, patch 112×112×80", method="sgrs", recipe="paper"),
 }
 DEFAULT_PRESET = "quick look (CPU, minutes)"
 
