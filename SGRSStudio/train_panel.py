@@ -21,6 +21,11 @@ ACTIVE = ("running", "cancelling")
 RESUMABLE = ("cancelled", "stopped", "failed")
 
 
+def choice_items(descriptions: dict) -> list[dict]:
+    """A select's items: the name, and its one-line description under it in the list."""
+    return [{"title": name, "value": name, "subtitle": text} for name, text in descriptions.items()]
+
+
 class TrainPanel(Panel):
     key, title = "train", "Train"
 
@@ -32,8 +37,14 @@ class TrainPanel(Panel):
                                     registry=studio.models_dir, python=studio.python)
         self.rank_session = None
         self._shown_registered = None
+        from sgrs.method import names
         from sgrs.training.presets import DEFAULT_PRESET, PRESETS
 
+        notes = {"method": names.METHOD_DESCRIPTIONS, "recipe": names.RECIPE_DESCRIPTIONS,
+                 "teacher": names.TEACHER_DESCRIPTIONS}
+        self.state.update({"tr_method": names.DEFAULT_METHOD, "tr_recipe": names.DEFAULT_RECIPE,
+                           "tr_teacher": names.DEFAULT_TEACHER, "tr_notes": notes,
+                           **{f"tr_{kind}s": choice_items(descriptions) for kind, descriptions in notes.items()}})
         self.state.update({
             "tr_presets": list(PRESETS), "tr_preset": DEFAULT_PRESET, "tr_estimate": "", "tr_model_zip": "",
             "tr_base": None, "tr_iterations": 2000, "tr_filters": 16, "tr_patch": "96 96 80", "tr_batch": 4,
@@ -67,6 +78,15 @@ class TrainPanel(Panel):
         v3.VSelect(v_model=("tr_preset",), items=("tr_presets",), label="Preset", density="compact",
                    id="train-preset", hint="fine-tuning keeps the base model's patch and spacing",
                    persistent_hint=True)
+        v3.VSelect(v_model=("tr_method",), items=("tr_methods",), item_props=True, label="Method",
+                   density="compact", id="train-method", hint=("tr_notes.method[tr_method]",), persistent_hint=True)
+        # the recipe is the sgrs method's; the baselines train with the default one
+        v3.VSelect(v_model=("tr_recipe",), items=("tr_recipes",), item_props=True, label="SGRS recipe",
+                   density="compact", id="train-recipe", disabled=("tr_method !== 'sgrs'",),
+                   hint=("tr_notes.recipe[tr_recipe]",), persistent_hint=True)
+        v3.VSelect(v_model=("tr_teacher",), items=("tr_teachers",), item_props=True, label="Teacher",
+                   density="compact", id="train-teacher", hint=("tr_notes.teacher[tr_teacher]",),
+                   persistent_hint=True, disabled=("tr_method === 'supervised'",))
         with v3.VRow(dense=True):
             with v3.VCol(cols=4):
                 v3.VTextField(v_model=("tr_iterations",), label="Iterations", type="number", density="compact",
@@ -146,12 +166,14 @@ class TrainPanel(Panel):
                     raise InputError(f"{flag[2:].replace('-', ' ')} must be a whole number ≥ 1.")
                 extra += [flag, str(int(value))]
         return TrainParameters(base_model=self.state.tr_base or None, iterations=iterations, filters=filters,
-                               batch=batch, patch=patch, device=self.state.tr_device,
+                               batch=batch, patch=patch, device=self.state.tr_device, method=self.state.tr_method,
+                               recipe=self.state.tr_recipe, teacher=self.state.tr_teacher,
                                extra_args=tuple(extra) + tuple(self._extra))
 
     # -- presets and estimate -----------------------------------------------------------------
     def apply_preset(self):
-        """Fill the fields from the preset; fine-tuning keeps the base model's patch and filters."""
+        """Fill the fields from the preset; fine-tuning keeps the base model's patch and filters. A preset
+        that names a method and recipe (paper) sets them; the others keep the user's."""
         from sgrs.models.bundle import read_meta
         from sgrs.training.presets import apply_preset
 
@@ -160,6 +182,7 @@ class TrainPanel(Panel):
         self.state.update({"tr_iterations": settings["iterations"], "tr_filters": settings["filters"],
                            "tr_batch": settings["batch"], "tr_patch": " ".join(map(str, settings["patch"])),
                            "tr_device": settings["device"]})
+        self.state.update({f"tr_{k}": settings[k] for k in ("method", "recipe") if settings[k]})
         self._extra = settings["extra"]
         self.show_estimate()
 

@@ -16,7 +16,7 @@ from slicer.ScriptedLoadableModule import ScriptedLoadableModuleWidget as Module
 from slicer.util import VTKObservationMixin
 from SGRSSegmentLib.panel import ParameterPanel
 
-from sgrs.method.names import DEVICES
+from sgrs.method.names import DEFAULT_METHOD, DEFAULT_RECIPE, DEFAULT_TEACHER, DEVICES, METHODS, RECIPES, TEACHERS
 from sgrs.training.presets import DEFAULT_PRESET, PRESETS  # plain data, no torch
 
 POLL_MS = 1000
@@ -42,6 +42,9 @@ class SGRSTrainParameterNode:
     batch: Annotated[int, WithinRange(2, 64)] = 4
     device: Annotated[str, Choice(DEVICES)] = "auto"
     preset: Annotated[str, Choice(list(PRESETS))] = DEFAULT_PRESET
+    method: Annotated[str, Choice(METHODS)] = DEFAULT_METHOD
+    recipe: Annotated[str, Choice(RECIPES)] = DEFAULT_RECIPE  # the sgrs method's; the others take the default
+    teacher: Annotated[str, Choice(TEACHERS)] = DEFAULT_TEACHER
 
 
 class SGRSTrainLogic(ModuleLogic):
@@ -67,12 +70,12 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
                              (self.ui.resumeButton, lambda: self.onTrain("resume"))):
             button.clicked.connect(slot)
         self.ui.baseModelComboBox.currentIndexChanged.connect(self.onModelChanged)
+        self.ui.presetComboBox.currentIndexChanged.connect(self.onModelChanged)  # before binding: see session.estimate
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.setParameterNode(self.logic.getParameterNode())
         self.session = TrainSession(slicer.mrmlScene, slicer.modules.segmentations.logic(),
                                     Path(self.params.jobsFolder), python=shutil.which("PythonSlicer"))
-        self.ui.presetComboBox.currentIndexChanged.connect(self.onModelChanged)  # both show the estimate
         self.refreshModels()
         if self.session.action().kind == "train" and self.session.last_job():
             self.attach(self.session.last_job())  # a job started before a reload or restart

@@ -10,7 +10,8 @@ of the node) and ``refreshModels()``.
 """
 from __future__ import annotations
 
-from .compat import rebind
+from . import compat
+from .choices import show_choice_tips
 
 
 class ParameterPanel:
@@ -18,9 +19,10 @@ class ParameterPanel:
     guiTag = None
 
     def setParameterNode(self, node) -> None:
-        self.guiTag = rebind(self.params, self.guiTag, node, self.uiWidget, self, self.onParameters)
+        self.guiTag = compat.rebind(self.params, self.guiTag, node, self.uiWidget, self, self.onParameters)
         self.params = node
         if node is not None:
+            show_choice_tips(compat.parameter_widgets(self.uiWidget))  # the bind refilled the combo boxes
             self.onParameters()
 
     def enter(self) -> None:

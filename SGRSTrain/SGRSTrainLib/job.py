@@ -11,6 +11,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from sgrs.method.names import DEFAULT_METHOD, DEFAULT_RECIPE, DEFAULT_TEACHER, method_args
 from sgrs.util.errors import JobError, SGRSError
 
 TERMINAL_EVENTS = ("finished", "cancelled", "failed")
@@ -27,7 +28,9 @@ class TrainParameters:
     labelled: int | None = None
     patch: tuple = (96, 96, 80)
     filters: int = 16
-    method: str = "sgrs"
+    method: str = DEFAULT_METHOD     # sgrs.method.names: METHODS, RECIPES (sgrs only), TEACHERS
+    recipe: str = DEFAULT_RECIPE
+    teacher: str = DEFAULT_TEACHER
     device: str = "auto"
     extra_args: tuple = ()
 
@@ -40,12 +43,16 @@ class TrainParameters:
             return False, "Iterations must be ≥ 1 and batch ≥ 2."
         if any(p % 16 for p in self.patch):
             return False, "Every patch side must be a multiple of 16."
+        try:
+            method_args(self.method, self.recipe, self.teacher)
+        except ValueError as exc:
+            return False, str(exc)
         return True, ""
 
     def args(self) -> list:
         a = ["train", "--cohort", self.cohort, "--out", self.out, "--iterations", self.iterations,
-             "--batch", self.batch, "--patch", *self.patch, "--filters", self.filters, "--method", self.method,
-             "--device", self.device, "--json-progress"]
+             "--batch", self.batch, "--patch", *self.patch, "--filters", self.filters,
+             *method_args(self.method, self.recipe, self.teacher), "--device", self.device, "--json-progress"]
         if self.labelled is not None:
             a += ["--labelled", self.labelled]
         if self.base_model:

@@ -51,12 +51,13 @@ class Action(NamedTuple):
 
 def train_parameters_from_settings(s):
     """From the module's parameter node (or the Studio's state with the same names): cohortFolder,
-    baseModel, iterations, batch, device, preset (patch and filters; fine-tuning keeps the base model's).
-    An unset folder reads as "" (a parameter node gives Path('.'))."""
+    baseModel, iterations, batch, device, method, recipe, teacher, preset (patch and filters; fine-tuning
+    keeps the base model's). An unset folder reads as "" (a parameter node gives Path('.'))."""
     from .job import TrainParameters
     cohort = str(s.cohortFolder or "")
     params = TrainParameters(cohort="" if cohort in ("", ".") else cohort, base_model=s.baseModel or None,
-                             iterations=int(s.iterations), batch=int(s.batch), device=s.device)
+                             iterations=int(s.iterations), batch=int(s.batch), device=s.device,
+                             method=s.method, recipe=s.recipe, teacher=s.teacher)
     preset = preset_settings(getattr(s, "preset", ""), s.baseModel)
     if preset:
         params = replace(params, patch=tuple(preset["patch"]), filters=preset["filters"],
@@ -140,10 +141,15 @@ class TrainSession:
     def estimate(self, settings, preset: str = "") -> str:
         """The run time before Train is pressed, for the settings (parameter node) with ``preset`` as
         the widget shows it. A preset the user just picked (it differs from the stored one) also sets
-        the iterations; reloading a scene does not."""
+        the iterations, and the method and recipe where the preset names them; reloading a scene does not.
+        SGRS Train connects its preset combo box to this before binding the parameter node: slots run in
+        connection order, so this sees the pick before the parameter connector stores it."""
         from sgrs.training.presets import PRESETS
         if preset in PRESETS and preset != getattr(settings, "preset", preset):
-            settings.iterations = PRESETS[preset].iterations
+            chosen = PRESETS[preset]
+            settings.iterations = chosen.iterations
+            settings.method = chosen.method or settings.method
+            settings.recipe = chosen.recipe or settings.recipe
             settings.preset = preset
         return "Expected run time: " + estimate_text(train_parameters_from_settings(settings), self.registry)
 

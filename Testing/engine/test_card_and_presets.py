@@ -91,7 +91,9 @@ def test_estimates_use_seconds_measured_here(tmp_path):
 def test_presets_and_fine_tuning_keep_the_base_patch():
     quick = apply_preset("quick look (CPU, minutes)")
     assert quick["device"] == "cpu" and quick["filters"] == 8 and quick["iterations"] <= 500
-    assert apply_preset("paper")["patch"] == (112, 112, 80) and "--recipe" in apply_preset("paper")["extra"]
+    paper = apply_preset("paper")
+    assert paper["patch"] == (112, 112, 80) and (paper["method"], paper["recipe"]) == ("sgrs", "paper")
+    assert paper["extra"] == () and quick["method"] is None and quick["recipe"] is None  # leaves the user's
     tuned = apply_preset("standard (GPU)", read_meta(DEMO))
     assert tuned["patch"] == (48, 48, 32) and tuned["filters"] == 8
     assert set(PRESETS) == {"quick look (CPU, minutes)", "standard (GPU)", "paper"}

@@ -98,7 +98,7 @@ def test_desktop_train_presets_set_patch_and_announce_the_run_time(tmp_path):
     from SGRSTrainLib.session import TrainSession, train_parameters_from_settings
 
     settings = SimpleNamespace(cohortFolder="", baseModel="", iterations=2000, batch=4, device="cpu",
-                               preset="standard (GPU)")
+                               preset="standard (GPU)", method="mean-teacher", recipe="default", teacher="recipe")
     session = TrainSession(None, None, tmp_path / "jobs", registry=tmp_path / "registry")
     text = session.estimate(settings, "standard (GPU)")           # a scene load: nothing changes
     assert settings.iterations == 2000 and text.startswith("Expected run time: about ") and "2000 iterations" in text
@@ -108,6 +108,8 @@ def test_desktop_train_presets_set_patch_and_announce_the_run_time(tmp_path):
     assert params.patch == (48, 48, 32) and params.filters == 8
     settings.baseModel = str(DEMO)
     assert train_parameters_from_settings(settings).patch == (48, 48, 32)      # the demo's own patch
-    settings.preset = "paper"
+    assert settings.method == "mean-teacher"                           # a preset without a method keeps it
+    session.estimate(settings, "paper")
     params = train_parameters_from_settings(settings)
-    assert params.patch == (48, 48, 32) and "--recipe" in params.extra_args
+    assert params.patch == (48, 48, 32) and (params.method, params.recipe) == ("sgrs", "paper")
+    assert params.args().count("--recipe") == 1                         # the preset's recipe, said once

@@ -308,6 +308,24 @@ async def fill(page, selector, value):
     await page.fill(selector, str(value))   # Vuetify puts a text field's id on its <input>
 
 
+async def open_cohort(page, studio):
+    """Open ``cohort_folder``'s cohort in the Data panel, as a user types its folder name."""
+    await fill(page, "#data-folder", "cohort")
+    await page.click("#data-open-folder")
+    await wait_for(lambda: len(studio.state.data_cases) == 5, 30, what="the cohort")
+
+
+async def fill_tiny_training(page, studio, iterations, val_every):
+    """A tiny CPU run in the Train panel's fields; waits until the run time is announced (issue 18,
+    item 8: before Train is pressed)."""
+    for selector, value in (("#train-iterations", iterations), ("#train-filters", 2), ("#train-batch", 4),
+                            ("#train-patch", "32 32 16"), ("#train-val-every", val_every), ("#train-log-every", 1)):
+        await fill(page, selector, value)
+    studio.state.tr_device = "cpu"
+    studio.state.flush()
+    await page.locator("#train-estimate", has_text=f"({iterations} iterations").wait_for(timeout=10000)
+
+
 def test_train_cancel_resume_then_segment_with_the_new_model(tmp_path, tiny_cohort):
     import json
 
@@ -315,9 +333,7 @@ def test_train_cancel_resume_then_segment_with_the_new_model(tmp_path, tiny_coho
         studio = make_studio(tmp_path, sample=None)
         cohort_folder(tiny_cohort, studio.data_dir)
         async with studio_in_browser(studio) as page:
-            await fill(page, "#data-folder", "cohort")
-            await page.click("#data-open-folder")
-            await wait_for(lambda: len(studio.state.data_cases) == 5, 30, what="the cohort")
+            await open_cohort(page, studio)
             assert sum(c["labelled"] for c in studio.state.data_cases) == 3
 
             await page.click("#tab-train")
@@ -329,14 +345,7 @@ def test_train_cancel_resume_then_segment_with_the_new_model(tmp_path, tiny_coho
             await page.locator("#rank-results .v-list-item").first.click()
             await wait_for(lambda: studio.case.GetName() == studio.state.rank_results[0]["name"], 10,
                            what="the top-ranked case to open")
-            for selector, value in (("#train-iterations", 400), ("#train-filters", 2), ("#train-batch", 4),
-                                    ("#train-patch", "32 32 16"), ("#train-val-every", 2),
-                                    ("#train-log-every", 1)):
-                await fill(page, selector, value)
-            studio.state.tr_device = "cpu"
-            studio.state.flush()
-            # issue 18, item 8: the run time is announced before Train is pressed
-            await page.locator("#train-estimate", has_text="400 iterations").wait_for(timeout=10000)
+            await fill_tiny_training(page, studio, iterations=400, val_every=2)
             await page.click("#train-run")
             await wait_for(lambda: studio.train.session.status is not None
                            and studio.train.session.status.iteration >= 3, 240, what="training progress")

@@ -1,6 +1,6 @@
 """Training presets, the run-time estimate shown before Train, and the name a trained model gets.
 
-    PRESETS["quick look (CPU, minutes)"] -> Preset(iterations, filters, batch, patch, device, extra)
+    PRESETS["quick look (CPU, minutes)"] -> Preset(iterations, filters, batch, patch, device, extra, ...)
     settings = apply_preset(name, base_meta)     # fine-tuning keeps the base model's patch and filters
     text = train_estimate(folder, iterations, filters, batch, patch, device)
     record_train_timing(folder, filters, batch, patch, device, seconds_per_iteration)
@@ -34,20 +34,23 @@ class Preset:
     device: str
     extra: tuple = field(default=())
     note: str = ""
+    method: str | None = None     # a preset that names them sets the GUIs' method and recipe choice;
+    recipe: str | None = None     # None leaves the user's (sgrs.method.names)
 
 
 PRESETS = {
     "quick look (CPU, minutes)": Preset(300, 8, 4, (48, 48, 32), "cpu",
                                         note="a first look on a laptop: small network, small patches"),
     "standard (GPU)": Preset(6000, 16, 4, (96, 96, 80), "cuda", note="the full V-Net; hours on a CPU"),
-    "paper": Preset(15000, 16, 4, (112, 112, 80), "cuda", ("--recipe", "paper"),
-                    note="the published recipe: 15k iterations, patch 112×112×80"),
+    "paper": Preset(15000, 16, 4, (112, 112, 80), "cuda",
+                    note="the published recipe: 15k iterations, patch 112×112×80", method="sgrs", recipe="paper"),
 }
 DEFAULT_PRESET = "quick look (CPU, minutes)"
 
 
 def apply_preset(name: str, base_meta: dict | None = None) -> dict:
-    """The preset's settings; fine-tuning keeps the base model's patch (its filters are fixed by it)."""
+    """The preset's settings; fine-tuning keeps the base model's patch (its filters are fixed by it).
+    ``method`` / ``recipe``: what the preset sets, or None where it leaves the user's choice."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
     p = PRESETS[name]
@@ -56,7 +59,7 @@ def apply_preset(name: str, base_meta: dict | None = None) -> dict:
         patch = tuple(int(v) for v in base_meta["patch_size"])
         filters = int((base_meta.get("architecture") or {}).get("n_filters") or filters)
     return {"iterations": p.iterations, "filters": filters, "batch": p.batch, "patch": patch, "device": p.device,
-            "extra": p.extra}
+            "extra": p.extra, "method": p.method, "recipe": p.recipe}
 
 
 def _key(filters: int, batch: int, patch, device: str) -> str:
