@@ -108,7 +108,7 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
     def onModelChanged(self, index):
         if self.params and index >= 0:  # the combo shows labels; the parameter keeps the bundle path
             self.params.baseModel = self.ui.baseModelComboBox.currentData or ""
-            self.ui.estimateLabel.text = self.session.estimate(self.params, self.ui.presetComboBox.currentText)
+            self.ui.estimateLabel.text = self.session.estimate(self.params, self.ui.presetComboBox.currentIndex)
 
     def showCases(self, shares):
         from SGRSTrainLib.session import case_rows

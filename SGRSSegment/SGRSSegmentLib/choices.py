@@ -1,19 +1,51 @@
-"""Tooltips for the items of the panels' choice parameters (SGRS Train's method, recipe and teacher).
+"""The items of the panels' choice parameters (SGRS Train's preset, method, recipe and teacher):
+translated text and tooltips, what the chosen method ignores greyed out, and stored values a bind
+would fail on reset.
 
 Slicer's combo-box connector refills a bound combo box with ``str(choice)`` items every time the
 panel binds its parameter node (``guiConnectors.py`` ``QComboBoxToStringableConnector.__init__``:
 ``clear()`` then ``addItem(str(c))``, v5.8.1 l. 377-379, v5.10.0 / v5.12.x / main l. 440-442), so the
-panel gives the items their tooltips after each bind, found by their text.
+panel relabels the items after each bind, found by that text. The connector reads and writes by
+index (``read``/``write``, v5.8.1 l. 390-399, the others l. 453-462), so the shown text is free.
 
 The English is the engine's (``sgrs.method.names``), written out here because lupdate extracts only
 string literals at a ``translate`` call; ``Testing/slicer/test_method_choice.py`` checks both say the same.
-No qt here: the combo box is used through ``findText`` / ``setItemData``, which PythonQt and PySide share.
+No qt here: the combo box is used through methods PythonQt and PySide share (``itemText``,
+``setItemText``, ``setItemData``, ``setEnabled``); ``count`` is a property in PythonQt, a method in PySide.
 """
 from __future__ import annotations
 
 from .i18n import translate
 
 TOOLTIP_ROLE = 3  # Qt::ToolTipRole; QComboBox::setItemData takes the role as an int (Qt 5 and 6)
+
+
+def choice_labels() -> dict[str, dict[str, str]]:
+    """{parameter name: {choice: the item's text}}, translated; the parameter node keeps the choice."""
+    return {
+        "preset": {
+            "quick look (CPU, minutes)": translate("SGRSTrain", "quick look (CPU, minutes)"),
+            "standard (GPU)": translate("SGRSTrain", "standard (GPU)"),
+            "paper": translate("SGRSTrain", "paper"),
+        },
+        "method": {
+            "sgrs": translate("SGRSTrain", "SGRS-Net"),
+            "mix": translate("SGRSTrain", "mix augmentation only"),
+            "self-training": translate("SGRSTrain", "self-training"),
+            "mean-teacher": translate("SGRSTrain", "mean teacher"),
+            "supervised": translate("SGRSTrain", "supervised only"),
+        },
+        "recipe": {
+            "default": translate("SGRSTrain", "default"),
+            "paper": translate("SGRSTrain", "paper"),
+            "released": translate("SGRSTrain", "released code"),
+        },
+        "teacher": {
+            "recipe": translate("SGRSTrain", "the recipe's"),
+            "reference": translate("SGRSTrain", "reference (train mode, noisy scan)"),
+            "eval": translate("SGRSTrain", "eval mode (clean scan)"),
+        },
+    }
 
 
 def choice_tips() -> dict[str, dict[str, str]]:
@@ -55,17 +87,49 @@ def choice_tips() -> dict[str, dict[str, str]]:
     }
 
 
-def show_choice_tips(widgets: dict) -> int:
-    """Give the items of the bound combo boxes in ``widgets`` ({parameter name: widget}) their tooltips;
-    returns how many items got one."""
+def show_choices(widgets: dict) -> int:
+    """Right after a bind: give the items of the bound combo boxes in ``widgets`` ({parameter name:
+    widget}) their translated text and tooltip; returns how many items were relabelled."""
+    labels, tips = choice_labels(), choice_tips()
     shown = 0
-    for name, tips in choice_tips().items():
+    for name in labels:
         combo = widgets.get(name)
         if combo is None:
             continue
-        for value, tip in tips.items():
-            index = combo.findText(value)
-            if index >= 0:
-                combo.setItemData(index, tip, TOOLTIP_ROLE)
+        count = combo.count() if callable(combo.count) else combo.count
+        for index in range(count):
+            value = combo.itemText(index)
+            if value in labels[name]:
+                combo.setItemText(index, labels[name][value])
+                if value in tips.get(name, {}):
+                    combo.setItemData(index, tips[name][value], TOOLTIP_ROLE)
                 shown += 1
     return shown
+
+
+def enable_choices(widgets: dict, params) -> None:
+    """Grey out what the chosen method ignores: the recipe (the sgrs method's only) and the teacher
+    (supervised training has none)."""
+    method = getattr(params, "method", None)
+    if method is None:
+        return
+    for name, used in (("recipe", method == "sgrs"), ("teacher", method != "supervised")):
+        if name in widgets:
+            widgets[name].setEnabled(used)
+
+
+def reset_unknown_choices(node, wrapper_class) -> list[str]:
+    """Before ``wrapper_class(node)``: a stored value outside its ``Choice`` (a scene saved by another
+    SGRS version) goes back to the parameter's default, since the combo connector raises on it at the
+    bind (``write``, see above) and set-up would stop. Reads the wrapper class's ``allParameters``
+    (name → ParameterInfo: ``default.value``, ``unalteredType``; wrapper.py and parameterInfo.py, the
+    same at v5.8.1, v5.10.0, v5.12.3 and main); a string is stored as itself (StringSerializer).
+    Returns the names reset."""
+    import typing
+    reset = []
+    for name, info in getattr(wrapper_class, "allParameters", {}).items():
+        allowed = [m.choices for m in typing.get_args(info.unalteredType)[1:] if hasattr(m, "choices")]
+        if allowed and node.HasParameter(name) and node.GetParameter(name) not in allowed[0]:
+            node.SetParameter(name, str(info.default.value))
+            reset.append(name)
+    return reset

@@ -11,7 +11,7 @@ of the node) and ``refreshModels()``.
 from __future__ import annotations
 
 from . import compat
-from .choices import show_choice_tips
+from .choices import enable_choices, reset_unknown_choices, show_choices
 
 
 class ParameterPanel:
@@ -19,11 +19,18 @@ class ParameterPanel:
     guiTag = None
 
     def setParameterNode(self, node) -> None:
-        self.guiTag = compat.rebind(self.params, self.guiTag, node, self.uiWidget, self, self.onParameters)
+        if node is not None and reset_unknown_choices(node.parameterNode, type(node)):
+            node = type(node)(node.parameterNode)  # a fresh wrapper reads the values reset
+        self.guiTag = compat.rebind(self.params, self.guiTag, node, self.uiWidget, self, self.parametersChanged)
         self.params = node
         if node is not None:
-            show_choice_tips(compat.parameter_widgets(self.uiWidget))  # the bind refilled the combo boxes
-            self.onParameters()
+            show_choices(compat.parameter_widgets(self.uiWidget))  # the bind refilled the combo boxes
+            self.parametersChanged()
+
+    def parametersChanged(self, caller=None, event=None) -> None:
+        """Every change of the node (and a new node): the choices' states, then the widget's own."""
+        enable_choices(compat.parameter_widgets(self.uiWidget), self.params)
+        self.onParameters(caller, event)
 
     def enter(self) -> None:
         if self.params is None:

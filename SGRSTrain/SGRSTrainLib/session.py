@@ -138,19 +138,22 @@ class TrainSession:
             return Action("install", translate("SGRSTrain", "Install dependencies…"), True)
         return Action("train", translate("SGRSTrain", "Train"), True)
 
-    def estimate(self, settings, preset: str = "") -> str:
+    def estimate(self, settings, preset: str | int = "") -> str:
         """The run time before Train is pressed, for the settings (parameter node) with ``preset`` as
-        the widget shows it. A preset the user just picked (it differs from the stored one) also sets
+        the widget shows it: its name, or its index in PRESETS (the combo box shows translated text).
+        A preset the user just picked (it differs from the stored one) also sets the preset first, then
         the iterations, and the method and recipe where the preset names them; reloading a scene does not.
         SGRS Train connects its preset combo box to this before binding the parameter node: slots run in
         connection order, so this sees the pick before the parameter connector stores it."""
         from sgrs.training.presets import PRESETS
+        if isinstance(preset, int):
+            preset = list(PRESETS)[preset] if 0 <= preset < len(PRESETS) else ""
         if preset in PRESETS and preset != getattr(settings, "preset", preset):
             chosen = PRESETS[preset]
+            settings.preset = preset  # first: each assignment rewrites the bound combo boxes from the node
             settings.iterations = chosen.iterations
             settings.method = chosen.method or settings.method
             settings.recipe = chosen.recipe or settings.recipe
-            settings.preset = preset
         return "Expected run time: " + estimate_text(train_parameters_from_settings(settings), self.registry)
 
     def collect(self) -> list:
@@ -280,7 +283,7 @@ class TrainSession:
         base = config.get("base_model")
         base_name = None
         if base:
-            from sgrs.models.bundle import read_meta
+            from sgrs.models.meta import read_meta
             try:
                 base_name = read_meta(base).get("name") or Path(base).name
             except SGRSError:

@@ -5,18 +5,20 @@ the session launches (a real engine process on a real MRML scene), and through i
 import json
 import time
 from types import SimpleNamespace
+from typing import Annotated
 
 import pytest
 import slicer
 from conftest import LAUNCHER, add_scene_cases
 from SGRSSegmentLib import compat
-from SGRSSegmentLib.choices import TOOLTIP_ROLE, choice_tips
+from SGRSSegmentLib.choices import TOOLTIP_ROLE, choice_labels, choice_tips, reset_unknown_choices
 from SGRSSegmentLib.panel import ParameterPanel
 from SGRSTrainLib.session import TrainSession, train_parameters_from_settings
 from slicer.util import VTKObservationMixin
 from test_binding_contract import Choice, bound_widgets, connector_error, parameter_fields
 
 from sgrs.method import names
+from sgrs.training.presets import PRESETS
 
 CHOICES = {"method": (names.METHODS, names.DEFAULT_METHOD, names.METHOD_DESCRIPTIONS),
            "recipe": (names.RECIPES, names.DEFAULT_RECIPE, names.RECIPE_DESCRIPTIONS),
@@ -38,41 +40,62 @@ def test_the_tooltips_say_what_the_engine_says():
     assert choice_tips() == {name: descriptions for name, (_c, _d, descriptions) in CHOICES.items()}
 
 
-class ConnectingWrapper:
-    """A parameter node wrapper whose connectors fill the bound combo boxes as Slicer's do
-    (QComboBoxToStringableConnector.__init__: clear(), then addItem(str(c)) per choice)."""
+def wrapper_class(module="SGRSTrain"):
+    """A parameter node wrapper class shaped as Slicer's (``allParameters``: name → ParameterInfo with
+    ``default.value`` and ``unalteredType``, wrapper.py / parameterInfo.py at every tag; the raw node as
+    ``parameterNode``), from the module's own field declarations, whose connectors fill the bound combo
+    boxes as Slicer's do (QComboBoxToStringableConnector.__init__: clear(), then addItem(str(c)) per
+    choice) and raise as its ``write`` does on a stored value that is not a choice."""
+    fields = parameter_fields(module)
+    infos = {name: SimpleNamespace(default=SimpleNamespace(value=default), unalteredType=Annotated[base, *notes])
+             for name, (base, notes, default) in fields.items() if notes}
 
-    def __init__(self, node):
-        self.node, self.connected, self.next = node, {}, 0
+    class ConnectingWrapper:
+        allParameters = infos
 
-    def AddObserver(self, event, method, priority=0.0):
-        return self.node.AddObserver(event, method, priority)
+        def __init__(self, node):
+            self.parameterNode, self.connected, self.next = node, {}, 0
+            for name, (_base, _notes, default) in fields.items():
+                if not node.HasParameter(name) and default is not None:
+                    node.SetParameter(name, str(default))
 
-    def RemoveObserver(self, tag):
-        self.node.RemoveObserver(tag)
+        def __getattr__(self, name):
+            return self.parameterNode.GetParameter(name) if name in fields else super().__getattribute__(name)
 
-    def connectParametersToGui(self, mapping):
-        for name, combo in mapping.items():
-            combo.clear()
-            for choice in CHOICES[name][0]:
-                combo.addItem(str(choice))
-        self.next += 1
-        self.connected[self.next] = mapping
-        return self.next
+        def AddObserver(self, event, method, priority=0.0):
+            return self.parameterNode.AddObserver(event, method, priority)
 
-    def disconnectGui(self, tag):
-        del self.connected[tag]
+        def RemoveObserver(self, tag):
+            self.parameterNode.RemoveObserver(tag)
+
+        def connectParametersToGui(self, mapping):
+            for name, combo in mapping.items():
+                choices = CHOICES[name][0]
+                combo.clear()
+                for choice in choices:
+                    combo.addItem(str(choice))
+                if self.parameterNode.GetParameter(name) not in choices:
+                    raise ValueError(f"Unable to find value {self.parameterNode.GetParameter(name)} in choices")
+            self.next += 1
+            self.connected[self.next] = mapping
+            return self.next
+
+        def disconnectGui(self, tag):
+            del self.connected[tag]
+
+    return ConnectingWrapper
 
 
-def test_every_item_has_its_tooltip_after_every_bind(scene, monkeypatch):
-    """Real Qt combo boxes (PySide6, offscreen), refilled at each bind as Slicer's connector does: the
-    panel mixin gives every item its description again (setup, and enter after exit)."""
+@pytest.fixture()
+def panel_on_qt(scene, monkeypatch):
+    """A panel (the widgets' mixin) over real Qt combo boxes (PySide6, offscreen) and a real MRML node."""
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     QtWidgets = pytest.importorskip("PySide6.QtWidgets")
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])  # noqa: F841
     combos = {name: QtWidgets.QComboBox() for name in CHOICES}
     monkeypatch.setattr(compat, "parameter_widgets", lambda ui: combos)
-    wrapper = ConnectingWrapper(scene.AddNewNodeByClass("vtkMRMLScriptedModuleNode", "SGRSTrain"))
+    node = scene.AddNewNodeByClass("vtkMRMLScriptedModuleNode", "SGRSTrain")
+    wrapper = wrapper_class()(node)
 
     class Panel(ParameterPanel, VTKObservationMixin):
         logic = SimpleNamespace(getParameterNode=lambda: wrapper)
@@ -87,19 +110,63 @@ def test_every_item_has_its_tooltip_after_every_bind(scene, monkeypatch):
         def refreshModels(self):
             pass
 
-    def tips():
-        return {name: {combo.itemText(i): combo.itemData(i, TOOLTIP_ROLE) for i in range(combo.count())}
-                for name, combo in combos.items()}
+    return Panel(), wrapper, node, combos
 
-    expected = {name: descriptions for name, (_c, _d, descriptions) in CHOICES.items()}
-    panel = Panel()
+
+def test_every_item_has_its_text_and_tooltip_after_every_bind(panel_on_qt):
+    """The panel mixin relabels every item (translated text, the description as tooltip) after each
+    bind (setup, and enter after exit); the items stay in the choices' order, as the connector reads."""
+    panel, wrapper, _node, combos = panel_on_qt
+    labels = choice_labels()
+
+    def items():
+        return {name: {CHOICES[name][0][i]: (combo.itemText(i), combo.itemData(i, TOOLTIP_ROLE))
+                       for i in range(combo.count())} for name, combo in combos.items()}
+
+    expected = {name: {c: (labels[name][c], descriptions[c]) for c in choices}
+                for name, (choices, _d, descriptions) in CHOICES.items()}
     panel.setParameterNode(wrapper)                      # setup()
-    assert tips() == expected
+    assert items() == expected
     panel.exit()
-    wrapper.connectParametersToGui(combos)               # any bind refills: the tooltips are gone ...
-    assert all(tip is None for items in tips().values() for tip in items.values())
-    panel.enter()                                        # ... and the panel's next bind gives them again
-    assert tips() == expected
+    wrapper.connectParametersToGui(combos)               # any bind refills: raw names, no tooltips ...
+    assert all(text == c and tip is None for v in items().values() for c, (text, tip) in v.items())
+    panel.enter()                                        # ... and the panel's next bind relabels them
+    assert items() == expected
+
+
+def test_every_choice_and_preset_has_a_label():
+    labels = choice_labels()
+    assert list(labels["preset"]) == list(PRESETS)
+    assert {name: list(labels[name]) for name in CHOICES} == {name: list(c) for name, (c, _d, _t) in CHOICES.items()}
+
+
+def test_what_the_method_ignores_is_greyed_out(panel_on_qt):
+    panel, wrapper, node, combos = panel_on_qt
+    panel.setParameterNode(wrapper)
+    assert combos["recipe"].isEnabled() and combos["teacher"].isEnabled()  # sgrs: both apply
+    node.SetParameter("method", "mean-teacher")                            # the node's ModifiedEvent
+    assert not combos["recipe"].isEnabled() and combos["teacher"].isEnabled()
+    node.SetParameter("method", "supervised")
+    assert not combos["recipe"].isEnabled() and not combos["teacher"].isEnabled()
+    node.SetParameter("method", "sgrs")
+    assert combos["recipe"].isEnabled() and combos["teacher"].isEnabled()
+
+
+def test_a_stored_choice_this_version_lacks_is_reset_before_the_bind(panel_on_qt):
+    """A scene saved by another SGRS version: Slicer's connector raises on the unknown value at the
+    bind and set-up stops; the panel resets it to the default first and keeps the known ones."""
+    panel, wrapper, node, combos = panel_on_qt
+    node.SetParameter("method", "fixmatch")
+    node.SetParameter("device", "tpu")
+    node.SetParameter("recipe", "paper")
+    with pytest.raises(ValueError, match="fixmatch"):     # what Slicer's bind does with it
+        wrapper.connectParametersToGui(dict(combos))
+    assert reset_unknown_choices(node, type(wrapper)) == ["device", "method"]
+    assert (node.GetParameter("method"), node.GetParameter("device")) == (names.DEFAULT_METHOD, "auto")
+    node.SetParameter("teacher", "noisy")
+    panel.setParameterNode(wrapper)                      # resets, then binds
+    assert node.GetParameter("teacher") == names.DEFAULT_TEACHER and node.GetParameter("recipe") == "paper"
+    assert panel.params is not wrapper and panel.params.parameterNode is node  # a fresh wrapper reads them
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +210,7 @@ def test_the_chosen_method_recipe_and_teacher_reach_the_launched_command(scene, 
 
     # the paper preset, picked by the user, sets sgrs with the paper's recipe; the teacher as chosen
     settings = settings_like_the_parameter_node(method="supervised", teacher="eval")
-    session.estimate(settings, "paper")
+    session.estimate(settings, list(PRESETS).index("paper"))  # the widget passes the combo's index
     settings.iterations = 2                               # the preset's 15 000, shortened for the test
     args, config = launch(session, settings)
     assert args[args.index("--method") + 1] == "sgrs" and args[args.index("--recipe") + 1] == "paper"

@@ -187,10 +187,13 @@ def test_finding_6_no_work_folder_is_left_when_the_run_cannot_start(scene, tmp_p
 
 class Wrapper:
     """Slicer's parameterNodeWrapper reduced to what the panel uses (slicer-core has none): GUI connections
-    by tag, as at v5.8.1, and VTK observers on the real MRML node it wraps."""
+    by tag, as at v5.8.1, the wrapped node as ``parameterNode`` and no parameters (``allParameters``, both
+    as wrapper.py sets them at every tag), and VTK observers on the real MRML node it wraps."""
+    allParameters: dict = {}
 
     def __init__(self, node):
-        self.node, self.connected, self.next = node, {}, 0
+        self.node = self.parameterNode = node
+        self.connected, self.next = {}, 0
 
     def connectParametersToGui(self, mapping):
         self.next += 1
