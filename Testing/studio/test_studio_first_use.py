@@ -162,11 +162,11 @@ def test_messages_cases_card_downloads_and_empty_annotation(tmp_path):
     asyncio.run(flow())
 
 
-def start_server(data: Path, models: Path, port: int, log: Path) -> subprocess.Popen:
+def start_server(data: Path, models: Path, port: int, log: Path, *args: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     with open(log, "w") as out:   # a file, not a pipe: VTK's warnings would fill a pipe and block it
         return subprocess.Popen([sys.executable, "-m", "SGRSStudio", "--data", str(data), "--models", str(models),
-                                 "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                 "--port", str(port), *args], env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 
 
