@@ -14,6 +14,7 @@ from trame.widgets import vuetify3 as v3
 
 from sgrs.data.image_io import read_image
 from sgrs.util.errors import InputError
+from SGRSSegmentLib.scene_nodes import nodes_of_class
 
 from . import scene_display, uploads
 from .panel import Panel
@@ -177,8 +178,8 @@ class DataPanel(Panel):
     def on_case_changed(self, volume):
         """Show the segmentations of this case only (labels and results of other cases would overlap)."""
         self.state.case_name = volume.GetName() if volume else ""
-        cases = {n.GetID() for n in self.scene.GetNodesByClass("vtkMRMLScalarVolumeNode")}
-        for seg in self.scene.GetNodesByClass("vtkMRMLSegmentationNode"):
+        cases = {n.GetID() for n in nodes_of_class(self.scene, "vtkMRMLScalarVolumeNode")}
+        for seg in nodes_of_class(self.scene, "vtkMRMLSegmentationNode"):   # no collection left to leak
             ref = seg.GetNodeReference("referenceImageGeometryRef")
             if ref is not None and ref.GetID() in cases and seg.GetDisplayNode() is not None \
                     and not ref.GetName().endswith(("SGRS regions", "SGRS uncertainty")):
