@@ -85,3 +85,55 @@ def test_a_page_load_makes_no_request_the_server_refuses(tmp_path):
     assert not refused and not [m for m in console if "405" in m], (refused, console)
     text = log.read_text(errors="replace")
     assert "405" not in text and "/paraview" not in text
+
+
+RECORD_PROGRESS = """() => {
+  window.progressSeen = [];
+  const note = () => {
+    const el = document.querySelector('#data-uploading');
+    if (el && el.offsetParent !== null && el.innerText) window.progressSeen.push(el.innerText);
+  };
+  new MutationObserver(note).observe(document.body, {subtree: true, childList: true, characterData: true,
+                                                     attributes: true});
+}"""
+
+
+def test_an_upload_shows_its_progress_in_percent(tmp_path):
+    """Item 8: a 168 MB upload took 35 s behind a busy bar. The page now says how far it is (per cent of
+    the bytes the server has received, the rate and the time left) while the bytes travel."""
+    import re
+
+    import numpy as np
+
+    from sgrs.data.image_io import Geometry, write_image
+
+    rng = np.random.default_rng(0)
+    scan = rng.normal(100, 20, (160, 150, 96)).astype(np.float32)   # ~9 MB as NRRD, uncompressed
+    path = write_image(scan, Geometry(scan.shape, (0.9, 0.9, 2.0), (0, 0, 0), (1, 0, 0, 0, 1, 0, 0, 0, 1)),
+                       tmp_path / "big scan.nrrd", compress=False)
+    assert path.stat().st_size > 8 << 20
+
+    async def flow():
+        studio = make_studio(tmp_path)
+        async with studio_in_browser(studio) as page:
+            await page.evaluate(RECORD_PROGRESS)
+            await page.locator("#panel-data input[type=file]").set_input_files(str(path))
+            await wait_for(lambda: any(c["name"] == "big scan" for c in studio.state.data_cases), 120,
+                           what="the uploaded case")
+            seen = await page.evaluate("window.progressSeen")
+            percents = [int(m.group(1)) for t in seen for m in [re.search(r"(\d+) %", t)] if m]
+            middle = sorted({p for p in percents if 0 < p < 100})
+            assert len(middle) >= 3, seen
+            assert percents == sorted(percents), percents   # it only goes forward
+            assert any("MB/s" in t and "left" in t for t in seen), seen
+            node = studio.case
+            assert node.GetName() == "big scan" and node.GetImageData().GetDimensions() == scan.shape
+            import slicer
+
+            assert np.array_equal(slicer.util.arrayFromVolume(node), scan.transpose(2, 1, 0))
+            assert (studio.data_dir / "uploads" / path.name).read_bytes() == path.read_bytes()
+            assert not list((studio.data_dir / "uploads").glob(".incoming/*"))   # no part left behind
+            await page.locator("#data-uploading").wait_for(state="hidden", timeout=10000)
+            assert studio.state.message_type == "success" and "big scan" in studio.state.message
+
+    asyncio.run(flow())
