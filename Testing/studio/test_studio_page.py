@@ -46,7 +46,7 @@ def test_a_page_load_makes_no_request_the_server_refuses(tmp_path):
     import os
     import signal
 
-    from harness import CHROMIUM, CHROMIUM_ARGS, free_port
+    from harness import CHROMIUM, CHROMIUM_ARGS, free_port, open_started_server
     from playwright.async_api import async_playwright
     from test_studio_first_use import start_server
 
@@ -61,13 +61,7 @@ def test_a_page_load_makes_no_request_the_server_refuses(tmp_path):
             page.on("request", lambda r: requests.append(r.url))
             page.on("response", lambda r: r.status >= 400 and refused.append(f"{r.status} {r.url}"))
             page.on("console", lambda m: console.append(m.text))
-            for _ in range(300):   # the server needs a while to start
-                try:
-                    await page.goto(f"http://127.0.0.1:{port}/", timeout=5000)
-                    break
-                except Exception:  # noqa: BLE001
-                    await asyncio.sleep(0.5)
-            await page.wait_for_selector("#tab-segment", timeout=120000)
+            await open_started_server(page, port)
             await page.reload()   # a second load, as a user's refresh
             await page.wait_for_selector("#tab-segment", timeout=120000)
             # connected: the server's state reaches the page (the case list's heading is drawn from it)
