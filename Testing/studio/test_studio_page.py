@@ -1,6 +1,7 @@
 """The page itself (issue 18): the slice views' "show in 3D" toggle reads "3D" and shows its state,
 a page load asks the server for nothing it cannot answer, and an upload shows how far it is."""
 import asyncio
+import re
 
 import pytest
 from harness import studio_in_browser, wait_for
@@ -77,8 +78,8 @@ def test_a_page_load_makes_no_request_the_server_refuses(tmp_path):
     assert any(u.endswith("/index.html") for u in requests), requests
     assert not [u for u in requests if "paraview" in u], requests
     assert not refused and not [m for m in console if "405" in m], (refused, console)
-    text = log.read_text(errors="replace")
-    assert "405" not in text and "/paraview" not in text
+    text = log.read_text(errors="replace")   # VTK's warnings print pointers: 405 only as a whole word
+    assert not re.search(r"\b405\b|Method Not Allowed|/paraview", text), text[-2000:]
 
 
 RECORD_PROGRESS = """() => {
@@ -95,8 +96,6 @@ RECORD_PROGRESS = """() => {
 def test_an_upload_shows_its_progress_in_percent(tmp_path):
     """Item 8: a 168 MB upload took 35 s behind a busy bar. The page now says how far it is (per cent of
     the bytes the server has received, the rate and the time left) while the bytes travel."""
-    import re
-
     import numpy as np
 
     from sgrs.data.image_io import Geometry, write_image
