@@ -25,7 +25,8 @@ from trame_slicer.rca_view import register_rca_factories
 from sgrs.models.registry import DEMO_MODEL
 from sgrs.util.errors import SGRSError
 
-from . import ROOT, messages, scene_display
+from . import ROOT, messages, page, scene_display
+from .view_gutter import slice_view_gutter
 from .annotate_panel import AnnotatePanel
 from .cases import CaseStore
 from .data_panel import DataPanel
@@ -54,11 +55,12 @@ class Studio:
         self.server.enable_module(trame_slicer_module)
         # saved results and model bundles download from here (the browser may be on another machine)
         self.server.enable_module({"serve": {"data-files": str(self.data_dir)}})
+        self.server.controller.on_server_bind.add(page.serve_index)
         self.state, self.ctrl = self.server.state, self.server.controller
 
         self.slicer = SlicerApp()
         self.scene = self.slicer.scene
-        register_rca_factories(self.slicer.view_manager, self.server)
+        register_rca_factories(self.slicer.view_manager, self.server, slice_view_ui_f=slice_view_gutter)
         self.layout_manager = LayoutManager(self.scene, self.slicer.view_manager, self.server)
         self.layout_manager.register_layout_dict(LayoutManager.default_grid_configuration())
 

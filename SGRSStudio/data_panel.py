@@ -8,15 +8,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from trame.app.file_upload import ClientFile
 from trame.widgets import html
 from trame.widgets import vuetify3 as v3
 
 from sgrs.data.image_io import read_image
 from sgrs.util.errors import InputError
+from SGRSSegmentLib.scene_nodes import nodes_of_class
 
 from . import scene_display, uploads
 from .panel import Panel
+from .upload_receiver import UploadReceiver
+
+WWW = Path(__file__).with_name("www")
+CHUNK_BYTES = 2 << 20   # a piece per websocket message (wslink's limit is 4 MB): progress every 2 MB
 
 
 class DataPanel(Panel):
@@ -24,31 +28,28 @@ class DataPanel(Panel):
 
     def __init__(self, studio):
         super().__init__(studio)
-        self.state.update({"data_upload": None, "data_folder": "", "data_cases": [], "data_uploading": ""})
-        self.state.client_only("data_upload")   # the files go to the server only after the size check
-        studio.ctrl.trigger("data_upload")(self._on_upload)
+        self.state.update({"data_upload": None, "data_folder": "", "data_cases": [], "data_uploading": "",
+                           "data_upload_progress": 0})
+        # the files and their progress stay in the browser; www/upload.js sends the bytes in pieces
+        self.state.client_only("data_upload", "data_uploading", "data_upload_progress")
+        self.receiver = UploadReceiver(studio.data_dir, studio.max_upload_bytes)
+        studio.server.enable_module({"serve": {"sgrs-studio": str(WWW)}, "scripts": ["sgrs-studio/upload.js"]})
+        for name, action in (("upload_begin", self.receiver.begin), ("upload_chunk", self.receiver.chunk),
+                             ("upload_finish", self.finish_upload)):
+            studio.ctrl.trigger(name)(lambda *args, action=action: studio.guard(action, *args))
         studio.ctrl.trigger("notify")(studio.notify)
 
     def build(self):
         html.Div("Upload NRRD, NIfTI, MHA or a zipped DICOM series "
                  f"(up to {self.studio.max_upload_bytes >> 20} MB).", classes="text-caption mb-1")
-        limit, mb = self.studio.max_upload_bytes, self.studio.max_upload_bytes >> 20
         # Checked in the browser first, so an oversized file is never sent; the server checks again.
         v3.VFileInput(
             v_model=("data_upload",), label="Upload scans", multiple=True, density="compact",
-            prepend_icon="mdi-upload", id="data-upload", clearable=False,
-            update_modelValue=(
-                "const files = [].concat($event || []); "
-                f"const big = files.find(f => f.size > {limit}); "
-                "if (big) { trigger('notify', ['upload refused: ' + big.name + ' is ' "
-                "+ Math.round(big.size / 1048576) "
-                f"+ ' MB, above the {mb} MB limit (--max-upload-mb)', 'error']); }} "
-                "else if (files.length) { data_uploading = 'Uploading ' + files.map(f => f.name).join(', ') + ' ('"
-                " + Math.round(files.reduce((s, f) => s + f.size, 0) / 1048576) + ' MB)…'; "
-                "trigger('data_upload', [files]); } "
-                "data_upload = null;"))
-        # the bytes travel over the websocket before the server sees them: say so until they arrive
-        v3.VProgressLinear(indeterminate=True, v_show="data_uploading", color="primary", id="data-uploading-bar")
+            prepend_icon="mdi-upload", id="data-upload", clearable=False, disabled=("!!data_uploading",),
+            update_modelValue=f"window.sgrsUpload(trame, $event, {self.studio.max_upload_bytes}, {CHUNK_BYTES}); "
+                              "data_upload = null;")
+        v3.VProgressLinear(model_value=("data_upload_progress",), v_show="data_uploading", color="primary",
+                           height=6, id="data-uploading-bar")
         html.Div("{{ data_uploading }}", v_show="data_uploading", classes="text-caption", id="data-uploading")
         with v3.VRow(dense=True, classes="align-center"):
             with v3.VCol(cols=8):
@@ -69,22 +70,12 @@ class DataPanel(Panel):
         self.studio.ctrl.trigger("select_case")(self.select_case)
 
     # -- actions ------------------------------------------------------------------------------
-    def _on_upload(self, files):
-        try:
-            self._load_uploads(files)
-        finally:
-            self.state.data_uploading = ""
-
-    def _load_uploads(self, files):
-        loaded = []
-        for f in files:
-            client = ClientFile(f)
-            node = self.studio.guard(self.upload_one, client.name, client.content or b"", client.size)
-            if node is None:
-                return  # the error is on screen; what was loaded before stays loaded
-            loaded.append(node)
-        if loaded:
-            self.studio.notify(f"Loaded {', '.join(n.GetName() for n in loaded)}", "success")
+    def finish_upload(self, token: str) -> str:
+        """The last piece has arrived: validate, load and select the case; returns its name (the page
+        waits for it before the next file; a node cannot travel to the browser)."""
+        node = self.open_file(self.receiver.finish(token))
+        self.studio.notify(f"Loaded {node.GetName()}", "success")
+        return node.GetName()
 
     def upload_one(self, name: str, content: bytes, declared_size: int | None = None):
         if declared_size and declared_size > self.studio.max_upload_bytes:
@@ -177,8 +168,8 @@ class DataPanel(Panel):
     def on_case_changed(self, volume):
         """Show the segmentations of this case only (labels and results of other cases would overlap)."""
         self.state.case_name = volume.GetName() if volume else ""
-        cases = {n.GetID() for n in self.scene.GetNodesByClass("vtkMRMLScalarVolumeNode")}
-        for seg in self.scene.GetNodesByClass("vtkMRMLSegmentationNode"):
+        cases = {n.GetID() for n in nodes_of_class(self.scene, "vtkMRMLScalarVolumeNode")}
+        for seg in nodes_of_class(self.scene, "vtkMRMLSegmentationNode"):   # no collection left to leak
             ref = seg.GetNodeReference("referenceImageGeometryRef")
             if ref is not None and ref.GetID() in cases and seg.GetDisplayNode() is not None \
                     and not ref.GetName().endswith(("SGRS regions", "SGRS uncertainty")):

@@ -99,19 +99,36 @@ def store_upload(data_dir: Path, name: str, content: bytes, max_bytes: int) -> P
 
     A refused file is removed again, so the data folder only ever holds readable images.
     """
+    name = check_upload(name, len(content), max_bytes)
+    target = new_upload_path(data_dir, name)
+    target.write_bytes(content)
+    return accept_upload(target, max_bytes)
+
+
+def check_upload(name: str, size: int, max_bytes: int) -> str:
+    """The plain file name of an upload of ``size`` bytes, or InputError before anything is written."""
     name = safe_name(name)
-    if len(content) > max_bytes:
-        raise InputError(f"upload refused: '{name}' is {len(content) / 2**20:.0f} MB, above the "
+    if size > max_bytes:
+        raise InputError(f"upload refused: '{name}' is {size / 2**20:.0f} MB, above the "
                          f"{max_bytes / 2**20:.0f} MB limit (--max-upload-mb)")
-    if not content:
+    if not size:
         raise InputError(f"upload refused: '{name}' is empty")
+    return name
+
+
+def new_upload_path(data_dir: Path, name: str) -> Path:
+    """Where an upload called ``name`` goes in ``data_dir/uploads``: never over an existing file."""
     folder = Path(data_dir) / "uploads"
     folder.mkdir(parents=True, exist_ok=True)  # exists even when the first upload is refused
     target = inside(folder, name)
     stem, n = name, 2
     while target.exists():
         target, n = inside(folder, f"{n}-{stem}"), n + 1
-    target.write_bytes(content)
+    return target
+
+
+def accept_upload(target: Path, max_bytes: int) -> Path:
+    """Validate a stored upload (the file the scene should load); a refused one is removed again."""
     try:
         return validate_image(target, max_bytes)
     except BaseException:

@@ -58,6 +58,17 @@ async def studio_in_browser(studio, width=1400, height=900):
         shutil.rmtree(profile, ignore_errors=True)
 
 
+async def open_started_server(page, port: int) -> None:
+    """Open a Studio started as its own process (it needs a while before it answers) and wait for the page."""
+    for _ in range(300):
+        try:
+            await page.goto(f"http://127.0.0.1:{port}/", timeout=5000)
+            break
+        except Exception:  # noqa: BLE001
+            await asyncio.sleep(0.5)
+    await page.wait_for_selector("#tab-segment", timeout=120000)
+
+
 async def wait_for(predicate, timeout=60.0, step=0.1, what="condition"):
     """Await (letting the server run) until ``predicate()`` is true."""
     end = time.monotonic() + timeout

@@ -12,7 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from harness import CHROMIUM, CHROMIUM_ARGS, free_port, paint_stroke, studio_in_browser, wait_for
+from harness import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    free_port,
+    open_started_server,
+    paint_stroke,
+    studio_in_browser,
+    wait_for,
+)
 from test_studio_browser import SAMPLE, click_segment_and_wait, make_studio
 
 from sgrs.data.image_io import Geometry, write_image
@@ -162,11 +170,11 @@ def test_messages_cases_card_downloads_and_empty_annotation(tmp_path):
     asyncio.run(flow())
 
 
-def start_server(data: Path, models: Path, port: int, log: Path) -> subprocess.Popen:
+def start_server(data: Path, models: Path, port: int, log: Path, *args: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     with open(log, "w") as out:   # a file, not a pipe: VTK's warnings would fill a pipe and block it
         return subprocess.Popen([sys.executable, "-m", "SGRSStudio", "--data", str(data), "--models", str(models),
-                                 "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                 "--port", str(port), *args], env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 
 
@@ -183,13 +191,7 @@ def test_a_killed_server_restarts_with_results_and_annotations(tmp_path):
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             page = await browser.new_page(viewport={"width": 1400, "height": 900})
-            for _ in range(300):   # the server needs a while to start
-                try:
-                    await page.goto(f"http://127.0.0.1:{port}/", timeout=5000)
-                    break
-                except Exception:  # noqa: BLE001
-                    await asyncio.sleep(0.5)
-            await page.wait_for_selector("#tab-segment", timeout=120000)
+            await open_started_server(page, port)
             await page.click("#tab-segment")
             await page.click("#segment-run")
             await page.locator("#segment-status", has_text="Done in").wait_for(timeout=180000)

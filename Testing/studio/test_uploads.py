@@ -155,3 +155,39 @@ def test_only_loopback_counts_as_local():
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
     assert parser().parse_args([]).host == "127.0.0.1"                      # loopback unless asked
     assert host_warning("127.0.0.1") is None and "SSH tunnel" in host_warning("0.0.0.0")
+
+
+def test_chunked_uploads_refuse_bad_pieces_and_leave_nothing(tmp_path):
+    """The browser sends uploads in pieces (www/upload.js): each bad piece is refused with one line and
+    removes the part received so far; a restarted server clears parts nobody finished."""
+    from SGRSStudio.upload_receiver import UploadReceiver
+
+    content = SAMPLE.read_bytes()
+    receiver = UploadReceiver(tmp_path, 10 * MB)
+    token = receiver.begin("scan.nrrd", len(content))
+    half = len(content) // 2
+    assert receiver.chunk(token, 0, content[:half]) == half
+    assert receiver.chunk(token, half, content[half:]) == len(content)
+    path = receiver.finish(token)
+    assert path == tmp_path / "uploads" / "scan.nrrd" and path.read_bytes() == content
+    incoming = tmp_path / "uploads" / ".incoming"
+    for bad, reason in ((lambda t: receiver.chunk(t, 5, content[:10]), "out of order"),
+                        (lambda t: receiver.chunk(t, 0, content + b"x"), "more bytes than its size"),
+                        (lambda t: receiver.chunk(t, 0, "text"), "not bytes"),
+                        (lambda t: receiver.finish(t), "incomplete")):
+        token = receiver.begin("scan.nrrd", len(content))
+        with pytest.raises(InputError, match=reason):
+            bad(token)
+        assert not list(incoming.iterdir())
+        with pytest.raises(InputError, match="does not know this upload"):
+            receiver.chunk(token, 0, content)
+    with pytest.raises(InputError, match="above the 10 MB limit"):
+        receiver.begin("big.nrrd", 11 * MB)
+    with pytest.raises(InputError, match="not a plain file name"):
+        receiver.begin("../x.nrrd", 10)
+    with pytest.raises(InputError, match="a size in bytes"):
+        receiver.begin("x.nrrd", "10")
+    receiver.begin("left.nrrd", len(content))   # a server stopped mid-upload …
+    assert list(incoming.iterdir())
+    UploadReceiver(tmp_path, 10 * MB)            # … starts again with no part of it left
+    assert not incoming.exists() and (tmp_path / "uploads" / "scan.nrrd").exists()
