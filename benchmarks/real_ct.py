@@ -1,5 +1,8 @@
 """``sgrs segment`` on a real chest CT angiogram, whole process (issue 17, item 2).
 
+The table gives the median run of each arm (wall, CPU and split from that run); the paired ratios
+compare each arm with the first, repeat by repeat.
+
 The scan: TotalSegmentator's test file ``aorta_report/example_ct.nii.gz`` (233×167×191 at 1.5 mm,
 Apache-2.0), taken from its sdist in the test-data cache as ``Testing/conftest.py`` does. The model:
 the bundled demo model with region maps, default settings. Each arm is a fresh ``python -m sgrs
@@ -96,15 +99,19 @@ def main():
           "| windows plain + mixed | backend | load average |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, rs in results.items():
-        wall = statistics.median(r["wall"] for r in rs)
-        s, net = rs[-1]["split"], rs[-1]["network"]
+        middle = sorted(rs, key=lambda r: r["wall"])[len(rs) // 2]  # the median run, its split with it
+        wall, s, net = middle["wall"], middle["split"], middle["network"]
         rest = wall - sum(s.values())
         cells = [f"{s.get(k, float('nan')):.1f} ({100 * s.get(k, 0) / wall:.0f} %)" for k in
                  ("read", "prepare", "network", "maps", "write")]
         windows = f"{net.get('windows_plain', '?')} + {net.get('windows_mixed', '?')}"
-        cpu = statistics.median(r["cpu"] for r in rs)
+        cpu = middle["cpu"]
         print(f"| {name} `{' '.join(arms[name][1]) or '(none)'}` | {wall:.1f} | {cpu:.1f} | " + " | ".join(cells) + f" | {rest:.1f} ({100 * rest / wall:.0f} %) | "
               f"{windows} | {net.get('backend', 'torch')} | {statistics.mean(r['load'] for r in rs):.1f} |")
+    names = list(results)
+    for name in names[1:]:  # paired by repeat: the runs alternate, so each pair saw the same machine
+        ratios = [b["wall"] / a["wall"] for a, b in zip(results[names[0]], results[name])]
+        print(f"\n{name} / {names[0]} per repeat: " + ", ".join(f"{r:.2f}" for r in ratios))
     print()
     for line in agreement:
         print(line)
