@@ -105,8 +105,10 @@ def test_messages_cases_card_downloads_and_empty_annotation(tmp_path):
             await page.locator("#segment-world-warning").wait_for(state="visible", timeout=10000)
             warning = await page.locator("#segment-world-warning").inner_text()
             assert "looks like CT" in warning and "spacing 0.8 × 0.8 × 3" in warning
-            assert studio.state.message_type == "warning" and "outside the model's world" in studio.state.message, \
-                (studio.state.message_type, studio.state.message)
+            # the warning box may show before the click reaches the server (the case's preview fills it
+            # on selection), so wait for the run's own announcement
+            await wait_for(lambda: "outside the model's world" in studio.state.message, 10, what="the announcement")
+            assert studio.state.message_type == "warning", (studio.state.message_type, studio.state.message)
             assert "windows" in await page.locator("#segment-estimate").inner_text()
             await page.click("#segment-cancel")
             await wait_for(lambda: studio.state.seg_state == "cancelled", 30, what="cancel")
