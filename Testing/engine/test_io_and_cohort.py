@@ -154,5 +154,19 @@ def test_batches_are_a_function_of_the_step_and_keep_labels_aligned(tiny_cohort)
     assert torch_equal(streamed[1][1][0], sampler.batch(4)[0])
 
 
+def test_a_loop_that_ends_early_leaves_no_batch_thread_running(tiny_cohort):
+    """A training run that fails mid-loop (its job folder deleted) exits while the batch thread may be
+    inside torch; a thread still there at exit aborted the process ('terminate called without an
+    active exception', exit -6, once in a clean-clone suite). Closing the loop joins it."""
+    import threading
+    cohort = load_cohort(tiny_cohort, labelled=2)
+    sampler = BatchSampler(cohort.labelled, cohort.unlabelled, (48, 32, 16), 2, 3, seed=5)
+    for _ in range(5):
+        batches = sampler.iterate(0, 1000)
+        next(batches)
+        batches.close()   # what an exception in the training loop does to the generator
+        assert not [t for t in threading.enumerate() if t.name == "sgrs-batches"]
+
+
 def torch_equal(a, b):
     return bool((a == b).all())

@@ -119,5 +119,6 @@ class BatchSampler:
                 if isinstance(item, BaseException):
                     raise item
                 yield item
-        finally:
+        finally:  # however the loop ends: the thread must not be inside torch when the process exits
             stop_flag.set()
+            thread.join(timeout=30)
