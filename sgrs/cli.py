@@ -30,7 +30,7 @@ def _phantom(args) -> int:
 def base_patch(base_model) -> list:
     """Fine-tuning keeps the base model's patch unless --patch says otherwise."""
     if base_model:
-        from .models.bundle import read_meta
+        from .models.meta import read_meta
         return list(read_meta(base_model)["patch_size"])
     return [112, 112, 80]
 

@@ -17,6 +17,7 @@ from .choices import enable_choices, reset_unknown_choices, show_choices
 class ParameterPanel:
     params = None
     guiTag = None
+    boundWidgets: dict = {}   # {parameter name: widget}, found once per bind, not on every change
 
     def setParameterNode(self, node) -> None:
         if node is not None and reset_unknown_choices(node.parameterNode, type(node)):
@@ -24,12 +25,13 @@ class ParameterPanel:
         self.guiTag = compat.rebind(self.params, self.guiTag, node, self.uiWidget, self, self.parametersChanged)
         self.params = node
         if node is not None:
-            show_choices(compat.parameter_widgets(self.uiWidget))  # the bind refilled the combo boxes
+            self.boundWidgets = compat.parameter_widgets(self.uiWidget)
+            show_choices(self.boundWidgets)  # the bind refilled the combo boxes
             self.parametersChanged()
 
     def parametersChanged(self, caller=None, event=None) -> None:
         """Every change of the node (and a new node): the choices' states, then the widget's own."""
-        enable_choices(compat.parameter_widgets(self.uiWidget), self.params)
+        enable_choices(self.boundWidgets, self.params)
         self.onParameters(caller, event)
 
     def enter(self) -> None:

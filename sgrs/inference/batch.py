@@ -46,7 +46,7 @@ class BatchReport:
 
 def run_key(bundle_path, options, outputs: BatchOutputs) -> str:
     """Same key ⇔ same model files and same result-changing options: the case need not run again."""
-    from ..models.bundle import read_meta
+    from ..models.meta import read_meta
 
     meta = read_meta(bundle_path)
     chosen = {k: v for k, v in asdict(options).items() if k not in NOT_RESULT_OPTIONS}

@@ -39,7 +39,7 @@ def review_fields(label: np.ndarray, entropy: np.ndarray, regions: np.ndarray | 
 def review_folder(result_dir, map_name: str = DEFAULT_MAP, q_min: float = DEFAULT_Q_MIN,
                   write: bool = True) -> dict:
     """Recompute the fields from a ``sgrs segment`` output folder; ``write`` stores them in its summary."""
-    from ..models.bundle import read_meta
+    from ..models.meta import read_meta
 
     out = Path(result_dir)
     path = out / "summary.json"
