@@ -76,7 +76,7 @@ def choice_tips() -> dict[str, dict[str, str]]:
         "teacher": {
             "recipe": translate(
                 "SGRSTrain",
-                "the recipe's: eval mode on the clean scan (default, paper), the reference teacher (released)"),
+                "the recipe's: the reference teacher in every recipe (default, paper, released)"),
             "reference": translate(
                 "SGRSTrain", "the reference teacher of UA-MT, SSL4MIS and the released code: train mode "
                              "(dropout on) on the scan plus clamped noise"),

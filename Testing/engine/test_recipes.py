@@ -64,6 +64,13 @@ def test_train_config_resolves_the_recipe_once_and_explicit_options_win(tmp_path
     assert TrainConfig("c", str(tmp_path)).step_config() == StepConfig() == StepConfig.from_recipe("default")
     with pytest.raises(ValueError, match="recipe must be one of"):
         TrainConfig("c", str(tmp_path), recipe="nature")
+    # the issue-19 benchmark's decision: the reference teacher for every method, unless asked otherwise;
+    # a job saved before the teacher was an option resumes with the eval-mode teacher it had
+    for method in ("sgrs", "mix", "self-training", "mean-teacher"):
+        assert TrainConfig("c", str(tmp_path), method=method).teacher_noise is True
+    assert TrainConfig("c", str(tmp_path), teacher_noise=False).recipe_overrides() == {"teacher_noise": False}
+    old = {k: v for k, v in TrainConfig("c", str(tmp_path)).to_json().items() if k != "teacher_noise"}
+    assert TrainConfig.from_json(old).teacher_noise is False
     bad = TrainConfig("c", str(tmp_path), ramp="linear")
     with pytest.raises(ValueError, match="ramp must be one of"):
         bad.check()
@@ -319,9 +326,13 @@ def test_released_mix_operands_are_the_teachers_noisy_image_and_a_noisy_labelled
     batch = student.seen[0]
     assert torch.equal(batch[:4], torch.cat([x_l, x_u]))          # the student's D_L and D_U stay clean
     assert torch.allclose(batch[4:], mix_with(noisy_u, noisy_l[torch.as_tensor(partner)], lam))
-    # default recipe: clean operands, teacher sees the clean image
+    # default recipe: its reference teacher sees D_U plus noise; the eval-mode teacher the clean image
     student, teacher = Recorder(), Recorder()
     compute_losses(student, teacher, x_l, y_l, x_u, 10, 100, StepConfig(), np.random.default_rng(5))
+    assert 0 < (teacher.seen[0] - x_u).abs().max() <= 0.2
+    student, teacher = Recorder(), Recorder()
+    compute_losses(student, teacher, x_l, y_l, x_u, 10, 100, StepConfig(teacher_noise=False),
+                   np.random.default_rng(5))
     assert torch.equal(teacher.seen[0], x_u)
 
 

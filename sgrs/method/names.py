@@ -23,7 +23,7 @@ RECIPES: tuple[str, ...] = tuple(RECIPE_DESCRIPTIONS)
 DEFAULT_RECIPE = "default"
 # the mean teacher's mode: "recipe" leaves it to the recipe (sgrs train --teacher-noise / --no-teacher-noise)
 TEACHER_DESCRIPTIONS: dict[str, str] = {
-    "recipe": "the recipe's: eval mode on the clean scan (default, paper), the reference teacher (released)",
+    "recipe": "the recipe's: the reference teacher in every recipe (default, paper, released)",
     "reference": ("the reference teacher of UA-MT, SSL4MIS and the released code: train mode (dropout on) "
                   "on the scan plus clamped noise"),
     "eval": "eval mode on the clean scan: the teacher's pseudo labels are close to the student's own prediction",

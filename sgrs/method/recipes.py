@@ -88,7 +88,7 @@ DEFAULT = {
     "sup_dice": "same",
     "delta_rule": "union",
     "con_ce_region": "agree",   # the powered benchmark's best arm: Δ is no absorbing state (docs/benchmarks.md)
-    "teacher_noise": False,
+    "teacher_noise": True,      # the reference teacher: the issue-19 benchmark (docs/benchmarks.md)
     "ema": "single",
     "student_decay": 0.0,
     "partner": "replacement",

@@ -170,6 +170,9 @@ class TrainConfig:
     def from_json(cls, d: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         d = dict(d)
+        # every job written before the teacher was an option had the eval-mode teacher, the default until
+        # issue 19's benchmark made it the reference teacher: a resumed old job keeps its teacher
+        d.setdefault("teacher_noise", False)
         if "unsup_weight" not in d:  # written before the methods were renamed (issue 19)
             d.setdefault("dropout", FULL_DROPOUT)  # every network had Dropout3d(0.5) then
             if d.get("method") == "mean-teacher":  # which then meant hard-label self-training
