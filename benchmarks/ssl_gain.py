@@ -71,6 +71,7 @@ ARMS = {
                                    "dice_per_sample": False},
     # the released recipe's collapse at Dropout3d(0.1) (seed 4): one released choice undone at a time,
     # and the released supervised Dice put into the default recipe and into supervised training
+    "released-rerun": {"method": "sgrs", "recipe": "released"},   # the same run again: deterministic?
     "released-sup-same": {"method": "sgrs", "recipe": "released", "sup_dice": "same"},
     "released-no-decay": {"method": "sgrs", "recipe": "released", "student_decay": 0.0},
     "released-batch-dice": {"method": "sgrs", "recipe": "released", "dice_per_sample": False},

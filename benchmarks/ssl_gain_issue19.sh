@@ -11,5 +11,5 @@ HERE=$(dirname "$0")
 $PY "$HERE/ssl_gain.py" --out "$OUT" --seeds 12
 $PY "$HERE/ssl_gain.py" --out "$OUT" --seeds 12 --arms released released-drop05 released-drop05-batch-dice \
     --only-seeds 0 1 2 3
-$PY "$HERE/ssl_gain.py" --out "$OUT" --seeds 12 --arms released-sup-same released-no-decay released-batch-dice \
+$PY "$HERE/ssl_gain.py" --out "$OUT" --seeds 12 --arms released-rerun released-sup-same released-no-decay released-batch-dice \
     default-sup-released supervised-sup-released --only-seeds 4
