@@ -17,6 +17,7 @@ from slicer.ScriptedLoadableModule import ScriptedLoadableModuleWidget as Module
 from slicer.util import VTKObservationMixin
 from SGRSSegmentLib.panel import ParameterPanel
 
+from sgrs.inference.defaults import DEFAULT_OVERLAP
 from sgrs.method.names import DELTA_RULES, DEVICES
 
 POLL_MS = 300
@@ -40,7 +41,7 @@ class SGRSSegmentParameterNode:
     roi: vtkMRMLMarkupsROINode
     model: str = ""
     device: Annotated[str, Choice(DEVICES)] = "auto"
-    overlap: Annotated[float, WithinRange(0.0, 0.9)] = 0.5
+    overlap: Annotated[float, WithinRange(0.0, 0.9)] = DEFAULT_OVERLAP
     regions: bool = True
     tau: Annotated[float, WithinRange(0.0, 1.0)] = 0.296
     deltaRule: Annotated[str, Choice(DELTA_RULES)] = "union"

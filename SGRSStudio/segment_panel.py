@@ -10,6 +10,7 @@ import time
 from trame.widgets import html
 from trame.widgets import vuetify3 as v3
 
+from sgrs.inference.defaults import DEFAULT_OVERLAP
 from sgrs.util.errors import InputError
 
 from .panel import Panel
@@ -29,7 +30,7 @@ class SegmentPanel(Panel):
         self.started_at = None
         self.last_engine_seconds = None
         self.volume = None   # the case the running (or last) segmentation is for
-        self.state.update({"seg_device": "auto", "seg_overlap": 0.5, "seg_regions": True, "seg_tau": "",
+        self.state.update({"seg_device": "auto", "seg_overlap": DEFAULT_OVERLAP, "seg_regions": True, "seg_tau": "",
                            "seg_delta_rule": "model", "seg_state": "idle", "seg_progress": 0,
                            "seg_status": "", "seg_running": False, "seg_preview": "", "seg_warnings": []})
         self.state.change("model_path", "seg_overlap", "seg_device")(

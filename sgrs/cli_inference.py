@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+from .inference.defaults import DEFAULT_OVERLAP, FAST_OVERLAP, MIXED_OVERLAP
 from .method.names import DEFAULT_RANK_SCORE, DELTA_RULES, RANK_SCORES
 
 
@@ -17,8 +18,8 @@ def _segment(args) -> int:
                              tau=args.tau, device=args.device, weights=args.weights, batch_size=args.batch,
                              postprocess=args.postprocess, keep_spacing=args.keep_spacing,
                              interpolation=args.interpolation, roi=_roi(args), series=args.series,
-                             fast=args.fast, mixed_view=args.mixed_view, backend=args.backend,
-                             lanes=args.lanes)
+                             fast=args.fast, mixed_view=args.mixed_view, mixed_overlap=args.mixed_overlap,
+                             backend=args.backend, lanes=args.lanes)
     outputs = BatchOutputs(png=args.png, dicom_seg=args.dicom_seg or args.push, push=args.push)
     cases, batch = collect_cases(args.inputs)
     if batch:
@@ -216,7 +217,8 @@ def add_inference_commands(sub) -> None:
                          "a list file (.txt/.list), several inputs, or a DICOMweb study/series URL")
     sg.add_argument("--model", required=True, help="model bundle folder")
     sg.add_argument("--out", required=True, help="output folder")
-    sg.add_argument("--overlap", type=float, default=0.5, help="window overlap in [0, 1) (default 0.5)")
+    sg.add_argument("--overlap", type=float, default=DEFAULT_OVERLAP,
+                    help=f"window overlap in [0, 1) (default {DEFAULT_OVERLAP})")
     sg.add_argument("--regions", dest="regions", action="store_true", default=True)
     sg.add_argument("--no-regions", dest="regions", action="store_false", help="label and entropy only (2× faster)")
     sg.add_argument("--delta-rule", choices=list(DELTA_RULES), help="default: the bundle's")
@@ -237,11 +239,15 @@ def add_inference_commands(sub) -> None:
     sg.add_argument("--series", metavar="UID", help="DICOM folder: SeriesInstanceUID to read "
                     "(default: the largest 3D series; list them with 'sgrs series DIR')")
     sg.add_argument("--fast", action="store_true",
-                    help="window overlap 0.25 instead of --overlap: about 2.5x fewer windows, a small Dice cost "
-                         "(docs/benchmarks.md)")
+                    help=f"window overlap {FAST_OVERLAP} instead of --overlap: about 2.5x fewer plain-view windows, a "
+                         "small Dice cost (docs/benchmarks.md)")
     sg.add_argument("--mixed-view", choices=["near", "all"], default="near",
                     help="where the region maps' mixed view is computed: near the structure (default; regions "
                          "exact on the segmentation and its uncertain voxels) or all (the full map, slower)")
+    sg.add_argument("--mixed-overlap", type=float, default=MIXED_OVERLAP,
+                    help=f"window overlap of the region maps' mixed view (default {MIXED_OVERLAP}; never above "
+                         "--overlap). The label and the entropy map come from the plain view only; 0.5 gives the "
+                         "Δ/Θ maps of the full grid, at 1.4x the windows on a CT (docs/benchmarks.md)")
     sg.add_argument("--backend", choices=["auto", "torch", "openvino"], default="auto",
                     help="network engine: torch (auto) or openvino (CPU only, opt-in: pip install openvino)")
     sg.add_argument("--lanes", type=int, metavar="N",
@@ -265,7 +271,8 @@ def add_inference_commands(sub) -> None:
                     "docs/trust.md measured teaching the model most; delta-theta: the Δ∪Θ share of the predicted "
                     "structure; entropy: the mean entropy over the predicted structure and Δ)")
     rk.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
-    rk.add_argument("--overlap", type=float, default=0.25, help="window overlap in [0, 1) (default 0.25)")
+    rk.add_argument("--overlap", type=float, default=FAST_OVERLAP,
+                    help=f"window overlap in [0, 1) (default {FAST_OVERLAP}, as segment --fast)")
     rk.add_argument("--out", help="write the ranked list as JSON to this file")
     rk.add_argument("--progress-file", help="append progress and the ranking as JSON lines to this file")
     rk.add_argument("--json", action="store_true", help="print the ranked list as JSON")

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sgrs.inference.defaults import DEFAULT_OVERLAP
+
 
 @dataclass
 class SegmentParameters:
     volume: object = None                 # vtkMRMLScalarVolumeNode
     model: str = ""                       # bundle folder
     device: str = "auto"
-    overlap: float = 0.5
+    overlap: float = DEFAULT_OVERLAP
     regions: bool = True
     tau: float | None = None
     delta_rule: str | None = None

@@ -11,14 +11,18 @@ from conftest import ROOT
 
 from sgrs import cli
 from sgrs.data.image_io import Geometry, write_image
+from sgrs.data.normalize import Normalization
 from sgrs.data.phantom import make_case
 from sgrs.inference import backends
+from sgrs.inference.defaults import DEFAULT_OVERLAP, FAST_OVERLAP, MIXED_OVERLAP
 from sgrs.inference.segment import DELTA, SegmentOptions, segment_array
+from sgrs.inference.sliding import count_windows, model_predictor, sliding_window, window_grid
 from sgrs.models.bundle import load_bundle
 from sgrs.models.vnet import VNet, fold_batchnorm
 from sgrs.util.errors import SGRSError
 
 DEMO = ROOT / "Resources" / "Demo" / "model"
+PATCH = (48, 48, 32)  # the demo model's
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +51,15 @@ def test_folded_batchnorm_gives_the_same_network_and_leaves_the_model_alone():
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
-def test_mixed_view_near_the_structure_keeps_labels_and_regions_of_the_segmentation(demo_case):
+@pytest.mark.parametrize("mixed_overlap", [DEFAULT_OVERLAP, MIXED_OVERLAP])  # the plain view's grid, its own
+def test_mixed_view_near_the_structure_keeps_labels_and_regions_of_the_segmentation(demo_case, mixed_overlap):
     image, _, geom = demo_case
     bundle = load_bundle(DEMO)
-    near = segment_array(image, geom, bundle, SegmentOptions(device="cpu", backend="torch"))
-    full = segment_array(image, geom, bundle, SegmentOptions(device="cpu", backend="torch", mixed_view="all"))
+    options = {"device": "cpu", "backend": "torch", "mixed_overlap": mixed_overlap}
+    near = segment_array(image, geom, bundle, SegmentOptions(**options))
+    full = segment_array(image, geom, bundle, SegmentOptions(**options, mixed_view="all"))
     net_near, net_full = near.summary["scan"]["network"], full.summary["scan"]["network"]
-    assert net_near["windows_mixed"] < net_full["windows_mixed"] == net_full["windows_plain"]
+    assert net_near["windows_mixed"] < net_full["windows_mixed"] == count_windows(image.shape, PATCH, mixed_overlap)
     assert np.array_equal(near.label, full.label) and np.array_equal(near.entropy, full.entropy)
     fg = full.label > 0
     assert fg.sum() > 1000
@@ -64,6 +70,56 @@ def test_mixed_view_near_the_structure_keeps_labels_and_regions_of_the_segmentat
         assert near.summary["regions"][key]["share_of_foreground"] == full.summary["regions"][key]["share_of_foreground"]
 
 
+def test_the_mixed_views_grid_changes_the_region_maps_only(demo_case):
+    """The label and the entropy map come from the plain view: the same whatever the mixed view's
+    grid; the mixed view on its own grid is the one a run at that overlap computes."""
+    image, _, geom = demo_case
+    bundle = load_bundle(DEMO)
+    runs = {o: segment_array(image, geom, bundle, SegmentOptions(device="cpu", backend="torch", mixed_overlap=o))
+            for o in (DEFAULT_OVERLAP, MIXED_OVERLAP)}
+    fine, coarse = runs[DEFAULT_OVERLAP], runs[MIXED_OVERLAP]
+    assert np.array_equal(fine.label, coarse.label) and np.array_equal(fine.entropy, coarse.entropy)
+    def listed(seg):  # the review list comes from the entropy map; only its reasons name Δ or Θ
+        return [{k: v for k, v in r.items() if k != "reason"} for r in seg.summary["review_regions"]]
+    assert fine.summary["case_flag"] == coarse.summary["case_flag"] and listed(fine) == listed(coarse)
+    assert coarse.summary["region_rule"]["mixed_overlap"] == MIXED_OVERLAP
+    norm = np.ascontiguousarray(Normalization.from_json(bundle.meta["normalization"])(image), dtype=np.float32)
+    predict = model_predictor(bundle.model)
+    args = (predict, norm, PATCH, 2)
+    kw = {"batch_size": 2, "mix_reference": bundle.mix_reference}
+    both_coarse = sliding_window(*args, overlap=MIXED_OVERLAP, **kw)
+    own_grid = sliding_window(*args, overlap=DEFAULT_OVERLAP, mixed_overlap=MIXED_OVERLAP, **kw)
+    plain_fine = sliding_window(*args, overlap=DEFAULT_OVERLAP, **kw)
+    assert torch.allclose(own_grid[1], both_coarse[1], atol=1e-6)     # P_M: the coarse grid's
+    assert torch.equal(own_grid[0], plain_fine[0])                     # P_U: the fine grid's
+    assert not torch.allclose(own_grid[1], plain_fine[1], atol=1e-6)  # the grids do differ here
+
+
+def test_the_mixed_view_on_its_own_grid_near_the_structure_is_exact_or_the_plain_view(demo_case):
+    """Each voxel gets the full mixed view where every window of its grid covering it ran, and the
+    plain view elsewhere: never a partial sum."""
+    image, _, _ = demo_case
+    bundle = load_bundle(DEMO)
+    norm = np.ascontiguousarray(Normalization.from_json(bundle.meta["normalization"])(image), dtype=np.float32)
+    kw = {"batch_size": 2, "mix_reference": bundle.mix_reference, "overlap": DEFAULT_OVERLAP,
+          "mixed_overlap": MIXED_OVERLAP}
+    args = (model_predictor(bundle.model), norm, PATCH, 2)
+    p_u, full = sliding_window(*args, **kw)
+    where = lambda p: p[1] > 0.5  # noqa: E731 (the foreground of the plain view)
+    p_u_near, near = sliding_window(*args, mixed_where=where, **kw)
+    grid = window_grid(norm.shape, PATCH, MIXED_OVERLAP)
+    fg = (p_u[1] > 0.5).numpy()
+    ran, skipped = np.zeros(norm.shape, bool), np.zeros(norm.shape, bool)
+    for w in grid:
+        grown = tuple(slice(max(0, s.start - 1), s.stop + 1) for s in w)
+        (ran if fg[grown].any() else skipped)[w] = True
+    assert ran.any() and skipped.any() and (ran & skipped).any()  # the case the rule is for exists
+    exact = ran & ~skipped
+    assert torch.equal(p_u_near, p_u)
+    assert torch.allclose(near[:, exact], full[:, exact], atol=1e-6)
+    assert torch.equal(near[:, ~exact], p_u[:, ~exact])
+
+
 def test_fast_uses_fewer_windows_and_says_so(demo_case, tmp_path, capsys):
     image, _, geom = demo_case
     write_image(image, geom, tmp_path / "scan.nrrd")
@@ -72,8 +128,8 @@ def test_fast_uses_fewer_windows_and_says_so(demo_case, tmp_path, capsys):
     assert cli.main(args + ["--out", str(tmp_path / "b"), "--fast"]) == 0
     out = capsys.readouterr().out
     default, fast = (json.loads((tmp_path / k / "summary.json").read_text()) for k in "ab")
-    assert (default["overlap"], fast["overlap"], fast["fast"]) == (0.5, 0.25, True)
-    assert fast["windows"] < default["windows"]
+    assert (default["overlap"], fast["overlap"], fast["fast"]) == (DEFAULT_OVERLAP, FAST_OVERLAP, True)
+    assert fast["windows"] < default["windows"] == count_windows(image.shape, PATCH, DEFAULT_OVERLAP)
     split = default["scan"]["seconds"]
     assert set(split) == {"read", "prepare", "network", "maps", "write"} and all(v >= 0 for v in split.values())
     assert default["scan"]["network"]["seconds_per_window"] > 0

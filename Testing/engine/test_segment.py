@@ -120,6 +120,8 @@ def test_bad_inputs(tiny_bundle, scan, tmp_path):
         segment_file(scan, tiny_bundle, blocker / "out")
     with pytest.raises(SGRSError, match="overlap"):
         segment_file(scan, tiny_bundle, tmp_path / "o4", SegmentOptions(overlap=1.0))
+    with pytest.raises(SGRSError, match="mixed-view overlap must be in"):
+        segment_file(scan, tiny_bundle, tmp_path / "o5", SegmentOptions(mixed_overlap=-0.1))
 
 
 def test_existing_outputs_are_replaced_whole_not_half(tiny_bundle, scan, tmp_path):

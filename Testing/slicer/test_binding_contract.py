@@ -189,6 +189,25 @@ def test_every_bound_widget_has_a_field_and_a_connector_slicer_accepts(module):
 
 
 @pytest.mark.parametrize("module", MODULES)
+def test_float_widgets_hold_their_default_unrounded(module):
+    """A spin box rounds what it is given to its ``decimals`` (QDoubleSpinBox::setValue), and the
+    float connector writes the widget's value back to the node: too few decimals would silently
+    change a default such as the overlap's 0.375 into 0.38. The .ui's own value is the default too."""
+    fields, problems = parameter_fields(module), []
+    for widget in ui_tree(module).iter("widget"):
+        props = {p.get("name"): p for p in widget.findall("property")}
+        if "SlicerParameterName" not in props or "decimals" not in props:
+            continue
+        name = props["SlicerParameterName"].findtext("string")
+        default, decimals = fields[name][2], int(props["decimals"].findtext("number"))
+        if default is not None and round(default, decimals) != default:
+            problems.append(f"{name}: default {default} shown with {decimals} decimals")
+        if "value" in props and default is not None and float(props["value"].findtext("double")) != default:
+            problems.append(f"{name}: the .ui says {props['value'].findtext('double')}, the node {default}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("module", MODULES)
 def test_every_mrml_widget_receives_the_scene(module):
     """qMRMLWidget::mrmlSceneChanged(vtkMRMLScene*) reaches a child only through a .ui connection
     (Libs/MRML/Widgets/qMRMLWidget.h v5.8.1 l. 60-66, v5.12.0/main l. 65-71); the node-combo connector

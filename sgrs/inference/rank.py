@@ -19,6 +19,7 @@ import numpy as np
 from ..data.cohort import find_manifest, read_manifest
 from ..method.names import DEFAULT_RANK_SCORE
 from ..util.errors import InputError
+from .defaults import FAST_OVERLAP
 from .region_codes import DELTA
 
 IMAGE_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
@@ -83,7 +84,7 @@ def case_list(sources) -> list[tuple[str, Path]]:
     return unique
 
 
-def rank_cases(cases, model, score: str = DEFAULT_SCORE, device: str = "auto", overlap: float = 0.25,
+def rank_cases(cases, model, score: str = DEFAULT_SCORE, device: str = "auto", overlap: float = FAST_OVERLAP,
                progress=None) -> list[RankedCase]:
     """``cases``: [(id, image path)]. ``progress(done, total)`` after each case. Sorted, best first."""
     from ..data.image_io import read_scan

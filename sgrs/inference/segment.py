@@ -37,19 +37,18 @@ from .prepare import (  # noqa: F401
 )
 from .resample import INTERPOLATORS
 from .backends import make_predictor
+from .defaults import DEFAULT_OVERLAP, FAST_OVERLAP, MIXED_OVERLAP
 from .lanes import Lanes, auto_lanes
 from .memory import OomLadder
 from .sliding import count_windows, sliding_window
 from .trust import review_fields
 
-
-FAST_OVERLAP = 0.25
 MIXED_VIEWS = ("near", "all")
 
 
 @dataclass
 class SegmentOptions:
-    overlap: float = 0.5
+    overlap: float = DEFAULT_OVERLAP
     regions: bool = True
     delta_rule: str | None = None      # None: the bundle's
     tau: float | None = None           # None: the bundle's
@@ -63,6 +62,7 @@ class SegmentOptions:
     roi: tuple | None = None           # (xmin, ymin, zmin, xmax, ymax, zmax), LPS mm, the image's coordinates
     series: str | None = None          # DICOM folder: SeriesInstanceUID (None: the largest 3D series)
     mixed_view: str = "near"           # "near": the mixed view only around the structure; "all": everywhere
+    mixed_overlap: float = MIXED_OVERLAP  # the mixed view's grid, never finer than the plain view's
     fast: bool = False                 # overlap FAST_OVERLAP instead of ``overlap`` (docs/benchmarks.md: its Dice cost)
     backend: str = "auto"              # "auto" | "torch" | "openvino" (CPU only; see sgrs.inference.backends)
     lanes: int | None = None           # windows predicted at once on the CPU; None: sgrs.inference.lanes.auto_lanes
@@ -71,9 +71,15 @@ class SegmentOptions:
     def window_overlap(self) -> float:
         return FAST_OVERLAP if self.fast else self.overlap
 
+    @property
+    def mixed_window_overlap(self) -> float:
+        return min(self.window_overlap, self.mixed_overlap)
+
     def check(self) -> None:
         if not 0.0 <= self.overlap < 1.0:
             raise SGRSError(f"overlap must be in [0, 1), got {self.overlap}")
+        if not 0.0 <= self.mixed_overlap < 1.0:
+            raise SGRSError(f"mixed-view overlap must be in [0, 1), got {self.mixed_overlap}")
         if self.postprocess not in (None, "none", "lcc"):
             raise SGRSError(f"postprocess must be 'none' or 'lcc', not {self.postprocess!r}")
         if self.delta_rule is not None and self.delta_rule not in DELTA_RULES:
@@ -121,7 +127,8 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     with Lanes(n_lanes) as lanes:
         result = sliding_window(predict, norm, patch, n_c, options.window_overlap, options.batch_size, device,
                                 progress=progress, mix_reference=bundle.mix_reference if options.regions else None,
-                                mix_lambda=lam, mixed_where=mixed_where, ladder=ladder, stats=stats, lanes=lanes)
+                                mix_lambda=lam, mixed_where=mixed_where, ladder=ladder, stats=stats, lanes=lanes,
+                                mixed_overlap=options.mixed_window_overlap)
     warnings += ladder.warnings
     device = ladder.device
     del norm
@@ -187,7 +194,8 @@ def summarize(seg: Segmentation, bundle: Bundle, options, device, seconds, tau, 
         "foreground_ml": round(n_fg * voxel_ml, 3), "warnings": warnings,
     }
     if seg.regions is not None:
-        summary["region_rule"] = {"tau": tau, "delta_rule": rule, "mix_lambda": lam}
+        summary["region_rule"] = {"tau": tau, "delta_rule": rule, "mix_lambda": lam,
+                                  "mixed_overlap": options.mixed_window_overlap}
         summary["regions"] = {}
         for value, key in REGION_KEYS.items():
             in_region = seg.regions == value

@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .defaults import DEFAULT_OVERLAP
 from .lanes import Lanes
 from .memory import CPU, HOST, OomLadder
 
@@ -55,11 +56,12 @@ def accumulation_dtype(shape, n_classes: int, views: int) -> torch.dtype:
 
 @torch.no_grad()
 def sliding_window(predict: Callable[[torch.Tensor], torch.Tensor], image: np.ndarray, patch,
-                   n_classes: int, overlap: float = 0.5, batch_size: int = 4, device="cpu",
+                   n_classes: int, overlap: float = DEFAULT_OVERLAP, batch_size: int = 4, device="cpu",
                    accum_dtype=None, progress: Callable[[int, int], None] | None = None,
                    mix_reference: np.ndarray | None = None, mix_lambda: float = 0.8,
                    mixed_where: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                   ladder: OomLadder | None = None, stats: dict | None = None, lanes: Lanes | None = None):
+                   ladder: OomLadder | None = None, stats: dict | None = None, lanes: Lanes | None = None,
+                   mixed_overlap: float | None = None):
     """Blended class probabilities (C, X, Y, Z) of a normalised (x, y, z) volume.
 
     ``predict`` maps a (B, 1, *patch) batch to probabilities (B, C, *patch). With a
@@ -67,9 +69,11 @@ def sliding_window(predict: Callable[[torch.Tensor], torch.Tensor], image: np.nd
     second pass, and the result is the pair (P_U, P_M). ``mixed_where`` (P_U block → bool mask)
     limits that second pass to the windows holding a voxel it marks: P_M is exact wherever every
     window covering a voxel was computed (all marked voxels and a margin around them) and P_U
-    elsewhere. ``ladder`` decides what an out-of-memory error does (see :mod:`.memory`);
-    ``stats`` receives the windows computed and the network's seconds per window. ``lanes`` (an
-    open :class:`~.lanes.Lanes`) predicts that many batches at once while on the CPU.
+    elsewhere. ``mixed_overlap`` puts the mixed view on a grid of its own (None: the plain view's);
+    P_U, hence the label, is the same whatever it is. ``ladder`` decides what an out-of-memory
+    error does (see :mod:`.memory`); ``stats`` receives the windows computed and the network's
+    seconds per window. ``lanes`` (an open :class:`~.lanes.Lanes`) predicts that many batches at
+    once while on the CPU.
     """
     padded, crop = pad_volume(image, patch)
     ladder = ladder or OomLadder(batch_size, device)
@@ -80,8 +84,7 @@ def sliding_window(predict: Callable[[torch.Tensor], torch.Tensor], image: np.nd
         inputs["ref"] = torch.from_numpy(np.ascontiguousarray(mix_reference))
     inputs = {k: v.to(ladder.device) for k, v in inputs.items()}
     acc = _allocate(ladder, {"p_u": (n_classes,) + padded.shape, "norm": padded.shape}, accum_dtype)
-    starts = itertools.product(*(window_starts(s, p, overlap) for s, p in zip(padded.shape, patch)))
-    windows = [tuple(slice(a, a + p) for a, p in zip(st, patch)) for st in starts]
+    windows = window_grid(padded.shape, patch, overlap)
     timing = {"windows": 0, "seconds": 0.0}
     total = len(windows) * views
 
@@ -99,20 +102,23 @@ def sliding_window(predict: Callable[[torch.Tensor], torch.Tensor], image: np.nd
     acc["p_u"] /= acc["norm"]
     out = [acc["p_u"]]
     if mix_reference is not None:
-        chosen, norm_key = windows, "norm"
+        grid = windows if mixed_overlap in (None, overlap) else window_grid(padded.shape, patch, mixed_overlap)
+        chosen, skipped = grid, []
         if mixed_where is not None:
             marked = _marked(acc["p_u"], mixed_where)
-            chosen, norm_key = [w for w in windows if bool(marked[_grown(w)].any())], "norm_m"
-            total = len(windows) + len(chosen)
+            near = [bool(marked[_grown(w)].any()) for w in grid]
+            chosen, skipped = [w for w, n in zip(grid, near) if n], [w for w, n in zip(grid, near) if not n]
             del marked
-        shapes = {"p_m": (n_classes,) + padded.shape} | ({norm_key: padded.shape} if norm_key != "norm" else {})
+        total = len(windows) + len(chosen)
+        own_norm = chosen is not windows  # the plain view's sums weigh exactly these windows otherwise
+        shapes = {"p_m": (n_classes,) + padded.shape} | ({"norm_m": padded.shape} if own_norm else {})
         acc.update(_allocate(ladder, shapes, accum_dtype))
-        _pass(predict, chosen, mixed, acc, "p_m", norm_key if norm_key != "norm" else None, inputs, ladder, timing,
+        _pass(predict, chosen, mixed, acc, "p_m", "norm_m" if own_norm else None, inputs, ladder, timing,
               lambda done: tick(len(windows) + done), lanes)
-        if norm_key == "norm":
+        if not own_norm:
             acc["p_m"] /= acc["norm"]
-        else:  # exact where every covering window ran, the plain view elsewhere
-            _finish_partial(acc["p_m"], acc["norm_m"], acc["p_u"], acc["norm"])
+        else:  # exact where every covering window of the grid ran, the plain view elsewhere
+            _finish_partial(acc["p_m"], acc["norm_m"], acc["p_u"], skipped)
         out.append(acc["p_m"])
     if stats is not None:
         stats.update({"windows_plain": len(windows), "windows_mixed": total - len(windows) if views == 2 else 0,
@@ -146,11 +152,16 @@ def _marked(p_u: torch.Tensor, where, slab: int = 16) -> torch.Tensor:
     return marked
 
 
-def _finish_partial(p_m, norm_m, p_u, norm, slab: int = 16) -> None:
-    """In place, a z-slab at a time: P_M where every covering window ran, P_U elsewhere."""
+def _finish_partial(p_m, norm_m, p_u, skipped: list, slab: int = 16) -> None:
+    """In place, a z-slab at a time: P_M where every covering window ran (one did, and none of the
+    ``skipped`` windows covers the voxel), P_U elsewhere."""
     for z0 in range(0, p_m.shape[-1], slab):
-        zs = (Ellipsis, slice(z0, z0 + slab))
-        complete = norm_m[zs] >= norm[zs] * (1 - 1e-3)
+        z1 = min(z0 + slab, p_m.shape[-1])
+        zs = (Ellipsis, slice(z0, z1))
+        complete = norm_m[zs] > 0
+        for x, y, z in skipped:
+            if z.start < z1 and z.stop > z0:
+                complete[x, y, max(z.start, z0) - z0:min(z.stop, z1) - z0] = False
         p_m[zs] = torch.where(complete, p_m[zs] / norm_m[zs].clamp_min(1e-6), p_u[zs])
 
 
@@ -190,6 +201,12 @@ def _pass(predict, windows, make_batch, acc, key, norm_key, inputs, ladder, timi
                     acc[norm_key][w] += weight
             i += len(chunk)
         tick(i)
+
+
+def window_grid(shape, patch, overlap: float) -> list[tuple]:
+    """The windows (tuples of slices) covering a volume at least ``patch`` big, in raster order."""
+    starts = itertools.product(*(window_starts(s, p, overlap) for s, p in zip(shape, patch)))
+    return [tuple(slice(a, a + p) for a, p in zip(st, patch)) for st in starts]
 
 
 def count_windows(shape, patch, overlap: float) -> int:
