@@ -34,6 +34,7 @@ ARMS = {  # name: the options added to `sgrs segment`
     "torch-all": ["--backend", "torch", "--mixed-view", "all"],
     "fast": ["--fast"],
     "one-lane": ["--lanes", "1"],         # the network one window batch at a time (before lanes)
+    "mixed-0.5": ["--mixed-overlap", "0.5"],  # the mixed view on the plain view's grid (before issue 17's end)
 }
 
 
