@@ -46,8 +46,8 @@ from trust_analysis import found_at_count  # noqa: E402
 
 DEMO = ROOT / "Resources" / "Demo" / "model"
 BUDGETS = (0.005, 0.01, 0.02)
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 14: 2.145, 15: 2.131,
-       19: 2.093, 24: 2.064, 29: 2.045}
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
+       10: 2.228, 11: 2.201, 12: 2.179, 14: 2.145, 15: 2.131, 19: 2.093, 24: 2.064, 29: 2.045}
 # the grids docs/trust.md measured on (demo model; short runs), with their patches
 TRUST_GRIDS = {"demo model": ((64, 64, 48), (48, 48, 32)), "short runs": ((48, 48, 40), (32, 32, 32))}
 
@@ -87,20 +87,20 @@ def table(rows: dict, family: str) -> None:
           f"| regions ≠ {base}, % of the volume (of it inside the label) | expected-error share "
           f"| flag ≠ {base} (without the volume rule) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for o, r in rows.items():
+    for name, r in rows.items():
         d = [x["dice"] for x in r]
         found = " / ".join(f"{100 * statistics.mean(x['found'][k] for x in r):.1f} %" for k in range(len(BUDGETS)))
         flags = sum(x["flag"] != y["flag"] for x, y in zip(r, rows[base]))
         other = sum(x["flag_other_rules"] != y["flag_other_rules"] for x, y in zip(r, rows[base]))
-        mean = lambda key: 100 * statistics.mean(x[key] for x in r)  # noqa: E731
-        print(f"| {o} | {r[0]['windows']} | {statistics.median(x['seconds'] for x in r):.1f} | "
+        pct = lambda key: 100 * statistics.mean(x[key] for x in r)  # noqa: E731
+        print(f"| {name} | {r[0]['windows']} | {statistics.median(x['seconds'] for x in r):.1f} | "
               f"{statistics.mean(d):.4f} ± {statistics.stdev(d):.4f} | {found} | "
-              f"{mean('list_found'):.1f} % ({mean('list_volume'):.2f} %) | "
-              f"{mean('dt_found'):.1f} % ({mean('dt_volume'):.2f} %; {mean('dt_entropy'):.1f} %) | "
-              f"{mean('theta'):.3f} / {mean('delta'):.2f} % | "
-              f"{mean('regions_changed'):.3f} % ({mean('regions_changed_fg'):.3f} %) | "
+              f"{pct('list_found'):.1f} % ({pct('list_volume'):.2f} %) | "
+              f"{pct('dt_found'):.1f} % ({pct('dt_volume'):.2f} %; {pct('dt_entropy'):.1f} %) | "
+              f"{pct('theta'):.3f} / {pct('delta'):.2f} % | "
+              f"{pct('regions_changed'):.3f} % ({pct('regions_changed_fg'):.3f} %) | "
               f"{statistics.mean(x['expected_error'] or 0 for x in r):.3f} | {flags} ({other}) of {len(r)} |")
-    for o, r in list(rows.items())[1:]:
+    for name, r in list(rows.items())[1:]:
         parts = []
         for what, get in (("Dice", lambda x: x["dice"]), ("errors in top 1 %", lambda x: x["found"][1]),
                           ("errors in the review list", lambda x: x["list_found"]),
@@ -109,7 +109,7 @@ def table(rows: dict, family: str) -> None:
             mean, sd, lo, hi = interval([get(x) - get(y) for x, y in zip(r, rows[base])])
             parts.append(f"{what} {mean:+.4f} (sd {sd:.4f}, 95 % CI [{lo:+.4f}, {hi:+.4f}])")
         speed = statistics.median(y["seconds"] / x["seconds"] for x, y in zip(r, rows[base]))
-        print(f"\n{o} − {base}, paired over {len(r)} cases: " + "; ".join(parts)
+        print(f"\n{name} − {base}, paired over {len(r)} cases: " + "; ".join(parts)
               + f"; speed-up per case median {speed:.2f}×")
 
 
@@ -156,8 +156,9 @@ def main():
                 changed = regions[name][0] != base_regions
                 rows[name][-1].update(regions_changed=float(changed.mean()),
                                       regions_changed_fg=float((changed & regions[name][1]).mean()))
-            print(f"# {family} case {i}: " + ", ".join(f"{o}: Dice {r[-1]['dice']:.4f}, {r[-1]['flag_other_rules']}, "
-                                                       f"{r[-1]['seconds']:.1f} s" for o, r in rows.items()), flush=True)
+            done = (f"{k}: Dice {r[-1]['dice']:.4f}, {r[-1]['flag_other_rules']}, {r[-1]['seconds']:.1f} s"
+                    for k, r in rows.items())
+            print(f"# {family} case {i}: " + ", ".join(done), flush=True)
         table(rows, f"{family} family ({args.cases} cases)")
     print(f"\nload average {os.getloadavg()[0]:.1f}")
 
