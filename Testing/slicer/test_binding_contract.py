@@ -192,7 +192,7 @@ def test_every_bound_widget_has_a_field_and_a_connector_slicer_accepts(module):
 def test_float_widgets_hold_their_default_unrounded(module):
     """A spin box rounds what it is given to its ``decimals`` (QDoubleSpinBox::setValue), and the
     float connector writes the widget's value back to the node: too few decimals would silently
-    change a default such as the overlap's 0.375 into 0.38. The .ui's own value is the default too."""
+    change a default of 0.375 into 0.38. The .ui's own value is the default too."""
     fields, problems = parameter_fields(module), []
     for widget in ui_tree(module).iter("widget"):
         props = {p.get("name"): p for p in widget.findall("property")}
