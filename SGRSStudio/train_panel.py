@@ -135,7 +135,7 @@ class TrainPanel(Panel):
 
     def _rank(self):
         from SGRSTrainLib import collect_cases
-        from SGRSTrainLib.session import RankSession
+        from SGRSTrainLib.rank_session import RankSession
 
         if self.rank_session is not None:
             self.rank_session.close()

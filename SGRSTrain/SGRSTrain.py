@@ -111,7 +111,7 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
             self.ui.estimateLabel.text = self.session.estimate(self.params, self.ui.presetComboBox.currentIndex)
 
     def showCases(self, shares):
-        from SGRSTrainLib.session import case_rows
+        from SGRSTrainLib.rank_session import case_rows
         if shares is None:  # Collect
             self.session.collect()
             self.ui.statusLabel.text, shares = self.session.message, {}
@@ -121,7 +121,7 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
                 self.ui.casesTable.setItem(row, col, qt.QTableWidgetItem(text))
 
     def onRank(self):
-        from SGRSTrainLib.session import RankSession
+        from SGRSTrainLib.rank_session import RankSession
 
         from sgrs.util.errors import SGRSError
         if self.rank:

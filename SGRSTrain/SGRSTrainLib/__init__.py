@@ -1,11 +1,11 @@
 """SGRSTrain logic over an MRML scene: cohort collection and export, training jobs, ranking.
 
 Importing this package is cheap and never reaches torch; the names below load on first use.
-GUIs drive ``SGRSTrainLib.session.TrainSession`` and ``RankSession``.
+GUIs drive ``SGRSTrainLib.session.TrainSession`` and ``SGRSTrainLib.rank_session.RankSession``.
 """
 _LAZY = {"SceneCase": "cohort", "collect_cases": "cohort", "export_cohort": "cohort",
          "TrainJob": "job", "TrainParameters": "job", "JobStatus": "job", "rank_unlabelled": "ranking",
-         "TrainSession": "session", "RankSession": "session"}
+         "TrainSession": "session", "RankSession": "rank_session"}
 
 __all__ = list(_LAZY)
 

@@ -1,6 +1,6 @@
 """Which unlabelled case to annotate next: the scene's side of ``sgrs rank`` (the ranking itself is
 the engine's, ``sgrs.inference.rank``). This module only writes the cases' volumes for the engine and
-maps its ranked list back to the scene's cases; ``RankSession`` (session.py) runs the engine in a
+maps its ranked list back to the scene's cases; ``RankSession`` (rank_session.py) runs the engine in a
 detached background process with progress and cancel."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Train / Cancel state machine and the background ranking every GUI drives (desktop and Studio).
+"""The Train / Cancel state machine every GUI drives (desktop and Studio); ranking is rank_session.py.
 
     session = TrainSession(scene, segmentations_logic, jobs_root, registry=None, python=None)
     session.collect()          # -> [SceneCase]; labelled = a label segmentation references the volume
@@ -17,9 +17,6 @@
     session.action()           # Action(kind, label, enabled): the Train button: cancel | cancelling |
                                # install (packages missing) | train; session.can_resume
 
-    ranking = RankSession(model, device="auto", score=None, python=None)   # sgrs rank, detached
-    ranking.start(cases); ranking.poll() -> state; ranking.progress; ranking.results; ranking.cancel()
-
 ``python`` is the interpreter or launcher that runs the engine (Slicer: ``shutil.which("PythonSlicer")``).
 Nothing here imports qt; creating a session never imports torch.
 """
@@ -35,8 +32,7 @@ from typing import NamedTuple
 from SGRSSegmentLib.i18n import translate
 from sgrs.util.errors import SGRSError
 
-IDLE, RUNNING, CANCELLING, DONE, FAILED, CANCELLED, STOPPED = (
-    "idle", "running", "cancelling", "done", "failed", "cancelled", "stopped")
+from .states import CANCELLED, CANCELLING, DONE, FAILED, IDLE, RUNNING, STOPPED  # noqa: F401  (re-used by callers)
 REGISTERED_FILE = "registered.json"  # in the job folder: the model is registered once, ever
 LAST_JOB_FILE = "last-job.txt"       # in jobs_root: what a restarted GUI re-attaches
 CANCEL_GRACE_S = 60.0
@@ -346,123 +342,3 @@ def cohort_label(cases, cohort: str = "") -> str:
         return f"{labelled[0]}{more}"
     path = Path(cohort) if cohort else None
     return (path.parent.name if path and path.suffix else path.name if path else "") or "cohort"
-
-
-def case_rows(cases, ranked: dict) -> list[tuple[str, str, str, str]]:
-    """The cases table: name, labelled yes/no, the ranking score (default: mean entropy) with the Δ∪Θ
-    share, and case flag (blank until ranked). ``ranked``: {volume ID: Ranked} (``RankSession.order``)."""
-    labelled = {True: translate("SGRSTrain", "yes"), False: translate("SGRSTrain", "no")}
-    rows = []
-    for c in cases:
-        r = ranked.get(c.volume.GetID())
-        rows.append((c.volume.GetName(), labelled[bool(c.labelled)],
-                     "" if r is None else f"{100 * r.score:.1f} % (Δ∪Θ {100 * r.share:.1f} %)",
-                     "" if r is None else r.flag))
-    return rows
-
-
-class RankSession:
-    """Rank the unlabelled cases with ``sgrs rank`` in a detached engine process, exactly as a
-    segmentation runs: Slicer never releases the GIL while its GUI is idle, so torch in a thread of
-    Slicer's own process only advanced while GUI Python ran (issue 14, item 6). The work folder
-    (cases, progress.jsonl, ranking.json, rank.log) is the only channel and is removed at the end."""
-
-    def __init__(self, model: str, device: str = "auto", overlap: float = 0.25, score: str | None = None,
-                 python=None):
-        from sgrs.method.names import DEFAULT_RANK_SCORE
-        self.model, self.device, self.overlap, self.python = model, device, overlap, python
-        self.score = score or DEFAULT_RANK_SCORE
-        self.state, self.progress, self.message, self.results = IDLE, (0, 0), "", []
-        self.process, self.work, self._cases, self._offset = None, None, [], 0
-
-    def start(self, cases) -> None:
-        import tempfile
-
-        from SGRSSegmentLib.dependencies import require
-
-        from .ranking import export_unlabelled
-        if self.state == RUNNING:
-            raise SGRSError("Ranking is running: cancel it first.")
-        if not self.model:
-            raise SGRSError("Pick a model to rank with.")
-        require("Ranking")  # psutil and torch: the engine process and its cancel
-        from sgrs.util.background import BackgroundProcess
-        work = Path(tempfile.mkdtemp(prefix="sgrs-rank-"))
-        try:
-            paths = export_unlabelled(cases, work / "cases")  # MRML is read here, in the GUI thread
-            args = ["rank", *paths, "--model", self.model, "--score", self.score, "--device", self.device,
-                    "--overlap", self.overlap, "--out", work / "ranking.json", "--progress-file", work / "progress.jsonl"]
-            self.process = BackgroundProcess(args, work, self.python, name="rank").start()
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
-        self.work, self._cases, self._offset = work, list(cases), 0
-        self.state, self.progress, self.results = RUNNING, (0, len(paths)), []
-        self.message = translate("SGRSTrain", "Ranking {n} unlabelled cases…").format(n=len(paths))
-        self._started = time.monotonic()
-
-    def _time_left(self) -> str:
-        """" about 2 min left" from the pace so far; empty before the first case is done."""
-        from sgrs.util.progress import format_seconds
-        done, total = self.progress
-        if not done:
-            return ""
-        return f" about {format_seconds((time.monotonic() - self._started) / done * (total - done))} left"
-
-    def poll(self) -> str:
-        if self.state != RUNNING:
-            return self.state
-        from SGRSSegmentLib.job import read_progress
-        events, self._offset = read_progress(self.work / "progress.jsonl", self._offset)
-        for event in events:
-            if event.get("event") == "progress":
-                self.progress = (event["done"], event["total"])
-        if self.process.running:
-            self.message = translate("SGRSTrain", "Ranking: {done} of {total} cases…").format(
-                done=self.progress[0], total=self.progress[1]) + self._time_left()
-            return self.state
-        self._finish()
-        return self.state
-
-    def _finish(self) -> None:
-        from .ranking import read_ranking
-        try:
-            ranking = json.loads((self.work / "ranking.json").read_text()) if self.process.returncode == 0 else None
-        except (OSError, ValueError):
-            ranking = None
-        if ranking is None:
-            self.state = FAILED
-            self.message = translate("SGRSTrain", "Ranking failed: {reason}").format(
-                reason=self.process.error_message())
-        else:
-            self.results = read_ranking(ranking, self._cases)
-            self.state = DONE
-            self.message = translate(
-                "SGRSTrain", "Ranked {n} unlabelled cases: the most worth annotating first.").format(
-                n=len(self.results))
-        self._cleanup()
-
-    def order(self, cases) -> dict:
-        """Sort ``cases`` in place, the most worth annotating first; returns {volume ID: Ranked}."""
-        rank = {r.case.volume.GetID(): i for i, r in enumerate(self.results)}
-        cases.sort(key=lambda c: rank.get(c.volume.GetID(), -1))
-        return {r.case.volume.GetID(): r for r in self.results}
-
-    def cancel(self) -> None:
-        """Stop the engine's whole process tree now (nothing to save)."""
-        if self.state == RUNNING:
-            self.process.cancel(grace=0)
-            self.state, self.message, self.results = CANCELLED, "Ranking cancelled.", []
-            self._cleanup()
-
-    def close(self) -> None:
-        """Widget cleanup and scene close: cancel; never raises."""
-        try:
-            self.cancel()
-        except Exception:  # noqa: BLE001  cleanup must never raise
-            self.state = CANCELLED
-
-    def _cleanup(self) -> None:
-        if self.work is not None:
-            shutil.rmtree(self.work, ignore_errors=True)
-        self.work = None

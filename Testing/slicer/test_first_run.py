@@ -82,12 +82,14 @@ try:
     blocked = False
 except ImportError:
     blocked = True
-for name in {setup_imports!r} + ["SGRSSegmentLib", "SGRSTrainLib", "SGRSSegmentLib.session", "SGRSTrainLib.session"]:
+for name in {setup_imports!r} + ["SGRSSegmentLib", "SGRSTrainLib", "SGRSSegmentLib.session", "SGRSTrainLib.session",
+             "SGRSTrainLib.rank_session"]:
     importlib.import_module(name)
 from SGRSSegmentLib.dependencies import missing_packages as segment_missing, self_test_skip_reason
 from SGRSTrainLib.dependencies import missing_packages as train_missing
 from SGRSSegmentLib.session import SegmentSession
-from SGRSTrainLib.session import RankSession, TrainSession
+from SGRSTrainLib.rank_session import RankSession
+from SGRSTrainLib.session import TrainSession
 SegmentSession(None); TrainSession(None, None, "jobs"); RankSession("model")
 print(json.dumps({{"blocked": blocked, "segment": segment_missing(), "train": train_missing(),
                    "skip": self_test_skip_reason(), "loaded": [m for m in ("torch", "safetensors", "psutil") if m in sys.modules]}}))

@@ -263,7 +263,8 @@ def test_finding_8_button_texts_are_translated_in_the_libs_and_widgets_translate
     import types
 
     from conftest import ROOT
-    from SGRSTrainLib.session import TrainSession, case_rows
+    from SGRSTrainLib.rank_session import case_rows
+    from SGRSTrainLib.session import TrainSession
     i18n = types.ModuleType("slicer.i18n")
     i18n.translate = lambda context, text: f"[{context}] {text}"
     monkeypatch.setitem(sys.modules, "slicer.i18n", i18n)

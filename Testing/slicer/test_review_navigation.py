@@ -75,7 +75,7 @@ def test_the_case_flag_is_in_the_status_line():
 def test_the_train_case_table_shows_the_ranking_flag(scene, flag):
     from SGRSTrainLib.cohort import SceneCase
     from SGRSTrainLib.ranking import Ranked
-    from SGRSTrainLib.session import case_rows
+    from SGRSTrainLib.rank_session import case_rows
 
     a = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "a")
     b = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "b")

@@ -19,7 +19,8 @@ from conftest import (
 from SGRSSegmentLib.parameters import SegmentParameters
 from SGRSSegmentLib.session import SegmentSession, done_message
 from SGRSTrainLib.job import TrainParameters
-from SGRSTrainLib.session import RankSession, TrainSession
+from SGRSTrainLib.rank_session import RankSession
+from SGRSTrainLib.session import TrainSession
 
 from sgrs.data.image_io import Geometry, write_image
 from sgrs.data.phantom import make_case

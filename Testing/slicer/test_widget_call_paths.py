@@ -142,7 +142,8 @@ from SGRSSegmentLib.dependencies import missing_packages
 from SGRSTrainLib.job import JobStatus
 from SGRSTrainLib.plot import TrainingPlot
 from SGRSTrainLib.ranking import read_ranking
-from SGRSTrainLib.session import RankSession, TrainSession, case_rows
+from SGRSTrainLib.rank_session import RankSession, case_rows
+from SGRSTrainLib.session import TrainSession
 from sgrs.util.errors import SGRSError
 settings = SimpleNamespace(**TRAIN)
 combo = QtWidgets.QComboBox()
