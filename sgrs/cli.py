@@ -7,6 +7,7 @@ import sys
 
 from . import __version__
 from .method.names import DEFAULT_METHOD, METHOD_DESCRIPTIONS, METHODS
+from .models.registry import MODEL_HELP, model_argument
 from .util.errors import SGRSError
 
 
@@ -170,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="loss on Θ: noise-robust (default), the consistent-region loss, or none")
     _add_recipe_arguments(tr)
     tr.add_argument("--ct-window", type=float, nargs=2, metavar=("LOW", "HIGH"), help="clip before z-score")
-    tr.add_argument("--base-model", help="bundle to fine-tune from")
+    tr.add_argument("--base-model", type=model_argument, help="model to fine-tune from: " + MODEL_HELP)
     tr.add_argument("--postprocess", default="none", choices=["none", "lcc"],
                     help="stored in the bundle: lcc keeps the largest connected component at inference")
     tr.add_argument("--val-every", type=int)

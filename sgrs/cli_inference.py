@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .inference.defaults import DEFAULT_OVERLAP, FAST_OVERLAP, MIXED_OVERLAP
 from .method.names import DEFAULT_RANK_SCORE, DELTA_RULES, RANK_SCORES
+from .models.registry import MODEL_HELP, model_argument
 
 
 def _segment(args) -> int:
@@ -215,11 +216,12 @@ def add_inference_commands(sub) -> None:
                     help="a scan (NRRD, NIfTI, MHA, ... or a DICOM series folder); or, for a batch "
                          "(OUT/<case>/ and OUT/results.csv, resumable): a folder of scans, a cohort manifest, "
                          "a list file (.txt/.list), several inputs, or a DICOMweb study/series URL")
-    sg.add_argument("--model", required=True, help="model bundle folder")
+    sg.add_argument("--model", required=True, type=model_argument, help=MODEL_HELP)
     sg.add_argument("--out", required=True, help="output folder")
     sg.add_argument("--overlap", type=float, default=DEFAULT_OVERLAP,
                     help=f"window overlap in [0, 1) (default {DEFAULT_OVERLAP})")
-    sg.add_argument("--regions", dest="regions", action="store_true", default=True)
+    sg.add_argument("--regions", dest="regions", action="store_true", default=True,
+                    help="also the Δ/Ω/Θ region maps, the review list and their figures (default)")
     sg.add_argument("--no-regions", dest="regions", action="store_false", help="label and entropy only (2× faster)")
     sg.add_argument("--delta-rule", choices=list(DELTA_RULES), help="default: the bundle's")
     sg.add_argument("--tau", type=float, help="entropy threshold (default: the bundle's)")
@@ -265,7 +267,7 @@ def add_inference_commands(sub) -> None:
     rk = sub.add_parser("rank", help="rank unlabelled cases by how much an annotation would teach the model")
     rk.add_argument("cases", nargs="+", help="image files, DICOM series folders, folders of images, or a "
                     "cohort manifest (or its folder: the cases without a label)")
-    rk.add_argument("--model", required=True, help="model bundle folder")
+    rk.add_argument("--model", required=True, type=model_argument, help=MODEL_HELP)
     rk.add_argument("--score", default=DEFAULT_RANK_SCORE, choices=list(RANK_SCORES),
                     help=f"what to rank by (default {DEFAULT_RANK_SCORE}: the mean entropy over the scan, what "
                     "docs/trust.md measured teaching the model most; delta-theta: the Δ∪Θ share of the predicted "

@@ -17,6 +17,7 @@ from ..util.errors import ModelError, SGRSError
 from .meta import read_meta
 
 DEMO_MODEL = Path(__file__).resolve().parents[2] / "Resources" / "Demo" / "model"
+MODEL_HELP = "a model bundle folder, or a name 'sgrs models' lists"
 
 
 @dataclass
@@ -87,3 +88,34 @@ def register(bundle, name: str | None = None, folder=None) -> ModelEntry:
         shutil.rmtree(target, ignore_errors=True)
         raise SGRSError(f"{root}: cannot register the model ({exc.strerror or exc})") from None
     return _entry(target)
+
+
+def resolve_model(spec, folder=None) -> Path:
+    """A model as the user names it: a bundle folder, or the name ``sgrs models`` lists (the demo
+    model's included). A path that exists wins over a registered name; a name two bundles share is
+    refused with both folders, so the user can pass the one they mean."""
+    spec = str(spec)
+    path = Path(spec).expanduser()
+    if path.exists():
+        return path
+    if os.sep in spec or "/" in spec:  # meant as a folder: say so, not "no such name"
+        raise ModelError(f"{spec}: not a model bundle (no such folder)")
+    entries = list_models(folder)
+    matches = [e for e in entries if e.name == spec] or [e for e in entries if e.path.name == spec]
+    if len(matches) == 1:
+        return matches[0].path
+    if matches:
+        raise ModelError(f"'{spec}' names {len(matches)} registered models ("
+                         + ", ".join(str(e.path) for e in matches) + "): pass the folder of the one you mean")
+    names = ", ".join(sorted({e.name for e in entries})) or "none"
+    raise ModelError(f"'{spec}': no model bundle folder and no registered model of that name "
+                     f"(registered: {names}; 'sgrs models' lists them)")
+
+
+def model_argument(spec) -> Path:
+    """argparse ``type=`` for ``--model``/``--base-model``: the error becomes argparse's one usage line."""
+    import argparse
+    try:
+        return resolve_model(spec)
+    except ModelError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
