@@ -181,8 +181,10 @@ class RegionsPanel(Panel):
         from sgrs.inference.maps import OMEGA
         volume = result.segmentation.GetNodeReference("referenceImageGeometryRef")
         labelmap = scene_display.export_labelmap(self.studio.slicer, result.segmentation, volume)
-        try:
-            outside = slicer.util.arrayFromVolume(labelmap) == 0
+        try:   # an empty segmentation ("nothing segmented") exports no voxels at all: everything is outside
+            image = labelmap.GetImageData()
+            empty = image is None or image.GetPointData().GetScalars() is None
+            outside = True if empty else slicer.util.arrayFromVolume(labelmap) == 0
         finally:
             self.scene.RemoveNode(labelmap)
         regions = slicer.util.arrayFromVolume(result.regions).copy()   # (z, y, x)

@@ -133,13 +133,14 @@ class SegmentPanel(Panel):
         if self.session.state == "done":
             result = self.session.result
             self.last_engine_seconds = (result.summary or {}).get("seconds")
+            # the banner's colour is the engine's: ok → success, review or a warning → warning, likely failed →
+            # error; said first, so the verdict is heard even if showing the result fails
+            self.studio.notify(f"{self.volume.GetName()}: {self.session.message or 'segmentation done'}",
+                               self.session.severity)
             self.studio.cases.set_result(self.volume, result)   # kept per case, saved in the data folder
             if self.volume is self.studio.case:
                 self.studio.regions.show_result(result)
             self.studio.data.refresh()
-            # the banner's colour is the engine's: ok → success, review or a warning → warning, likely failed → error
-            self.studio.notify(f"{self.volume.GetName()}: {self.session.message or 'segmentation done'}",
-                               self.session.severity)
         elif self.session.state == "failed":
             self.studio.notify(self.session.message, "error")
 
