@@ -60,3 +60,29 @@ def test_a_real_run_colours_the_status_by_the_engines_flag_and_warnings(scene, t
     assert session.severity in ("warning", "error") and session.severity == done_severity(session.result.summary)
     preview = session.preview(SegmentParameters(volume=load_node(scene, path, "ct2"), model=str(DEMO)))
     assert session.result.summary["warnings"][-1] in preview.warnings                # … and the same before
+
+
+def test_the_engine_process_refuses_a_cut_input_file(scene, tmp_path, monkeypatch):
+    """Issue 26, item 6: the scan file SGRS Segment hands its engine process, cut short (a full disk
+    cuts it as it is written; injected here, since a full disk cannot be made on demand), is refused
+    by the engine with one line naming it, and the status line says so in the error colour."""
+    import sgrs.data.image_io as image_io
+
+    write = image_io.write_image
+
+    def cut_short(array, geometry, path, compress=True):
+        written = write(array, geometry, path, compress)
+        data = written.read_bytes()
+        written.write_bytes(data[: len(data) * 3 // 4])
+        return written
+
+    monkeypatch.setattr(image_io, "write_image", cut_short)
+    session = SegmentSession(scene, python=LAUNCHER)
+    session.start(SegmentParameters(volume=load_node(scene, SAMPLE, "sample"), model=str(DEMO), device="cpu"))
+    end = time.time() + 240
+    while session.poll() == "running":
+        assert time.time() < end, session.message
+        time.sleep(0.05)
+    assert session.state == "failed" and session.severity == "error"
+    assert "input.nrrd: cannot read image (corrupt, truncated)" in session.message, session.message
+    assert "Traceback" not in session.message and "\n" not in session.message

@@ -271,8 +271,34 @@ def _encapsulated(path: Path, syntax: str) -> None:
         f.seek(max(0, size - 256))
         tail = f.read()
     at = tail.rfind(DELIMITER)
-    if at < 0:
-        _refuse(path, "the DICOM instance's compressed pixel data has no end (cut short)")
-    before = tail[:at]
-    if syntax.startswith(JPEG_FAMILY) and not (before.endswith(b"\xff\xd9") or before.endswith(b"\xff\xd9\x00")):
+    if at >= 0:
+        last = tail[:at]   # ends with the last fragment
+    elif any(tail.endswith(DELIMITER[:k]) for k in range(4, 8)):
+        _refuse(path, "the DICOM instance ends inside its pixel data's delimiter (cut short)")
+    else:
+        last = _last_fragment(path)   # elements after the pixel data (padding, a signature), or cut inside it
+    if syntax.startswith(JPEG_FAMILY) and not (last.endswith(b"\xff\xd9") or last.endswith(b"\xff\xd9\x00")):
         _refuse(path, "the DICOM instance's last compressed frame has no end marker (cut short or corrupt)")
+
+
+def _last_fragment(path: Path) -> bytes:
+    import warnings
+
+    import pydicom
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        try:
+            value = pydicom.dcmread(path, force=True).get("PixelData")
+        except Exception as exc:  # noqa: BLE001
+            _refuse(path, f"DICOM pixel data unreadable ({type(exc).__name__})")
+    told = " ".join(str(w.message).lower() for w in seen)
+    if value is None or "delimiter" in told or "end of file" in told:
+        _refuse(path, "the DICOM instance's compressed pixel data has no end (cut short)")
+    try:
+        from pydicom.encaps import generate_fragments
+
+        fragments = list(generate_fragments(value))
+    except Exception:  # noqa: BLE001  an older pydicom, or items that do not parse
+        _refuse(path, "the DICOM instance's compressed pixel data does not parse (cut short or corrupt)")
+    return fragments[-1] if fragments else b""
