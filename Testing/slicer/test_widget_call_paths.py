@@ -105,6 +105,8 @@ params = run("parameters_from_settings", parameters_from_settings, settings)    
 out["no result: action"] = run("session.action", session.action, params).kind
 out["engine tau, rule"] = [params.tau, params.delta_rule]
 out["poll"] = run("session.poll", session.poll)
+from SGRSSegmentLib.session import STATUS_STYLES
+out["status style"] = run("STATUS_STYLES", lambda: STATUS_STYLES[session.severity])    # showSeverity
 out["preview"] = run("session.preview_question", session.preview_question, params)      # onApply, before start
 
 classes = [{"value": 0, "name": "background", "color": [0, 0, 0]},
@@ -203,7 +205,7 @@ def test_the_widgets_call_paths_run_without_torch(tmp_path, monkeypatch):
     assert out["card"] and out["estimate"].startswith("Expected run time: ")
     assert "Left atrium" in out["terminology"]  # through SetTag: no SetTerminology needed (5.8)
     assert out["no result: applied"] is False and out["no result: opacity"] == [1.0, 1.0]
-    assert out["no result: action"] == "install" and out["poll"] == "idle"
+    assert out["no result: action"] == "install" and out["poll"] == "idle" and out["status style"] == ""
     assert out["preview"] is None or "Expected run time: " in out["preview"]  # reads model.json, not torch
     assert out["tau, rule"] == [0.296, "union"] and out["engine tau, rule"] == [None, None]
     assert out["result: applied"] is True and out["result: opacity"] == [0.25, 0.25]
