@@ -107,3 +107,16 @@ def test_cli_and_batch_warn_about_a_scan_unlike_the_training_data(tmp_path):
     assert "the scan looks like CT" in rows["ct"]["warnings"] and rows["sample"]["warnings"] == ""
     assert rows["ct"]["case_flag_reasons"] == "; ".join(
         json.loads((tmp_path / "many" / "ct" / "summary.json").read_text())["case_flag_reasons"])
+
+
+def test_a_fine_tuned_model_does_not_inherit_its_bases_trust_figures(tiny_cohort, tmp_path):
+    """The demo model carries figures measured for it; a model fine-tuned from it has none measured."""
+    from sgrs.training.config import TrainConfig
+    from sgrs.training.loop import train
+
+    assert model_facts(DEMO).get("trust")
+    config = TrainConfig(cohort=str(tiny_cohort), out=str(tmp_path / "job"), labelled=2, iterations=1, batch=2,
+                         patch=(48, 48, 32), filters=8, device="cpu", base_model=str(DEMO), val_every=1000)
+    tuned = model_facts(train(config, show_bar=False))
+    assert tuned["provenance"]["base_model"] and "trust" not in tuned
+    assert trust_text(tuned).startswith("No trust figures were measured for this model")
