@@ -16,9 +16,10 @@ from sgrs.util.errors import InputError
 
 SAMPLE = ROOT / "Resources" / "Demo" / "sample" / "image.nrrd"
 DEMO = ROOT / "Resources" / "Demo" / "model"
-# file name, compress; .mhd keeps its voxels in a separate file, which is the one cut
+# file name, compress; .mhd and .nhdr keep their voxels in a separate file, which is the one cut
 FORMATS = [("scan.nii.gz", True), ("scan.nii", False), ("gzip.nrrd", True), ("raw.nrrd", False),
-           ("zlib.mha", True), ("raw.mha", False), ("raw.mhd", False), ("zlib.mhd", True)]
+           ("zlib.mha", True), ("raw.mha", False), ("raw.mhd", False), ("zlib.mhd", True),
+           ("gzip.nhdr", True), ("raw.nhdr", False)]
 
 
 def write(folder, name, compress):
@@ -28,11 +29,12 @@ def write(folder, name, compress):
 
 
 def data_file(path):
-    """The file that holds the voxels: the image itself, or a .mhd's ElementDataFile."""
-    if path.suffix != ".mhd":
+    """The file that holds the voxels: the image itself, a .mhd's ElementDataFile or a .nhdr's data file."""
+    key, sep = {".mhd": ("ElementDataFile", "="), ".nhdr": ("data file", ":")}.get(path.suffix, (None, None))
+    if key is None:
         return path
-    line = next(x for x in path.read_text().splitlines() if x.startswith("ElementDataFile"))
-    return path.parent / line.split("=")[1].strip()
+    line = next(x for x in path.read_text().splitlines() if x.startswith(key))
+    return path.parent / line.split(sep, 1)[1].strip()
 
 
 @pytest.mark.parametrize("name,compress", FORMATS)

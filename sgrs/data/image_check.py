@@ -133,27 +133,32 @@ def _nrrd_type_size(name: str) -> int | None:
     return next((size for key, size in _SIZES if key in name), None)
 
 
-def _text_header(path: Path, stop) -> tuple[list[str], int]:
-    """Header lines up to and including the one ``stop`` accepts, and the byte offset after it."""
+def _text_header(path: Path, stop, detached_ok: bool = False) -> tuple[list[str], int]:
+    """Header lines up to and including the one ``stop`` accepts, and the byte offset after it. A
+    header file of its own (``detached_ok``: .nhdr) may simply end; the last line needs no newline."""
     with open(path, "rb") as f:
         raw = f.read(HEADER_LIMIT)
     lines, offset = [], 0
     while True:
         end = raw.find(b"\n", offset)
-        if end < 0:
+        at_eof = end < 0 and len(raw) < HEADER_LIMIT
+        if end < 0 and not at_eof:
             _refuse(path, "the header ends before the data starts")
+        end = len(raw) if at_eof else end
         line = raw[offset:end].decode("latin-1").rstrip("\r")
-        offset = end + 1
+        offset = end + 1 if not at_eof else end
         lines.append(line)
-        if stop(line):
+        if stop(line) or (at_eof and detached_ok):
             return lines, offset
+        if at_eof:
+            _refuse(path, "the header ends before the data starts")
 
 
 def _nrrd(path: Path) -> None:
     with open(path, "rb") as f:
         if not f.read(4) == b"NRRD":
             _refuse(path, "no NRRD magic at the start")
-    lines, offset = _text_header(path, lambda line: line == "")
+    lines, offset = _text_header(path, lambda line: line == "", detached_ok=path.suffix.lower() == ".nhdr")
     fields = {}
     for line in lines[1:]:
         if ":" in line and not line.startswith("#") and ":=" not in line:
