@@ -26,7 +26,7 @@ def centre_of(node):
     return np.array([m.GetElement(r, 3) for r in range(3)])
 
 
-SUMMARY = {"case_flag": "review", "case_flag_reasons": ["24 % of the structure expected wrong"],
+SUMMARY = {"case_flag": "review", "case_flag_reasons": ["expected wrong voxels: 24 % of the structure's size"],
            "review_regions": [
                {"rank": 1, "centre_lps": [10.0, -20.0, 30.0], "bounds_lps": [8, -22, 28, 12, -18, 32], "volume_ml": 0.5,
                 "expected_error_ml": 0.2, "reason": "uncertain (Δ), at the segmentation's border", "voxels": 250},
@@ -68,7 +68,7 @@ def test_an_empty_list_says_so_and_moves_nothing(scene):
 
 def test_the_case_flag_is_in_the_status_line():
     text = done_message({**SUMMARY, "seconds": 2.0})
-    assert text.startswith("Done in 2.0 s. Case flag: review (24 % of the structure expected wrong).")
+    assert text.startswith("Done in 2.0 s. Case flag: review (expected wrong voxels: 24 % of the structure's size).")
 
 
 @pytest.mark.parametrize("flag", ["ok", "likely failed"])
