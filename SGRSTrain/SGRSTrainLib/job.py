@@ -11,7 +11,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from sgrs.method.names import DEFAULT_METHOD, DEFAULT_RECIPE, DEFAULT_TEACHER, method_args
+from sgrs.method.names import DEFAULT_METHOD, DEFAULT_RECIPE, DEFAULT_TEACHER, DEVICES, method_args
 from sgrs.util.errors import JobError, SGRSError
 
 TERMINAL_EVENTS = ("finished", "cancelled", "failed")
@@ -47,9 +47,15 @@ class TrainParameters:
             method_args(self.method, self.recipe, self.teacher)
         except ValueError as exc:
             return False, str(exc)
+        if self.device not in DEVICES:  # e.g. from a scene saved by another version
+            return False, f"Unknown device '{self.device}': choose one of {', '.join(DEVICES)}."
         return True, ""
 
     def args(self) -> list:
+        """The engine's command line, checked again where it is built."""
+        ok, reason = self.is_valid()
+        if not ok:
+            raise SGRSError(reason)
         a = ["train", "--cohort", self.cohort, "--out", self.out, "--iterations", self.iterations,
              "--batch", self.batch, "--patch", *self.patch, "--filters", self.filters,
              *method_args(self.method, self.recipe, self.teacher), "--device", self.device, "--json-progress"]
