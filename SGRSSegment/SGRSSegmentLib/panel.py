@@ -22,6 +22,7 @@ from .choices import enable_choices, repair_stored_values, show_choices
 
 # VTK calls a subject's observers by descending priority; the wrapper's cache and GUI-update observers
 # have the default 0 (wrapper.py: AddObserver without a priority), so the repair runs before them.
+# VTKObservationMixin.addObserver takes the priority at every tag (util.py v5.8.1 l. 2812, main l. 3192).
 REPAIR_PRIORITY = 100.0
 
 
