@@ -36,12 +36,12 @@ def ui_value(element):
     return {"double": float, "number": int, "bool": lambda t: t == "true"}.get(kind.tag, str)(kind.text)
 
 
-def segment_widgets() -> dict:
-    """{parameter: widget} for every bound widget of SGRSSegment.ui, in the .ui's order, each with its
+def ui_widgets(module: str = "SGRSSegment") -> dict:
+    """{parameter: widget} for every bound widget of the module's .ui, in the .ui's order, each with its
     .ui properties (range, decimals, value)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     widgets = {}
-    for element in ui_tree("SGRSSegment").iter("widget"):
+    for element in ui_tree(module).iter("widget"):
         props = {p.get("name"): p for p in element.findall("property")}
         if "SlicerParameterName" in props:
             values = {name: ui_value(p) for name, p in props.items() if name != "SlicerParameterName"}
@@ -71,7 +71,7 @@ class Panel(ParameterPanel, VTKObservationMixin):
 def bound(scene, monkeypatch, request):
     """(panel, widgets, wrapper class) of SGRS Segment at the revision ``request.param``."""
     pytest.importorskip("PySide6.QtWidgets")
-    widgets = segment_widgets()
+    widgets = ui_widgets()
     monkeypatch.setattr(compat, "parameter_widgets", lambda ui: widgets)
     cls = wrapper_class(parameter_fields("SGRSSegment"), request.param)
     panel = Panel(SimpleNamespace(getParameterNode=lambda: cls(module_parameter_node(scene, "SGRSSegment"))))
@@ -80,10 +80,10 @@ def bound(scene, monkeypatch, request):
     panel.removeObservers()
 
 
-def saved_scene(cls, **values) -> str:
-    """A scene file (as XML) whose SGRS Segment node holds every parameter, ``values`` as given."""
+def saved_scene(cls, module="SGRSSegment", **values) -> str:
+    """A scene file (as XML) whose module node holds every parameter, ``values`` as given."""
     other = slicer.vtkMRMLScene()
-    node = module_parameter_node(other, "SGRSSegment")
+    node = module_parameter_node(other, module)
     cls(node)  # the defaults, as this version writes them
     for name, value in values.items():
         node.SetParameter(name, value)
@@ -168,3 +168,22 @@ def test_an_unknown_choice_is_refused_where_the_command_line_is_built(scene):
         train.args()
     with pytest.raises(SGRSError, match="Unknown device 'tpu'"):
         RankSession(DEMO_MODEL, device="tpu").start([])
+
+
+def test_sgrs_train_imported_with_an_unknown_method_and_batch_shows_and_runs_what_it_can(scene, monkeypatch):
+    """The same mixin in SGRS Train, with its path line edits and spin boxes (strict stand-in at v5.8.1)."""
+    from SGRSTrainLib.session import train_parameters_from_settings
+    pytest.importorskip("PySide6.QtWidgets")
+    widgets = ui_widgets("SGRSTrain")
+    monkeypatch.setattr(compat, "parameter_widgets", lambda ui: widgets)
+    cls = wrapper_class(parameter_fields("SGRSTrain"), "v5.8.1")
+    panel = Panel(SimpleNamespace(getParameterNode=lambda: cls(module_parameter_node(scene, "SGRSTrain"))))
+    panel.onParameters = lambda caller=None, event=None: panel.seen.append(train_parameters_from_settings(panel.params))
+    panel.setParameterNode(panel.logic.getParameterNode())
+    import_scene(scene, saved_scene(cls, "SGRSTrain", method="fixmatch", batch="100", device="tpu",
+                                   teacher="eval", iterations="700"))
+    assert (panel.params.method, panel.params.batch, panel.params.device) == ("sgrs", 64, "auto")
+    assert (widgets["iterations"].value(), widgets["batch"].value(), widgets["teacher"].currentIndex()) == (700, 64, 2)
+    assert {(p.method, p.batch, p.device) for p in panel.seen} == {("sgrs", 64, "auto"), ("sgrs", 4, "auto")}
+    panel.unbind()
+    panel.removeObservers()
