@@ -81,3 +81,7 @@ class ParameterPanel:
             self.setParameterNode(None)
         except Exception:  # noqa: BLE001
             self.params = self.guiTag = None
+
+    def onSceneEndClose(self, caller=None, event=None) -> None:
+        if self.parent.isEntered:
+            self.enter()
