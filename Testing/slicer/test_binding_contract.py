@@ -158,3 +158,25 @@ def test_the_rules_catch_what_slicer_refuses():
     assert "Unable to create GUI connector" in connector_error("QSpinBox", float, ())
     assert connector_error("QDoubleSpinBox", int, ()).startswith("v5.8.1: Unable")  # 5.10 takes int there too
     assert "Unable to create GUI connector" in connector_error("QComboBox", Path, ())
+
+
+def test_the_wrapper_stand_in_is_as_strict_as_slicer(scene, monkeypatch):
+    """What the old stand-ins let through: typed reads, validators on every write (an ``IsInstance``
+    TypeError first), none on a read, and a bind that builds every connector before writing any."""
+    from slicer_wrapper import make_widget, module_parameter_node, wrapper_class
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    node = module_parameter_node(scene, "SGRSSegment")
+    params = wrapper_class(parameter_fields("SGRSSegment"))(node)
+    assert (params.overlap, params.regions, params.inputVolume) == (0.5, True, None)
+    assert node.GetParameter("regions") == "True"
+    with pytest.raises(TypeError):
+        params.tau = "0.3"
+    with pytest.raises(ValueError):
+        params.overlap = 0.95
+    node.SetParameter("overlap", "0.95")
+    assert params.overlap == 0.95  # read back unvalidated
+    combo, spin = make_widget("QComboBox"), make_widget("QSpinBox")
+    with pytest.raises(RuntimeError, match="Unable to create GUI connector"):
+        params.connectParametersToGui({"device": combo, "overlap": spin})  # float on a QSpinBox
+    combo.setCurrentIndex(2)
+    assert params._guis == {} and params.device == "auto", "nothing was connected"
