@@ -21,9 +21,12 @@ from . import compat
 from .choices import enable_choices, repair_stored_values, show_choices
 
 # VTK calls a subject's observers by descending priority; the wrapper's cache and GUI-update observers
-# have the default 0 (wrapper.py: AddObserver without a priority), so the repair runs before them.
+# have the default 0 (wrapper.py: AddObserver without a priority), so the repair runs before them and the
+# panel's own reaction after them: among equal priorities VTK calls the first one added last
+# (vtkSubjectHelper::AddObserver), so at 0 the panel would read the first field's cache (inputVolume,
+# cohortFolder) before it follows a change made outside the wrapper (an import, a script).
 # VTKObservationMixin.addObserver takes the priority at every tag (util.py v5.8.1 l. 2812, main l. 3192).
-REPAIR_PRIORITY = 100.0
+REPAIR_PRIORITY, CHANGED_PRIORITY = 100.0, -1.0
 
 
 class ParameterPanel:
@@ -33,16 +36,18 @@ class ParameterPanel:
 
     def setParameterNode(self, node) -> None:
         import vtk
-        if self.params is not None and self.hasObserver(self.params.parameterNode, vtk.vtkCommand.ModifiedEvent,
-                                                        self.repairParameters):
-            self.removeObserver(self.params.parameterNode, vtk.vtkCommand.ModifiedEvent, self.repairParameters)
+        modified = vtk.vtkCommand.ModifiedEvent
+        if self.params is not None:
+            for method in (self.repairParameters, self.parametersChanged):
+                if self.hasObserver(self.params.parameterNode, modified, method):
+                    self.removeObserver(self.params.parameterNode, modified, method)
         if node is not None and repair_stored_values(node.parameterNode, type(node)):
             node = type(node)(node.parameterNode)  # a fresh wrapper reads the values repaired
-        self.guiTag = compat.rebind(self.params, self.guiTag, node, self.uiWidget, self, self.parametersChanged)
+        self.guiTag = compat.rebind(self.params, self.guiTag, node, self.uiWidget)
         self.params = node
         if node is not None:
-            self.addObserver(node.parameterNode, vtk.vtkCommand.ModifiedEvent, self.repairParameters,
-                             priority=REPAIR_PRIORITY)
+            self.addObserver(node.parameterNode, modified, self.repairParameters, priority=REPAIR_PRIORITY)
+            self.addObserver(node.parameterNode, modified, self.parametersChanged, priority=CHANGED_PRIORITY)
             self.observeImports(node.parameterNode.GetScene())
             self.boundWidgets = compat.parameter_widgets(self.uiWidget)
             show_choices(self.boundWidgets)  # the bind refilled the combo boxes

@@ -187,3 +187,16 @@ def test_sgrs_train_imported_with_an_unknown_method_and_batch_shows_and_runs_wha
     assert {(p.method, p.batch, p.device) for p in panel.seen} == {("sgrs", 64, "auto"), ("sgrs", 4, "auto")}
     panel.unbind()
     panel.removeObservers()
+
+
+@pytest.mark.parametrize("bound", ["main"], indirect=True)
+def test_the_panel_reads_a_volume_chosen_outside_it_at_once(scene, bound):
+    """VTK calls the first observer added last among equal priorities, and the wrapper's first field is
+    the input volume: a panel reacting at the same priority read that field's cache before it followed.
+    (Slicer's own GUI update has that priority too: its node combo box shows the volume only at the
+    node's next change; the stand-in does the same, so that is not asserted here.)"""
+    panel, _widgets, _cls = bound
+    panel.setParameterNode(panel.logic.getParameterNode())
+    volume = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "scan")
+    panel.params.parameterNode.SetNodeReferenceID("inputVolume", volume.GetID())  # a script, the Data module
+    assert panel.seen[-1].volume is volume and panel.seen[-1].is_valid() == (False, "Select a model.")
