@@ -7,7 +7,8 @@ nothing (review finding 7).
 A stored value the panel cannot show (a choice this version lacks, a number out of its range) is
 repaired on the node before every bind and on every change of the bound node, ahead of the wrapper's
 own observers (issue 25): a scene imported while the panel is shown copies its values into the module's
-singleton node (``vtkMRMLScene::AddNodeNoNotify``, ``sn->Copy(n)``), and Slicer's combo connector
+singleton node (``vtkMRMLScene.cxx`` ``sn->Copy(n)``: v5.8.1 l. 1282, v5.10.0 l. 1306, v5.12.3 / main
+l. 1313), and Slicer's combo connector
 would raise on an unknown one inside the node's ModifiedEvent, leave the widgets after it stale, and
 the value would reach the engine. After an import the panel binds again (the node may be another one).
 
