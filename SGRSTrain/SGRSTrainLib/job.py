@@ -11,7 +11,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from sgrs.method.names import DEFAULT_METHOD, DEFAULT_RECIPE, DEFAULT_TEACHER, method_args
+from sgrs.method.names import DEFAULT_METHOD, DEFAULT_RECIPE, DEFAULT_TEACHER, DEVICES, method_args
 from sgrs.util.errors import JobError, SGRSError
 
 TERMINAL_EVENTS = ("finished", "cancelled", "failed")
@@ -47,9 +47,18 @@ class TrainParameters:
             method_args(self.method, self.recipe, self.teacher)
         except ValueError as exc:
             return False, str(exc)
+        if self.device not in DEVICES:  # e.g. from a scene saved by another version
+            return False, self.device_error()
         return True, ""
 
+    def device_error(self) -> str:
+        return f"Unknown device '{self.device}': choose one of {', '.join(DEVICES)}."
+
     def args(self) -> list:
+        """The engine's command line; its choices are checked again here (``method_args`` raises on an
+        unknown method, recipe or teacher), so none the panel could not show reaches the engine."""
+        if self.device not in DEVICES:
+            raise SGRSError(self.device_error())
         a = ["train", "--cohort", self.cohort, "--out", self.out, "--iterations", self.iterations,
              "--batch", self.batch, "--patch", *self.patch, "--filters", self.filters,
              *method_args(self.method, self.recipe, self.teacher), "--device", self.device, "--json-progress"]

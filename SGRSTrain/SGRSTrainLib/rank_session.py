@@ -57,6 +57,9 @@ class RankSession:
             raise SGRSError("Ranking is running: cancel it first.")
         if not self.model:
             raise SGRSError("Pick a model to rank with.")
+        from sgrs.method.names import DEVICES
+        if self.device not in DEVICES:  # e.g. from a scene saved by another version
+            raise SGRSError(f"Unknown device '{self.device}': choose one of {', '.join(DEVICES)}.")
         require("Ranking")  # psutil and torch: the engine process and its cancel
         from sgrs.util.background import BackgroundProcess
         work = Path(tempfile.mkdtemp(prefix="sgrs-rank-"))
