@@ -34,6 +34,7 @@ from .cases import CaseStore
 from .data_panel import DataPanel
 from .model_panel import ModelPanel
 from .pacs_panel import PacsSection
+from .quiet_views import register_slice_views
 from .regions_panel import RegionsPanel
 from .save_panel import SavePanel
 from .segment_panel import SegmentPanel
@@ -64,6 +65,7 @@ class Studio:
 
         self.slicer = SlicerApp()
         self.scene = self.slicer.scene
+        register_slice_views(self.slicer.view_manager, self.server, slice_view_gutter)   # before the others
         register_rca_factories(self.slicer.view_manager, self.server, slice_view_ui_f=slice_view_gutter)
         self.layout_manager = LayoutManager(self.scene, self.slicer.view_manager, self.server)
         self.layout_manager.register_layout_dict(LayoutManager.default_grid_configuration())
