@@ -42,8 +42,10 @@ class SegmentPanel(Panel):
                  classes="text-body-2 mb-2", id="segment-model")
         v3.VSelect(v_model=("seg_device",), items=("['auto', 'cpu', 'cuda', 'mps']",), label="Device",
                    density="compact", id="seg-device")
-        v3.VSlider(v_model=("seg_overlap",), min=0, max=0.9, step=0.05, label="Overlap", thumb_label=True,
-                   density="compact", id="seg-overlap")
+        with v3.VSlider(v_model=("seg_overlap",), min=0, max=0.9, step=0.05, label="Overlap", thumb_label=True,
+                        density="compact", id="seg-overlap"):
+            with v3.Template(v_slot_append=True):   # the value stays in sight, not only while dragging
+                html.Span("{{ Number(seg_overlap).toFixed(2) }}", classes="text-body-2", id="seg-overlap-value")
         v3.VSwitch(v_model=("seg_regions",), label="Region maps (Δ/Ω/Θ)", density="compact", color="primary",
                    id="seg-regions")
         with v3.VRow(dense=True):

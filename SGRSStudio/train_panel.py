@@ -69,9 +69,20 @@ class TrainPanel(Panel):
                         disabled=("!rank_running",))
         v3.VProgressLinear(model_value=("rank_progress",), height=4, v_show="rank_running", color="secondary")
         html.Div("{{ rank_status }}", v_show="rank_status", classes="text-caption", id="rank-status")
-        with v3.VList(density="compact", id="rank-results"):
-            v3.VListItem(v_for="r in rank_results", key="r.id", title=("r.name",), subtitle=("r.detail",),
-                         click="trigger('select_case', [r.id])")
+        with v3.VTable(density="compact", id="rank-results", v_show="rank_results.length", hover=True):
+            with html.Thead():
+                with html.Tr():
+                    for heading in ("#", "Case", "Score", "Case flag"):
+                        html.Th(heading)
+            with html.Tbody():
+                with html.Tr(v_for="r in rank_results", key="r.id", click="trigger('select_case', [r.id])",
+                             style="cursor: pointer", classes="rank-row"):
+                    html.Td("{{ r.rank }}", classes="rank-rank")
+                    with html.Td():
+                        html.Div("{{ r.name }}", classes="rank-name")
+                        html.Div("{{ r.note }}", classes="text-caption rank-note")
+                    html.Td("{{ r.score }}", classes="rank-score")
+                    html.Td("{{ r.flag }}", classes="rank-flag")
         v3.VDivider(classes="my-2")
         v3.VSelect(v_model=("tr_base",), items=("[{title: 'none (from scratch)', value: null}, ...models]",),
                    label="Base model", density="compact", id="train-base")
@@ -142,6 +153,15 @@ class TrainPanel(Panel):
         self.rank_session = RankSession(self.state.model_path or "", device=self.state.tr_device)
         self.rank_session.start(collect_cases(self.scene))
         self.state.rank_running, self.state.rank_results = True, []
+
+    @staticmethod
+    def _rank_rows(results) -> list[dict]:
+        """The engine's rows (as ``sgrs rank`` prints them), with the volume each one selects."""
+        from sgrs.inference.rank import rank_rows
+
+        rows = rank_rows(results, name=lambda r: r.case.volume.GetName())
+        return [{"id": r.case.volume.GetID(), "rank": row.rank, "name": row.case, "score": row.score,
+                 "flag": row.flag, "note": row.note, "suggested": row.suggested} for r, row in zip(results, rows)]
 
     def rank_cancel(self):
         if self.rank_session is not None:
@@ -241,13 +261,7 @@ class TrainPanel(Panel):
             if self.rank_session.state not in ACTIVE:
                 self.state.rank_running = False
                 if self.rank_session.state == "done":
-                    self.state.rank_results = [
-                        {"id": r.case.volume.GetID(), "name": r.case.volume.GetName(),
-                         "detail": (f"score {100 * r.score:.1f}%, Δ∪Θ {100 * r.share:.1f}% of "
-                                    f"{r.foreground_ml:.1f} mL predicted"
-                                    if r.foreground_ml > 0 else "nothing predicted: worth a look")
-                         + (f"; case flag: {r.flag}" if r.flag else "")}
-                        for r in self.rank_session.results]
+                    self.state.rank_results = self._rank_rows(self.rank_session.results)
                 elif self.rank_session.message:
                     self.studio.notify(self.rank_session.message,
                                        "error" if self.rank_session.state == "failed" else "info")
