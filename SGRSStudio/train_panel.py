@@ -38,7 +38,7 @@ class TrainPanel(Panel):
         self.rank_session = None
         self._shown_registered = None
         from sgrs.method import names
-        from sgrs.training.presets import DEFAULT_PRESET, PRESETS
+        from sgrs.training.presets import DEFAULT, DEFAULT_PRESET, PRESETS
 
         notes = {"method": names.METHOD_DESCRIPTIONS, "recipe": names.RECIPE_DESCRIPTIONS,
                  "teacher": names.TEACHER_DESCRIPTIONS}
@@ -47,8 +47,9 @@ class TrainPanel(Panel):
                            **{f"tr_{kind}s": choice_items(descriptions) for kind, descriptions in notes.items()}})
         self.state.update({
             "tr_presets": list(PRESETS), "tr_preset": DEFAULT_PRESET, "tr_estimate": "", "tr_model_zip": "",
-            "tr_base": None, "tr_iterations": 2000, "tr_filters": 16, "tr_patch": "96 96 80", "tr_batch": 4,
-            "tr_device": "auto", "tr_val_every": "", "tr_log_every": "", "tr_state": "idle", "tr_progress": 0, "tr_status": "", "tr_running": False,
+            "tr_base": None, "tr_iterations": DEFAULT.iterations, "tr_filters": DEFAULT.filters,
+            "tr_patch": " ".join(map(str, DEFAULT.patch)), "tr_batch": DEFAULT.batch, "tr_device": DEFAULT.device,
+            "tr_val_every": "", "tr_log_every": "", "tr_state": "idle", "tr_progress": 0, "tr_status": "", "tr_running": False,
             "tr_resumable": False, "tr_chart": chart.empty(), "tr_cohort": "", "rank_running": False,
             "rank_progress": 0, "rank_results": [], "rank_status": ""})
         self._extra = ()

@@ -17,7 +17,7 @@ from slicer.util import VTKObservationMixin
 from SGRSSegmentLib.panel import ParameterPanel
 
 from sgrs.method.names import DEFAULT_METHOD, DEFAULT_RECIPE, DEFAULT_TEACHER, DEVICES, METHODS, RECIPES, TEACHERS
-from sgrs.training.presets import DEFAULT_PRESET, PRESETS  # plain data, no torch
+from sgrs.training.presets import DEFAULT, DEFAULT_PRESET, PRESETS  # plain data, no torch
 
 POLL_MS = 1000
 
@@ -38,9 +38,9 @@ class SGRSTrainParameterNode:
     cohortFolder: Path
     jobsFolder: Path = Path.home() / ".sgrs" / "jobs"
     baseModel: str = ""
-    iterations: Annotated[int, WithinRange(1, 1000000)] = 2000
-    batch: Annotated[int, WithinRange(2, 64)] = 4
-    device: Annotated[str, Choice(DEVICES)] = "auto"
+    iterations: Annotated[int, WithinRange(1, 1000000)] = DEFAULT.iterations  # the preset shown first
+    batch: Annotated[int, WithinRange(2, 64)] = DEFAULT.batch
+    device: Annotated[str, Choice(DEVICES)] = DEFAULT.device
     preset: Annotated[str, Choice(list(PRESETS))] = DEFAULT_PRESET
     method: Annotated[str, Choice(METHODS)] = DEFAULT_METHOD
     recipe: Annotated[str, Choice(RECIPES)] = DEFAULT_RECIPE  # the sgrs method's; the others take the default
