@@ -45,6 +45,7 @@ class SGRSTrainParameterNode:
     method: Annotated[str, Choice(METHODS)] = DEFAULT_METHOD
     recipe: Annotated[str, Choice(RECIPES)] = DEFAULT_RECIPE  # the sgrs method's; the others take the default
     teacher: Annotated[str, Choice(TEACHERS)] = DEFAULT_TEACHER
+    absentClasses: str = ""  # base-model classes some labelled cases lack, comma-separated
 
 
 class SGRSTrainLogic(ModuleLogic):
@@ -109,12 +110,24 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
         if self.params and index >= 0:  # the combo shows labels; the parameter keeps the bundle path
             self.params.baseModel = self.ui.baseModelComboBox.currentData or ""
             self.ui.estimateLabel.text = self.session.estimate(self.params, self.ui.presetComboBox.currentIndex)
+            self.showTrainAction()
+
+    def showTrainAction(self):
+        """The Train button as the session decides it; a disabled Train says why."""
+        from SGRSTrainLib.session import train_parameters_from_settings
+        act = self.session.action(train_parameters_from_settings(self.params) if self.params else None)
+        self.ui.trainButton.text, self.ui.trainButton.enabled = act.label, act.enabled
+        self.ui.trainButton.toolTip = act.reason
+        return act
 
     def showCases(self, shares):
         from SGRSTrainLib.rank_session import case_rows
         if shares is None:  # Collect
+            from SGRSTrainLib.session import train_parameters_from_settings
             self.session.collect()
-            self.ui.statusLabel.text, shares = self.session.message, {}
+            notes = self.session.class_notes(train_parameters_from_settings(self.params)) if self.params else ""
+            lines = [self.session.message, notes, self.showTrainAction().reason]
+            self.ui.statusLabel.text, shares = " ".join(line for line in lines if line), {}
         self.ui.casesTable.setRowCount(len(self.session.cases))
         for row, texts in enumerate(case_rows(self.session.cases, shares)):
             for col, text in enumerate(texts):
@@ -169,8 +182,8 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
 
     def poll(self):
         from SGRSTrainLib.plot import TrainingPlot
-        state, status, act = self.session.poll(), self.session.status, self.session.action()
-        self.ui.trainButton.text, self.ui.trainButton.enabled = act.label, act.enabled
+        state, status = self.session.poll(), self.session.status
+        self.showTrainAction()
         self.ui.resumeButton.enabled, self.ui.statusLabel.text = self.session.can_resume, self.session.message
         if status is not None and status.iterations:
             self.plot = self.plot or TrainingPlot(slicer.mrmlScene)  # made only once a job is shown

@@ -95,3 +95,20 @@ def plan_classes(cases, base_classes: list[dict] | None, absent=()) -> ClassPlan
             if missing:
                 plan.missing[name] = missing
     return plan
+
+
+def add_class_segment(segmentation_node, classes: list[dict] | None) -> str:
+    """An empty segment for a new annotation, named, coloured and coded as the model's first class, so
+    that training meets it (a plain "foreground" when there is no model); returns its id."""
+    from SGRSSegmentLib.compat import set_terminology
+    from SGRSSegmentLib.result_nodes import _register_surface_rules, terminology_string
+    _register_surface_rules()   # an empty segment needs the labelmap rules (the desktop registers them at start)
+    first = next((c for c in classes or [] if c["value"] > 0), None)
+    seg = segmentation_node.GetSegmentation()
+    if first is None:
+        return seg.AddEmptySegment("", "foreground")
+    segment_id = seg.AddEmptySegment("", first["name"], [v / 255.0 for v in first.get("color", (216, 101, 79))])
+    tag = terminology_string(first.get("terminology"))
+    if tag:
+        set_terminology(seg.GetSegment(segment_id), tag)
+    return segment_id

@@ -51,12 +51,14 @@ class Action(NamedTuple):
 def train_parameters_from_settings(s):
     """From the module's parameter node (or the Studio's state with the same names): cohortFolder,
     baseModel, iterations, batch, device, method, recipe, teacher, preset (patch and filters; fine-tuning
-    keeps the base model's). An unset folder reads as "" (a parameter node gives Path('.'))."""
+    keeps the base model's), absentClasses (comma-separated class names). An unset folder reads as ""
+    (a parameter node gives Path('.'))."""
     from .job import TrainParameters
     cohort = str(s.cohortFolder or "")
+    absent = tuple(a.strip() for a in str(getattr(s, "absentClasses", "") or "").split(",") if a.strip())
     params = TrainParameters(cohort="" if cohort in ("", ".") else cohort, base_model=s.baseModel or None,
                              iterations=int(s.iterations), batch=int(s.batch), device=s.device,
-                             method=s.method, recipe=s.recipe, teacher=s.teacher)
+                             method=s.method, recipe=s.recipe, teacher=s.teacher, absent=absent)
     preset = preset_settings(getattr(s, "preset", ""), s.baseModel)
     if preset:
         params = replace(params, patch=tuple(preset["patch"]), filters=preset["filters"],

@@ -199,3 +199,22 @@ def test_the_preset_shown_first_is_what_the_defaults_run(tmp_path):
     lib = TrainParameters()
     assert (lib.iterations, lib.batch, lib.patch, lib.filters, lib.device) == \
         (DEFAULT.iterations, DEFAULT.batch, DEFAULT.patch, DEFAULT.filters, DEFAULT.device)
+
+
+def test_a_new_annotation_segment_is_the_models_class(scene, segmentations_logic):
+    """The Studio's new annotation gets the model's class (name, colour, code), so training meets it."""
+    from SGRSTrainLib.classes import add_class_segment, plan_classes, segment_terminology
+
+    volume = load_node(scene, ROOT / "Resources" / "Demo" / "sample" / "image.nrrd", "sample")
+    node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "sample annotation")
+    node.CreateDefaultDisplayNodes()   # as the Studio's annotate panel makes it
+    node.SetReferenceImageGeometryParameterFromVolumeNode(volume)
+    classes = read_meta(DEMO)["classes"]
+    segment_id = add_class_segment(node, classes)
+    added = node.GetSegmentation().GetSegment(segment_id)
+    assert added.GetName() == "left atrium"
+    assert segment_terminology(added)["type"] == ["SCT", "82471001", "Left atrium"]
+    assert segment_terminology(added)["context"] == "Segmentation category and type - DICOM master list"
+    case = SimpleNamespace(volume=volume, segmentation=node, labelled=True)
+    assert plan_classes([case], classes).values[volume.GetID()] == [(segment_id, 1)]
+    assert add_class_segment(scene.AddNewNodeByClass("vtkMRMLSegmentationNode"), None)  # no model: foreground

@@ -91,7 +91,8 @@ def load_cohort(source, labelled: int | None = None, val: int | None = None,
     if source.is_dir() and (source / "train.list").exists():
         cohort = _load_h5(source, labelled, val, n_classes or (len(base_classes) if base_classes else 2),
                           need_unlabelled)
-        cohort.class_entries = [with_context(c) for c in base_classes] if base_classes else class_entries(cohort.classes)
+        cohort.class_entries = [with_context(c) for c in base_classes] if base_classes else \
+            class_entries(cohort.classes)
         cohort.classes = [c["name"] for c in cohort.class_entries]
         return cohort
     manifest = find_manifest(source)
