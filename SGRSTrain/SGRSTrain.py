@@ -1,16 +1,13 @@
-"""SGRSTrain: fine-tune an SGRS-Net model on the scene's cases. The widget only binds: settings in a parameter
-node (saved with the scene), every decision in ``SGRSTrainLib.session`` (shared with the Studio)."""
+"""SGRSTrain: fine-tune SGRS-Net on the scene's cases. The widget only binds; every decision is the Lib's."""
 import shutil
 from pathlib import Path
 from typing import Annotated
 
 import qt
 import slicer
-from slicer.i18n import tr as _
-from slicer.i18n import translate
+from slicer.i18n import tr as _, translate
 from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
-from slicer.ScriptedLoadableModule import ScriptedLoadableModule as Module
-from slicer.ScriptedLoadableModule import ScriptedLoadableModuleLogic as ModuleLogic
+from slicer.ScriptedLoadableModule import ScriptedLoadableModule as Module, ScriptedLoadableModuleLogic as ModuleLogic
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleTest as ModuleTest
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleWidget as ModuleWidget
 from slicer.util import VTKObservationMixin
@@ -110,24 +107,13 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
         if self.params and index >= 0:  # the combo shows labels; the parameter keeps the bundle path
             self.params.baseModel = self.ui.baseModelComboBox.currentData or ""
             self.ui.estimateLabel.text = self.session.estimate(self.params, self.ui.presetComboBox.currentIndex)
-            self.showTrainAction()
-
-    def showTrainAction(self):
-        """The Train button as the session decides it; a disabled Train says why."""
-        from SGRSTrainLib.session import train_parameters_from_settings
-        act = self.session.action(train_parameters_from_settings(self.params) if self.params else None)
-        self.ui.trainButton.text, self.ui.trainButton.enabled = act.label, act.enabled
-        self.ui.trainButton.toolTip = act.reason
-        return act
+            self.poll()  # the Train button: can the collected cases train with this model?
 
     def showCases(self, shares):
         from SGRSTrainLib.rank_session import case_rows
         if shares is None:  # Collect
-            from SGRSTrainLib.session import train_parameters_from_settings
-            self.session.collect()
-            notes = self.session.class_notes(train_parameters_from_settings(self.params)) if self.params else ""
-            lines = [self.session.message, notes, self.showTrainAction().reason]
-            self.ui.statusLabel.text, shares = " ".join(line for line in lines if line), {}
+            self.session.collect(self.params)
+            shares = self.poll() or {}  # poll: the status line and the Train button follow the collected cases
         self.ui.casesTable.setRowCount(len(self.session.cases))
         for row, texts in enumerate(case_rows(self.session.cases, shares)):
             for col, text in enumerate(texts):
@@ -182,9 +168,10 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
 
     def poll(self):
         from SGRSTrainLib.plot import TrainingPlot
-        state, status = self.session.poll(), self.session.status
-        self.showTrainAction()
-        self.ui.resumeButton.enabled, self.ui.statusLabel.text = self.session.can_resume, self.session.message
+        state, status, act = self.session.poll(), self.session.status, self.session.action(self.params)
+        self.ui.trainButton.text, self.ui.trainButton.enabled = act.label, act.enabled
+        self.ui.resumeButton.enabled = self.session.can_resume
+        self.ui.statusLabel.text = act.reason or self.session.message  # a disabled Train says why
         if status is not None and status.iterations:
             self.plot = self.plot or TrainingPlot(slicer.mrmlScene)  # made only once a job is shown
             self.plot.update(status)

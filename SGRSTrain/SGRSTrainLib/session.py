@@ -66,6 +66,12 @@ def train_parameters_from_settings(s):
     return params
 
 
+def as_parameters(params):
+    """TrainParameters as they are, or made from a parameter node / the Studio's settings."""
+    from .job import TrainParameters
+    return params if isinstance(params, TrainParameters) else train_parameters_from_settings(params)
+
+
 def preset_settings(preset: str, base_model: str = "") -> dict | None:
     """A training preset's settings (sgrs.training.presets); None for no preset. No torch."""
     if not preset:
@@ -130,7 +136,8 @@ class TrainSession:
             (self.job.folder / "config.json").exists()
 
     def action(self, params=None) -> Action:
-        """The Train button; with ``params`` (TrainParameters) Train is disabled when the cohort cannot train."""
+        """The Train button; with ``params`` (TrainParameters, or the settings train_parameters_from_settings
+        reads) Train is disabled when the collected cohort cannot train, ``reason`` saying why."""
         from SGRSSegmentLib.dependencies import missing_packages
         if self.state == RUNNING:
             return Action("cancel", translate("SGRSTrain", "Cancel"), True)
@@ -138,7 +145,7 @@ class TrainSession:
             return Action("cancelling", translate("SGRSTrain", "Cancelling…"), False)
         if missing_packages():
             return Action("install", translate("SGRSTrain", "Install dependencies…"), True)
-        reason = self.blocker(params) if params is not None else ""
+        reason = self.blocker(as_parameters(params)) if params is not None else ""
         return Action("train", translate("SGRSTrain", "Train"), not reason, reason)
 
     def blocker(self, params) -> str:
@@ -182,9 +189,9 @@ class TrainSession:
         """The run time before Train is pressed, for the settings (parameter node) with ``preset`` as
         the widget shows it: its name, or its index in PRESETS (the combo box shows translated text).
         A preset the user just picked (it differs from the stored one) also sets the preset first, then
-        the iterations, batch and device, and the method and recipe where the preset names them; reloading a
-        scene does not. The parameter node's defaults are the default preset's (sgrs.training.presets.DEFAULT),
-        so the preset shown first is what runs even though showing it fires nothing.
+        the iterations, and the method and recipe where the preset names them; reloading a scene does not.
+        The parameter node's defaults are the default preset's (sgrs.training.presets.DEFAULT), so the preset
+        shown first is what runs although showing it fires nothing.
         SGRS Train connects its preset combo box to this before binding the parameter node: slots run in
         connection order, so this sees the pick before the parameter connector stores it."""
         from sgrs.training.presets import PRESETS
@@ -194,17 +201,20 @@ class TrainSession:
             chosen = PRESETS[preset]
             settings.preset = preset  # first: each assignment rewrites the bound combo boxes from the node
             settings.iterations = chosen.iterations
-            settings.batch, settings.device = chosen.batch, chosen.device
             settings.method = chosen.method or settings.method
             settings.recipe = chosen.recipe or settings.recipe
         return "Expected run time: " + estimate_text(train_parameters_from_settings(settings), self.registry)
 
-    def collect(self) -> list:
+    def collect(self, params=None) -> list:
+        """The scene's cases; with ``params`` (as for action) the message also lists the segments that match
+        no class of the base model (left out of training)."""
         from .cohort import collect_cases
         self.cases = collect_cases(self.scene)
         n = sum(c.labelled for c in self.cases)
         self.message = translate("SGRSTrain", "{labelled} labelled, {unlabelled} unlabelled cases.").format(
             labelled=n, unlabelled=len(self.cases) - n)
+        notes = self.class_notes(as_parameters(params)) if params is not None else ""
+        self.message += f" {notes}" if notes else ""
         return self.cases
 
     def start(self, params) -> Path:
