@@ -112,3 +112,23 @@ def add_class_segment(segmentation_node, classes: list[dict] | None) -> str:
     if tag:
         set_terminology(seg.GetSegment(segment_id), tag)
     return segment_id
+
+
+def name_segments(segmentation_node, values, classes: list[dict] | None) -> None:
+    """Segments imported from a label map (one per label value, in ascending order: ``values``) take
+    their class's name, colour and terminology, so training meets them; None keeps Slicer's names."""
+    from SGRSSegmentLib.compat import set_terminology
+    from SGRSSegmentLib.result_nodes import terminology_string
+    by_value = {int(c["value"]): c for c in classes or []}
+    seg = segmentation_node.GetSegmentation()
+    for i, value in enumerate(list(values)[:seg.GetNumberOfSegments()]):
+        entry = by_value.get(int(value))
+        if entry is None:
+            continue
+        segment = seg.GetNthSegment(i)
+        segment.SetName(entry["name"])
+        if entry.get("color"):
+            segment.SetColor(*[v / 255.0 for v in entry["color"]])
+        tag = terminology_string(entry.get("terminology"))
+        if tag:
+            set_terminology(segment, tag)

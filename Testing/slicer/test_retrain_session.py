@@ -9,16 +9,17 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import slicer
-from class_fixtures import LIVER, split_label, three_class_bundle
+from class_fixtures import LIVER, THREE_CLASSES, split_label, three_class_bundle
 from conftest import LAUNCHER, ROOT, add_scene_cases, load_node, sgrs_processes
 from SGRSSegmentLib.compat import set_terminology
 from SGRSSegmentLib.result_nodes import terminology_string
+from SGRSTrainLib.classes import name_segments, segment_terminology
 from SGRSTrainLib.cohort import collect_cases, export_cohort
 from SGRSTrainLib.job import TrainParameters
 from SGRSTrainLib.session import TrainSession, train_parameters_from_settings
 
 from sgrs.data.image_io import read_image, read_label, write_image
-from sgrs.models.classes import LEFT_ATRIUM
+from sgrs.models.classes import LEFT_ATRIUM, class_entries
 from sgrs.models.meta import content_hash, read_meta
 from sgrs.training.presets import DEFAULT, DEFAULT_PRESET, PRESETS
 from sgrs.util.errors import InputError, SGRSError
@@ -96,7 +97,8 @@ def test_fine_tuning_the_demo_from_the_scene_keeps_left_atrium_and_leaves_other_
 
 def three_class_scene(scene, logic, cohort, tmp_path, ids=("case000", "case001"), only_liver=("case001",)):
     """Cases whose segmentation holds 'liver' (lower half of the phantom) and 'spleen' (upper half; the
-    cases in ``only_liver`` lack it), imported from label maps through the real segmentations logic."""
+    cases in ``only_liver`` lack it), imported from label maps through the real segmentations logic and
+    named from the classes as the Studio's Data panel names them."""
     for cid in ids:
         volume = load_node(scene, cohort / "images" / f"{cid}.nrrd", cid)
         image, geometry = read_image(cohort / "images" / f"{cid}.nrrd")
@@ -109,9 +111,8 @@ def three_class_scene(scene, logic, cohort, tmp_path, ids=("case000", "case001")
         seg.SetReferenceImageGeometryParameterFromVolumeNode(volume)
         assert logic.ImportLabelmapToSegmentationNode(node, seg)
         scene.RemoveNode(node)
-        names = ["liver", "spleen"]
-        for i in range(seg.GetSegmentation().GetNumberOfSegments()):   # in label-value order
-            seg.GetSegmentation().GetNthSegment(i).SetName(names[i])
+        name_segments(seg, [int(v) for v in np.unique(label) if v], class_entries(THREE_CLASSES))  # as the Studio
+        assert segment_terminology(seg.GetSegmentation().GetNthSegment(0))["type"][1] == "10200004"
     load_node(scene, cohort / "images" / "case002.nrrd", "case002")
 
 
@@ -203,7 +204,7 @@ def test_the_preset_shown_first_is_what_the_defaults_run(tmp_path):
 
 def test_a_new_annotation_segment_is_the_models_class(scene, segmentations_logic):
     """The Studio's new annotation gets the model's class (name, colour, code), so training meets it."""
-    from SGRSTrainLib.classes import add_class_segment, plan_classes, segment_terminology
+    from SGRSTrainLib.classes import add_class_segment, plan_classes
 
     volume = load_node(scene, ROOT / "Resources" / "Demo" / "sample" / "image.nrrd", "sample")
     node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "sample annotation")
