@@ -16,6 +16,7 @@ from conftest import ROOT
 from sgrs.data.cohort import load_cohort
 from sgrs.data.image_io import read_image, read_label, write_image
 from sgrs.models.bundle import load_bundle
+from sgrs.models.card import card_lines
 from sgrs.models.classes import DICOM_MASTER_LIST
 from sgrs.models.meta import SCHEMA_VERSION, content_hash, read_meta
 from sgrs.training.config import TrainConfig
@@ -73,6 +74,8 @@ def test_cli_fine_tuning_the_demo_model_keeps_left_atrium_lcc_and_names_its_base
     prov = meta["provenance"]
     assert prov["base_model"] == base["name"] and prov["base_model_sha256"] == content_hash(base)
     assert [b["sha256"] for b in prov["lineage"]] == [content_hash(base)]
+    method = dict(card_lines(meta))["Method"]
+    assert f"fine-tuned from {base['name']} (content {content_hash(base)[:12]})" in method
 
 
 def test_the_demo_models_terminology_is_in_the_dicom_master_list():

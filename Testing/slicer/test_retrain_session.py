@@ -219,3 +219,13 @@ def test_a_new_annotation_segment_is_the_models_class(scene, segmentations_logic
     case = SimpleNamespace(volume=volume, segmentation=node, labelled=True)
     assert plan_classes([case], classes).values[volume.GetID()] == [(segment_id, 1)]
     assert add_class_segment(scene.AddNewNodeByClass("vtkMRMLSegmentationNode"), None)  # no model: foreground
+
+
+def test_segments_are_coded_in_the_dicom_master_list():
+    """Slicer's General Anatomy list lacks SCT 82471001: the demo's left atrium, and any class of a bundle
+    written before contexts were recorded, is tagged in the DICOM master list."""
+    entry = read_meta(DEMO)["classes"][1]["terminology"]
+    master = "Segmentation category and type - DICOM master list~SCT^123037004^Anatomical Structure~"
+    assert terminology_string(entry).startswith(master + "SCT^82471001^Left atrium~")
+    old = {k: v for k, v in entry.items() if k != "context"}
+    assert terminology_string(old).startswith(master)
