@@ -109,9 +109,14 @@ def export_cohort(scene, segmentations_logic, cases: list[SceneCase], out_dir, c
             label = segmentation_labelmap(scene, segmentations_logic, case, plan.values[case.volume.GetID()])
             entry["label"] = f"labels/{cid}.nrrd"
             write_image(label, geometry_of(case.volume), out / entry["label"])
-            lacking = [c["name"] for c in entries_of if c["value"] > 0 and not (label == c["value"]).any()]
-            if absent and lacking:
-                entry["absent"] = lacking   # marked absent by the user (else plan.problem() refused it)
+            lacking = [] if binary else \
+                [c["name"] for c in entries_of if c["value"] > 0 and not (label == c["value"]).any()]
+            unmarked = [n for n in lacking if n.strip().lower() not in {a.strip().lower() for a in absent}]
+            if unmarked:   # its segment is there but empty
+                raise InputError(f"'{case.volume.GetName()}': the segment of {', '.join(map(repr, unmarked))} "
+                                 "is empty: paint it, or mark the class absent if the scan has none.")
+            if lacking:
+                entry["absent"] = lacking   # marked absent by the user
         entries.append(entry)
     manifest = out / "manifest.json"
     manifest.write_text(json.dumps({"name": "scene cohort", "classes": entries_of, "cases": entries}, indent=1))

@@ -229,3 +229,14 @@ def test_segments_are_coded_in_the_dicom_master_list():
     assert terminology_string(entry).startswith(master + "SCT^82471001^Left atrium~")
     old = {k: v for k, v in entry.items() if k != "context"}
     assert terminology_string(old).startswith(master)
+
+
+def test_an_empty_segment_of_a_class_is_refused_before_the_job(scene, segmentations_logic, tiny_cohort, tmp_path):
+    segmentations_logic.SetMRMLScene(scene)
+    base = three_class_bundle(tmp_path / "organs")
+    three_class_scene(scene, segmentations_logic, tiny_cohort, tmp_path)
+    cases = collect_cases(scene)
+    lacking = next(c for c in cases if c.volume.GetName() == "case001")
+    lacking.segmentation.GetSegmentation().AddEmptySegment("", "spleen")   # named, never painted
+    with pytest.raises(InputError, match="'case001': the segment of 'spleen' is empty"):
+        export_cohort(scene, segmentations_logic, cases, tmp_path / "x", read_meta(base)["classes"])
