@@ -56,8 +56,9 @@ class ClassPlan:
             return ""
         case, names = next(iter(self.missing.items()))
         more = len(self.missing) - 1
-        text = translate("SGRSTrain", "'{case}' has no segment for {names} of the base model: add it, or mark "
-                                      "the class absent if the scan has none.").format(
+        text = translate("SGRSTrain", "'{case}' has no segment for {names} of the base model: add one, or name "
+                                      "a segment so (or give it the class's terminology), or mark the class "
+                                      "absent if the scan has none.").format(
             case=case, names=", ".join(f"'{n}'" for n in names))
         return text + (" " + translate("SGRSTrain", "({n} more cases like it.)").format(n=more) if more else "")
 

@@ -189,7 +189,8 @@ class TrainSession:
         """The run time before Train is pressed, for the settings (parameter node) with ``preset`` as
         the widget shows it: its name, or its index in PRESETS (the combo box shows translated text).
         A preset the user just picked (it differs from the stored one) also sets the preset first, then
-        the iterations, and the method and recipe where the preset names them; reloading a scene does not.
+        the iterations, the device (a GPU preset: auto) and the method and recipe where the preset names them;
+        reloading a scene does not.
         The parameter node's defaults are the default preset's (sgrs.training.presets.DEFAULT), so the preset
         shown first is what runs although showing it fires nothing.
         SGRS Train connects its preset combo box to this before binding the parameter node: slots run in
@@ -201,6 +202,7 @@ class TrainSession:
             chosen = PRESETS[preset]
             settings.preset = preset  # first: each assignment rewrites the bound combo boxes from the node
             settings.iterations = chosen.iterations
+            settings.device = "cpu" if chosen.device == "cpu" else "auto"  # a GPU preset still runs without one
             settings.method = chosen.method or settings.method
             settings.recipe = chosen.recipe or settings.recipe
         return "Expected run time: " + estimate_text(train_parameters_from_settings(settings), self.registry)

@@ -197,6 +197,10 @@ def test_the_preset_shown_first_is_what_the_defaults_run(tmp_path):
     params = train_parameters_from_settings(node)
     assert (params.iterations, params.batch, params.patch, params.filters, params.device) == \
         (DEFAULT.iterations, DEFAULT.batch, DEFAULT.patch, DEFAULT.filters, DEFAULT.device)
+    session.estimate(node, "standard (GPU)")    # picked: the GPU preset uses a GPU where there is one
+    assert (node.iterations, node.device) == (PRESETS["standard (GPU)"].iterations, "auto")
+    session.estimate(node, DEFAULT_PRESET)
+    assert (node.iterations, node.device) == (DEFAULT.iterations, DEFAULT.device)
     lib = TrainParameters()
     assert (lib.iterations, lib.batch, lib.patch, lib.filters, lib.device) == \
         (DEFAULT.iterations, DEFAULT.batch, DEFAULT.patch, DEFAULT.filters, DEFAULT.device)
