@@ -171,7 +171,7 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
         state, status, act = self.session.poll(), self.session.status, self.session.action(self.params)
         self.ui.trainButton.text, self.ui.trainButton.enabled = act.label, act.enabled
         self.ui.resumeButton.enabled = self.session.can_resume
-        self.ui.statusLabel.text = act.reason or self.session.message  # a disabled Train says why
+        self.ui.statusLabel.text = self.session.message if self.session.job else act.reason or self.session.message
         if status is not None and status.iterations:
             self.plot = self.plot or TrainingPlot(slicer.mrmlScene)  # made only once a job is shown
             self.plot.update(status)

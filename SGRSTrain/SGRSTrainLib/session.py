@@ -209,14 +209,15 @@ class TrainSession:
 
     def collect(self, params=None) -> list:
         """The scene's cases; with ``params`` (as for action) the message also lists the segments that match
-        no class of the base model (left out of training)."""
+        no class of the base model (left out of training) and why Train is disabled, if it is."""
         from .cohort import collect_cases
         self.cases = collect_cases(self.scene)
         n = sum(c.labelled for c in self.cases)
         self.message = translate("SGRSTrain", "{labelled} labelled, {unlabelled} unlabelled cases.").format(
             labelled=n, unlabelled=len(self.cases) - n)
-        notes = self.class_notes(as_parameters(params)) if params is not None else ""
-        self.message += f" {notes}" if notes else ""
+        if params is not None:   # what is left out, and why Train is disabled (a status line shows it)
+            params = as_parameters(params)
+            self.message = " ".join(t for t in (self.message, self.class_notes(params), self.blocker(params)) if t)
         return self.cases
 
     def start(self, params) -> Path:

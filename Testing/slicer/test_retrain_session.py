@@ -93,6 +93,8 @@ def test_fine_tuning_the_demo_from_the_scene_keeps_left_atrium_and_leaves_other_
     # shown before training: what is left out (Train stays enabled: every case has its atrium)
     assert session.action(params).enabled, session.action(params).reason
     assert session.class_notes(params) == "Left out (no class of the base model): 'tumour' (case001)."
+    session.collect(params)
+    assert session.message == "2 labelled, 1 unlabelled cases. " + session.class_notes(params)
 
 
 def three_class_scene(scene, logic, cohort, tmp_path, ids=("case000", "case001"), only_liver=("case001",)):
@@ -173,6 +175,8 @@ def test_train_is_disabled_with_the_supervised_alternative_when_nothing_is_unlab
     assert action.reason == ("1 labelled, 0 unlabelled: the 'sgrs' method also learns from unlabelled cases. "
                              "Load unlabelled scans, or choose the 'supervised' method.")
     assert "--" not in action.reason and "/" not in action.reason    # no flags, no paths
+    session.collect(params)   # as SGRS Train's Collect: its status line says it too
+    assert session.message == "1 labelled, 0 unlabelled cases. " + action.reason
     with pytest.raises(SGRSError, match="0 unlabelled"):
         session.start(params)
     assert not (tmp_path / "jobs").exists() or not any((tmp_path / "jobs").iterdir())
