@@ -38,7 +38,7 @@ class TrainPanel(Panel):
         self.rank_session = None
         self._shown_registered = None
         from sgrs.method import names
-        from sgrs.training.presets import DEFAULT_PRESET, PRESETS
+        from sgrs.training.presets import DEFAULT, DEFAULT_PRESET, PRESETS
 
         notes = {"method": names.METHOD_DESCRIPTIONS, "recipe": names.RECIPE_DESCRIPTIONS,
                  "teacher": names.TEACHER_DESCRIPTIONS}
@@ -47,8 +47,10 @@ class TrainPanel(Panel):
                            **{f"tr_{kind}s": choice_items(descriptions) for kind, descriptions in notes.items()}})
         self.state.update({
             "tr_presets": list(PRESETS), "tr_preset": DEFAULT_PRESET, "tr_estimate": "", "tr_model_zip": "",
-            "tr_base": None, "tr_iterations": 2000, "tr_filters": 16, "tr_patch": "96 96 80", "tr_batch": 4,
-            "tr_device": "auto", "tr_val_every": "", "tr_log_every": "", "tr_state": "idle", "tr_progress": 0, "tr_status": "", "tr_running": False,
+            "tr_base": None, "tr_iterations": DEFAULT.iterations, "tr_filters": DEFAULT.filters,
+            "tr_patch": " ".join(map(str, DEFAULT.patch)), "tr_batch": DEFAULT.batch, "tr_device": DEFAULT.device,
+            "tr_val_every": "", "tr_log_every": "", "tr_state": "idle", "tr_progress": 0, "tr_status": "",
+            "tr_running": False, "tr_blocked": "", "tr_class_notes": "", "tr_absent": "",
             "tr_resumable": False, "tr_chart": chart.empty(), "tr_cohort": "", "rank_running": False,
             "rank_progress": 0, "rank_results": [], "rank_status": ""})
         self._extra = ()
@@ -56,6 +58,7 @@ class TrainPanel(Panel):
         self.state.change("tr_preset", "tr_base")(lambda **_: self.studio.guard(self.apply_preset))
         self.state.change("tr_iterations", "tr_filters", "tr_batch", "tr_patch", "tr_device")(
             lambda **_: self.studio.guard(self.show_estimate))
+        self.state.change("tr_method", "tr_absent")(lambda **_: self.studio.guard(self.show_action))
         self._reattach()
 
     def build(self):
@@ -121,16 +124,23 @@ class TrainPanel(Panel):
             with v3.VCol(cols=6):
                 v3.VTextField(v_model=("tr_log_every",), label="Log every (blank: default)", type="number",
                               density="compact", id="train-log-every")
+        v3.VTextField(v_model=("tr_absent",), label="Absent classes (comma-separated)", density="compact",
+                      id="train-absent", hint="classes of the base model that some labelled cases truly lack",
+                      persistent_hint=True)
+        html.Div("{{ tr_class_notes }}", v_show="tr_class_notes", classes="text-caption text-warning",
+                 id="train-class-notes")
         with v3.VRow(dense=True):
             with v3.VCol(cols=4):
                 v3.VBtn("Train", color="primary", block=True, click=self.train_clicked, id="train-run",
-                        disabled=("tr_running",))
+                        disabled=("tr_running || !!tr_blocked",))
             with v3.VCol(cols=4):
                 v3.VBtn("Cancel", block=True, click=self.cancel_clicked, id="train-cancel",
                         disabled=("!tr_running",))
             with v3.VCol(cols=4):
                 v3.VBtn("Resume", block=True, click=self.resume_clicked, id="train-resume",
                         disabled=("tr_running || !tr_resumable",))
+        html.Div("{{ tr_blocked }}", v_show="tr_blocked && !tr_running", classes="text-caption text-error",
+                 id="train-blocked")
         html.Div("Expected run time: {{ tr_estimate }}", classes="text-caption", id="train-estimate")
         v3.VProgressLinear(model_value=("tr_progress",), height=8, color="primary", classes="mt-2",
                            id="train-progress")
@@ -185,9 +195,10 @@ class TrainPanel(Panel):
                 if not str(value).strip().isdigit() or int(value) < 1:
                     raise InputError(f"{flag[2:].replace('-', ' ')} must be a whole number ≥ 1.")
                 extra += [flag, str(int(value))]
+        absent = tuple(a.strip() for a in str(self.state.tr_absent or "").split(",") if a.strip())
         return TrainParameters(base_model=self.state.tr_base or None, iterations=iterations, filters=filters,
                                batch=batch, patch=patch, device=self.state.tr_device, method=self.state.tr_method,
-                               recipe=self.state.tr_recipe, teacher=self.state.tr_teacher,
+                               recipe=self.state.tr_recipe, teacher=self.state.tr_teacher, absent=absent,
                                extra_args=tuple(extra) + tuple(self._extra))
 
     # -- presets and estimate -----------------------------------------------------------------
@@ -217,6 +228,18 @@ class TrainPanel(Panel):
             return
         self.state.tr_estimate = train_estimate(registry_folder(self.studio.models_dir), p.iterations, p.filters,
                                                 p.batch, p.patch, p.device)
+        self.show_action()
+
+    def show_action(self):
+        """Train disabled with the session's reason (the collected cohort cannot train), and the segments
+        that match no class of the base model."""
+        try:
+            params = self.parameters()
+        except InputError as exc:
+            self.state.tr_blocked, self.state.tr_class_notes = str(exc), ""
+            return
+        self.state.tr_blocked = self.session.action(params).reason
+        self.state.tr_class_notes = self.session.class_notes(params)
 
     def train_clicked(self):
         self.studio.guard(self._train)
@@ -251,6 +274,9 @@ class TrainPanel(Panel):
         """Called by the Data panel whenever the case list changes (collecting hashes label voxels)."""
         labelled = sum(1 for c in cases if c.labelled)
         self.state.tr_cohort = f"{labelled} labelled, {len(cases) - labelled} unlabelled"
+        if not self.session.busy:
+            self.session.cases = list(cases)   # what Train would export now
+            self.show_action()
 
     def poll(self):
         if self.state.rank_running and self.rank_session is not None:

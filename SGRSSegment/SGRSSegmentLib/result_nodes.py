@@ -5,6 +5,7 @@ import numpy as np
 import slicer
 
 from sgrs.inference.region_codes import DELTA, OMEGA, THETA
+from sgrs.models.classes import ANATOMIC_CONTEXT, DICOM_MASTER_LIST
 
 from .compat import set_terminology
 from .labels import mark_generated
@@ -13,7 +14,8 @@ from .volume_io import set_array
 REGION_COLORS = {OMEGA: ("Ω consistent", (0.35, 0.75, 0.35), 0.0),   # transparent: most of the volume
                  THETA: ("Θ inconsistent (fragile)", (0.89, 0.0, 0.49), 1.0),
                  DELTA: ("Δ uncertain", (0.0, 0.72, 1.0), 1.0)}
-TERMINOLOGY_CONTEXT = "Segmentation category and type - 3D Slicer General Anatomy list"
+# Slicer's General Anatomy list lacks SCT 82471001 (Left atrium): codes without a context are the master list's
+TERMINOLOGY_CONTEXT = DICOM_MASTER_LIST
 
 
 SURFACE_RULE = "Binary labelmap to closed surface"
@@ -46,8 +48,9 @@ def terminology_string(entry: dict | None) -> str | None:
     if not entry:
         return None
     cat, typ = entry["category"], entry["type"]
-    return (f"{TERMINOLOGY_CONTEXT}~{cat[0]}^{cat[1]}^{cat[2]}~{typ[0]}^{typ[1]}^{typ[2]}~^^~"
-            "Anatomic codes - DICOM master list~^^~^^")
+    context = entry.get("context") or TERMINOLOGY_CONTEXT
+    return (f"{context}~{cat[0]}^{cat[1]}^{cat[2]}~{typ[0]}^{typ[1]}^{typ[2]}~^^~"
+            f"{ANATOMIC_CONTEXT}~^^~^^")
 
 
 def color_table(scene, name: str, entries: dict[int, tuple[str, tuple, float]]):

@@ -18,7 +18,7 @@ from slicer_wrapper import make_widget, module_parameter_node, wrapper_class
 from test_binding_contract import Choice, bound_widgets, connector_error, parameter_fields
 
 from sgrs.method import names
-from sgrs.training.presets import PRESETS
+from sgrs.training.presets import DEFAULT, PRESETS
 
 CHOICES = {"method": (names.METHODS, names.DEFAULT_METHOD, names.METHOD_DESCRIPTIONS),
            "recipe": (names.RECIPES, names.DEFAULT_RECIPE, names.RECIPE_DESCRIPTIONS),
@@ -122,7 +122,7 @@ def test_a_stored_choice_this_version_lacks_is_reset_before_the_bind(panel_on_qt
     with pytest.raises(ValueError, match="fixmatch"):     # what Slicer's bind does with it
         wrapper.connectParametersToGui(dict(combos))
     assert repair_stored_values(node, type(wrapper)) == ["device", "method"]
-    assert (node.GetParameter("method"), node.GetParameter("device")) == (names.DEFAULT_METHOD, "auto")
+    assert (node.GetParameter("method"), node.GetParameter("device")) == (names.DEFAULT_METHOD, DEFAULT.device)
     node.SetParameter("teacher", "noisy")
     panel.setParameterNode(wrapper)                      # resets, then binds
     assert node.GetParameter("teacher") == names.DEFAULT_TEACHER and node.GetParameter("recipe") == "paper"

@@ -155,7 +155,7 @@ out["estimate"] = run("session.estimate", session.estimate, settings, settings.p
 out["train action"] = run("session.action", session.action).kind                        # setup
 out["last job"] = run("session.last_job", session.last_job)
 out["train poll"] = run("session.poll", session.poll)
-cases = run("session.collect", session.collect)                                           # Collect
+cases = run("session.collect", session.collect, settings)                                 # Collect
 out["cases"] = run("case_rows", case_rows, cases, {})
 plot = run("TrainingPlot", TrainingPlot, scene)                                           # poll, a job shown
 run("plot.update", plot.update, JobStatus("running", iteration=2, iterations=10, losses=[(1, 0.9), (2, 0.7)]))

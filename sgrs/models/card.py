@@ -106,6 +106,8 @@ def card_lines(meta: dict) -> list[tuple[str, str]]:
     lines.append(("Patch", _fmt(meta.get("patch_size") or [], " voxels")))
     lines.append(("Classes", ", ".join(c["name"] for c in meta.get("classes", []) if c.get("value", 0) > 0)))
     base = f", fine-tuned from {prov['base_model']}" if prov.get("base_model") else ""
+    if base and prov.get("base_model_sha256"):
+        base += f" (content {prov['base_model_sha256'][:12]})"
     lines.append(("Method", f"{prov.get('method') or 'n/a'}, {prov.get('iterations', '?')} iterations{base}"))
     lines.append(("Validation", validation_text(meta)))
     return lines
