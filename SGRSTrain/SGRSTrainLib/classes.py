@@ -102,8 +102,8 @@ def add_class_segment(segmentation_node, classes: list[dict] | None) -> str:
     """An empty segment for a new annotation, named, coloured and coded as the model's first class, so
     that training meets it (a plain "foreground" when there is no model); returns its id."""
     from SGRSSegmentLib.compat import set_terminology
-    from SGRSSegmentLib.result_nodes import _register_surface_rules, terminology_string
-    _register_surface_rules()   # an empty segment needs the labelmap rules (the desktop registers them at start)
+    from SGRSSegmentLib.result_nodes import register_surface_rules, terminology_string
+    register_surface_rules()   # an empty segment needs the labelmap rules (the desktop registers them at start)
     first = next((c for c in classes or [] if c["value"] > 0), None)
     seg = segmentation_node.GetSegmentation()
     if first is None:

@@ -25,6 +25,7 @@ from slicer.util import VTKObservationMixin
 from slicer_wrapper import make_widget, module_parameter_node, wrapper_class
 from test_binding_contract import parameter_fields, ui_tree
 
+from sgrs.training.presets import DEFAULT
 from sgrs.util.errors import SGRSError
 
 REVISIONS = ("v5.8.1", "v5.10.0", "main")  # the wrapper's distinct revisions (v5.12.3 = main)
@@ -182,9 +183,10 @@ def test_sgrs_train_imported_with_an_unknown_method_and_batch_shows_and_runs_wha
     panel.setParameterNode(panel.logic.getParameterNode())
     import_scene(scene, saved_scene(cls, "SGRSTrain", method="fixmatch", batch="100", device="tpu",
                                    teacher="eval", iterations="700"))
-    assert (panel.params.method, panel.params.batch, panel.params.device) == ("sgrs", 64, "auto")
+    assert (panel.params.method, panel.params.batch, panel.params.device) == ("sgrs", 64, DEFAULT.device)
     assert (widgets["iterations"].value(), widgets["batch"].value(), widgets["teacher"].currentIndex()) == (700, 64, 2)
-    assert {(p.method, p.batch, p.device) for p in panel.seen} == {("sgrs", 64, "auto"), ("sgrs", 4, "auto")}
+    assert {(p.method, p.batch, p.device) for p in panel.seen} == {("sgrs", 64, DEFAULT.device),
+                                                                  ("sgrs", DEFAULT.batch, DEFAULT.device)}
     panel.unbind()
     panel.removeObservers()
 
