@@ -133,6 +133,7 @@ class SegmentPanel(Panel):
             if self.volume is self.studio.case:
                 self.studio.regions.show_result(result)
             self.studio.data.refresh()
+            self.studio.guard(self.show_preview)   # the estimate now uses the speed this run measured
             self.studio.notify(f"{self.volume.GetName()}: {self.session.message or 'segmentation done'}", "success")
         elif self.session.state == "failed":
             self.studio.notify(self.session.message, "error")

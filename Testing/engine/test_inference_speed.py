@@ -129,7 +129,10 @@ def test_fast_uses_fewer_windows_and_says_so(demo_case, tmp_path, capsys):
     out = capsys.readouterr().out
     default, fast = (json.loads((tmp_path / k / "summary.json").read_text()) for k in "ab")
     assert (default["overlap"], fast["overlap"], fast["fast"]) == (DEFAULT_OVERLAP, FAST_OVERLAP, True)
-    assert fast["windows"] < default["windows"] == count_windows(image.shape, PATCH, DEFAULT_OVERLAP)
+    plain = default["scan"]["network"]["windows_plain"]
+    assert plain == count_windows(image.shape, PATCH, DEFAULT_OVERLAP)
+    assert default["windows"] == plain + default["scan"]["network"]["windows_mixed"]   # both views, as progress
+    assert fast["scan"]["network"]["windows_plain"] < plain and fast["windows"] < default["windows"]
     split = default["scan"]["seconds"]
     assert set(split) == {"read", "prepare", "network", "maps", "write"} and all(v >= 0 for v in split.values())
     assert default["scan"]["network"]["seconds_per_window"] > 0

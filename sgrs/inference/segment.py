@@ -40,7 +40,8 @@ from .backends import make_predictor
 from .defaults import DEFAULT_OVERLAP, FAST_OVERLAP, MIXED_OVERLAP
 from .lanes import Lanes, auto_lanes
 from .memory import OomLadder
-from .sliding import count_windows, sliding_window
+from .sliding import sliding_window
+from .windows import WindowCount, run_windows
 from .trust import review_fields
 
 MIXED_VIEWS = ("near", "all")
@@ -74,6 +75,12 @@ class SegmentOptions:
     @property
     def mixed_window_overlap(self) -> float:
         return min(self.window_overlap, self.mixed_overlap)
+
+    def windows(self, network_size, patch) -> WindowCount:
+        """The windows a run with these options takes on a scan of ``network_size`` (its progress
+        events count the same; the mixed view's is an upper bound with ``mixed_view="near"``)."""
+        return run_windows(network_size, patch, self.window_overlap, self.regions, self.mixed_view,
+                           self.mixed_window_overlap)
 
     def check(self) -> None:
         if not 0.0 <= self.overlap < 1.0:
@@ -149,7 +156,7 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     del main
     out = Segmentation(label, regions, entropy, geometry)
     out.summary = summarize(out, bundle, options, device, time.monotonic() - t0, tau, rule, lam, warnings)
-    out.summary["windows"] = count_windows(plan.network_size, patch, options.window_overlap)
+    out.summary["windows"] = stats["windows_plain"] + stats["windows_mixed"]   # both views, as progress counts
     out.summary["postprocess"] = post
     out.summary["fragment_share"] = fragment_share
     out.summary["scan"] = plan.to_json()
@@ -188,7 +195,6 @@ def summarize(seg: Segmentation, bundle: Bundle, options, device, seconds, tau, 
         "model": bundle.meta.get("name"), "model_path": str(bundle.path), "device": str(device),
         "seconds": round(seconds, 2), "overlap": options.window_overlap, "fast": options.fast, "size": list(seg.geometry.size),
         "spacing": list(seg.geometry.spacing),
-        "windows": count_windows(seg.geometry.size, bundle.patch_size, options.window_overlap),
         "classes": {classes.get(v, str(v)): {"value": v, "voxels": int(counts[v]), "ml": round(counts[v] * voxel_ml, 3)}
                     for v in range(1, bundle.n_classes)},
         "foreground_ml": round(n_fg * voxel_ml, 3), "warnings": warnings,
