@@ -214,9 +214,12 @@ def _dicomweb(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from .evaluation.evaluate import evaluate_folders, format_table, write_csv
+    from .evaluation.evaluate import evaluate_folders, format_table, match_cases, write_csv
 
-    rows = evaluate_folders(args.pred, args.truth, args.lcc)
+    match = match_cases(args.pred, args.truth)   # nothing to evaluate: one error line, exit 1
+    for line in match.lines(args.pred, args.truth):
+        print(f"sgrs: warning: {line}", file=sys.stderr)
+    rows = evaluate_folders(args.pred, args.truth, args.lcc, match)
     out = write_csv(rows, args.csv or Path(args.pred) / "metrics.csv")
     print(format_table(rows))
     print(f"per-case metrics: {out}")
