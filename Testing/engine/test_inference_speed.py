@@ -1,5 +1,5 @@
 """Faster inference (issue 17): BatchNorm folding, the mixed view only near the structure, --fast,
-the OpenVINO backend, the time split in summary.json, and benchmarks/gpu_check.py on the CPU."""
+the OpenVINO backend, the time split in summary.json, and benchmarks/speed/gpu_check.py on the CPU."""
 import json
 import subprocess
 import sys
@@ -162,7 +162,7 @@ def test_openvino_missing_is_a_one_line_error(monkeypatch):
 
 
 def test_gpu_check_runs_on_the_cpu_with_small_sizes():
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--device", "cpu", "--small",
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "speed" / "gpu_check.py"), "--device", "cpu", "--small",
                            "--skip-tests"], capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and "| yes" in line]
