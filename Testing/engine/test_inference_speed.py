@@ -162,8 +162,9 @@ def test_openvino_missing_is_a_one_line_error(monkeypatch):
 
 
 def test_gpu_check_runs_on_the_cpu_with_small_sizes():
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "speed" / "gpu_check.py"), "--device", "cpu", "--small",
-                           "--skip-tests"], capture_output=True, text=True, timeout=900, cwd=ROOT)
+    script = ROOT / "benchmarks" / "speed" / "gpu_check.py"
+    done = subprocess.run([sys.executable, str(script), "--device", "cpu", "--small", "--skip-tests"],
+                          capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and "| yes" in line]
     assert len(rows) == 3, done.stdout
