@@ -105,6 +105,8 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
                   progress=None, warnings: list | None = None, on_warning=None) -> Segmentation:
     """Segment an (x, y, z) array already read; the Python API behind ``sgrs segment``.
 
+    ``progress(step)`` hears a :class:`~.windows.WindowProgress` after each window batch (both views'
+    windows, as ``options.windows`` counts them before the run and ``summary["windows"]`` after it).
     ``on_warning(text)`` hears each warning as it happens (an out-of-memory recovery, for example);
     all of them also end in ``summary["warnings"]``."""
     options.check()
