@@ -41,7 +41,6 @@ from .defaults import DEFAULT_OVERLAP, FAST_OVERLAP, MIXED_OVERLAP
 from .lanes import Lanes, auto_lanes
 from .memory import OomLadder
 from .sliding import sliding_window
-from .windows import WindowCount, run_windows
 from .trust import review_fields
 
 MIXED_VIEWS = ("near", "all")
@@ -76,12 +75,6 @@ class SegmentOptions:
     def mixed_window_overlap(self) -> float:
         return min(self.window_overlap, self.mixed_overlap)
 
-    def windows(self, network_size, patch) -> WindowCount:
-        """The windows a run with these options takes on a scan of ``network_size`` (its progress
-        events count the same; the mixed view's is an upper bound with ``mixed_view="near"``)."""
-        return run_windows(network_size, patch, self.window_overlap, self.regions, self.mixed_view,
-                           self.mixed_window_overlap)
-
     def check(self) -> None:
         if not 0.0 <= self.overlap < 1.0:
             raise SGRSError(f"overlap must be in [0, 1), got {self.overlap}")
@@ -106,7 +99,8 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     """Segment an (x, y, z) array already read; the Python API behind ``sgrs segment``.
 
     ``progress(step)`` hears a :class:`~.windows.WindowProgress` after each window batch (both views'
-    windows, as ``options.windows`` counts them before the run and ``summary["windows"]`` after it).
+    windows, as ``sgrs.models.card.approx_windows`` counts them before the run and ``summary["windows"]``
+    after it).
     ``on_warning(text)`` hears each warning as it happens (an out-of-memory recovery, for example);
     all of them also end in ``summary["warnings"]``."""
     options.check()
