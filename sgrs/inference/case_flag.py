@@ -92,12 +92,26 @@ def case_measures(summary: dict, expected_wrong_voxels: float, training: dict | 
     if regions:
         uncertain = round(regions["delta"]["share_of_foreground"] + regions["theta"]["share_of_foreground"], 4)
     ratio = volume_ratio(fg_ml, training)
-    return {"foreground_ml": fg_ml,
+    return {**worst_scores(summary.get("case_scores")), "foreground_ml": fg_ml,
             "expected_error_share": round(expected_wrong_voxels / fg_voxels, 5) if fg_voxels else None,
             "uncertain_share": uncertain,
             "volume_ratio": None if ratio is None else float(f"{ratio:.4g}"),
             "training_volume_ml": training,
             "fragment_share": summary.get("fragment_share")}
+
+
+SCORE_NAMES = ("mean_entropy", "non_boundary_entropy", "view_disagreement", "tta_disagreement")
+
+
+def worst_scores(case_scores: dict | None) -> dict:
+    """Each case score (case_scores.py) of the worst structure, and the scan's feature distance."""
+    if not case_scores:
+        return {}
+    structures = (case_scores.get("structures") or {}).values()
+    out = {name: max(s[name] for s in structures if name in s) for name in SCORE_NAMES
+           if any(name in s for s in structures)}
+    out["feature_distance"] = case_scores.get("feature_distance")
+    return out
 
 
 def flag_line(fields: dict) -> str:
