@@ -10,7 +10,7 @@ Measures (``case_measures``):
   above 1 that many times over the largest, 1 inside the range; None when the bundle does not say;
 - ``fragment_share``: the share of the predicted structure outside its largest connected component,
   before any post-processing.
-The thresholds (``RULES``) are the ones ``benchmarks/trust.py`` calibrated (docs/trust.md).
+The thresholds (``RULES``) are the ones ``benchmarks/trust/trust.py`` calibrated (docs/trust.md).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 OK, REVIEW, FAILED = "ok", "review", "likely failed"
 FLAGS = (OK, REVIEW, FAILED)
 
-# benchmarks/trust.py, 162 cases of 16 models (docs/trust.md): Dice < 0.7 flagged 79 %, Dice ≥ 0.7 left
+# benchmarks/trust/trust.py, 162 cases of 16 models (docs/trust.md): Dice < 0.7 flagged 79 %, Dice ≥ 0.7 left
 # ok 91 % (1 % called "likely failed"), every collapsed model's case "likely failed"
 RULES = {
     "error_review": 1.0, "error_failed": 5.0,        # expected_error_share

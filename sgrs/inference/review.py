@@ -7,7 +7,7 @@ voxels (``REVIEW_MAPS``); its connected components are cut into blocks of at mos
 thin uncertain shell around a whole structure becomes local pieces a reader can check one at a time;
 each piece is ranked by its expected number of wrong voxels, Σ q (in mL).
 
-Which map is the default, and the entropy level of its threshold, is what ``benchmarks/trust.py``
+Which map is the default, and the entropy level of its threshold, is what ``benchmarks/trust/trust.py``
 measured best at finding the model's errors (docs/trust.md).
 """
 from __future__ import annotations

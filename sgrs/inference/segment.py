@@ -153,6 +153,11 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     t_scores = time.monotonic()
     case_scores = scores_summary(label, entropy, bundle, views, tta_labels, distance)
     score_seconds += time.monotonic() - t_scores
+    network_maps = {}
+    if views is not None:
+        network_maps["view_disagreement"] = views[0] != views[1]
+    if tta_labels:
+        network_maps["tta_votes"] = sum((t != tta_labels[0]).astype(np.uint8) for t in tta_labels[1:])
     del views, tta_labels
     plan.info["seconds"] = {"prepare": round(t_net - t_prep, 2), "network": round(t_scores - t_net, 2),
                             "maps": round(time.monotonic() - t_back - (score_seconds - (t_tta - t_scores)), 2),
@@ -166,7 +171,7 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     if post == "lcc":
         label = np.where(main, label, 0).astype(np.uint8)
     del main
-    out = Segmentation(label, regions, entropy, geometry)
+    out = Segmentation(label, regions, entropy, geometry, network_maps=network_maps)
     out.summary = summarize(out, bundle, options, device, time.monotonic() - t0, tau, rule, lam, warnings)
     out.summary["windows"] = count_windows(plan.network_size, patch, options.window_overlap)
     out.summary["postprocess"] = post

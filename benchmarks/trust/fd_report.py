@@ -1,0 +1,251 @@
+"""Tables of benchmarks/trust/failure_detection.py, from ``<out>/cases``: every score, every kind of
+shift, and the flags with thresholds calibrated on the other kinds (held-out results marked)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from fd_metrics import (FAIL_DICE, Logistic, aurc, auroc, bootstrap, sens_spec, spearman,
+                        threshold_at_specificity)
+
+SCORES = [("expected_error_share", "expected-error share (today's flag)"),
+          ("volume_out", "volume outside the training range (today's flag)"),
+          ("fragment_share", "detached share (today's flag)"),
+          ("uncertain_share", "Δ∪Θ share"),
+          ("mean_entropy", "mean entropy"),
+          ("non_boundary_entropy", "non-boundary entropy"),
+          ("view_disagreement", "plain/mixed view disagreement"),
+          ("feature_distance", "feature distance (Mahalanobis, PCA)"),
+          ("tta_disagreement", "flip-TTA disagreement (opt-in)")]
+DEFAULT_PATH = ("expected_error_share", "volume_out", "fragment_share", "mean_entropy", "non_boundary_entropy",
+                "view_disagreement", "feature_distance")
+COMBINED = ("feature_distance", "view_disagreement", "non_boundary_entropy", "mean_entropy", "volume_out")
+
+
+def load_cases(out: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((out / "cases").glob("*/*/*.json"))]
+
+
+def score_of(case: dict, name: str) -> float:
+    """A score's value, higher = worse; nothing segmented ranks as worst for every score."""
+    m = case["measures"]
+    if m.get("foreground_ml", 0.0) <= 0:
+        return float("inf")
+    if name == "volume_out":
+        r = m.get("volume_ratio")
+        return abs(float(np.log(r))) if r else 0.0
+    if name == "feature_distance":
+        v = m.get(name)
+        return float(np.log1p(v)) if v is not None else 0.0
+    v = m.get(name)
+    return float(v) if v is not None else 0.0
+
+
+def matrix(cases, names) -> np.ndarray:
+    x = np.array([[score_of(c, n) for n in names] for c in cases], float)
+    finite = np.isfinite(x)
+    top = np.where(finite, x, -np.inf).max(0) if len(x) else 0
+    return np.where(finite, x, np.maximum(top, 0) * 2 + 10)  # nothing segmented: beyond every case
+
+
+def fmt(v, ci=None, pct=False) -> str:
+    if v is None:
+        return "—"
+    f = (lambda a: f"{100 * a:.0f} %") if pct else (lambda a: f"{a:.3f}")
+    if ci is None or ci[0] is None:
+        return f(v)
+    return f"{f(v)} [{f(ci[0])}, {f(ci[1])}]"
+
+
+def cases_table(cases, kinds) -> list[str]:
+    models = sorted({c["model"] for c in cases})
+    rows = ["| model | " + " | ".join(kinds) + " |", "|---" * (len(kinds) + 1) + "|"]
+    for m in models:
+        cells = []
+        for k in kinds:
+            d = [c["dice"] for c in cases if c["model"] == m and c["kind"] == k]
+            cells.append(f"{np.mean(d):.2f} ({sum(x < FAIL_DICE for x in d)}/{len(d)})" if d else "—")
+        rows.append(f"| {m} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def score_table(cases, names) -> list[str]:
+    dice = np.array([c["dice"] for c in cases])
+    risk, failed = 1 - dice, dice < FAIL_DICE
+    x = matrix(cases, [n for n, _ in names])
+    rows = ["| score | AURC (lower is better) | AUROC, Dice < 0.7 | Spearman ρ(score, Dice) |", "|---|---|---|---|"]
+    for j, (_, label) in enumerate(names):
+        s = x[:, j]
+        rows.append(f"| {label} | {fmt(aurc(s, risk), bootstrap(aurc, s, risk))} | "
+                    f"{fmt(auroc(s, failed), bootstrap(auroc, s, failed))} | "
+                    f"{fmt(spearman(s, dice), bootstrap(spearman, s, dice))} |")
+    rows.append(f"| (oracle: Dice itself) | {aurc(risk, risk):.3f} | 1 | −1 |")
+    return rows
+
+
+def kind_auroc_table(cases, names, kinds) -> list[str]:
+    rows = ["| score | " + " | ".join(kinds) + " |", "|---" * (len(kinds) + 1) + "|"]
+    for name, label in names:
+        cells = []
+        for k in kinds:
+            sub = [c for c in cases if c["kind"] == k]
+            a = auroc(matrix(sub, [name])[:, 0], np.array([c["dice"] < FAIL_DICE for c in sub])) if sub else None
+            cells.append(fmt(a))
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def today_flagged(cases) -> np.ndarray:
+    return np.array([c["flag"] != "ok" for c in cases])
+
+
+def threshold_with(base: np.ndarray, score: np.ndarray, failed: np.ndarray, spec: float = 0.9) -> float:
+    """The lowest t for which (base flag or score > t) leaves ≥ ``spec`` of the good cases unflagged."""
+    good = ~failed
+    allowed = int(np.floor((1 - spec) * good.sum())) - int((base & good).sum())
+    free = np.sort(score[good & ~base])[::-1]
+    if allowed < 0 or free.size == 0:
+        return float(np.inf) if allowed < 0 else float(score.max())
+    return float(free[allowed]) if allowed < free.size else float(free.min() - 1e-9)
+
+
+def candidates(cases) -> dict:
+    """Per candidate flag, its scores' columns (or 'combined'); all flags add to today's rules."""
+    out = {"today's flag": None}
+    for name, label in SCORES:
+        out[f"today + {label}"] = [name]
+    out["today + logistic (default-path scores)"] = list(COMBINED)
+    out["today + logistic (+ flip TTA, opt-in)"] = list(COMBINED) + ["tta_disagreement"]
+    return out
+
+
+def held_out(cases, kinds, columns) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Leave one kind out: per held-out kind, thresholds (and the logistic fit) from the others.
+    Returns the held-out flags, the held-out scores and the thresholds per kind."""
+    flagged, scores, fits = np.zeros(len(cases), bool), np.zeros(len(cases)), {}
+    failed = np.array([c["dice"] < FAIL_DICE for c in cases])
+    base = today_flagged(cases)
+    kind_of = np.array([c["kind"] for c in cases])
+    for k in kinds:
+        test, cal = kind_of == k, kind_of != k
+        if not test.any():
+            continue
+        if columns is None:
+            flagged[test] = base[test]
+            continue
+        x = matrix(cases, columns)
+        if len(columns) == 1:
+            s = x[:, 0]
+        else:
+            s = Logistic().fit(x[cal], failed[cal].astype(float)).score(x)
+        t = threshold_with(base[cal], s[cal], failed[cal])
+        flagged[test] = base[test] | (s[test] > t)
+        scores[test] = s[test]
+        fits[k] = t
+    return flagged, scores, fits
+
+
+def flag_table(cases, kinds) -> tuple[list[str], dict]:
+    failed = np.array([c["dice"] < FAIL_DICE for c in cases])
+    rows = ["| flag (thresholds from the other kinds) | held-out sensitivity (Dice < 0.7 flagged) | "
+            "held-out specificity (Dice ≥ 0.7 ok) | sensitivity per held-out kind |", "|---|---|---|---|"]
+    kind_of = np.array([c["kind"] for c in cases])
+    results = {}
+    for label, columns in candidates(cases).items():
+        flagged, _, _ = held_out(cases, kinds, columns)
+        sens, spec = sens_spec(flagged, failed)
+        results[label] = (sens, spec, columns)
+        per = []
+        for k in kinds:
+            f = failed[kind_of == k]
+            per.append(f"{k} {flagged[kind_of == k][f].sum()}/{f.sum()}" if f.any() else f"{k} —")
+        rows.append(f"| {label} | {fmt(sens, bootstrap(lambda a, b: sens_spec(a, b)[0], flagged, failed), True)} | "
+                    f"{fmt(spec, bootstrap(lambda a, b: sens_spec(a, b)[1], flagged, failed), True)} | "
+                    f"{', '.join(per)} |")
+    return rows, results
+
+
+def timing_table(cases) -> list[str]:
+    added = [c["seconds"].get("scores", 0.0) for c in cases]
+    seg = [c["seconds"]["total"] - c["seconds"].get("tta", 0.0) for c in cases]
+    tta = [c["seconds"].get("tta", 0.0) for c in cases]
+    share = np.array(added) / np.maximum(np.array(seg), 1e-6)
+    return ["| | median | max |", "|---|---|---|",
+            f"| segmentation without TTA (s) | {np.median(seg):.2f} | {np.max(seg):.2f} |",
+            f"| default-path scores (feature distance, view labels, entropies) (s) | {np.median(added):.3f} | "
+            f"{np.max(added):.3f} |",
+            f"| their share of the segmentation | {100 * np.median(share):.1f} % | {100 * np.max(share):.1f} % |",
+            f"| flip TTA (opt-in) (s) | {np.median(tta):.2f} | {np.max(tta):.2f} |"]
+
+
+def voxel_table(cases) -> list[str]:
+    groups = [("own family, trained models", lambda c: c["kind"] == "own" and "collapsed" not in c["model"]),
+              ("under a shift, trained models", lambda c: c["kind"] != "own" and "collapsed" not in c["model"])]
+    maps = [("entropy", "entropy (default)"), ("view+entropy", "view disagreement, then entropy"),
+            ("tta+entropy", "flip-TTA votes, then entropy (opt-in)")]
+    rows = ["| cases | map | errors found in 1 % of the volume | in 2 % |", "|---|---|---|---|"]
+    for gname, pick in groups:
+        sub = [c for c in cases if pick(c) and c["voxels"]["errors"] > 0]
+        n_err = sum(c["voxels"]["errors"] for c in sub)
+        if not n_err:
+            continue
+        for key, label in maps:
+            if not all(f"{key}@0.01" in c["voxels"] for c in sub):
+                continue
+            f1 = sum(c["voxels"][f"{key}@0.01"] * c["voxels"]["errors"] for c in sub) / n_err
+            f2 = sum(c["voxels"][f"{key}@0.02"] * c["voxels"]["errors"] for c in sub) / n_err
+            rows.append(f"| {gname} ({len(sub)}; {n_err:,} error voxels) | {label} | {100 * f1:.1f} % | {100 * f2:.1f} % |")
+        found = sum(c["voxels"]["review_found"] * c["voxels"]["errors"] for c in sub) / n_err
+        vol = np.mean([c["voxels"]["review_volume"] for c in sub])
+        rows.append(f"| {gname} | the review list (entropy, q ≥ 0.2) | {100 * found:.1f} % of the errors "
+                    f"in {100 * vol:.2f} % of the volume | |")
+    return rows
+
+
+def final_thresholds(cases, columns) -> dict:
+    """The chosen candidate fitted on every kind: what the code stores."""
+    failed = np.array([c["dice"] < FAIL_DICE for c in cases])
+    x = matrix(cases, columns)
+    base = today_flagged(cases)
+    if len(columns) == 1:
+        return {"score": columns[0], "threshold": threshold_with(base, x[:, 0], failed)}
+    model = Logistic().fit(x, failed.astype(float))
+    s = model.score(x)
+    return {"columns": columns, "mean": model.mu.tolist(), "sd": model.sd.tolist(), "weights": model.w.tolist(),
+            "threshold": threshold_with(base, s, failed)}
+
+
+def write_report(out: Path, machine: str, command: str) -> Path:
+    from sgrs.data.shifts import SHIFTS
+
+    cases = load_cases(out)
+    kinds = [k for k in ("own",) + SHIFTS if any(c["kind"] == k for c in cases)]
+    lines = [f"Cases: {len(cases)} ({', '.join(sorted({c['model'] for c in cases}))}); machine: {machine}; "
+             f"command: `python benchmarks/trust/failure_detection.py {command}`", ""]
+    if not cases:
+        path = out / "report.md"
+        path.write_text("\n".join(lines))
+        return path
+    lines += ["#### Mean Dice per model and kind (failed cases, Dice < 0.7, of all)", ""] + cases_table(cases, kinds)
+    trained = [c for c in cases if "collapsed" not in c["model"]]
+    lines += ["", "#### Every score, all cases pooled (95 % bootstrap intervals)", ""] + score_table(cases, SCORES)
+    lines += ["", "#### Every score, trained models only (the collapsed copy left out)", ""] + score_table(trained, SCORES)
+    lines += ["", "#### AUROC per kind of shift (Dice < 0.7; — where a kind holds one outcome only)", ""]
+    lines += kind_auroc_table(cases, SCORES, kinds)
+    flags, results = flag_table(cases, kinds)
+    lines += ["", "#### The flags, leave one kind out (every number below is HELD-OUT: thresholds calibrated "
+                  "on the other kinds at ≥ 90 % specificity)", ""] + flags
+    eligible = {k: v for k, v in results.items() if v[2] is None or "tta_disagreement" not in v[2]}
+    ok = {k: v for k, v in eligible.items() if v[1] is not None and v[1] >= 0.9}
+    best = max(ok or eligible, key=lambda k: ((ok or eligible)[k][0] or 0, (ok or eligible)[k][1] or 0))
+    lines += ["", f"Best default-path flag at ≥ 90 % held-out specificity: **{best}**."]
+    if results[best][2]:
+        lines += ["", "Fitted on every kind (what the code stores): `"
+                  + json.dumps(final_thresholds(cases, results[best][2])) + "`"]
+    lines += ["", "#### Time (default path: the scores; TTA opt-in)", ""] + timing_table(cases)
+    lines += ["", "#### Voxel level: error voxels found at equal reviewed volume", ""] + voxel_table(cases)
+    path = out / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    (out / "choice.json").write_text(json.dumps({"best": best, "results": {k: v[:2] for k, v in results.items()}}))
+    return path
