@@ -133,3 +133,24 @@ def test_sgrs_calibrate_then_segment_reports_every_score(tiny_bundle, tiny_cohor
     assert "tta" in summary["scan"]["seconds"] and "scores" in summary["scan"]["seconds"]
     few = run_cli("calibrate", bundle_dir, "--cohort", scan)
     assert few.returncode != 0 and "at least 3 cases" in few.stderr and "Traceback" not in few.stderr
+
+
+def test_the_risk_rule_flags_the_worst_structure_with_the_reason_of_its_largest_input():
+    from sgrs.inference.case_flag import case_flag
+    from sgrs.inference.risk_score import flag_inputs, risk_score
+
+    rule = {"inputs": ["feature_distance", "view_disagreement"], "mean": [0.5, 0.1], "sd": [0.5, 0.1],
+            "weights": [-1.0, 1.0, 2.0], "review": 0.0}
+    measures = {"foreground_ml": 10.0, "volume_ratio": 1.0, "feature_distance": np.expm1(1.5),
+                "structure_scores": {"a": {"view_disagreement": 0.05}, "b": {"view_disagreement": 0.3}}}
+    # by hand: a: -1 + (1.5 - 0.5) / 0.5 + 2 (0.05 - 0.1) / 0.1 = 0; b: -1 + 2 + 2 (0.3 - 0.1) / 0.1 = 5
+    assert risk_score(flag_inputs(measures, {"view_disagreement": 0.05}), rule)[0] == pytest.approx(0.0)
+    risk, top = risk_score(flag_inputs(measures, {"view_disagreement": 0.3}), rule)
+    assert risk == pytest.approx(5.0) and top == "view_disagreement"
+    flag = case_flag(measures, {"risk": rule})
+    assert flag.flag == "review" and len(flag.reasons) == 1 and flag.reasons[0].startswith("b: ")
+    # an input the result lacks counts as its calibration mean: no feature statistics, risk a = -1 - 1 = -2
+    calm = {**measures, "feature_distance": None, "structure_scores": {"a": {"view_disagreement": 0.05}}}
+    assert case_flag(calm, {"risk": rule}).flag == "ok"
+    # without a risk rule the same measures raise nothing
+    assert case_flag(measures, {"risk": None}).flag == "ok"

@@ -28,18 +28,14 @@ def load_cases(out: Path) -> list[dict]:
 
 
 def score_of(case: dict, name: str) -> float:
-    """A score's value, higher = worse; nothing segmented ranks as worst for every score."""
-    m = case["measures"]
-    if m.get("foreground_ml", 0.0) <= 0:
+    """A score's value as the flag's risk model reads it (risk_score.flag_inputs), higher = worse;
+    nothing segmented ranks as worst for every score; unknown counts as 0."""
+    from sgrs.inference.risk_score import flag_inputs
+
+    if case["measures"].get("foreground_ml", 0.0) <= 0:
         return float("inf")
-    if name == "volume_out":
-        r = m.get("volume_ratio")
-        return abs(float(np.log(r))) if r else 0.0
-    if name == "feature_distance":
-        v = m.get(name)
-        return float(np.log1p(v)) if v is not None else 0.0
-    v = m.get(name)
-    return float(v) if v is not None else 0.0
+    v = flag_inputs(case["measures"]).get(name)
+    return 0.0 if v is None else float(v)
 
 
 def matrix(cases, names) -> np.ndarray:
@@ -96,8 +92,19 @@ def kind_auroc_table(cases, names, kinds) -> list[str]:
     return rows
 
 
-def today_flagged(cases) -> np.ndarray:
-    return np.array([c["flag"] != "ok" for c in cases])
+# the flag before issue 26 (sgrs/inference/case_flag.py's RULES then), recomputed from the measures
+TODAY = {"error_review": 1.0, "error_failed": 5.0, "volume_review": 2.0, "volume_failed": 3.0,
+         "fragment_review": 0.2, "risk": None}
+# the rules every candidate keeps: nothing segmented, volume 3× outside the training range, Σ q 5× the
+# structure (all "likely failed"); the softer rules are the risk model's inputs instead
+HARD = {"error_review": None, "error_failed": 5.0, "volume_review": None, "volume_failed": 3.0,
+        "fragment_review": None}
+
+
+def flags_with(cases, rules) -> np.ndarray:
+    from sgrs.inference.case_flag import case_flag
+
+    return np.array([case_flag(c["measures"], rules).flag != "ok" for c in cases])
 
 
 def threshold_with(base: np.ndarray, score: np.ndarray, failed: np.ndarray, spec: float = 0.9) -> float:
@@ -110,52 +117,72 @@ def threshold_with(base: np.ndarray, score: np.ndarray, failed: np.ndarray, spec
     return float(free[allowed]) if allowed < free.size else float(free.min() - 1e-9)
 
 
-def candidates(cases) -> dict:
-    """Per candidate flag, its scores' columns (or 'combined'); all flags add to today's rules."""
-    out = {"today's flag": None}
+def candidates() -> dict:
+    """Per candidate flag: (the risk model's inputs, the rules kept beside it, how its threshold is
+    set: "spec" = at 90 % specificity with the rules kept; "strict" = above every good calibration case
+    the kept rules leave ok, i.e. no new false alarm). Inputs None: the kept rules alone."""
+    out = {"today's flag (before issue 26)": (None, TODAY, None)}
     for name, label in SCORES:
-        out[f"today + {label}"] = [name]
-    out["today + logistic (default-path scores)"] = list(COMBINED)
-    out["today + logistic (+ flip TTA, opt-in)"] = list(COMBINED) + ["tta_disagreement"]
+        out[f"{label} + hard rules"] = ([name], HARD, "spec")
+    out["logistic, default-path scores + hard rules"] = (list(COMBINED), HARD, "spec")
+    out["logistic + flip TTA (opt-in) + hard rules"] = (list(COMBINED) + ["tta_disagreement"], HARD, "spec")
+    for name in ("feature_distance", "view_disagreement"):
+        out[f"today's flag + {dict(SCORES)[name]} (no new false alarm)"] = ([name], TODAY, "strict")
+    out["today's flag + logistic (no new false alarm)"] = (list(COMBINED), TODAY, "strict")
     return out
 
 
-def held_out(cases, kinds, columns) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Leave one kind out: per held-out kind, thresholds (and the logistic fit) from the others.
-    Returns the held-out flags, the held-out scores and the thresholds per kind."""
-    flagged, scores, fits = np.zeros(len(cases), bool), np.zeros(len(cases)), {}
+def fit_rule(cases, columns, kept=None, mode: str = "spec", spec: float = 0.9) -> dict:
+    """The risk rule (risk_score.py) fitted on ``cases``: logistic for several inputs, the raw score
+    for one; its review threshold at ``spec`` specificity together with the ``kept`` rules ("spec"), or
+    just above every good case those rules leave ok ("strict")."""
+    kept = HARD if kept is None else kept
     failed = np.array([c["dice"] < FAIL_DICE for c in cases])
-    base = today_flagged(cases)
+    x = matrix(cases, columns)
+    if len(columns) == 1:
+        rule = {"inputs": columns, "mean": [0.0], "sd": [1.0], "weights": [0.0, 1.0]}
+        s = x[:, 0]
+    else:
+        model = Logistic().fit(x, failed.astype(float))
+        rule = {"inputs": columns, "mean": model.mu.tolist(), "sd": model.sd.tolist(), "weights": model.w.tolist()}
+        s = model.score(x)
+    base = flags_with(cases, kept)
+    if mode == "strict":
+        free = s[~failed & ~base]
+        rule["review"] = float(free.max()) if free.size else float(s.max())
+    else:
+        rule["review"] = threshold_with(base, s, failed, spec)
+    return rule
+
+
+def held_out(cases, kinds, candidate) -> np.ndarray:
+    """Leave one kind out: each held-out kind flagged with the rule fitted on the other kinds."""
+    flagged = np.zeros(len(cases), bool)
     kind_of = np.array([c["kind"] for c in cases])
     for k in kinds:
-        test, cal = kind_of == k, kind_of != k
-        if not test.any():
+        test = np.flatnonzero(kind_of == k)
+        if not test.size:
             continue
+        sub = [cases[i] for i in test]
+        columns, kept, mode = candidate
         if columns is None:
-            flagged[test] = base[test]
+            flagged[test] = flags_with(sub, kept)
             continue
-        x = matrix(cases, columns)
-        if len(columns) == 1:
-            s = x[:, 0]
-        else:
-            s = Logistic().fit(x[cal], failed[cal].astype(float)).score(x)
-        t = threshold_with(base[cal], s[cal], failed[cal])
-        flagged[test] = base[test] | (s[test] > t)
-        scores[test] = s[test]
-        fits[k] = t
-    return flagged, scores, fits
+        rule = fit_rule([c for c in cases if c["kind"] != k], columns, kept, mode)
+        flagged[test] = flags_with(sub, {**kept, "risk": rule})
+    return flagged
 
 
 def flag_table(cases, kinds) -> tuple[list[str], dict]:
     failed = np.array([c["dice"] < FAIL_DICE for c in cases])
-    rows = ["| flag (thresholds from the other kinds) | held-out sensitivity (Dice < 0.7 flagged) | "
-            "held-out specificity (Dice ≥ 0.7 ok) | sensitivity per held-out kind |", "|---|---|---|---|"]
+    rows = ["| flag (HELD-OUT: fitted on the other kinds) | sensitivity (Dice < 0.7 flagged) | "
+            "specificity (Dice ≥ 0.7 ok) | failed cases flagged per held-out kind |", "|---|---|---|---|"]
     kind_of = np.array([c["kind"] for c in cases])
     results = {}
-    for label, columns in candidates(cases).items():
-        flagged, _, _ = held_out(cases, kinds, columns)
+    for label, candidate in candidates().items():
+        flagged = held_out(cases, kinds, candidate)
         sens, spec = sens_spec(flagged, failed)
-        results[label] = (sens, spec, columns)
+        results[label] = (sens, spec, candidate)
         per = []
         for k in kinds:
             f = failed[kind_of == k]
@@ -203,19 +230,6 @@ def voxel_table(cases) -> list[str]:
     return rows
 
 
-def final_thresholds(cases, columns) -> dict:
-    """The chosen candidate fitted on every kind: what the code stores."""
-    failed = np.array([c["dice"] < FAIL_DICE for c in cases])
-    x = matrix(cases, columns)
-    base = today_flagged(cases)
-    if len(columns) == 1:
-        return {"score": columns[0], "threshold": threshold_with(base, x[:, 0], failed)}
-    model = Logistic().fit(x, failed.astype(float))
-    s = model.score(x)
-    return {"columns": columns, "mean": model.mu.tolist(), "sd": model.sd.tolist(), "weights": model.w.tolist(),
-            "threshold": threshold_with(base, s, failed)}
-
-
 def write_report(out: Path, machine: str, command: str) -> Path:
     from sgrs.data.shifts import SHIFTS
 
@@ -236,16 +250,18 @@ def write_report(out: Path, machine: str, command: str) -> Path:
     flags, results = flag_table(cases, kinds)
     lines += ["", "#### The flags, leave one kind out (every number below is HELD-OUT: thresholds calibrated "
                   "on the other kinds at ≥ 90 % specificity)", ""] + flags
-    eligible = {k: v for k, v in results.items() if v[2] is None or "tta_disagreement" not in v[2]}
-    ok = {k: v for k, v in eligible.items() if v[1] is not None and v[1] >= 0.9}
+    eligible = {k: v for k, v in results.items() if v[2][0] is None or "tta_disagreement" not in v[2][0]}
+    ok = {k: v for k, v in eligible.items() if v[1] is not None and v[1] >= 0.9 and v[2][0] is not None}
     best = max(ok or eligible, key=lambda k: ((ok or eligible)[k][0] or 0, (ok or eligible)[k][1] or 0))
     lines += ["", f"Best default-path flag at ≥ 90 % held-out specificity: **{best}**."]
-    if results[best][2]:
-        lines += ["", "Fitted on every kind (what the code stores): `"
-                  + json.dumps(final_thresholds(cases, results[best][2])) + "`"]
+    columns, kept, mode = results[best][2]
+    if columns:
+        lines += ["", "Fitted on every kind (what sgrs/inference/case_flag.py stores): `"
+                  + json.dumps({"kept": kept, "risk": fit_rule(cases, columns, kept, mode)}) + "`"]
     lines += ["", "#### Time (default path: the scores; TTA opt-in)", ""] + timing_table(cases)
     lines += ["", "#### Voxel level: error voxels found at equal reviewed volume", ""] + voxel_table(cases)
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")
-    (out / "choice.json").write_text(json.dumps({"best": best, "results": {k: v[:2] for k, v in results.items()}}))
+    (out / "choice.json").write_text(json.dumps({"best": best, "results": {k: v[:2] for k, v in results.items()}},
+                                                indent=1))
     return path

@@ -62,10 +62,10 @@ def _bright_neighbour(u, label, geometry, s, rng):
     extent = where.max(0) - where.min(0) + 1
     d = rng.normal(size=3)
     d /= np.linalg.norm(d)
-    r = (0.35 + 0.35 * s) * extent.mean() / 2
+    r = (0.5 + 0.6 * s) * extent.mean() / 2
     c = centre + d * (extent / 2 * 0.9 + r * 0.6)
     blob = (sum((g - ci) ** 2 for g, ci in zip(grid, c)) < r * r) & (label == 0)
-    level = float(np.percentile(u[label > 0], 75)) * (1.0 + 0.4 * s)
+    level = float(np.percentile(u[label > 0], 50)) * (0.9 + 0.3 * s)  # as bright as the target, or more
     return np.where(blob, gaussian_filter(np.where(blob, level, u), 0.7), u)
 
 
@@ -76,7 +76,7 @@ def _cut(image, label, geometry: Geometry, s, rng):
     if where.size == 0:
         return image, label, geometry
     lo_t, hi_t = int(where.min()), int(where.max())
-    cut_at = int(round(hi_t - (0.15 + 0.6 * s) * (hi_t - lo_t)))  # this share of the target cut away
+    cut_at = int(round(hi_t - (0.3 + 0.65 * s) * (hi_t - lo_t)))  # this share of the target cut away
     keep = slice(0, max(cut_at, 8)) if rng.random() < 0.5 else slice(min(lo_t + (hi_t - cut_at), image.shape[axis] - 8),
                                                                    image.shape[axis])
     index = [slice(None)] * 3

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .risk_score import INPUT_WORDS, flag_inputs, risk_score
+
 OK, REVIEW, FAILED = "ok", "review", "likely failed"
 FLAGS = (OK, REVIEW, FAILED)
 
@@ -64,19 +66,43 @@ def case_flag(measures: dict, rules: dict | None = None) -> CaseFlag:
         hit(FAILED, "nothing segmented")
     else:
         err = measures.get("expected_error_share")
-        if err is not None and err > r["error_review"]:
+        if err is not None and err > _lowest(r["error_review"], r["error_failed"]):
             hit(FAILED if err > r["error_failed"] else REVIEW,
                 f"{100 * err:.0f} % of the structure expected wrong")
         ratio = measures.get("volume_ratio")
         if ratio is not None and ratio != 1.0:
             times = ratio if ratio > 1 else 1 / max(ratio, 1e-9)
-            if times > r["volume_review"]:
+            if times > _lowest(r["volume_review"], r["volume_failed"]):
                 hit(FAILED if times > r["volume_failed"] else REVIEW,
                     f"volume {times:.1f}× {'above' if ratio > 1 else 'below'} the training cases' range")
         frag = measures.get("fragment_share")
-        if frag is not None and frag > r["fragment_review"]:
+        if frag is not None and r["fragment_review"] is not None and frag > r["fragment_review"]:
             hit(REVIEW, f"{100 * frag:.0f} % of the structure in detached pieces")
+        if r.get("risk"):
+            risky = risky_structure(measures, r["risk"])
+            if risky is not None:
+                hit(REVIEW, risky)
     return CaseFlag(worst, reasons, measures)
+
+
+def _lowest(review, failed) -> float:
+    """The level at which a two-level rule first fires (``review`` None: only at ``failed``)."""
+    return failed if review is None else review
+
+
+def risky_structure(measures: dict, rule: dict) -> str | None:
+    """The reason of the worst structure whose risk score (risk_score.py) is above the rule's
+    threshold, or None: each structure is scored with its own case scores."""
+    structures = measures.get("structure_scores") or {"": {}}
+    worst = None
+    for name, scores in structures.items():
+        risk, top = risk_score(flag_inputs(measures, scores), rule)
+        if risk > rule["review"] and (worst is None or risk > worst[0]):
+            worst = (risk, name, top)
+    if worst is None:
+        return None
+    words = INPUT_WORDS.get(worst[2], "the case scores together")
+    return f"{worst[1]}: {words}" if len(structures) > 1 else words
 
 
 def case_measures(summary: dict, expected_wrong_voxels: float, training: dict | None) -> dict:
@@ -111,6 +137,7 @@ def worst_scores(case_scores: dict | None) -> dict:
     out = {name: max(s[name] for s in structures if name in s) for name in SCORE_NAMES
            if any(name in s for s in structures)}
     out["feature_distance"] = case_scores.get("feature_distance")
+    out["structure_scores"] = case_scores.get("structures") or {}
     return out
 
 

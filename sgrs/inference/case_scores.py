@@ -46,18 +46,34 @@ def boundary_band(mask: np.ndarray, band: int = BAND) -> np.ndarray:
     return _grow(mask, band) & ~inner
 
 
+def _box(mask: np.ndarray, pad: int) -> tuple[slice, ...]:
+    """The mask's bounding box grown by ``pad`` voxels (clipped): the scores never need more, so a
+    small structure in a large CT costs a small crop, not the volume."""
+    idx = [np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != ax))) for ax in range(mask.ndim)]
+    return tuple(slice(max(int(i[0]) - pad, 0), min(int(i[-1]) + pad + 1, n)) for i, n in zip(idx, mask.shape))
+
+
+def _scale(entropy: np.ndarray) -> float:
+    return 255.0 if entropy.dtype == np.uint8 else 1.0
+
+
 def mean_entropy(entropy: np.ndarray, mask: np.ndarray, margin: int = MARGIN) -> float:
     """Mean of ``entropy`` (uint8 map: 0 … 255, or floats 0 … 1) near the structure, as 0 … 1."""
-    values = entropy[near(mask, margin)]
-    scale = 255.0 if entropy.dtype == np.uint8 else 1.0
-    return float(values.mean() / scale) if values.size else 0.0
+    if not mask.any():
+        return float(entropy.mean() / _scale(entropy))
+    box = _box(mask, margin + 1)
+    values = entropy[box][near(mask[box], margin)]
+    return float(values.mean() / _scale(entropy))
 
 
 def non_boundary_entropy(entropy: np.ndarray, mask: np.ndarray, margin: int = MARGIN, band: int = BAND) -> float:
     """Mean entropy near the structure, the boundary band left out."""
-    where = near(mask, margin) & ~boundary_band(mask, band)
-    scale = 255.0 if entropy.dtype == np.uint8 else 1.0
-    return float(entropy[where].mean() / scale) if where.any() else 0.0
+    if not mask.any():
+        return float(entropy.mean() / _scale(entropy))
+    box = _box(mask, max(margin, band) + 1)
+    m = mask[box]
+    where = near(m, margin) & ~boundary_band(m, band)
+    return float(entropy[box][where].mean() / _scale(entropy)) if where.any() else 0.0
 
 
 def pairwise_dice(masks: list[np.ndarray]) -> float:
