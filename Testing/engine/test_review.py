@@ -66,6 +66,22 @@ def test_regions_ranked_by_expected_error_with_lps_centre_bounds_and_reason():
     assert review_regions(label, np.full(size, level_of_q(0.05) - 1, np.uint8), regions, geometry) == []
 
 
+def test_an_uncertain_strip_at_the_scans_edge_is_no_missed_structure():
+    """Padding and the field of view's border give high entropy outside the segmentation (issue 26):
+    listed last, and said to be an edge artefact, while the same strip inside the scan stays a
+    possible missed structure."""
+    size, geometry = (30, 20, 10), Geometry((30, 20, 10), (1.0, 1.0, 1.0), (0, 0, 0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    label = np.zeros(size, np.uint8)
+    label[10:16, 8:12, 3:7] = 1
+    entropy = np.zeros(size, np.uint8)
+    entropy[0:2, :, :] = 250            # a strip along the first x face: the strongest piece
+    entropy[22:24, 5:9, 4:6] = 200      # a small uncertain spot inside the scan, outside the segmentation
+    listed = review_regions(label, entropy, None, geometry, "entropy", q_min=0.05, block_mm=1000)
+    assert len(listed) == 2
+    assert "possible missed structure" in listed[0].reason
+    assert "missed structure" not in listed[1].reason and "edge" in listed[1].reason
+
+
 @pytest.fixture(scope="module")
 def demo_on_phantom():
     """The demo model on a phantom of its family it never saw; the truth says which voxels are wrong."""
