@@ -48,7 +48,7 @@ def shift_case(kind: str, image: np.ndarray, label: np.ndarray, geometry: Geomet
     elif kind == "cut":
         return _cut(image, label, geometry, s, rng)
     elif kind == "inverted":
-        u = (1.0 - s) * u + s * (1.0 - u)
+        u = 1.0 - u ** (1.0 + s)  # reversed (a linear change would be undone by the normalisation)
     elif kind == "anatomy":
         u = _other_anatomy(u, label, geometry, s, rng)
     return (lo + u * (hi - lo)).astype(np.float32), label, geometry
