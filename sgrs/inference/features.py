@@ -123,12 +123,15 @@ def write_feature_stats(bundle_dir, stats: FeatureStats) -> dict:
     from ..util.atomic import write_text
 
     root = Path(bundle_dir)
+    mode = (root / "model.json").stat().st_mode & 0o777  # a shared registry stays readable
     tmp = root / f".{STATS_FILE}.tmp"
     save_file(stats.tensors(), tmp)
+    tmp.chmod(mode)
     tmp.replace(root / STATS_FILE)
     meta = json.loads((root / "model.json").read_text())
     meta["feature_stats"] = stats.entry(_sha256(root / STATS_FILE))
-    write_text(root / "model.json", json.dumps(meta, indent=1))
+    write_text(root / "model.json", json.dumps(meta, indent=1) + "\n")
+    (root / "model.json").chmod(mode)
     return meta["feature_stats"]
 
 
