@@ -161,7 +161,9 @@ def run_case(bundle, kind: str, index: int, tta: int) -> dict:
     seg = segment_array(image, geometry, bundle, SegmentOptions(device="cpu", tta=tta))
     s = seg.summary
     seconds = s["scan"]["seconds"]
-    return {"kind": kind, "index": index, "severity": round(severity, 3), "dice": dice(seg.label > 0, truth > 0),
+    # risk = 1 − the mean foreground Dice (one structure here; the same with several)
+    mean_dice = float(np.mean([dice(seg.label == c, truth == c) for c in range(1, bundle.n_classes)]))
+    return {"kind": kind, "index": index, "severity": round(severity, 3), "dice": mean_dice,
             "flag": s["case_flag"], "reasons": s["case_flag_reasons"], "measures": s["review"]["measures"],
             "seconds": {"total": s["seconds"], **seconds}, "voxels": voxel_budget(seg, truth)}
 
