@@ -63,6 +63,10 @@ def test_view_and_tta_disagreement_are_one_minus_dice_per_structure():
     assert s[2]["view_disagreement"] == 0.0
     assert s[2]["tta_disagreement"] == pytest.approx(2 / 3, abs=1e-6)
     assert "tta_disagreement" not in structure_scores(plain, ent, 3)[1]
+    regions = np.full(plain.shape, 1, np.uint8)        # Ω everywhere but
+    regions[0, 0, 0], regions[0, 0, 1], regions[0, 1, 0] = 3, 2, 2   # Δ and Θ on class 1, Θ on class 2
+    by_region = structure_scores(plain, ent, 3, regions=regions)
+    assert by_region[1]["uncertain_share"] == pytest.approx(2 / 4) and by_region[2]["uncertain_share"] == 0.5
     # the flag takes the worst structure of each score
     worst = worst_scores({"structures": {"a": s[1], "b": s[2]}, "feature_distance": 2.5})
     assert worst["view_disagreement"] == s[1]["view_disagreement"]
@@ -127,7 +131,7 @@ def test_sgrs_calibrate_then_segment_reports_every_score(tiny_bundle, tiny_cohor
     summary = json.loads((tmp_path / "s" / "summary.json").read_text())
     scores = summary["case_scores"]
     assert scores["tta"] == 3 and scores["feature_distance"] > 0
-    assert set(scores["structures"]["left atrium"]) == {"mean_entropy", "non_boundary_entropy",
+    assert set(scores["structures"]["left atrium"]) == {"mean_entropy", "non_boundary_entropy", "uncertain_share",
                                                        "view_disagreement", "tta_disagreement"}
     assert summary["review"]["measures"]["feature_distance"] == scores["feature_distance"]
     assert "tta" in summary["scan"]["seconds"] and "scores" in summary["scan"]["seconds"]

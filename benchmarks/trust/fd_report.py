@@ -20,7 +20,8 @@ SCORES = [("expected_error_share", "expected-error share (today's flag)"),
           ("tta_disagreement", "flip-TTA disagreement (opt-in)")]
 DEFAULT_PATH = ("expected_error_share", "volume_out", "fragment_share", "mean_entropy", "non_boundary_entropy",
                 "view_disagreement", "feature_distance")
-COMBINED = ("feature_distance", "view_disagreement", "non_boundary_entropy", "mean_entropy", "volume_out")
+COMBINED = ("feature_distance", "view_disagreement", "expected_error_share", "uncertain_share", "fragment_share",
+            "volume_out", "mean_entropy")
 
 
 def load_cases(out: Path) -> list[dict]:
@@ -66,10 +67,27 @@ def cases_table(cases, kinds) -> list[str]:
     return rows
 
 
+def held_out_logistic(cases, columns) -> np.ndarray:
+    """Each case's logistic score from the model fitted on the other kinds (leave one kind out)."""
+    failed = np.array([c["dice"] < FAIL_DICE for c in cases])
+    kind_of = np.array([c["kind"] for c in cases])
+    x = matrix(cases, columns)
+    out = np.zeros(len(cases))
+    for k in np.unique(kind_of):
+        cal = kind_of != k
+        if failed[cal].all() or not failed[cal].any():
+            continue
+        out[kind_of == k] = Logistic().fit(x[cal], failed[cal].astype(float)).score(x[kind_of == k])
+    return out
+
+
 def score_table(cases, names) -> list[str]:
     dice = np.array([c["dice"] for c in cases])
     risk, failed = 1 - dice, dice < FAIL_DICE
     x = matrix(cases, [n for n, _ in names])
+    x = np.c_[x, held_out_logistic(cases, list(COMBINED)), held_out_logistic(cases, list(COMBINED) + ["tta_disagreement"])]
+    names = list(names) + [("", "logistic, default-path scores (HELD-OUT: fitted on the other kinds)"),
+                           ("", "logistic + flip TTA, opt-in (HELD-OUT)")]
     rows = ["| score | AURC (lower is better) | AUROC, Dice < 0.7 | Spearman ρ(score, Dice) |", "|---|---|---|---|"]
     for j, (_, label) in enumerate(names):
         s = x[:, j]
@@ -129,6 +147,10 @@ def candidates() -> dict:
     for name in ("feature_distance", "view_disagreement"):
         out[f"today's flag + {dict(SCORES)[name]} (no new false alarm)"] = ([name], TODAY, "strict")
     out["today's flag + logistic (no new false alarm)"] = (list(COMBINED), TODAY, "strict")
+    for spec in (0.9, 0.95):
+        for most in (1, 2, 3):
+            out[f"hard rules + up to {most} scores, greedy (first at {100 * spec:.0f} % specificity)"] = \
+                (list(GREEDY_POOL), HARD, ("greedy", spec, most))
     return out
 
 
@@ -155,6 +177,43 @@ def fit_rule(cases, columns, kept=None, mode: str = "spec", spec: float = 0.9) -
     return rule
 
 
+GREEDY_POOL = ("uncertain_share", "expected_error_share", "view_disagreement", "feature_distance",
+               "fragment_share", "volume_out", "mean_entropy")
+
+
+def single_rule(name: str, threshold: float) -> dict:
+    return {"inputs": [name], "mean": [0.0], "sd": [1.0], "weights": [0.0, 1.0], "review": threshold}
+
+
+def fit_greedy(cases, kept, spec: float = 0.9, most: int = 3, pool=GREEDY_POOL) -> list[dict]:
+    """Rules OR-ed with the kept ones: the single score of best sensitivity at ``spec`` specificity
+    first, then (while one adds sensitivity) scores set just above every good case still unflagged."""
+    failed = np.array([c["dice"] < FAIL_DICE for c in cases])
+    x = matrix(cases, list(pool))
+    flagged = flags_with(cases, kept)
+    rules = []
+    for step in range(most):
+        best = None
+        for j, name in enumerate(pool):
+            if any(r["inputs"] == [name] for r in rules):
+                continue
+            s = x[:, j]
+            if step == 0:
+                t = threshold_with(flagged, s, failed, spec)
+            else:
+                free = s[~failed & ~flagged]
+                t = float(free.max()) if free.size else float(s.max())
+            now = flagged | (s > t)
+            gain = (now & failed).sum() - (flagged & failed).sum()
+            if gain > 0 and (best is None or gain > best[0]):
+                best = (gain, name, t, now)
+        if best is None:
+            break
+        rules.append(single_rule(best[1], best[2]))
+        flagged = best[3]
+    return rules
+
+
 def held_out(cases, kinds, candidate) -> np.ndarray:
     """Leave one kind out: each held-out kind flagged with the rule fitted on the other kinds."""
     flagged = np.zeros(len(cases), bool)
@@ -168,7 +227,8 @@ def held_out(cases, kinds, candidate) -> np.ndarray:
         if columns is None:
             flagged[test] = flags_with(sub, kept)
             continue
-        rule = fit_rule([c for c in cases if c["kind"] != k], columns, kept, mode)
+        cal = [c for c in cases if c["kind"] != k]
+        rule = fit_greedy(cal, kept, *mode[1:]) if mode[0] == "greedy" else fit_rule(cal, columns, kept, mode)
         flagged[test] = flags_with(sub, {**kept, "risk": rule})
     return flagged
 
@@ -261,8 +321,10 @@ def write_report(out: Path, machine: str, command: str) -> Path:
     lines += ["", f"Best default-path flag at ≥ 90 % held-out specificity: **{best}**."]
     columns, kept, mode = results[best][2]
     if columns:
+        final = fit_greedy(cases, kept, *mode[1:]) if isinstance(mode, tuple) else fit_rule(cases, columns, kept, mode)
         lines += ["", "Fitted on every kind (what sgrs/inference/case_flag.py stores): `"
-                  + json.dumps({"kept": kept, "risk": fit_rule(cases, columns, kept, mode)}) + "`"]
+                  + json.dumps({**kept, "risk": final}) + "`"]
+        (out / "rules.json").write_text(json.dumps({**kept, "risk": final}, indent=1))
     lines += ["", "#### Time (default path: the scores; TTA opt-in)", ""] + timing_table(cases)
     lines += ["", "#### Voxel level: error voxels found at equal reviewed volume", ""] + voxel_table(cases)
     path = out / "report.md"

@@ -10,7 +10,8 @@ Measures (``case_measures``):
   above 1 that many times over the largest, 1 inside the range; None when the bundle does not say;
 - ``fragment_share``: the share of the predicted structure outside its largest connected component,
   before any post-processing.
-The thresholds (``RULES``) are the ones ``benchmarks/trust/trust.py`` calibrated (docs/trust.md).
+- the case scores (case_scores.py, features.py), per structure, read by the risk rule (risk_score.py).
+The rules (``RULES``) are the ones ``benchmarks/trust/failure_detection.py`` chose and calibrated (docs/trust.md).
 """
 from __future__ import annotations
 
@@ -21,12 +22,16 @@ from .risk_score import INPUT_WORDS, flag_inputs, risk_score
 OK, REVIEW, FAILED = "ok", "review", "likely failed"
 FLAGS = (OK, REVIEW, FAILED)
 
-# benchmarks/trust/trust.py, 162 cases of 16 models (docs/trust.md): Dice < 0.7 flagged 79 %, Dice ≥ 0.7 left
-# ok 91 % (1 % called "likely failed"), every collapsed model's case "likely failed"
+# benchmarks/trust/failure_detection.py (docs/trust.md): of every score and combination measured, the Δ∪Θ
+# share of the structure, with the hard rules beside it, caught the most failed cases (Dice < 0.7) on kinds of
+# shift held out of the calibration while leaving ≥ 90 % of the good ones ok. The softer rules of issue 15
+# (Σ q ≥ the structure, volume 2× outside, 20 % detached) are off: each cost more false alarms than it caught.
 RULES = {
-    "error_review": 1.0, "error_failed": 5.0,        # expected_error_share
-    "volume_review": 2.0, "volume_failed": 3.0,      # × outside the training range
-    "fragment_review": 0.2,                          # fragment_share
+    "error_review": None, "error_failed": 5.0,       # expected_error_share (None: only "likely failed")
+    "volume_review": None, "volume_failed": 3.0,     # × outside the training range
+    "fragment_review": None,                         # fragment_share (None: off)
+    "risk": {"inputs": ["uncertain_share"], "mean": [0.0], "sd": [1.0], "weights": [0.0, 1.0],
+             "review": 0.1159},                      # risk_score.py: review above this Δ∪Θ share
 }
 
 
@@ -78,9 +83,10 @@ def case_flag(measures: dict, rules: dict | None = None) -> CaseFlag:
         frag = measures.get("fragment_share")
         if frag is not None and r["fragment_review"] is not None and frag > r["fragment_review"]:
             hit(REVIEW, f"{100 * frag:.0f} % of the structure in detached pieces")
-        if r.get("risk"):
-            risky = risky_structure(measures, r["risk"])
-            if risky is not None:
+        risk_rules = r.get("risk") or []
+        for rule in [risk_rules] if isinstance(risk_rules, dict) else risk_rules:
+            risky = risky_structure(measures, rule)
+            if risky is not None and risky not in reasons:
                 hit(REVIEW, risky)
     return CaseFlag(worst, reasons, measures)
 
@@ -126,7 +132,8 @@ def case_measures(summary: dict, expected_wrong_voxels: float, training: dict | 
             "fragment_share": summary.get("fragment_share")}
 
 
-SCORE_NAMES = ("mean_entropy", "non_boundary_entropy", "view_disagreement", "tta_disagreement")
+SCORE_NAMES = ("mean_entropy", "non_boundary_entropy", "view_disagreement", "tta_disagreement")  # uncertain_share:
+# the case's own (case_measures) stays the measure; each structure's is in structure_scores
 
 
 def worst_scores(case_scores: dict | None) -> dict:

@@ -7,6 +7,7 @@ structure (case_flag.py). benchmarks/trust/failure_detection.py measures each ag
   grown by ``MARGIN`` voxels (the whole scan when nothing is predicted);
 - ``non_boundary_entropy``: the same mean without the band of ``BAND`` voxels either side of the
   predicted boundary, where entropy is high even on a correct result (Zenk et al. 2025);
+- ``uncertain_share``: the Δ∪Θ share of the structure (the region maps' statistic, per structure);
 - ``view_disagreement``: 1 − Dice between the plain view's and the mixed view's labels (the mixed
   view is computed anyway whenever the region maps are);
 - ``tta_disagreement``: 1 − the mean pairwise Dice of the flip-TTA labels (opt-in, ``--tta N``);
@@ -18,6 +19,8 @@ from itertools import combinations
 
 import numpy as np
 from scipy.ndimage import binary_dilation, binary_erosion
+
+from .region_codes import DELTA, THETA
 
 MARGIN = 3   # voxels around the predicted structure that "near" includes
 BAND = 1     # voxels either side of the predicted boundary that non-boundary entropy leaves out
@@ -83,15 +86,20 @@ def pairwise_dice(masks: list[np.ndarray]) -> float:
 
 
 def structure_scores(label: np.ndarray, entropy: np.ndarray, n_classes: int, views: tuple | None = None,
-                     tta_labels: list | None = None) -> dict[int, dict]:
+                     tta_labels: list | None = None, regions: np.ndarray | None = None) -> dict[int, dict]:
     """{class value: {score name: value}} for every structure of the label map. ``views``: (plain,
     mixed) label maps on the network's grid; ``tta_labels``: the plain label and each flipped pass's,
-    on that grid. Scores whose input is missing (no mixed view, no TTA) are left out."""
+    on that grid. ``regions``: the Δ/Ω/Θ map (scan grid), for each structure's Δ∪Θ share. Scores whose
+    input is missing (no region maps, no TTA) are left out."""
     out = {}
     for c in range(1, n_classes):
         mask = label == c
         s = {"mean_entropy": round(mean_entropy(entropy, mask), 6),
              "non_boundary_entropy": round(non_boundary_entropy(entropy, mask), 6)}
+        if regions is not None:
+            n = int(mask.sum())
+            s["uncertain_share"] = round(int((mask & ((regions == DELTA) | (regions == THETA))).sum()) / n, 6) \
+                if n else 0.0
         if views is not None:
             s["view_disagreement"] = round(1.0 - dice(views[0] == c, views[1] == c), 6)
         if tta_labels:

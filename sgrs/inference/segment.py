@@ -150,17 +150,13 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     del norm
     label, entropy, regions = finish_maps(plan, p_u, p_m, tau, rule)
     del p_u, p_m
-    t_scores = time.monotonic()
-    case_scores = scores_summary(label, entropy, bundle, views, tta_labels, distance)
-    score_seconds += time.monotonic() - t_scores
     network_maps = {}
     if views is not None:
         network_maps["view_disagreement"] = views[0] != views[1]
     if tta_labels:
         network_maps["tta_votes"] = sum((t != tta_labels[0]).astype(np.uint8) for t in tta_labels[1:])
-    del views, tta_labels
     plan.info["seconds"] = {"prepare": round(t_net - t_prep, 2), "network": round(t_scores - t_net, 2),
-                            "maps": round(time.monotonic() - t_back - (score_seconds - (t_tta - t_scores)), 2),
+                            "maps": round(time.monotonic() - t_back, 2),
                             "scores": round(score_seconds, 3),
                             **({"tta": round(t_back - t_tta, 2)} if options.tta > 1 else {})}
     plan.info["network"] = {**stats, "backend": getattr(predict, "name", "torch"), "oom_steps": ladder.steps}
@@ -171,6 +167,11 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     if post == "lcc":
         label = np.where(main, label, 0).astype(np.uint8)
     del main
+    t_case = time.monotonic()  # on the label the user gets
+    case_scores = scores_summary(label, entropy, bundle, views, tta_labels, distance, regions)
+    score_seconds += time.monotonic() - t_case
+    plan.info["seconds"]["scores"] = round(score_seconds, 3)
+    del views, tta_labels
     out = Segmentation(label, regions, entropy, geometry, network_maps=network_maps)
     out.summary = summarize(out, bundle, options, device, time.monotonic() - t0, tau, rule, lam, warnings)
     out.summary["windows"] = count_windows(plan.network_size, patch, options.window_overlap)
@@ -203,10 +204,10 @@ def tta_predictions(predict, norm, patch, n_c, options, device, lanes, views, p_
     return labels
 
 
-def scores_summary(label, entropy, bundle: Bundle, views, tta_labels, distance) -> dict:
+def scores_summary(label, entropy, bundle: Bundle, views, tta_labels, distance, regions=None) -> dict:
     """``summary["case_scores"]``: per structure (by class name) its scores, and the case's feature distance."""
     names = {c["value"]: c["name"] for c in bundle.meta["classes"]}
-    per = structure_scores(label, entropy, bundle.n_classes, views, tta_labels)
+    per = structure_scores(label, entropy, bundle.n_classes, views, tta_labels, regions)
     out = {"structures": {names.get(v, str(v)): s for v, s in per.items()}, "feature_distance": distance}
     if tta_labels:
         out["tta"] = len(tta_labels)
