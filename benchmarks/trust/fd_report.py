@@ -116,7 +116,7 @@ TODAY = {"error_review": 1.0, "error_failed": 5.0, "volume_review": 2.0, "volume
 # the rules every candidate keeps: nothing segmented, volume 3× outside the training range, Σ q 5× the
 # structure (all "likely failed"); the softer rules are the risk model's inputs instead
 HARD = {"error_review": None, "error_failed": 5.0, "volume_review": None, "volume_failed": 3.0,
-        "fragment_review": None}
+        "fragment_review": None, "risk": None}
 
 
 def flags_with(cases, rules) -> np.ndarray:
@@ -267,7 +267,9 @@ def timing_table(cases) -> list[str]:
 
 
 def voxel_table(cases) -> list[str]:
-    groups = [("own family, trained models", lambda c: c["kind"] == "own" and "collapsed" not in c["model"]),
+    groups = [("own family, the demo model", lambda c: c["kind"] == "own" and c["model"] == "demo"),
+              ("under a shift, the demo model", lambda c: c["kind"] != "own" and c["model"] == "demo"),
+              ("own family, trained models", lambda c: c["kind"] == "own" and "collapsed" not in c["model"]),
               ("under a shift, trained models", lambda c: c["kind"] != "own" and "collapsed" not in c["model"]),
               ("under a shift, trained models, cases with Dice ≥ 0.7 (the flag's ok side)",
                lambda c: c["kind"] != "own" and "collapsed" not in c["model"] and c["dice"] >= FAIL_DICE)]
