@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from fd_metrics import (FAIL_DICE, Logistic, aurc, auroc, bootstrap, sens_spec, spearman,
-                        threshold_at_specificity)
+from fd_metrics import FAIL_DICE, Logistic, aurc, auroc, bootstrap, sens_spec, spearman
 
 SCORES = [("expected_error_share", "expected-error share (today's flag)"),
           ("volume_out", "volume outside the training range (today's flag)"),
@@ -85,7 +84,8 @@ def score_table(cases, names) -> list[str]:
     dice = np.array([c["dice"] for c in cases])
     risk, failed = 1 - dice, dice < FAIL_DICE
     x = matrix(cases, [n for n, _ in names])
-    x = np.c_[x, held_out_logistic(cases, list(COMBINED)), held_out_logistic(cases, list(COMBINED) + ["tta_disagreement"])]
+    x = np.c_[x, held_out_logistic(cases, list(COMBINED)),
+              held_out_logistic(cases, list(COMBINED) + ["tta_disagreement"])]
     names = list(names) + [("", "logistic, default-path scores (HELD-OUT: fitted on the other kinds)"),
                            ("", "logistic + flip TTA, opt-in (HELD-OUT)")]
     rows = ["| score | AURC (lower is better) | AUROC, Dice < 0.7 | Spearman ρ(score, Dice) |", "|---|---|---|---|"]
@@ -286,8 +286,10 @@ def voxel_table(cases) -> list[str]:
                 continue
             f1 = sum(c["voxels"][f"{key}@0.01"] * c["voxels"]["errors"] for c in sub) / n_err
             f2 = sum(c["voxels"][f"{key}@0.02"] * c["voxels"]["errors"] for c in sub) / n_err
-            rows.append(f"| {gname} ({len(sub)}; {n_err:,} error voxels) | {label} | {100 * f1:.1f} % | {100 * f2:.1f} % |")
-        ceiling = [sum(min(c["voxels"]["errors"], b * c["voxels"]["volume"]) for c in sub) / n_err for b in (0.01, 0.02)]
+            rows.append(f"| {gname} ({len(sub)}; {n_err:,} error voxels) | {label} | {100 * f1:.1f} % | "
+                        f"{100 * f2:.1f} % |")
+        ceiling = [sum(min(c["voxels"]["errors"], b * c["voxels"]["volume"]) for c in sub) / n_err
+                   for b in (0.01, 0.02)]
         rows.append(f"| {gname} | ceiling (a map that knew the errors) | {100 * ceiling[0]:.1f} % | "
                     f"{100 * ceiling[1]:.1f} % |")
         found = sum(c["voxels"]["review_found"] * c["voxels"]["errors"] for c in sub) / n_err
@@ -311,7 +313,8 @@ def write_report(out: Path, machine: str, command: str) -> Path:
     lines += ["#### Mean Dice per model and kind (failed cases, Dice < 0.7, of all)", ""] + cases_table(cases, kinds)
     trained = [c for c in cases if "collapsed" not in c["model"]]
     lines += ["", "#### Every score, all cases pooled (95 % bootstrap intervals)", ""] + score_table(cases, SCORES)
-    lines += ["", "#### Every score, trained models only (the collapsed copy left out)", ""] + score_table(trained, SCORES)
+    lines += ["", "#### Every score, trained models only (the collapsed copy left out)", ""]
+    lines += score_table(trained, SCORES)
     lines += ["", "#### AUROC per kind of shift (Dice < 0.7; — where a kind holds one outcome only)", ""]
     lines += kind_auroc_table(cases, SCORES, kinds)
     flags, results = flag_table(cases, kinds)

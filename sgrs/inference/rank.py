@@ -3,7 +3,8 @@
 Each case is segmented with the model (label and region maps, as ``sgrs segment``) and scored; the
 ranked list puts first the cases an annotation should teach the model most. The score is pluggable
 (``SCORES``, ``--score``); the default is the mean entropy over the scan (chosen by
-benchmarks/trust/trust.py over the share of the predicted structure in Δ ∪ Θ, which is still reported). A case whose prediction is empty comes first whatever
+benchmarks/trust/trust.py over the share of the predicted structure in Δ ∪ Θ, which is still reported).
+A case whose prediction is empty comes first whatever
 the score: on an unlabelled case that is itself a reason to look.
 
 Cases: image files, DICOM series folders, folders of image files, or a cohort manifest

@@ -27,7 +27,7 @@ DEFAULT_Q_MIN = 0.2         # entropy map: voxels at least this likely to be wro
 BLOCK_MM = 15.0             # regions are cut into blocks of this size (mm), so each is one look
 MIN_VOXELS = 3              # smaller pieces (at the block cuts, isolated voxels) are not listed
 MAX_REGIONS = 50
-EDGE_VOXELS = 2             # a piece mostly this close to the scan's faces, outside the segmentation, is an edge artefact
+EDGE_VOXELS = 2             # outside the segmentation and mostly this close to the scan's faces: an edge artefact
 
 
 def error_probability_table(levels: int = 256) -> np.ndarray:
