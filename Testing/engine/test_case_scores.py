@@ -158,3 +158,19 @@ def test_the_risk_rule_flags_the_worst_structure_with_the_reason_of_its_largest_
     assert case_flag(calm, {"risk": rule}).flag == "ok"
     # without a risk rule the same measures raise nothing
     assert case_flag(measures, {"risk": None}).flag == "ok"
+
+
+def test_a_fine_tuned_model_gets_statistics_of_its_own_training_cases(tiny_bundle, tiny_cohort, tmp_path):
+    from sgrs.models.bundle import load_bundle
+    from sgrs.training.config import TrainConfig
+    from sgrs.training.loop import train
+
+    base = shutil.copytree(tiny_bundle, tmp_path / "base")
+    fake = FeatureStats.fit(np.random.default_rng(2).normal(size=(5, 64)) + 100.0)  # 2 filters: 2 × 32 features
+    write_feature_stats(base, fake)
+    out = train(TrainConfig(str(tiny_cohort), str(tmp_path / "job"), labelled=2, iterations=2, patch=(32, 32, 16),
+                            batch=4, device="cpu", seed=1, val_every=2, base_model=str(base)), show_bar=False)
+    meta = load_bundle(out).meta
+    own = read_feature_stats(out, meta)
+    assert meta["feature_stats"]["source"] == "training" and own.cases == 4
+    assert not np.allclose(own.mean, fake.mean)
