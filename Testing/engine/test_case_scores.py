@@ -139,6 +139,18 @@ def test_sgrs_calibrate_then_segment_reports_every_score(tiny_bundle, tiny_cohor
     assert few.returncode != 0 and "at least 3 cases" in few.stderr and "Traceback" not in few.stderr
 
 
+def test_sgrs_calibrate_takes_a_registry_name(tiny_bundle, tiny_cohort, tmp_path, monkeypatch):
+    from sgrs.models.registry import register
+
+    registry = tmp_path / "registry"
+    stored = register(tiny_bundle, name="heart", folder=registry).path
+    monkeypatch.setenv("SGRS_MODELS", str(registry))
+    cal = run_cli("calibrate", "heart", "--cohort", tiny_cohort, "--quiet")
+    assert cal.returncode == 0, cal.stderr
+    assert json.loads((stored / "model.json").read_text())["feature_stats"]["cases"] == 4
+    assert "feature_stats" not in json.loads((tiny_bundle / "model.json").read_text())  # the copy, not the source
+
+
 def test_the_risk_rule_flags_the_worst_structure_with_the_reason_of_its_largest_input():
     from sgrs.inference.case_flag import case_flag
     from sgrs.inference.risk_score import flag_inputs, risk_score
