@@ -207,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_inference_commands(sub)
     from .cli_review import add_review_command
     add_review_command(sub)
+    from .cli_calibrate import add_calibrate_command
+    add_calibrate_command(sub)
     return p
 
 

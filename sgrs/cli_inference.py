@@ -20,7 +20,7 @@ def _segment(args) -> int:
                              postprocess=args.postprocess, keep_spacing=args.keep_spacing,
                              interpolation=args.interpolation, roi=_roi(args), series=args.series,
                              fast=args.fast, mixed_view=args.mixed_view, mixed_overlap=args.mixed_overlap,
-                             backend=args.backend, lanes=args.lanes)
+                             backend=args.backend, lanes=args.lanes, tta=args.tta)
     outputs = BatchOutputs(png=args.png, dicom_seg=args.dicom_seg or args.push, push=args.push)
     cases, batch = collect_cases(args.inputs)
     if batch:
@@ -273,6 +273,9 @@ def add_inference_commands(sub) -> None:
     sg.add_argument("--lanes", type=int, metavar="N",
                     help="windows predicted at once on the CPU, the threads shared out among them (default: 2 for a "
                          "small network on 2 or more threads, else 1; docs/benchmarks.md)")
+    sg.add_argument("--tta", type=int, default=1, metavar="N",
+                    help="flip test-time augmentation for the case flag: N predictions (the scan and N - 1 flipped "
+                         "copies, 2-8), their disagreement a case score; N - 1 more plain passes (default 1: off)")
     sg.add_argument("--png", action="store_true", help="also draw overview.png")
     sg.add_argument("--dicom-seg", action="store_true",
                     help="DICOM input: also write label.seg.dcm (classes, Δ and Θ as segments) on the source grid")

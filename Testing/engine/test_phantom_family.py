@@ -100,3 +100,27 @@ def test_cli_writes_a_hard_cohort(tmp_path):
     assert run.returncode == 0, run.stderr
     manifest = json.loads((tmp_path / "c" / "manifest.json").read_text())
     assert manifest["generator"]["family"] == "hard" and len(manifest["cases"]) == 3
+
+
+def test_every_kind_of_shift_is_deterministic_and_keeps_the_truth():
+    """sgrs/data/shifts.py (issue 26): the same (kind, seed, index) gives the same case; the label is
+    the truth of the shifted image (cut: the same crop, its origin moved by the cut)."""
+    from sgrs.data.shifts import SHIFTS, make_shifted_case
+
+    size, spacing = (32, 32, 24), (2.5, 2.5, 2.5)
+    image0, label0, geometry0 = make_case(1, 5, size, spacing)
+    for kind in SHIFTS:
+        a = make_shifted_case(kind, 1, 5, size, spacing, severity=0.8)
+        b = make_shifted_case(kind, 1, 5, size, spacing, severity=0.8)
+        assert np.array_equal(a[0], b[0]) and a[3] == 0.8, kind
+        image, label, geometry, _ = a
+        assert image.dtype == np.float32 and image.shape == label.shape == tuple(geometry.size), kind
+        if kind == "cut":
+            assert image.shape != image0.shape and 0 < label.sum() < label0.sum()
+            axis = next(i for i, (n, m) in enumerate(zip(image.shape, image0.shape)) if n != m)
+            start = round((geometry.origin[axis] - geometry0.origin[axis]) / spacing[axis])
+            index = [slice(None)] * 3
+            index[axis] = slice(start, start + image.shape[axis])
+            assert np.array_equal(label, label0[tuple(index)])
+        else:
+            assert np.array_equal(label, label0) and not np.allclose(image, image0), kind

@@ -48,6 +48,11 @@ def test_job_folder_has_every_event_and_a_loadable_bundle(tiny_cohort, tmp_path)
     assert bundle.meta["provenance"]["validation"]["dice"] is not None
     assert bundle.meta["orientation"] == "LPS" and bundle.meta["spacing"] == [1.5, 1.5, 2.0]  # what segment restores
     assert bundle.mix_reference.shape == (32, 32, 16)
+    # the case flag's feature statistics: the 4 training cases' (2 labelled + 2 unlabelled), read back
+    from sgrs.inference.features import read_feature_stats
+    stats = read_feature_stats(bundle_dir, bundle.meta)
+    assert stats is not None and stats.cases == 4 and stats.source == "training"
+    assert bundle.meta["feature_stats"]["components"] == 3
     assert json.loads((tmp_path / "job" / "config.json").read_text())["iterations"] == 6
     with pytest.raises(SGRSError, match="already holds a training job"):
         train(TrainConfig(str(tiny_cohort), str(tmp_path / "job"), iterations=6, **TINY), show_bar=False)

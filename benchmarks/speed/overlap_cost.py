@@ -42,7 +42,7 @@ from sgrs.inference.review import region_members  # noqa: E402
 from sgrs.inference.segment import SegmentOptions, segment_array  # noqa: E402
 from sgrs.inference.sliding import count_windows  # noqa: E402
 from sgrs.models.bundle import load_bundle  # noqa: E402
-from trust_analysis import found_at_count  # noqa: E402
+from sgrs.evaluation.review_budget import found_at_count  # noqa: E402
 
 DEMO = ROOT / "Resources" / "Demo" / "model"
 BUDGETS = (0.005, 0.01, 0.02)

@@ -18,59 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from .image_io import Geometry, write_image
+from .phantom_hard import make_hard_case
+from .phantom_parts import curve, dilate, smooth_noise, target, tube
 
 DEFAULT_SIZE = (64, 64, 48)
 DEFAULT_SPACING = (1.25, 1.25, 1.25)
 FAMILIES = ("default", "hard")
-
-
-def _smooth_noise(rng: np.random.Generator, shape, scale_vox: float) -> np.ndarray:
-    """Gaussian-filtered white noise (FFT), unit standard deviation."""
-    white = rng.standard_normal(shape)
-    freqs = np.meshgrid(*[np.fft.fftfreq(n) for n in shape], indexing="ij", sparse=True)
-    k2 = sum(f * f for f in freqs)
-    out = np.real(np.fft.ifftn(np.fft.fftn(white) * np.exp(-2 * (np.pi * scale_vox) ** 2 * k2)))
-    return out / (out.std() + 1e-8)
-
-
-def _tube(points_mm: tuple[np.ndarray, ...], path: np.ndarray, radius: float) -> np.ndarray:
-    """Voxels within ``radius`` mm of a polyline sampled densely enough to treat as points."""
-    inside = np.zeros(np.broadcast(*points_mm).shape, dtype=bool)
-    for p in path:
-        inside |= sum((c - pc) ** 2 for c, pc in zip(points_mm, p)) < radius * radius
-    return inside
-
-
-def _curve(rng, start, direction, length, n=24) -> np.ndarray:
-    bend = rng.normal(0, 0.35, 3)
-    t = np.linspace(0, 1, n)[:, None]
-    ctrl = start + direction * length * 0.5 + bend * length * 0.3
-    end = start + direction * length
-    return (1 - t) ** 2 * start + 2 * (1 - t) * t * ctrl + t * t * end
-
-
-def target(rng, grid, size, extent, spread=0.08, radius=(0.16, 0.24), axis_jitter=0.2,
-           warp=(0.08, 0.06), vein_radius=(0.12, 0.18)):
-    """The left-atrium-like target: an irregular body (radius modulated by random low-order
-    harmonics of the direction) with four tubular veins, two each side, pointing outwards and
-    backwards. Returns (centre, r0, axes, label); every family draws it in this order from ``rng``."""
-    centre = extent * (0.5 + rng.uniform(-spread, spread, 3))
-    r0 = rng.uniform(*radius) * extent[:2].mean()
-    axes = r0 * rng.uniform(1 - axis_jitter, 1 + axis_jitter, 3)
-    rel = [g - c for g, c in zip(grid, centre)]
-    dist = np.sqrt(sum((r / a) ** 2 for r, a in zip(rel, axes))) + 1e-6
-    unit = [r / (a * dist) for r, a in zip(rel, axes)]
-    bump = sum(rng.normal(0, warp[0]) * u for u in unit)
-    bump = bump + sum(rng.normal(0, warp[1]) * unit[i] * unit[j] for i in range(3) for j in range(i, 3))
-    body = dist < 1.0 + bump
-    veins = np.zeros(size, dtype=bool)
-    for k in range(4):
-        side = -1 if k < 2 else 1
-        d = np.array([side * rng.uniform(0.6, 1.0), rng.uniform(0.2, 0.7), rng.uniform(-0.5, 0.5)])
-        d /= np.linalg.norm(d)
-        path = _curve(rng, centre + d * axes * 0.8, d, rng.uniform(0.5, 0.9) * r0)
-        veins |= _tube(grid, path, rng.uniform(*vein_radius) * r0)
-    return centre, r0, axes, body | veins
 
 
 def make_case(index: int, seed: int = 0, size=DEFAULT_SIZE, spacing=DEFAULT_SPACING, family: str = "default"):
@@ -78,8 +31,6 @@ def make_case(index: int, seed: int = 0, size=DEFAULT_SIZE, spacing=DEFAULT_SPAC
     if family not in FAMILIES:
         raise ValueError(f"phantom family must be one of {FAMILIES}, not {family!r}")
     if family == "hard":
-        from .phantom_hard import make_hard_case
-
         return make_hard_case(index, seed, size, spacing)
     rng = np.random.default_rng([seed, index])
     size, spacing = tuple(int(s) for s in size), tuple(float(s) for s in spacing)
@@ -92,35 +43,27 @@ def make_case(index: int, seed: int = 0, size=DEFAULT_SIZE, spacing=DEFAULT_SPAC
     aorta_start = np.array([extent[0] * rng.uniform(0.35, 0.65), 0.0, extent[2] * rng.uniform(0.3, 0.7)])
     aorta_dir = np.array([rng.normal(0, 0.2), 1.0, rng.normal(0, 0.2)])
     aorta_dir /= np.linalg.norm(aorta_dir)
-    aorta = _tube(grid, _curve(rng, aorta_start, aorta_dir, extent[1] * 0.35), r0 * 0.35) & ~label
+    aorta = tube(grid, curve(rng, aorta_start, aorta_dir, extent[1] * 0.35), r0 * 0.35) & ~label
     v_centre = centre + np.array([rng.uniform(-1, 1), -1.0, rng.uniform(-0.3, 0.3)]) * r0 * 1.9
     ventricle = (sum(((g - c) / (r0 * 0.9)) ** 2 for g, c in zip(grid, v_centre)) < 1.0) & ~label
 
     # Intensities: tissue texture, dark wall around the target, bright blood, bias field, Rician noise.
-    tissue = 0.35 + 0.06 * _smooth_noise(rng, size, 3.0)
+    tissue = 0.35 + 0.06 * smooth_noise(rng, size, 3.0)
     torso = sum(((g - e / 2) / (e / 2 * 0.98)) ** 2 for g, e in zip(grid[:2], extent[:2])) < 1.0
     image = np.where(torso, tissue, 0.03)
     blood = rng.uniform(0.7, 1.0)
     # other chambers and vessels carry a different flow signal; a dark wall separates them
     image = np.where(aorta | ventricle, blood * rng.uniform(0.5, 0.65), image)
-    image = np.where(_dilate(label, 2) & ~label, 0.22, image)
+    image = np.where(dilate(label, 2) & ~label, 0.22, image)
     image = np.where(label, blood, image)
-    image = image * (1.0 + 0.04 * _smooth_noise(rng, size, 1.5))
+    image = image * (1.0 + 0.04 * smooth_noise(rng, size, 1.5))
     # mild enough that the target stays the brightest pool locally, as on a bias-corrected scan
-    bias = np.exp(0.1 * _smooth_noise(rng, size, 18.0))
+    bias = np.exp(0.1 * smooth_noise(rng, size, 18.0))
     sigma = rng.uniform(0.03, 0.07)
     noisy = np.sqrt((image * bias + rng.normal(0, sigma, size)) ** 2 + rng.normal(0, sigma, size) ** 2)
     scale = rng.uniform(300, 900)  # scanner units vary from case to case
     geometry = Geometry(size, spacing, tuple(rng.uniform(-120, -80, 3).round(2)), (1, 0, 0, 0, 1, 0, 0, 0, 1))
     return (noisy * scale).astype(np.float32), label.astype(np.uint8), geometry
-
-
-def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
-    out = mask.copy()
-    for axis in range(3):
-        for s in range(1, r + 1):
-            out |= np.roll(mask, s, axis) | np.roll(mask, -s, axis)
-    return out
 
 
 def write_cohort(out_dir, cases: int, seed: int = 0, val: int | None = None, test: int | None = None,

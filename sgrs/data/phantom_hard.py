@@ -17,7 +17,7 @@ import numpy as np
 from scipy.ndimage import distance_transform_edt, gaussian_filter
 
 from .image_io import Geometry
-from .phantom import _curve, _smooth_noise, _tube, target
+from .phantom_parts import curve, smooth_noise, target, tube
 
 
 def make_hard_case(index: int, seed: int, size, spacing):
@@ -54,13 +54,13 @@ def hard_case_parts(index: int, seed: int, size, spacing) -> dict:
     a_dir = np.array([rng.normal(0, 0.25), rng.normal(0, 0.25), 1.0])
     a_dir /= np.linalg.norm(a_dir)
     length = extent[2] * 1.2
-    aorta = _tube(grid, _curve(rng, a_centre - a_dir * length / 2, a_dir, length, n=32), a_r) & ~label
+    aorta = tube(grid, curve(rng, a_centre - a_dir * length / 2, a_dir, length, n=32), a_r) & ~label
 
     # Wall: thickness varies smoothly over the volume, 0–4 mm; below ~0.5 mm it is simply absent.
-    thickness = np.clip(1.6 + 1.4 * _smooth_noise(rng, size, 4.0), 0.0, 4.0)
+    thickness = np.clip(1.6 + 1.4 * smooth_noise(rng, size, 4.0), 0.0, 4.0)
     wall = (outside_mm > 0) & (outside_mm <= thickness)
 
-    tissue = 0.4 + 0.06 * _smooth_noise(rng, size, 3.0)
+    tissue = 0.4 + 0.06 * smooth_noise(rng, size, 3.0)
     torso = sum(((g - e / 2) / (e / 2 * 0.98)) ** 2 for g, e in zip(grid[:2], extent[:2])) < 1.0
     image = np.where(torso, tissue, 0.03)
     blood = rng.uniform(0.7, 1.0)
@@ -70,10 +70,10 @@ def hard_case_parts(index: int, seed: int, size, spacing) -> dict:
     clean = image
     image = gaussian_filter(image, rng.uniform(0.7, 1.2), mode="nearest")  # partial-volume blur
     blurred = image
-    image = image * (1.0 + 0.05 * _smooth_noise(rng, size, 1.5))
+    image = image * (1.0 + 0.05 * smooth_noise(rng, size, 1.5))
     # centred: a low-pass field on a small grid is mostly its mean, which would scale the signal
     # against the noise at random instead of shading the volume
-    field = _smooth_noise(rng, size, 18.0)
+    field = smooth_noise(rng, size, 18.0)
     bias = np.exp(0.05 * (field - field.mean()))
     sigma = rng.uniform(0.06, 0.1)
     noisy = np.sqrt((image * bias + rng.normal(0, sigma, size)) ** 2 + rng.normal(0, sigma, size) ** 2)

@@ -10,23 +10,29 @@ Measures (``case_measures``):
   above 1 that many times over the largest, 1 inside the range; None when the bundle does not say;
 - ``fragment_share``: the share of the predicted structure outside its largest connected component,
   before any post-processing.
-The thresholds (``RULES``) are the ones ``benchmarks/trust.py`` calibrated (docs/trust.md).
+- the case scores (case_scores.py, features.py), per structure, read by the risk rule (risk_score.py).
+The rules (``RULES``) are the ones ``benchmarks/trust/failure_detection.py`` chose and calibrated (docs/trust.md).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from . import flag_words as words
+from .risk_score import INPUT_WORDS, flag_inputs, risk_score
 
 OK, REVIEW, FAILED = "ok", "review", "likely failed"
 FLAGS = (OK, REVIEW, FAILED)
 
-# benchmarks/trust.py, 162 cases of 16 models (docs/trust.md): Dice < 0.7 flagged 79 %, Dice ≥ 0.7 left
-# ok 91 % (1 % called "likely failed"), every collapsed model's case "likely failed"
+# benchmarks/trust/failure_detection.py (docs/trust.md): of every score and combination measured, the Δ∪Θ
+# share of the structure, with the hard rules beside it, caught the most failed cases (Dice < 0.7) on kinds of
+# shift held out of the calibration while leaving ≥ 90 % of the good ones ok. The softer rules of issue 15
+# (Σ q ≥ the structure, volume 2× outside, 20 % detached) are off: each cost more false alarms than it caught.
 RULES = {
-    "error_review": 1.0, "error_failed": 5.0,        # expected_error_share
-    "volume_review": 2.0, "volume_failed": 3.0,      # × outside the training range
-    "fragment_review": 0.2,                          # fragment_share
+    "error_review": None, "error_failed": 5.0,       # expected_error_share (None: only "likely failed")
+    "volume_review": None, "volume_failed": 3.0,     # × outside the training range
+    "fragment_review": None,                         # fragment_share (None: off)
+    "risk": {"inputs": ["uncertain_share"], "mean": [0.0], "sd": [1.0], "weights": [0.0, 1.0],
+             "review": 0.1159},                      # risk_score.py: review above this Δ∪Θ share
 }
 
 
@@ -66,19 +72,44 @@ def case_flag(measures: dict, rules: dict | None = None) -> CaseFlag:
         hit(FAILED, words.NOTHING_SEGMENTED)
     else:
         err = measures.get("expected_error_share")
-        if err is not None and err > r["error_review"]:
+        if err is not None and err > _lowest(r["error_review"], r["error_failed"]):
             hit(FAILED if err > r["error_failed"] else REVIEW,
                 words.error_reason(err))
         ratio = measures.get("volume_ratio")
         if ratio is not None and ratio != 1.0:
             times = ratio if ratio > 1 else 1 / max(ratio, 1e-9)
-            if times > r["volume_review"]:
+            if times > _lowest(r["volume_review"], r["volume_failed"]):
                 hit(FAILED if times > r["volume_failed"] else REVIEW,
                     words.volume_reason(times, above=ratio > 1))
         frag = measures.get("fragment_share")
-        if frag is not None and frag > r["fragment_review"]:
+        if frag is not None and r["fragment_review"] is not None and frag > r["fragment_review"]:
             hit(REVIEW, words.fragment_reason(frag))
+        risk_rules = r.get("risk") or []
+        for rule in [risk_rules] if isinstance(risk_rules, dict) else risk_rules:
+            risky = risky_structure(measures, rule)
+            if risky is not None and risky not in reasons:
+                hit(REVIEW, risky)
     return CaseFlag(worst, reasons, measures)
+
+
+def _lowest(review, failed) -> float:
+    """The level at which a two-level rule first fires (``review`` None: only at ``failed``)."""
+    return failed if review is None else review
+
+
+def risky_structure(measures: dict, rule: dict) -> str | None:
+    """The reason of the worst structure whose risk score (risk_score.py) is above the rule's
+    threshold, or None: each structure is scored with its own case scores."""
+    structures = measures.get("structure_scores") or {"": {}}
+    worst = None
+    for name, scores in structures.items():
+        risk, top = risk_score(flag_inputs(measures, scores), rule)
+        if risk > rule["review"] and (worst is None or risk > worst[0]):
+            worst = (risk, name, top)
+    if worst is None:
+        return None
+    words = INPUT_WORDS.get(worst[2], "the case scores together")
+    return f"{worst[1]}: {words}" if len(structures) > 1 else words
 
 
 def case_measures(summary: dict, expected_wrong_voxels: float, training: dict | None) -> dict:
@@ -94,12 +125,28 @@ def case_measures(summary: dict, expected_wrong_voxels: float, training: dict | 
     if regions:
         uncertain = round(regions["delta"]["share_of_foreground"] + regions["theta"]["share_of_foreground"], 4)
     ratio = volume_ratio(fg_ml, training)
-    return {"foreground_ml": fg_ml,
+    return {**worst_scores(summary.get("case_scores")), "foreground_ml": fg_ml,
             "expected_error_share": round(expected_wrong_voxels / fg_voxels, 5) if fg_voxels else None,
             "uncertain_share": uncertain,
             "volume_ratio": None if ratio is None else float(f"{ratio:.4g}"),
             "training_volume_ml": training,
             "fragment_share": summary.get("fragment_share")}
+
+
+SCORE_NAMES = ("mean_entropy", "non_boundary_entropy", "view_disagreement", "tta_disagreement")  # uncertain_share:
+# the case's own (case_measures) stays the measure; each structure's is in structure_scores
+
+
+def worst_scores(case_scores: dict | None) -> dict:
+    """Each case score (case_scores.py) of the worst structure, and the scan's feature distance."""
+    if not case_scores:
+        return {}
+    structures = (case_scores.get("structures") or {}).values()
+    out = {name: max(s[name] for s in structures if name in s) for name in SCORE_NAMES
+           if any(name in s for s in structures)}
+    out["feature_distance"] = case_scores.get("feature_distance")
+    out["structure_scores"] = case_scores.get("structures") or {}
+    return out
 
 
 def flag_line(fields: dict) -> str:

@@ -17,7 +17,6 @@ from ..method.synergy import class_argmax, entropy_log10, synergy_regions
 from .region_codes import DELTA, OMEGA, REGION_KEYS, REGION_NAMES, THETA  # noqa: F401  (re-exported)
 
 
-
 def maps_by_slab(p_u: torch.Tensor, p_m: torch.Tensor | None, tau: float, rule: str, slab: int = 16):
     """Label, entropy (uint8) and region maps, computed a z-slab at a time so the float
     temporaries of the entropy and argmax stay a few slices big on large CT volumes."""
@@ -46,3 +45,11 @@ def slab_maps(p_u: torch.Tensor, p_m: torch.Tensor | None, tau: float, rule: str
         r = synergy_regions(pu, p_m.float()[None], tau, rule)
         regions = (OMEGA * r.omega[0] + THETA * r.theta[0] + DELTA * r.delta[0]).to(torch.uint8).cpu().numpy()
     return label, entropy, regions
+
+
+def labels_by_slab(p: torch.Tensor, slab: int = 16) -> np.ndarray:
+    """argmax of (C, X, Y, Z) probabilities as uint8 numpy, a z-slab at a time."""
+    out = np.empty(tuple(p.shape[1:]), np.uint8)
+    for z0 in range(0, p.shape[-1], slab):
+        out[..., z0:z0 + slab] = class_argmax(p[..., z0:z0 + slab].float()[None])[0].cpu().numpy()
+    return out

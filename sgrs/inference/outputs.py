@@ -19,3 +19,6 @@ class Segmentation:
     entropy: np.ndarray               # uint8 (x, y, z)
     geometry: Geometry
     summary: dict = field(default_factory=dict)
+    # on the network's grid, in memory only: "view_disagreement" (bool: plain ≠ mixed label) and, with
+    # --tta, "tta_votes" (uint8: flipped passes whose label differs from the plain one)
+    network_maps: dict = field(default_factory=dict)

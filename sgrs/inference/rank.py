@@ -3,7 +3,7 @@
 Each case is segmented with the model (label and region maps, as ``sgrs segment``) and scored; the
 ranked list puts first the cases an annotation should teach the model most. The score is pluggable
 (``SCORES``, ``--score``); the default is the mean entropy over the scan (chosen by
-benchmarks/trust.py over the share of the predicted structure in Δ ∪ Θ, which is still reported).
+benchmarks/trust/trust.py over the share of the predicted structure in Δ ∪ Θ, which is still reported).
 A case whose segmentation is flagged ``likely failed`` (an empty prediction is) is listed after the
 suggestions with its flag and is not suggested: annotating it teaches less than finding out why the
 model failed on it (a wrong scan, a model from another world).
@@ -45,7 +45,7 @@ def foreground_entropy(seg) -> float:
 
 
 def mean_entropy(seg) -> float:
-    """Mean normalised entropy over the whole scan: what benchmarks/trust.py measured best (docs/trust.md)."""
+    """Mean normalised entropy over the whole scan: what benchmarks/trust/trust.py measured best (docs/trust.md)."""
     return float(seg.entropy.mean() / 255.0)
 
 

@@ -7,7 +7,7 @@ voxels (``REVIEW_MAPS``); its connected components are cut into blocks of at mos
 thin uncertain shell around a whole structure becomes local pieces a reader can check one at a time;
 each piece is ranked by its expected number of wrong voxels, Σ q (in mL).
 
-Which map is the default, and the entropy level of its threshold, is what ``benchmarks/trust.py``
+Which map is the default, and the entropy level of its threshold, is what ``benchmarks/trust/trust.py``
 measured best at finding the model's errors (docs/trust.md).
 """
 from __future__ import annotations
@@ -27,6 +27,7 @@ DEFAULT_Q_MIN = 0.2         # entropy map: voxels at least this likely to be wro
 BLOCK_MM = 15.0             # regions are cut into blocks of this size (mm), so each is one look
 MIN_VOXELS = 3              # smaller pieces (at the block cuts, isolated voxels) are not listed
 MAX_REGIONS = 50
+EDGE_VOXELS = 2             # outside the segmentation and mostly this close to the scan's faces: an edge artefact
 
 
 def error_probability_table(levels: int = 256) -> np.ndarray:
@@ -124,7 +125,7 @@ def region_members(entropy: np.ndarray, regions: np.ndarray | None, geometry: Ge
     return [idx[piece == p] for p in order]
 
 
-def _reason(delta: float, theta: float, inside: float, map_name: str) -> str:
+def _reason(delta: float, theta: float, inside: float, map_name: str, edge: float = 0.0) -> str:
     if theta >= 0.5:
         what = "fragile: confident but changes when the scan is perturbed (Θ)"
     elif delta >= 0.5:
@@ -133,6 +134,8 @@ def _reason(delta: float, theta: float, inside: float, map_name: str) -> str:
         what = "high entropy" if map_name.startswith("entropy") else "uncertain or fragile (Δ/Θ)"
     if inside >= 0.95:
         where = "inside the segmentation: possible false positive"
+    elif inside <= 0.05 and edge >= 0.5:
+        where = "at the scan's edge, outside the segmentation: likely a border or padding artefact"
     elif inside <= 0.05:
         where = "outside the segmentation: possible missed structure"
     else:
@@ -155,6 +158,10 @@ def review_regions(label: np.ndarray, entropy: np.ndarray, regions: np.ndarray |
     delta = np.bincount(piece, (kinds == DELTA).astype(np.float64), len(n)) / n
     theta = np.bincount(piece, (kinds == THETA).astype(np.float64), len(n)) / n
     centroid = np.stack([np.bincount(piece, idx[:, a].astype(np.float64)) for a in range(3)], 1) / n[:, None]
+    near_edge = ((idx < EDGE_VOXELS) | (idx >= np.asarray(label.shape) - EDGE_VOXELS)).any(1)
+    edge = np.bincount(piece, near_edge.astype(np.float64), len(n)) / n
+    # edge artefacts outside the segmentation go after every other region: they are rarely errors
+    order = sorted(order, key=lambda p: bool(inside[p] <= 0.05 and edge[p] >= 0.5))
     voxel_ml = float(np.prod(geometry.spacing)) / 1000.0
     by_piece = np.argsort(piece, kind="stable")
     starts = np.concatenate([[0], np.cumsum(n)])
@@ -165,7 +172,7 @@ def review_regions(label: np.ndarray, entropy: np.ndarray, regions: np.ndarray |
         out.append(ReviewRegion(rank, index_to_lps(geometry, nearest),
                                 box_bounds(geometry, members.min(0), members.max(0)),
                                 round(n[p] * voxel_ml, 4), round(err[p] * voxel_ml, 4),
-                                _reason(delta[p], theta[p], inside[p], map_name), int(n[p])))
+                                _reason(delta[p], theta[p], inside[p], map_name, edge[p]), int(n[p])))
     return out
 
 

@@ -42,9 +42,13 @@ from .defaults import DEFAULT_OVERLAP, FAST_OVERLAP, MIXED_OVERLAP
 from .lanes import Lanes, auto_lanes
 from .memory import OomLadder
 from .sliding import sliding_window
+from .case_scores import structure_scores
+from .features import pooled_features, read_feature_stats
+from .maps import labels_by_slab
 from .trust import review_fields
 
 MIXED_VIEWS = ("near", "all")
+TTA_FLIPS = ((0,), (1,), (2,), (0, 1), (0, 2), (1, 2), (0, 1, 2))  # axes each extra TTA pass flips
 
 
 @dataclass
@@ -67,6 +71,7 @@ class SegmentOptions:
     fast: bool = False                 # overlap FAST_OVERLAP instead of ``overlap`` (docs/benchmarks.md: its Dice cost)
     backend: str = "auto"              # "auto" | "torch" | "openvino" (CPU only; see sgrs.inference.backends)
     lanes: int | None = None           # windows predicted at once on the CPU; None: sgrs.inference.lanes.auto_lanes
+    tta: int = 1                       # predictions for the flip-TTA score (1: none; N: N - 1 flipped passes)
 
     @property
     def window_overlap(self) -> float:
@@ -91,6 +96,8 @@ class SegmentOptions:
             raise SGRSError("lanes apply to the torch backend only; OpenVINO shares out its own threads")
         if self.mixed_view not in MIXED_VIEWS:
             raise SGRSError(f"mixed view must be one of {MIXED_VIEWS}, not {self.mixed_view!r}")
+        if not 1 <= self.tta <= len(TTA_FLIPS) + 1:
+            raise SGRSError(f"tta must be 1 (off) to {len(TTA_FLIPS) + 1}, got {self.tta}")
         if self.interpolation not in INTERPOLATORS:
             raise SGRSError(f"interpolation must be one of {sorted(INTERPOLATORS)}, not {self.interpolation!r}")
 
@@ -137,16 +144,29 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
                                 progress=progress, mix_reference=bundle.mix_reference if options.regions else None,
                                 mix_lambda=lam, mixed_where=mixed_where, ladder=ladder, stats=stats, lanes=lanes,
                                 mixed_overlap=options.mixed_window_overlap)
+        p_u, p_m = result if options.regions else (result, None)
+        del result
+        t_scores = time.monotonic()
+        distance = feature_distance(bundle, norm, patch, device)
+        views = (labels_by_slab(p_u), labels_by_slab(p_m)) if p_m is not None else None
+        t_tta = time.monotonic()
+        tta_labels = tta_predictions(predict, norm, patch, n_c, options, device, lanes, views, p_u)
+        t_back = time.monotonic()
+    score_seconds = t_tta - t_scores
     warnings += ladder.warnings
     device = ladder.device
     del norm
-    p_u, p_m = result if options.regions else (result, None)
-    del result
-    t_back = time.monotonic()
     label, entropy, regions = finish_maps(plan, p_u, p_m, tau, rule)
     del p_u, p_m
-    plan.info["seconds"] = {"prepare": round(t_net - t_prep, 2), "network": round(t_back - t_net, 2),
-                            "maps": round(time.monotonic() - t_back, 2)}
+    network_maps = {}
+    if views is not None:
+        network_maps["view_disagreement"] = views[0] != views[1]
+    if tta_labels:
+        network_maps["tta_votes"] = sum((t != tta_labels[0]).astype(np.uint8) for t in tta_labels[1:])
+    plan.info["seconds"] = {"prepare": round(t_net - t_prep, 2), "network": round(t_scores - t_net, 2),
+                            "maps": round(time.monotonic() - t_back, 2),
+                            "scores": round(score_seconds, 3),
+                            **({"tta": round(t_back - t_tta, 2)} if options.tta > 1 else {})}
     plan.info["network"] = {**stats, "backend": getattr(predict, "name", "torch"), "oom_steps": ladder.steps}
     post = options.postprocess or meta.get("postprocess", "none")
     main = largest_component(label > 0)
@@ -155,13 +175,50 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     if post == "lcc":
         label = np.where(main, label, 0).astype(np.uint8)
     del main
-    out = Segmentation(label, regions, entropy, geometry)
+    t_case = time.monotonic()  # on the label the user gets
+    case_scores = scores_summary(label, entropy, bundle, views, tta_labels, distance, regions)
+    score_seconds += time.monotonic() - t_case
+    plan.info["seconds"]["scores"] = round(score_seconds, 3)
+    del views, tta_labels
+    out = Segmentation(label, regions, entropy, geometry, network_maps=network_maps)
     out.summary = summarize(out, bundle, options, device, time.monotonic() - t0, tau, rule, lam, warnings)
     out.summary["windows"] = stats["windows_plain"] + stats["windows_mixed"]   # both views, as progress counts
     out.summary["postprocess"] = post
     out.summary["fragment_share"] = fragment_share
     out.summary["scan"] = plan.to_json()
+    out.summary["case_scores"] = case_scores
     out.summary.update(review_fields(label, entropy, regions, geometry, out.summary, meta))
+    return out
+
+
+def feature_distance(bundle: Bundle, norm: np.ndarray, patch, device) -> float | None:
+    """The scan's feature distance to the model's training cases (None: the bundle has no statistics)."""
+    stats = read_feature_stats(bundle.path, bundle.meta)
+    if stats is None:
+        return None
+    return round(stats.distance(pooled_features(bundle.model, norm, patch, device)), 4)
+
+
+def tta_predictions(predict, norm, patch, n_c, options, device, lanes, views, p_u) -> list | None:
+    """The plain label and each flipped pass's (on the network's grid), for ``--tta N``; None when off."""
+    if options.tta <= 1:
+        return None
+    labels = [views[0] if views is not None else labels_by_slab(p_u)]
+    for axes in TTA_FLIPS[:options.tta - 1]:
+        flipped = np.ascontiguousarray(np.flip(norm, axes))
+        p = sliding_window(predict, flipped, patch, n_c, options.window_overlap, options.batch_size, device,
+                           lanes=lanes)
+        labels.append(np.ascontiguousarray(np.flip(labels_by_slab(p), axes)))
+    return labels
+
+
+def scores_summary(label, entropy, bundle: Bundle, views, tta_labels, distance, regions=None) -> dict:
+    """``summary["case_scores"]``: per structure (by class name) its scores, and the case's feature distance."""
+    names = {c["value"]: c["name"] for c in bundle.meta["classes"]}
+    per = structure_scores(label, entropy, bundle.n_classes, views, tta_labels, regions)
+    out = {"structures": {names.get(v, str(v)): s for v, s in per.items()}, "feature_distance": distance}
+    if tta_labels:
+        out["tta"] = len(tta_labels)
     return out
 
 

@@ -34,7 +34,7 @@ TEACHER_FLAGS = {"recipe": (), "reference": ("--teacher-noise",), "eval": ("--no
 DELTA_RULES = ("union", "intersection")                   # how the two views' uncertainty makes Δ
 DEVICES = ("auto", "cuda", "cpu", "mps")                  # --device
 RANK_SCORES = ("mean-entropy", "delta-theta", "entropy")  # sgrs rank --score (sgrs.inference.rank.SCORES)
-# benchmarks/trust.py (docs/trust.md, 8 paired seeds): the 2 cases of highest mean entropy taught more
+# benchmarks/trust/trust.py (docs/trust.md, 8 paired seeds): the 2 cases of highest mean entropy taught more
 # (+0.032 test Dice [−0.005, +0.069] over 2 random ones) than the 2 of largest Δ∪Θ share (−0.057 [−0.183, +0.070])
 DEFAULT_RANK_SCORE = "mean-entropy"
 

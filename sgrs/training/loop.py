@@ -20,6 +20,8 @@ from ..data.cohort import Cohort, load_cohort
 from ..data.normalize import Normalization
 from ..data.sampler import BatchSampler, pad_to
 from ..evaluation.metrics import dice
+from ..inference.calibrate import training_feature_stats
+from ..inference.features import write_feature_stats
 from ..inference.sliding import model_predictor, sliding_window
 from ..method.runaway import RunawayDetector, replay
 from ..method.schedule import learning_rate
@@ -288,6 +290,11 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
                         "label_volume_ml": label_volume_range(cohort.labelled),
                         "train_seconds": round(time.monotonic() - t_run, 1),
                         "world": world_of_images(c.source for c in cohort.labelled + cohort.unlabelled)})
+        # the case flag's feature distance measures scans against this model's own training cases
+        stats = training_feature_stats(student, [c.image for c in cohort.labelled + cohort.unlabelled],
+                                       config.patch, device)
+        if stats is not None:
+            write_feature_stats(bundle, stats)
         event("finished", iteration=final, model=str(bundle), teacher_rank_spread=teacher_spread,
               warnings=[w["message"] for w in warnings],
               elapsed=format_seconds(time.monotonic() - t_run))

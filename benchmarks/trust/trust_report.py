@@ -1,4 +1,4 @@
-"""Stage 4 of benchmarks/trust.py: the tables of docs/trust.md and its plot, from ``<out>/analysis``."""
+"""Stage 4 of benchmarks/trust/trust.py: the tables of docs/trust.md and its plot, from ``<out>/analysis``."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from trust_settings import AL_ARMS, BUDGETS, ROOT, SHORT
+
 GROUPS = [("demo model, its own family", lambda r: r["model"] == "demo" and r["cohort"] == "demo-default"),
           ("demo model, hard family (a shift)", lambda r: r["model"] == "demo" and r["cohort"] == "demo-hard"),
           ("short runs (supervised seeds, 1 SGRS, 2 early-stopped), hard family",
@@ -251,7 +252,6 @@ def t_interval(d):
 
 
 def al_table(results, out: Path) -> tuple[list[str], dict]:
-    from trust import AL_ARMS
 
     dice = {}
     for r in results:
@@ -327,8 +327,6 @@ def plot(results, path: Path, budgets) -> None:
 
 
 def write_report(out: Path, args, machine: str) -> Path:
-    from trust import SHORT
-    from trust_analysis import BUDGETS
 
     results = load(out)
     rows = flag_rows(results)

@@ -1,4 +1,4 @@
-"""Stage 3 of benchmarks/trust.py: every model on its test phantoms, per case.
+"""Stage 3 of benchmarks/trust/trust.py: every model on its test phantoms, per case.
 
 Per case: Dice; the error voxels (shipped label XOR truth) found by each map at equal reviewed
 volume; the product's review list (errors found after the top k regions); the case flag's measures.
@@ -15,26 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-BUDGETS = (0.0025, 0.005, 0.01, 0.02, 0.05)      # share of the volume reviewed
-TOP_K = (1, 3, 5, 10, 20, 50)
+from sgrs.evaluation.review_budget import found_at_count  # noqa: F401  (used below, and by callers)
+from trust_settings import AL_ARMS, BUDGETS, DEMO, TOP_K  # noqa: F401
 
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def found_at_count(score: np.ndarray, errors: np.ndarray, count: float) -> float:
-    """Error voxels among the ``count`` highest-scoring voxels; ties at the cut are split pro rata."""
-    count = min(max(count, 0.0), score.size)
-    if count == 0:
-        return 0.0
-    values, inverse = np.unique(score.ravel(), return_inverse=True)
-    n = np.bincount(inverse, minlength=len(values))[::-1]          # highest value first
-    e = np.bincount(inverse, errors.ravel().astype(np.float64), len(values))[::-1]
-    cum = np.cumsum(n)
-    k = int(np.searchsorted(cum, count))                            # the level holding the cut
-    before = cum[k - 1] if k else 0
-    return float(e[:k].sum() + e[k] * (count - before) / n[k])
 
 
 def tta_maps(image, geometry, bundle):
@@ -126,8 +112,6 @@ def shifted(bundle, shift: float):
 
 def model_list(out: Path, seeds: int) -> list[tuple[str, str, dict]]:
     """(name, cohort, how to load) of every model analysed."""
-    from trust import AL_ARMS, DEMO
-
     runs = out / "runs"
     models = [("demo", "demo-default", {"path": DEMO}), ("demo", "demo-hard", {"path": DEMO})]
     for s in range(seeds):

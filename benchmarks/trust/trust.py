@@ -14,8 +14,8 @@ Stages (each resumable: finished work is found on disk and skipped):
    equal reviewed volume, by the top-k review regions, and the case flag against Dice;
 4. report: ``docs/trust.md`` tables and ``docs/trust.png``.
 
-    nice -n 10 python benchmarks/trust.py --out /work/bench-out/trust            # everything
-    python benchmarks/trust.py --out /work/bench-out/trust --report              # tables only
+    nice -n 10 python benchmarks/trust/trust.py --out /work/bench-out/trust            # everything
+    python benchmarks/trust/trust.py --out /work/bench-out/trust --report              # tables only
 """
 from __future__ import annotations
 
@@ -30,19 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-DEMO = ROOT / "Resources" / "Demo" / "model"
-# the demo model's grid; the phantoms it was trained on are seeds 2026 (cohort) and 4242 (sample)
-DEMO_GRID = {"size": (64, 64, 48), "spacing": (1.25, 1.25, 1.25)}
-AL_GRID = {"size": (48, 48, 40), "spacing": (1.667, 1.667, 1.5)}
-# CPU budget (2 shared cores): the active-learning runs are supervised (a third of an SGRS step's cost);
-# one SGRS run of the same size is analysed as well
-SHORT = {"patch": (32, 32, 32), "filters": 4, "batch": 4, "iterations": 200, "finetune": 100, "early": 15,
-         "method": "supervised", "sgrs_iterations": 300}
-COHORT_SEEDS = {"demo-default": 7701, "demo-hard": 7702, "al": 7703}
-AL_ARMS = ("delta-theta", "entropy", "random")
+from trust_settings import AL_ARMS, AL_GRID, COHORT_SEEDS, DEMO_GRID, POOL_SEEDS, SHORT  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -54,7 +46,6 @@ def write_manifest(path: Path, cases: list[dict], name: str) -> Path:
     return path
 
 
-POOL_SEEDS = 5  # the cohort's labelled pool holds 2 cases per seed for this many seeds (own_cases)
 
 
 def make_cohorts(out: Path, seeds: int, unlabelled: int, test: int, demo_test: int) -> dict:
