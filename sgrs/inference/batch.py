@@ -1,8 +1,10 @@
 """Many scans in one run: the model loaded once, ``OUT/<case>/`` per case and ``OUT/results.csv``.
 
 Resume: a case whose ``summary.json`` carries this run's key (a hash of the bundle's ``model.json``,
-which records every weight file's SHA-256, and of every option that changes the outputs) and whose
-files are all there is skipped. A case that fails leaves ``failed.json`` with its one-line reason
+which records every weight file's SHA-256, and of every option that changes the outputs), the key of
+its input as it is now (a content hash of a file or DICOM folder; for DICOMweb, of the chosen source
+series' SOP Instance UIDs, so our own SEG pushed to the study does not count) and whose files are all
+there is skipped. A case that fails leaves ``failed.json`` with its one-line reason
 and the run goes on. Under ``torchrun`` the cases are dealt out by rank (case i to rank i mod world);
 after a barrier every rank reads all cases' files, rank 0 alone writes the CSV.
 """
@@ -18,8 +20,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..util.atomic import write_text
 from ..util.errors import SGRSError
+from ..util.redact import safe_line
 from .cases import CaseSource
 
 RESULTS = "results.csv"
@@ -32,6 +37,11 @@ class BatchOutputs:
     png: bool = False
     dicom_seg: bool = False
     push: bool = False               # STOW-RS the SEG back to the DICOMweb server it came from
+    series_number: int | None = None  # the SEG's SeriesNumber (None: one above the highest in the study)
+
+
+class SegNotWritten(SGRSError):
+    """The outputs are kept; only the DICOM SEG (or its push) failed."""
 
 
 @dataclass
@@ -54,13 +64,17 @@ def run_key(bundle_path, options, outputs: BatchOutputs) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def done_summary(folder: Path, key: str) -> dict | None:
-    """The case's summary if it was finished with this key and every file it lists is there."""
+def done_summary(folder: Path, key: str, input_key: str | None = None) -> dict | None:
+    """The case's summary if it was finished with this key, from this input (``input_key``: the input's
+    content now) and every file it lists is there, the DICOM SEG included when one was asked for."""
     try:
         summary = json.loads((folder / "summary.json").read_text())
     except (OSError, ValueError):
         return None
-    if summary.get("batch", {}).get("key") != key:
+    batch = summary.get("batch", {})
+    if batch.get("key") != key or (input_key is not None and batch.get("input") != input_key):
+        return None
+    if summary.get("dicom_seg", {}).get("error"):
         return None
     if not all((folder / name).is_file() for name in summary.get("files", {}).values()):
         return None
@@ -75,16 +89,55 @@ def _failure(folder: Path, key: str) -> str | None:
     return record.get("error") if record.get("key") == key else None
 
 
+@dataclass
+class Resolved:
+    """What a case's input is now: its content key, and for DICOMweb the series the rule chose."""
+    key: str
+    series: str | None = None
+    chosen: str = ""
+    alternatives: list = field(default_factory=list)
+
+
+def resolve_input(case: CaseSource, options) -> Resolved:
+    """The input's content key (and DICOMweb series choice), before any long work."""
+    if case.is_url:
+        from ..data.dicomweb import Reference, check_uid, choose_series, source_key
+
+        ref = Reference.parse(case.source)
+        if options.series and ref.series is None:  # --series names the study's series to read
+            ref.series = check_uid(options.series, "--series")
+        series, line, others = choose_series(ref)
+        return Resolved(source_key(ref, series), series, line, others)
+    return Resolved(content_key(Path(case.source)))
+
+
+def content_key(path: Path) -> str:
+    """SHA-256 of a file's bytes, or of every file under a folder (names and bytes), first 16 hex digits."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        digest.update(str(f.relative_to(path) if path.is_dir() else f.name).encode() + b"\0")
+        try:
+            with open(f, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError:
+            digest.update(b"unreadable")  # the reader gives the real error
+    return digest.hexdigest()[:16]
+
+
 def _run_case(case: CaseSource, folder: Path, model, options, outputs: BatchOutputs, progress=None,
-              on_warning=None) -> dict:
+              on_warning=None, resolved: Resolved | None = None) -> dict:
     """Segment one case into ``folder``; its summary (written last, so a crash leaves no false 'done').
     ``model()`` gives (bundle, run key), called once the scan is read: a batch hands the loaded one,
-    a single scan loads it then, so a bad scan is reported before a bad model, as always."""
+    a single scan loads it then, so a bad scan is reported before a bad model, as always.
+    Only the DICOM SEG failing keeps every other output and raises :class:`SegNotWritten`."""
     from dataclasses import replace
 
     from ..data.image_io import read_scan
     from .segment import prepare_output, segment_read, write_outputs
 
+    resolved = resolved or resolve_input(case, options)
     prepare_output(folder)
     (folder / FAILED).unlink(missing_ok=True)
     remove_pulled(folder)  # what a killed run left
@@ -95,7 +148,7 @@ def _run_case(case: CaseSource, folder: Path, model, options, outputs: BatchOutp
         if case.is_url:
             from ..data.dicomweb import Reference, retrieve
 
-            source = retrieve(Reference.parse(case.source), pulled)
+            source = retrieve(Reference.parse(case.source), pulled, resolved.series)
             case_options = replace(case_options, series=None)
         # the SEG's sources are checked before the long work, not after it
         datasets = _seg_sources(source, case_options, outputs, case) if outputs.dicom_seg else None
@@ -103,21 +156,34 @@ def _run_case(case: CaseSource, folder: Path, model, options, outputs: BatchOutp
         image, geometry, series = read_scan(source, case_options.series)
         bundle, key = model()
         read = time.monotonic() - t_read
-        seg = segment_read(image, geometry, series, bundle, case_options, progress, where=case.source,
+        if case.is_url and series is not None:
+            series.update(chosen=resolved.chosen, alternatives=resolved.alternatives,
+                          step=f"DICOMweb {resolved.chosen}")
+        seg = segment_read(image, geometry, series, bundle, case_options, progress, where=safe_line(case.source),
                            on_warning=on_warning)
         seconds = seg.summary["scan"].get("seconds", {})
         seg.summary["scan"]["seconds"] = {"read": round(read, 2), **seconds}  # in the order they ran
         extra = {}
         if datasets is not None:
-            extra["dicom_seg"] = _write_seg(seg, datasets, bundle, folder, outputs, case)
-    seg.summary["batch"] = {"key": key, "case": case.id, "seconds": round(time.monotonic() - t0, 2)}
+            extra["dicom_seg"] = _write_seg(seg, datasets, bundle, folder, outputs, case, source, case_options)
+            note = extra["dicom_seg"].get("skipped") or extra["dicom_seg"].get("error")
+            if note:
+                seg.summary["warnings"].append(note)
+                if on_warning and "skipped" in extra["dicom_seg"]:
+                    on_warning(note)
+    seg.summary["batch"] = {"key": key, "input": resolved.key, "case": case.id,
+                            "seconds": round(time.monotonic() - t0, 2)}
     seg.summary.update(extra)
     written = write_outputs(seg, folder, outputs.png, image, bundle, extra_files=_extra_files(extra))
-    return json.loads(written["summary"].read_text())
+    summary = json.loads(written["summary"].read_text())
+    if extra.get("dicom_seg", {}).get("error"):
+        raise SegNotWritten(f"outputs kept in {folder}; {extra['dicom_seg']['error']}")
+    return summary
 
 
 def _extra_files(extra: dict) -> dict:
-    return {"dicom_seg": Path(extra["dicom_seg"]["file"]).name} if "dicom_seg" in extra else {}
+    info = extra.get("dicom_seg", {})
+    return {"dicom_seg": Path(info["file"]).name} if info.get("file") else {}
 
 
 def _seg_sources(source: Path, options, outputs: BatchOutputs, case: CaseSource):
@@ -132,19 +198,51 @@ def _seg_sources(source: Path, options, outputs: BatchOutputs, case: CaseSource)
     return source_datasets(source, options.series)
 
 
-def _write_seg(seg, datasets, bundle, folder: Path, outputs: BatchOutputs, case: CaseSource) -> dict:
-    from ..data.dicom_seg import write_dicom_seg
+def _outside(seg, options):
+    """The voxels an ROI left unanalysed (region 0 where there is a region map), or None without an ROI."""
+    if options.roi is None:
+        return None
+    if seg.regions is not None:
+        return seg.regions == 0
+    from ..data.roi import roi_crop
 
-    info = write_dicom_seg(seg.label, seg.regions, datasets, bundle.meta, folder / "label.seg.dcm")
-    info["file"] = Path(info["file"]).name
-    if outputs.push:
-        from ..data.dicomweb import Reference, store
+    inside = np.zeros(seg.label.shape, bool)
+    inside[roi_crop(seg.geometry, options.roi).slices] = True
+    return ~inside
 
-        info["pushed_to"] = Reference.parse(case.source).root
-        store(info["pushed_to"], [folder / "label.seg.dcm"])
+
+def _write_seg(seg, datasets, bundle, folder: Path, outputs: BatchOutputs, case: CaseSource, source: Path,
+               options) -> dict:
+    """The SEG written (and pushed): its record for the summary; ``{"error": …}`` when it could not be."""
+    from ..data.dicom_seg import flag_word, next_series_number, write_dicom_seg
+    from ..util.errors import InputError
+
+    info: dict = {}
+    try:
+        number = outputs.series_number
+        if number is None and case.is_url:
+            from ..data.dicomweb import Reference
+            from ..data.dicomweb import next_series_number as on_server
+
+            ref = Reference.parse(case.source)
+            number = on_server(ref.root, ref.study)
+        elif number is None:
+            number = next_series_number(source)
+        info = write_dicom_seg(seg.label, seg.regions, datasets, bundle.meta, folder / "label.seg.dcm", seg.geometry,
+                               flag_word(seg.summary), number, _outside(seg, options))
+        if "skipped" in info:
+            return info
+        info["file"] = Path(info["file"]).name
+        if outputs.push:
+            from ..data.dicomweb import Reference, store
+
+            root = Reference.parse(case.source).root
+            store(root, [folder / "label.seg.dcm"])
+            info["pushed_to"] = safe_line(root)
+    except (InputError, ValueError, RuntimeError, OSError) as exc:
+        what = "not pushed" if info.get("file") else "not written"
+        return {**info, "error": f"the DICOM SEG was {what}: {_one_line(exc)}"}
     return info
-
-
 def columns(meta: dict) -> list[str]:
     names = [c["name"] for c in sorted(meta["classes"], key=lambda c: c["value"]) if c["value"] != 0]
     return (["case", "status", "seconds"] + [f"{n} mL" for n in names]
@@ -152,7 +250,7 @@ def columns(meta: dict) -> list[str]:
 
 
 def row_for(case: CaseSource, status: str, summary: dict | None, error: str = "") -> dict:
-    row = {"case": case.id, "status": status, "source": case.source, "error": error}
+    row = {"case": case.id, "status": status, "source": safe_line(case.source, 2000), "error": safe_line(error)}
     if summary:
         row["seconds"] = summary.get("batch", {}).get("seconds", summary.get("seconds"))
         for name, c in summary.get("classes", {}).items():
@@ -162,6 +260,9 @@ def row_for(case: CaseSource, status: str, summary: dict | None, error: str = ""
             if key in regions:
                 row[f"{key}_share"] = regions[key].get("share_of_foreground")
         row["case_flag"] = summary.get("case_flag", "")
+        seg = summary.get("dicom_seg", {})
+        if seg.get("pushed_to"):
+            row["pushed"] = f"SEG series {seg['series_uid']} stored on {seg['pushed_to']}"
     return row
 
 
@@ -202,21 +303,25 @@ def run_batch(cases: list[CaseSource], bundle_path, out, options, outputs: Batch
         bundle = load_bundle(bundle_path, weights=options.weights)
         mine = cases[dist.rank::dist.world]
         spent, ran = 0.0, 0
+        ran_rows: dict[str, dict] = {}
         for i, case in enumerate(mine):
             folder = out / case.id
-            summary = done_summary(folder, key)
-            if summary is not None:
-                row = row_for(case, "skipped", summary)
-            else:
-                t0 = time.monotonic()
-                try:
+            t0 = time.monotonic()
+            try:
+                resolved = resolve_input(case, options)
+                summary = done_summary(folder, key, resolved.key)
+                if summary is not None:
+                    row = row_for(case, "skipped", summary)
+                else:
                     row = row_for(case, "done", _run_case(case, folder, lambda: (bundle, key), options, outputs,
-                                                          window_progress))
-                except (SGRSError, RuntimeError, ValueError, OSError, MemoryError) as exc:
-                    error = _one_line(exc)
-                    _record_failure(folder, case, key, error)
-                    row = row_for(case, "failed", None, error)
+                                                          window_progress, resolved=resolved))
+            except (SGRSError, RuntimeError, ValueError, OSError, MemoryError) as exc:
+                error = _one_line(exc)
+                _record_failure(folder, case, key, error)
+                row = row_for(case, "failed", None, error)
+            if row["status"] != "skipped":
                 spent, ran = spent + time.monotonic() - t0, ran + 1
+            ran_rows[case.id] = row
             if on_case:
                 left = len(mine) - i - 1
                 on_case(i + 1, len(mine), row, spent / ran * left if ran else 0.0)
@@ -224,7 +329,7 @@ def run_batch(cases: list[CaseSource], bundle_path, out, options, outputs: Batch
             import torch.distributed as tdist
 
             tdist.barrier()
-        return _gather(cases, out, key, columns(bundle.meta), dist.is_main)
+        return _gather(cases, out, key, columns(bundle.meta), dist.is_main, ran_rows)
     finally:
         distributed.teardown(dist)
 
@@ -236,26 +341,35 @@ def _device_type(name: str) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
+    """One bounded line without credentials; an OS error says what it is (e.g. a folder name too long)."""
     if isinstance(exc, SGRSError):
-        return str(exc)
+        return safe_line(exc)
     if isinstance(exc, MemoryError):
         return "out of memory"
-    text = (str(exc).strip().splitlines() or [""])[-1][:300]
-    return f"{type(exc).__name__}: {text}"
+    if isinstance(exc, OSError) and exc.strerror:
+        name = Path(exc.filename).name if exc.filename else ""
+        return safe_line(f"{exc.strerror}" + (f": {name}" if name else ""))
+    text = (str(exc).strip().splitlines() or [""])[-1]
+    return safe_line(f"{type(exc).__name__}: {text}")
 
 
 def _record_failure(folder: Path, case: CaseSource, key: str, error: str) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        write_text(folder / FAILED, json.dumps({"case": case.id, "source": case.source, "key": key, "error": error}))
+        write_text(folder / FAILED, json.dumps({"case": case.id, "source": safe_line(case.source, 2000), "key": key,
+                                                "error": safe_line(error)}))
     except OSError:
         pass  # the row still says why; the output folder itself may be what failed
 
 
-def _gather(cases, out: Path, key: str, names: list[str], write: bool) -> BatchReport:
-    """Every case's row from its files (another rank may have run it)."""
+def _gather(cases, out: Path, key: str, names: list[str], write: bool, ran: dict | None = None) -> BatchReport:
+    """Every case's row: this rank's from what it saw, the others' from their files (another rank ran them)."""
     rows = []
     for case in cases:
+        if ran and case.id in ran:
+            row = dict(ran[case.id])
+            rows.append({**row, "status": "done"} if row["status"] == "skipped" else row)
+            continue
         folder = out / case.id
         error = _failure(folder, key)
         summary = None if error is not None else done_summary(folder, key)
@@ -277,13 +391,22 @@ def segment_one(case: CaseSource, out, bundle_path, options, outputs: BatchOutpu
     from ..models.bundle import load_bundle
     from .segment import prepare_output
 
-    prepare_output(out)
-    options.check()
-    def model():
-        bundle = load_bundle(bundle_path, weights=options.weights)
-        return bundle, run_key(bundle_path, options, outputs)
+    out = Path(out)
+    existed = out.exists()
+    try:
+        options.check()
+        resolved = resolve_input(case, options)
+        prepare_output(out)
 
-    return _run_case(case, Path(out), model, options, outputs, progress, on_warning)
+        def model():
+            bundle = load_bundle(bundle_path, weights=options.weights)
+            return bundle, run_key(bundle_path, options, outputs)
+
+        return _run_case(case, out, model, options, outputs, progress, on_warning, resolved)
+    except BaseException:
+        if not existed and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # refused before any output: leave no empty folder behind
+        raise
 
 
 def remove_pulled(folder: Path) -> None:
