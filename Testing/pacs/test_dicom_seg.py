@@ -11,6 +11,7 @@ from conftest import ROOT
 from pacs_fixtures import DEMO, SERIES_UID, STUDY_UID, ct_roi, ct_series  # noqa: F401 (fixtures)
 
 from sgrs.inference.maps import DELTA, THETA
+import dciodvfy
 from sgrs.data.dicom_seg import model_hash
 from sgrs.models.bundle import read_meta
 
@@ -26,6 +27,7 @@ def segmented(ct_series, ct_roi, tmp_path_factory):
     done = run_cli("segment", ct_series, "--model", DEMO, "--out", out, "--device", "cpu", "--dicom-seg",
                    "--roi", *ct_roi)
     assert done.returncode == 0, done.stderr[-3000:]
+    dciodvfy.assert_valid(out / "label.seg.dcm")
     return out
 
 
