@@ -22,7 +22,7 @@ def _segment(args) -> int:
                              fast=args.fast, mixed_view=args.mixed_view, mixed_overlap=args.mixed_overlap,
                              backend=args.backend, lanes=args.lanes)
     outputs = BatchOutputs(png=args.png, dicom_seg=args.dicom_seg or args.push, push=args.push,
-                           series_number=args.series_number)
+                           series_number=args.series_number, hold_failed=args.hold_failed)
     cases, batch = collect_cases(args.inputs)
     if batch:
         return _segment_batch(args, cases, options, outputs)
@@ -175,6 +175,11 @@ def describe(summary: dict, files: dict) -> str:
                      + (f", stored on {seg['pushed_to']}" if seg.get("pushed_to") else ""))
     elif seg.get("skipped"):
         lines.append(f"  DICOM SEG: none, {seg['skipped']}")
+    if (seg.get("sr") or {}).get("series_uid"):
+        lines.append(f"  DICOM SR: series {seg['sr']['series_uid']} (number {seg['sr']['series_number']})"
+                     + (f", stored on {seg['pushed_to']}" if seg.get("pushed_to") else ""))
+    if seg.get("held"):
+        lines.append(f"  not pushed: {seg['held']}")
     lines.append("  files: " + ", ".join(str(p) for p in files.values()))
     return "\n".join(lines)
 
@@ -278,9 +283,12 @@ def add_inference_commands(sub) -> None:
                          "small network on 2 or more threads, else 1; docs/benchmarks.md)")
     sg.add_argument("--png", action="store_true", help="also draw overview.png")
     sg.add_argument("--dicom-seg", action="store_true",
-                    help="DICOM input: also write label.seg.dcm (classes, Δ and Θ as segments) on the source grid")
+                    help="DICOM input: also write label.seg.dcm (classes, Δ and Θ as segments) on the source grid "
+                    "and label.sr.dcm (a TID 1500 report: volumes, the case flag and its reasons, the model)")
     sg.add_argument("--push", action="store_true",
                     help="DICOMweb input: store the DICOM SEG back on the server (STOW-RS); implies --dicom-seg")
+    sg.add_argument("--hold-failed", action="store_true",
+                    help="with --push: a 'likely failed' result is written here but not stored on the server")
     sg.add_argument("--series-number", type=int, metavar="N",
                     help="the DICOM SEG's SeriesNumber (default: one above the highest in the study)")
     sg.add_argument("--json-progress", action="store_true", help="progress and summary as JSON lines")

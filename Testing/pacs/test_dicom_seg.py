@@ -28,6 +28,7 @@ def segmented(ct_series, ct_roi, tmp_path_factory):
                    "--roi", *ct_roi)
     assert done.returncode == 0, done.stderr[-3000:]
     dciodvfy.assert_valid(out / "label.seg.dcm")
+    dciodvfy.assert_valid(out / "label.sr.dcm")
     return out
 
 

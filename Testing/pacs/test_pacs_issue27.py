@@ -18,6 +18,7 @@ from pacs_fixtures import DEMO, PASSWORD, STUDY_UID, USER, ct_roi, ct_series, or
 import dciodvfy
 import orthanc_server
 from sgrs.data.credentials import PASSWORD as PASSWORD_VAR
+from sgrs.data.dicom_seg import model_hash
 from sgrs.data.credentials import USER as USER_VAR
 
 CREDENTIALS = {USER_VAR: USER, PASSWORD_VAR: PASSWORD}
@@ -88,7 +89,7 @@ def test_an_enhanced_study_is_segmented_on_its_multiframe_series_pushed_valid_an
     assert [a["uid"] for a in series["alternatives"]] == [SHORT_SERIES]
     assert summary["scan"]["steps"][0].startswith(f"DICOMweb series {ENHANCED_SERIES}")
     info = summary["dicom_seg"]
-    assert f"SEG series {info['series_uid']} stored on {orthanc.dicomweb}" in done.stdout  # the push confirmed
+    assert f"SEG series {info['series_uid']} and SR stored on {orthanc.dicomweb}" in done.stdout  # push confirmed
     (stored,) = [d for d in stored_instances(orthanc, "SEG") if d.SOPInstanceUID == info["sop_uid"]]
     seg_path = tmp_path / "stored.seg.dcm"
     stored.save_as(seg_path)
@@ -100,6 +101,24 @@ def test_an_enhanced_study_is_segmented_on_its_multiframe_series_pushed_valid_an
     assert [i.CodingSchemeDesignator for i in stored.CodingSchemeIdentificationSequence] == ["99SGRS"]
     assert list(stored.SegmentSequence[0].RecommendedDisplayCIELabValue) == list(
         hd.color.CIELabColor.from_rgb(216, 101, 79).value)  # the bundle's colour of the class
+    # the SR beside it: pushed too, valid, referencing the SEG and the source series, with the flag and the volume
+    (report,) = [d for d in stored_instances(orthanc, "SR") if d.SOPInstanceUID == info["sr"]["sop_uid"]]
+    report.save_as(tmp_path / "stored.sr.dcm")
+    dciodvfy.assert_valid(tmp_path / "stored.sr.dcm")
+    sr = hd.sr.Comprehensive3DSR.from_dataset(report)
+    assert int(report.SeriesNumber) == 9
+    (group,) = sr.content.get_volumetric_roi_measurement_groups()
+    assert group.referenced_segment.segment_number == 1
+    assert group.referenced_segment.sop_instance_uid == info["sop_uid"]
+    volume = next(m for m in group.get_measurements() if m.name.meaning == "Volume")
+    assert volume.value == pytest.approx(summary["classes"]["left atrium"]["ml"], abs=1e-3)
+    evaluations = {e.name.value: e.value.meaning for e in group.get_qualitative_evaluations()}
+    assert evaluations["CASEFLAG"] == flag
+    text = report.to_json()
+    assert ENHANCED_SERIES in text  # the source series, referenced for the segment
+    assert all(reason[:64] in text for reason in summary["case_flag_reasons"])
+    assert "ROI" in evaluations.get("ANALYSED", "")
+    assert model_hash(json.loads((DEMO / "model.json").read_text())) in text
     # every frame sits on its source frame, and reads back as our label
     seg = hd.seg.Segmentation.from_dataset(stored)
     assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == ENHANCED_SERIES
@@ -117,6 +136,14 @@ def test_an_enhanced_study_is_segmented_on_its_multiframe_series_pushed_valid_an
                     env=env)
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads((case / "summary.json").read_text()) == summary
+    assert len([d for d in stored_instances(orthanc, "SEG") if d.StudyInstanceUID == ENHANCED_STUDY]) == 1
+    # --hold-failed keeps a 'likely failed' result here
+    assert flag == "likely failed"  # the demo model on a CT (docs/trust.md): what a PACS must not take for good
+    held = run_cli("segment", url, "--model", DEMO, "--out", tmp_path / "held", "--device", "cpu", "--push",
+                   "--hold-failed", "--roi", *ct_roi, env=env)
+    assert held.returncode == 0, held.stderr[-2000:]
+    assert "not pushed (--hold-failed)" in held.stdout
+    assert (tmp_path / "held" / ENHANCED_STUDY / "label.seg.dcm").is_file()
     assert len([d for d in stored_instances(orthanc, "SEG") if d.StudyInstanceUID == ENHANCED_STUDY]) == 1
     # --series overrides the rule
     short = run_cli("segment", url, "--model", DEMO, "--out", tmp_path / "short", "--device", "cpu",
@@ -248,6 +275,9 @@ def test_refused_up_front_leaves_no_folder_and_an_empty_result_writes_no_seg(ct_
     summary = json.loads((out / "summary.json").read_text())
     assert summary["foreground_ml"] == 0
     assert not (out / "label.seg.dcm").exists() and "no DICOM SEG written" in summary["dicom_seg"]["skipped"]
+    dciodvfy.assert_valid(out / "label.sr.dcm")  # the SR says nothing was segmented
+    import pydicom
+    assert "nothing segmented" in pydicom.dcmread(out / "label.sr.dcm").to_json()
     assert empty.stderr.count("no DICOM SEG written") == 1
     assert "highdicom" not in empty.stderr.lower() and "Traceback" not in empty.stderr
 

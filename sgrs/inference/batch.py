@@ -38,6 +38,7 @@ class BatchOutputs:
     dicom_seg: bool = False
     push: bool = False               # STOW-RS the SEG back to the DICOMweb server it came from
     series_number: int | None = None  # the SEG's SeriesNumber (None: one above the highest in the study)
+    hold_failed: bool = False        # a "likely failed" result is written but not pushed
 
 
 class SegNotWritten(SGRSError):
@@ -183,7 +184,10 @@ def _run_case(case: CaseSource, folder: Path, model, options, outputs: BatchOutp
 
 def _extra_files(extra: dict) -> dict:
     info = extra.get("dicom_seg", {})
-    return {"dicom_seg": Path(info["file"]).name} if info.get("file") else {}
+    files = {"dicom_seg": Path(info["file"]).name} if info.get("file") else {}
+    if (info.get("sr") or {}).get("file"):
+        files["dicom_sr"] = Path(info["sr"]["file"]).name
+    return files
 
 
 def _seg_sources(source: Path, options, outputs: BatchOutputs, case: CaseSource):
@@ -215,9 +219,11 @@ def _write_seg(seg, datasets, bundle, folder: Path, outputs: BatchOutputs, case:
                options) -> dict:
     """The SEG written (and pushed): its record for the summary; ``{"error": …}`` when it could not be."""
     from ..data.dicom_seg import flag_word, next_series_number, write_dicom_seg
-    from ..util.errors import InputError
+    from ..data.dicom_sr import write_dicom_sr
+    from .case_flag import FAILED
 
     info: dict = {}
+    stage = "written"
     try:
         number = outputs.series_number
         if number is None and case.is_url:
@@ -230,19 +236,27 @@ def _write_seg(seg, datasets, bundle, folder: Path, outputs: BatchOutputs, case:
             number = next_series_number(source)
         info = write_dicom_seg(seg.label, seg.regions, datasets, bundle.meta, folder / "label.seg.dcm", seg.geometry,
                                flag_word(seg.summary), number, _outside(seg, options))
-        if "skipped" in info:
-            return info
-        info["file"] = Path(info["file"]).name
-        if outputs.push:
+        written = [folder / "label.seg.dcm"] if "skipped" not in info else []
+        if written:
+            info["file"] = written[0].name
+        sr = write_dicom_sr(seg.summary, bundle.meta, datasets, written[0] if written else None,
+                            folder / "label.sr.dcm", number + 1)
+        info["sr"] = {**sr, "file": "label.sr.dcm"}
+        written.append(folder / "label.sr.dcm")
+        if outputs.push and outputs.hold_failed and flag_word(seg.summary) == FAILED:
+            info["held"] = f"case flag '{FAILED}': kept here, not pushed (--hold-failed)"
+        elif outputs.push:
             from ..data.dicomweb import Reference, store
 
             root = Reference.parse(case.source).root
-            store(root, [folder / "label.seg.dcm"])
+            stage = "pushed"
+            store(root, written)
             info["pushed_to"] = safe_line(root)
-    except (InputError, ValueError, RuntimeError, OSError) as exc:
-        what = "not pushed" if info.get("file") else "not written"
-        return {**info, "error": f"the DICOM SEG was {what}: {_one_line(exc)}"}
+    except Exception as exc:  # noqa: BLE001 — whatever stops the SEG/SR, the other outputs are kept
+        return {**info, "error": f"the DICOM SEG/SR was not {stage}: {_one_line(exc)}"}
     return info
+
+
 def columns(meta: dict) -> list[str]:
     names = [c["name"] for c in sorted(meta["classes"], key=lambda c: c["value"]) if c["value"] != 0]
     return (["case", "status", "seconds"] + [f"{n} mL" for n in names]
@@ -262,7 +276,10 @@ def row_for(case: CaseSource, status: str, summary: dict | None, error: str = ""
         row["case_flag"] = summary.get("case_flag", "")
         seg = summary.get("dicom_seg", {})
         if seg.get("pushed_to"):
-            row["pushed"] = f"SEG series {seg['series_uid']} stored on {seg['pushed_to']}"
+            what = f"SEG series {seg['series_uid']} and SR" if seg.get("series_uid") else "SR (no SEG: empty result)"
+            row["pushed"] = f"{what} stored on {seg['pushed_to']}"
+        elif seg.get("held"):
+            row["pushed"] = seg["held"]
     return row
 
 
