@@ -108,15 +108,17 @@ def test_an_enhanced_study_is_segmented_on_its_multiframe_series_pushed_valid_an
     sr = hd.sr.Comprehensive3DSR.from_dataset(report)
     assert int(report.SeriesNumber) == 9
     (group,) = sr.content.get_volumetric_roi_measurement_groups()
-    assert group.referenced_segment.segment_number == 1
-    assert group.referenced_segment.sop_instance_uid == info["sop_uid"]
+    assert list(group.referenced_segment.referenced_segment_numbers) == [1]
+    assert group.referenced_segment.referenced_sop_instance_uid == info["sop_uid"]
+    assert group.referenced_segment.source_series_for_segmentation.value == ENHANCED_SERIES
     volume = next(m for m in group.get_measurements() if m.name.meaning == "Volume")
     assert volume.value == pytest.approx(summary["classes"]["left atrium"]["ml"], abs=1e-3)
     evaluations = {e.name.value: e.value.meaning for e in group.get_qualitative_evaluations()}
     assert evaluations["CASEFLAG"] == flag
     text = report.to_json()
     assert ENHANCED_SERIES in text  # the source series, referenced for the segment
-    assert all(reason[:64] in text for reason in summary["case_flag_reasons"])
+    reasons = [e.value.meaning for e in group.get_qualitative_evaluations() if e.name.value == "FLAGREASON"]
+    assert reasons == [r[:64] for r in summary["case_flag_reasons"]] and reasons
     assert "ROI" in evaluations.get("ANALYSED", "")
     assert model_hash(json.loads((DEMO / "model.json").read_text())) in text
     # every frame sits on its source frame, and reads back as our label
@@ -204,8 +206,10 @@ def test_dicomweb_lists_every_study_in_pages_and_filters(tmp_path):
             ds = pydicom.Dataset()
             ds.file_meta = meta
             ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
-            ds.StudyInstanceUID, ds.SeriesInstanceUID = f"1.2.826.0.1.3680043.8.498.28.{i}", f"1.2.826.0.1.3680043.8.498.28.{i}.1"
-            ds.Modality, ds.StudyDate, ds.PatientID = ("MR" if mr else "CT"), ("20250101" if i < 5 else "20230101"), f"P{i}"
+            ds.StudyInstanceUID = f"1.2.826.0.1.3680043.8.498.28.{i}"
+            ds.SeriesInstanceUID = f"{ds.StudyInstanceUID}.1"
+            ds.Modality, ds.PatientID = ("MR" if mr else "CT"), f"P{i}"
+            ds.StudyDate = "20250101" if i < 5 else "20230101"
             ds.Rows = ds.Columns = 2
             ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
             ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"

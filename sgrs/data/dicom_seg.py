@@ -93,8 +93,8 @@ def slices_on_grid(geometry, frames) -> list[int]:
                              "source grid")
         out.append(k)
     if sorted(out) != list(range(geometry.size[2])):
-        raise InputError(f"the source's {len(out)} frames do not cover the result's {geometry.size[2]} slices once each: "
-                         "a DICOM SEG needs the result on the source grid")
+        raise InputError(f"the source's {len(out)} frames do not cover the result's {geometry.size[2]} slices "
+                         "once each: a DICOM SEG needs the result on the source grid")
     return out
 
 

@@ -46,7 +46,8 @@ def _evaluations(summary: dict):
     roi = (summary.get("scan") or {}).get("roi")
     if roi:
         bounds = ", ".join(f"{v:.1f}" for v in roi.get("bounds_lps", []))
-        out.append(hd.sr.QualitativeEvaluation(_code(CODES["analysed"]), _code((SCHEME, "ROI", f"ROI {bounds} mm LPS"))))
+        region = _code((SCHEME, "ROI", f"ROI {bounds} mm LPS"))
+        out.append(hd.sr.QualitativeEvaluation(_code(CODES["analysed"]), region))
     return out
 
 
@@ -89,6 +90,7 @@ def write_dicom_sr(summary: dict, meta: dict, datasets, seg_path, path, series_n
                 continue
             ml = (summary.get("classes") or {}).get(c["name"], {}).get("ml", 0.0)
             first = len(groups) == 0
+            shares = _shares(summary, algorithm) if first else []
             groups.append(hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
                 tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=c["name"][:64]),
                 referenced_segment=hd.sr.ReferencedSegment(
@@ -97,7 +99,7 @@ def write_dicom_sr(summary: dict, meta: dict, datasets, seg_path, path, series_n
                     source_series=hd.sr.SourceSeriesForSegmentation(source_series)),
                 finding_type=_code(class_codes(c)[1]), algorithm_id=algorithm,
                 measurements=[hd.sr.Measurement(name=codes.SCT.Volume, value=float(ml), unit=_code(ML),
-                                                algorithm_id=algorithm)] + (_shares(summary, algorithm) if first else []),
+                                                algorithm_id=algorithm)] + shares,
                 qualitative_evaluations=_evaluations(summary) if first else None))
     else:
         groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
