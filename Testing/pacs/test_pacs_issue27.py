@@ -307,3 +307,16 @@ def test_a_class_without_terminology_is_coded_privately_never_as_tissue(ct_serie
     assert (kind.CodingSchemeDesignator, kind.CodeValue, kind.CodeMeaning) == ("99SGRS", "CLASS1", "pancreas")
     assert category.CodingSchemeDesignator == "99SGRS" and category.CodeValue != "85756007"
     dciodvfy.assert_valid(out / "label.seg.dcm")
+
+
+def test_when_only_the_seg_cannot_be_written_the_outputs_are_kept_and_one_line_says_why(ct_series, ct_roi, tmp_path):
+    out = tmp_path / "out"
+    (out / "label.seg.dcm").mkdir(parents=True)  # a real fault: a folder where the SEG must go
+    done = run_cli("segment", ct_series, "--model", DEMO, "--out", out, "--device", "cpu", "--dicom-seg",
+                   "--roi", *ct_roi, "--no-regions")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    (line,) = [x for x in done.stderr.splitlines() if x.startswith("sgrs: error:")]
+    assert f"outputs kept in {out}; the DICOM SEG/SR was not written" in line
+    for name in ("label.nrrd", "entropy.nrrd", "summary.json"):
+        assert (out / name).is_file(), name
+    assert "not written" in json.loads((out / "summary.json").read_text())["dicom_seg"]["error"]
