@@ -20,25 +20,17 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 
 from ..util.atomic import write_text
 from ..util.errors import SGRSError
-from ..util.redact import safe_line
+from ..util.redact import one_line, safe_line
 from .cases import CaseSource
+from .dicom_outputs import BatchOutputs, seg_sources, write_seg_and_sr
+from .input_key import Resolved, resolve_input
 
 RESULTS = "results.csv"
 FAILED = "failed.json"
 NOT_RESULT_OPTIONS = ("device", "batch_size")  # change the speed, not the outputs
-
-
-@dataclass
-class BatchOutputs:
-    png: bool = False
-    dicom_seg: bool = False
-    push: bool = False               # STOW-RS the SEG back to the DICOMweb server it came from
-    series_number: int | None = None  # the SEG's SeriesNumber (None: one above the highest in the study)
-    hold_failed: bool = False        # a "likely failed" result is written but not pushed
 
 
 class SegNotWritten(SGRSError):
@@ -90,43 +82,6 @@ def _failure(folder: Path, key: str) -> str | None:
     return record.get("error") if record.get("key") == key else None
 
 
-@dataclass
-class Resolved:
-    """What a case's input is now: its content key, and for DICOMweb the series the rule chose."""
-    key: str
-    series: str | None = None
-    chosen: str = ""
-    alternatives: list = field(default_factory=list)
-
-
-def resolve_input(case: CaseSource, options) -> Resolved:
-    """The input's content key (and DICOMweb series choice), before any long work."""
-    if case.is_url:
-        from ..data.dicomweb import Reference, check_uid, choose_series, source_key
-
-        ref = Reference.parse(case.source)
-        if options.series and ref.series is None:  # --series names the study's series to read
-            ref.series = check_uid(options.series, "--series")
-        series, line, others = choose_series(ref)
-        return Resolved(source_key(ref, series), series, line, others)
-    return Resolved(content_key(Path(case.source)))
-
-
-def content_key(path: Path) -> str:
-    """SHA-256 of a file's bytes, or of every file under a folder (names and bytes), first 16 hex digits."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for f in files:
-        digest.update(str(f.relative_to(path) if path.is_dir() else f.name).encode() + b"\0")
-        try:
-            with open(f, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-        except OSError:
-            digest.update(b"unreadable")  # the reader gives the real error
-    return digest.hexdigest()[:16]
-
-
 def _run_case(case: CaseSource, folder: Path, model, options, outputs: BatchOutputs, progress=None,
               on_warning=None, resolved: Resolved | None = None) -> dict:
     """Segment one case into ``folder``; its summary (written last, so a crash leaves no false 'done').
@@ -152,7 +107,7 @@ def _run_case(case: CaseSource, folder: Path, model, options, outputs: BatchOutp
             source = retrieve(Reference.parse(case.source), pulled, resolved.series)
             case_options = replace(case_options, series=None)
         # the SEG's sources are checked before the long work, not after it
-        datasets = _seg_sources(source, case_options, outputs, case) if outputs.dicom_seg else None
+        datasets = seg_sources(source, case_options, outputs, case) if outputs.dicom_seg else None
         t_read = time.monotonic()
         image, geometry, series = read_scan(source, case_options.series)
         bundle, key = model()
@@ -166,7 +121,7 @@ def _run_case(case: CaseSource, folder: Path, model, options, outputs: BatchOutp
         seg.summary["scan"]["seconds"] = {"read": round(read, 2), **seconds}  # in the order they ran
         extra = {}
         if datasets is not None:
-            extra["dicom_seg"] = _write_seg(seg, datasets, bundle, folder, outputs, case, source, case_options)
+            extra["dicom_seg"] = write_seg_and_sr(seg, datasets, bundle, folder, outputs, case, source, case_options)
             note = extra["dicom_seg"].get("skipped") or extra["dicom_seg"].get("error")
             if note:
                 seg.summary["warnings"].append(note)
@@ -188,73 +143,6 @@ def _extra_files(extra: dict) -> dict:
     if (info.get("sr") or {}).get("file"):
         files["dicom_sr"] = Path(info["sr"]["file"]).name
     return files
-
-
-def _seg_sources(source: Path, options, outputs: BatchOutputs, case: CaseSource):
-    from ..data.dicom_seg import source_datasets
-    from ..util.errors import InputError
-
-    if not source.is_dir():
-        raise InputError(f"{case.source}: --dicom-seg needs a DICOM series as input, not an image file")
-    if outputs.push and not case.is_url:
-        raise InputError(f"{case.source}: --push stores the SEG on the DICOMweb server the scan came from; "
-                         "this scan is not from one")
-    return source_datasets(source, options.series)
-
-
-def _outside(seg, options):
-    """The voxels an ROI left unanalysed (region 0 where there is a region map), or None without an ROI."""
-    if options.roi is None:
-        return None
-    if seg.regions is not None:
-        return seg.regions == 0
-    from ..data.roi import roi_crop
-
-    inside = np.zeros(seg.label.shape, bool)
-    inside[roi_crop(seg.geometry, options.roi).slices] = True
-    return ~inside
-
-
-def _write_seg(seg, datasets, bundle, folder: Path, outputs: BatchOutputs, case: CaseSource, source: Path,
-               options) -> dict:
-    """The SEG written (and pushed): its record for the summary; ``{"error": …}`` when it could not be."""
-    from ..data.dicom_seg import flag_word, next_series_number, write_dicom_seg
-    from ..data.dicom_sr import write_dicom_sr
-    from .case_flag import FAILED
-
-    info: dict = {}
-    stage = "written"
-    try:
-        number = outputs.series_number
-        if number is None and case.is_url:
-            from ..data.dicomweb import Reference
-            from ..data.dicomweb import next_series_number as on_server
-
-            ref = Reference.parse(case.source)
-            number = on_server(ref.root, ref.study)
-        elif number is None:
-            number = next_series_number(source)
-        info = write_dicom_seg(seg.label, seg.regions, datasets, bundle.meta, folder / "label.seg.dcm", seg.geometry,
-                               flag_word(seg.summary), number, _outside(seg, options))
-        written = [folder / "label.seg.dcm"] if "skipped" not in info else []
-        if written:
-            info["file"] = written[0].name
-        sr = write_dicom_sr(seg.summary, bundle.meta, datasets, written[0] if written else None,
-                            folder / "label.sr.dcm", number + 1)
-        info["sr"] = {**sr, "file": "label.sr.dcm"}
-        written.append(folder / "label.sr.dcm")
-        if outputs.push and outputs.hold_failed and flag_word(seg.summary) == FAILED:
-            info["held"] = f"case flag '{FAILED}': kept here, not pushed (--hold-failed)"
-        elif outputs.push:
-            from ..data.dicomweb import Reference, store
-
-            root = Reference.parse(case.source).root
-            stage = "pushed"
-            store(root, written)
-            info["pushed_to"] = safe_line(root)
-    except Exception as exc:  # noqa: BLE001 — whatever stops the SEG/SR, the other outputs are kept
-        return {**info, "error": f"the DICOM SEG/SR was not {stage}: {_one_line(exc)}"}
-    return info
 
 
 def columns(meta: dict) -> list[str]:
@@ -333,7 +221,7 @@ def run_batch(cases: list[CaseSource], bundle_path, out, options, outputs: Batch
                     row = row_for(case, "done", _run_case(case, folder, lambda: (bundle, key), options, outputs,
                                                           window_progress, resolved=resolved))
             except (SGRSError, RuntimeError, ValueError, OSError, MemoryError) as exc:
-                error = _one_line(exc)
+                error = one_line(exc)
                 _record_failure(folder, case, key, error)
                 row = row_for(case, "failed", None, error)
             if row["status"] != "skipped":
@@ -355,19 +243,6 @@ def _device_type(name: str) -> str:
     from ..util.device import resolve_device
 
     return resolve_device(name).type
-
-
-def _one_line(exc: BaseException) -> str:
-    """One bounded line without credentials; an OS error says what it is (e.g. a folder name too long)."""
-    if isinstance(exc, SGRSError):
-        return safe_line(exc)
-    if isinstance(exc, MemoryError):
-        return "out of memory"
-    if isinstance(exc, OSError) and exc.strerror:
-        name = Path(exc.filename).name if exc.filename else ""
-        return safe_line(f"{exc.strerror}" + (f": {name}" if name else ""))
-    text = (str(exc).strip().splitlines() or [""])[-1]
-    return safe_line(f"{type(exc).__name__}: {text}")
 
 
 def _record_failure(folder: Path, case: CaseSource, key: str, error: str) -> None:

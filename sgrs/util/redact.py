@@ -32,3 +32,20 @@ def shorten(text, limit: int = LIMIT) -> str:
 def safe_line(text, limit: int = LIMIT) -> str:
     """What a log line, a CSV cell or failed.json may hold: redacted, one line, bounded."""
     return shorten(redact(text), limit)
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one bounded line without credentials; an OS error says what it is (a name too long...)."""
+    from pathlib import Path
+
+    from .errors import SGRSError
+
+    if isinstance(exc, SGRSError):
+        return safe_line(exc)
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    if isinstance(exc, OSError) and exc.strerror:
+        name = Path(str(exc.filename)).name if exc.filename else ""
+        return safe_line(f"{exc.strerror}" + (f": {name}" if name else ""))
+    text = (str(exc).strip().splitlines() or [""])[-1]
+    return safe_line(f"{type(exc).__name__}: {text}")
