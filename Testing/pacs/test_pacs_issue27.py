@@ -238,24 +238,49 @@ def small_scan(path, seed):
     sitk.WriteImage(image, str(path))
 
 
-def test_resume_follows_the_content_order_is_natural_and_files_follow_the_umask(tmp_path):
-    scans = tmp_path / "scans"
+@pytest.fixture(scope="module")
+def small_batch(tmp_path_factory):
+    """Three small scans named s10, s2, s1 segmented as one batch under umask 022."""
+    root = tmp_path_factory.mktemp("small-batch")
+    scans = root / "scans"
     scans.mkdir()
     for i, name in enumerate(["s10", "s2", "s1"]):
         small_scan(scans / f"{name}.nrrd", i)
-    out = tmp_path / "out"
+    out = root / "out"
     first = run_cli("segment", scans, "--model", DEMO, "--out", out, "--device", "cpu", "--no-regions", umask=0o022)
     assert first.returncode == 0, first.stderr[-2000:]
+    return scans, out
+
+
+def test_a_batch_runs_in_natural_order(small_batch):
+    _, out = small_batch
     assert [r["case"] for r in read_csv(out / "results.csv")] == ["s1", "s2", "s10"]
+
+
+def test_output_files_follow_the_umask(small_batch):
+    _, out = small_batch
     modes = {p.relative_to(out).as_posix(): p.stat().st_mode & 0o777 for p in out.rglob("*") if p.is_file()}
-    assert set(modes.values()) == {0o644}, modes  # mkstemp's 0600 no more
+    assert modes and set(modes.values()) == {0o644}, modes  # mkstemp's 0600 no more
+
+
+def test_resume_follows_the_content_not_the_name(small_batch, tmp_path):
+    scans, out = (tmp_path / "scans", tmp_path / "out")
+    shutil.copytree(small_batch[0], scans)
+    shutil.copytree(small_batch[1], out)
     before = {c: json.loads((out / c / "summary.json").read_text()) for c in ("s1", "s2")}
     small_scan(scans / "s2.nrrd", 99)  # replaced under the same name
     second = run_cli("segment", scans, "--model", DEMO, "--out", out, "--device", "cpu", "--no-regions")
     assert second.returncode == 0, second.stderr[-2000:]
     after = {c: json.loads((out / c / "summary.json").read_text()) for c in ("s1", "s2")}
     assert after["s1"] == before["s1"]  # unchanged input: skipped
-    assert after["s2"]["batch"]["input"] != before["s2"]["batch"]["input"]  # new content: segmented again
+    entropy = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "s2" / "entropy.nrrd")))
+    fresh = tmp_path / "fresh"
+    alone = run_cli("segment", scans / "s2.nrrd", "--model", DEMO, "--out", fresh, "--device", "cpu",
+                    "--no-regions")
+    assert alone.returncode == 0, alone.stderr[-2000:]
+    new = sitk.GetArrayFromImage(sitk.ReadImage(str(fresh / "entropy.nrrd")))
+    assert np.array_equal(entropy, new)  # the result is the new scan's, not the old one's
+    assert after["s2"]["batch"]["input"] != before["s2"]["batch"]["input"]
 
 
 def test_refused_up_front_leaves_no_folder_and_an_empty_result_writes_no_seg(ct_series, tmp_path):
