@@ -1,7 +1,7 @@
 # Two entry points for a newcomer; each builds its own project-local virtual environment.
 #   make demo   segment the bundled sample with the bundled demo model
 #   make test   run the whole test suite (installs Debian's chromium for the Studio's browser tests
-#               and orthanc + orthanc-dicomweb for the DICOMweb tests)
+#               and orthanc + orthanc-dicomweb + dicom3tools for the DICOMweb and DICOM SEG tests)
 #   make studio serve SGRS Studio on http://127.0.0.1:8080/ (see docs/studio.md)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -25,10 +25,12 @@ demo: $(VENV)/.installed
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
 
-# The DICOMweb tests start a real Orthanc with its DICOMweb plugin (Testing/pacs/orthanc_server.py).
+# The DICOMweb tests start a real Orthanc with its DICOMweb plugin (Testing/pacs/orthanc_server.py);
+# every DICOM SEG the tests write is checked with dicom3tools' dciodvfy (Testing/pacs/dciodvfy.py).
 orthanc:
-	@(command -v Orthanc >/dev/null 2>&1 && test -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so) || \
-		(apt-get update && apt-get install -y orthanc orthanc-dicomweb)
+	@(command -v Orthanc >/dev/null 2>&1 && test -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so \
+		&& command -v dciodvfy >/dev/null 2>&1) || \
+		(apt-get update && apt-get install -y orthanc orthanc-dicomweb dicom3tools)
 
 test: $(VENV)/.installed chromium orthanc
 	$(PY) -m pytest -q

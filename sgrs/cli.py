@@ -222,7 +222,8 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except SGRSError as exc:
-        print(f"sgrs: error: {exc}", file=sys.stderr)
+        from .util.redact import safe_line
+        print(f"sgrs: error: {safe_line(exc, 1000)}", file=sys.stderr)  # one bounded line, never a credential
         return 1
     except KeyboardInterrupt:
         print("sgrs: interrupted", file=sys.stderr)

@@ -21,7 +21,8 @@ def _segment(args) -> int:
                              interpolation=args.interpolation, roi=_roi(args), series=args.series,
                              fast=args.fast, mixed_view=args.mixed_view, mixed_overlap=args.mixed_overlap,
                              backend=args.backend, lanes=args.lanes, tta=args.tta)
-    outputs = BatchOutputs(png=args.png, dicom_seg=args.dicom_seg or args.push, push=args.push)
+    outputs = BatchOutputs(png=args.png, dicom_seg=args.dicom_seg or args.push, push=args.push,
+                           series_number=args.series_number, hold_failed=args.hold_failed)
     cases, batch = collect_cases(args.inputs)
     if batch:
         return _segment_batch(args, cases, options, outputs)
@@ -63,7 +64,13 @@ def _segment_one(args, case, options, outputs) -> int:
         if quiet:
             report({"event": "warning", "message": text})
 
-    summary = segment_one(case, args.out, args.model, options, outputs, progress, on_warning=warn)
+    from .inference.batch import SegNotWritten
+
+    try:
+        summary = segment_one(case, args.out, args.model, options, outputs, progress, on_warning=warn)
+    except SegNotWritten:
+        bar.close()
+        raise
     bar.close()
     files = {**{k: Path(args.out) / name for k, name in summary["files"].items()},
              "summary": Path(args.out) / "summary.json"}
@@ -132,6 +139,9 @@ def _segment_batch(args, cases, options, outputs) -> int:
     if not main_rank:
         return 1 if result.failed else 0
     counts = {s: sum(r["status"] == s for r in result.rows) for s in ("done", "failed")}
+    for row in result.rows:
+        if row.get("pushed"):
+            print(f"sgrs: {row['case']}: {row['pushed']}")
     for row in result.failed:
         print(f"sgrs: {row['case']}: failed: {row['error']}", file=sys.stderr)
     if quiet:
@@ -174,17 +184,32 @@ def describe(summary: dict, files: dict) -> str:
     if "case_flag" in summary:
         from .inference.case_flag import flag_line
         lines.append("  " + flag_line(summary))
+    seg = summary.get("dicom_seg") or {}
+    if seg.get("series_uid"):
+        lines.append(f"  DICOM SEG: series {seg['series_uid']} (number {seg.get('series_number')})"
+                     + (f", stored on {seg['pushed_to']}" if seg.get("pushed_to") else ""))
+    elif seg.get("skipped"):
+        lines.append(f"  DICOM SEG: none, {seg['skipped']}")
+    if (seg.get("sr") or {}).get("series_uid"):
+        lines.append(f"  DICOM SR: series {seg['sr']['series_uid']} (number {seg['sr']['series_number']})"
+                     + (f", stored on {seg['pushed_to']}" if seg.get("pushed_to") else ""))
+    if seg.get("held"):
+        lines.append(f"  not pushed: {seg['held']}")
     lines.append("  files: " + ", ".join(str(p) for p in files.values()))
     return "\n".join(lines)
 
 
 def _series(args) -> int:
     from .data.dicom import NO_UID, choose_series, list_series
+    from .util.errors import InputError
 
     series = list_series(args.folder)
     if not series:
         choose_series(args.folder, listed=series)  # raises the one-line "no DICOM image series" error
-    chosen = choose_series(args.folder, listed=series)[0].uid if any(s.is_3d for s in series) else None
+    try:
+        chosen = choose_series(args.folder, listed=series)[0].uid
+    except InputError:
+        chosen = None  # nothing segment would read without --series
     if args.json:
         print(json.dumps([{**s.to_json(), "default": s.uid == chosen} for s in series]))
         return 0
@@ -201,7 +226,7 @@ def _dicomweb(args) -> int:
 
     ref = Reference.parse(args.url)
     if ref.study is None:
-        rows = list_studies(ref.root)
+        rows = list_studies(ref.root, args.modality, args.date)
         text = [f"{len(rows)} studies on {ref.root}:"] + [
             f"  {r['uid']}  {r['date'] or '?':8s}  {','.join(r['modalities']):8s} {r['series']:3d} series  "
             f"{r['patient_id']}  {r['description']}" for r in rows]
@@ -256,8 +281,9 @@ def add_inference_commands(sub) -> None:
                     help="segment only inside these physical LPS bounds (mm, the image's coordinates)")
     sg.add_argument("--roi-center", type=float, nargs=3, metavar=("CX", "CY", "CZ"), help="ROI centre, LPS mm")
     sg.add_argument("--roi-size", type=float, nargs=3, metavar=("SX", "SY", "SZ"), help="ROI size, mm")
-    sg.add_argument("--series", metavar="UID", help="DICOM folder: SeriesInstanceUID to read "
-                    "(default: the largest 3D series; list them with 'sgrs series DIR')")
+    sg.add_argument("--series", metavar="UID", help="DICOM folder: SeriesInstanceUID to read (default: the "
+                    "largest 3D image series by voxel count, never a localizer, derived or secondary capture; list "
+                    "them with 'sgrs series DIR'; for DICOMweb name the series in the URL)")
     sg.add_argument("--fast", action="store_true",
                     help=f"window overlap {FAST_OVERLAP} instead of --overlap: about 2.5x fewer plain-view windows, a "
                          "small Dice cost (docs/benchmarks.md)")
@@ -278,9 +304,14 @@ def add_inference_commands(sub) -> None:
                          "copies, 2-8), their disagreement a case score; N - 1 more plain passes (default 1: off)")
     sg.add_argument("--png", action="store_true", help="also draw overview.png")
     sg.add_argument("--dicom-seg", action="store_true",
-                    help="DICOM input: also write label.seg.dcm (classes, Δ and Θ as segments) on the source grid")
+                    help="DICOM input: also write label.seg.dcm (classes, Δ and Θ as segments) on the source grid "
+                    "and label.sr.dcm (a TID 1500 report: volumes, the case flag and its reasons, the model)")
     sg.add_argument("--push", action="store_true",
                     help="DICOMweb input: store the DICOM SEG back on the server (STOW-RS); implies --dicom-seg")
+    sg.add_argument("--hold-failed", action="store_true",
+                    help="with --push: a 'likely failed' result is written here but not stored on the server")
+    sg.add_argument("--series-number", type=int, metavar="N",
+                    help="the DICOM SEG's SeriesNumber (default: one above the highest in the study)")
     sg.add_argument("--json-progress", action="store_true", help="progress and summary as JSON lines")
     sg.add_argument("--progress-file", help="append progress and the summary as JSON lines to this file")
     sg.set_defaults(func=_segment)
@@ -304,6 +335,9 @@ def add_inference_commands(sub) -> None:
     dw = sub.add_parser("dicomweb", help="list a DICOMweb server's studies, or a study's series (QIDO-RS)")
     dw.add_argument("url", help="service root (https://host/dicom-web) or a study URL (…/studies/UID)")
     dw.add_argument("--json", action="store_true", help="as one JSON list")
+    dw.add_argument("--modality", help="only studies holding this modality (e.g. CT)")
+    dw.add_argument("--date", help="only studies of this StudyDate: YYYYMMDD or a range YYYYMMDD-YYYYMMDD "
+                    "(either end open)")
     dw.set_defaults(func=_dicomweb)
 
     se = sub.add_parser("series", help="list the DICOM series of a folder (UID, modality, size, files, description)")

@@ -89,10 +89,15 @@ def test_series_are_listed_largest_first_without_the_report(study, tmp_path):
     assert [s["default"] for s in as_json] == [True, False] and as_json[1]["description"] == "thin recon"
 
 
+CHOSEN = ("series (no SeriesInstanceUID) (CT 512×512×20, CT Body 3.0) chosen: the largest 3D image series by "
+          f"voxel count; also in the study: {THIN_UID} (CT 512×512×6, thin recon)")
+
+
 def test_the_largest_series_is_read_by_default_and_another_with_series(study, ct_files):
     image, geometry, source = read_scan(study)
-    assert image.shape == (512, 512, 20) and source["files"] == 20 and source["chosen"] == "largest of 2"
-    assert source["step"] == "DICOM series (no SeriesInstanceUID) (CT Body 3.0), largest of 2"
+    assert image.shape == (512, 512, 20) and source["files"] == 20 and source["chosen"] == CHOSEN
+    assert source["step"] == "DICOM " + CHOSEN
+    assert [a["uid"] for a in source["alternatives"]] == [THIN_UID]
     # the same volume SimpleITK's own GDCM reader gives for the folder alone
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(ct_files[0].parent)))
@@ -138,7 +143,7 @@ def test_dicom_series_segmented_in_an_roi_reports_the_series(study, tmp_path):
     _, files = segment_file(study, DEMO, tmp_path / "out", SegmentOptions(device="cpu", regions=False, roi=roi))
     summary = json.loads(files["summary"].read_text())
     steps = summary["scan"]["steps"]
-    assert steps[0] == "DICOM series (no SeriesInstanceUID) (CT Body 3.0), largest of 2"
+    assert steps[0] == "DICOM " + CHOSEN
     assert steps[1].startswith("ROI 60.0×60.0×60.0 mm") and steps[2].startswith("resampled ")
     assert summary["scan"]["series"]["files"] == 20 and summary["scan"]["series"]["uid"] == ""
     assert Geometry.of(sitk.ReadImage(str(files["label"]))).mismatch(geometry, tol=1e-6) is None

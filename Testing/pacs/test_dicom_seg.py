@@ -11,6 +11,8 @@ from conftest import ROOT
 from pacs_fixtures import DEMO, SERIES_UID, STUDY_UID, ct_roi, ct_series  # noqa: F401 (fixtures)
 
 from sgrs.inference.maps import DELTA, THETA
+import dciodvfy
+from sgrs.data.dicom_seg import model_hash
 from sgrs.models.bundle import read_meta
 
 
@@ -25,6 +27,8 @@ def segmented(ct_series, ct_roi, tmp_path_factory):
     done = run_cli("segment", ct_series, "--model", DEMO, "--out", out, "--device", "cpu", "--dicom-seg",
                    "--roi", *ct_roi)
     assert done.returncode == 0, done.stderr[-3000:]
+    dciodvfy.assert_valid(out / "label.seg.dcm")
+    dciodvfy.assert_valid(out / "label.sr.dcm")
     return out
 
 
@@ -52,8 +56,10 @@ def test_the_seg_references_the_source_and_names_classes_regions_and_algorithm(s
     meta = read_meta(DEMO)
     term = next(c for c in meta["classes"] if c["value"] == 1)["terminology"]
     labels = [s.SegmentLabel for s in seg.SegmentSequence]
-    assert labels == [next(c["name"] for c in meta["classes"] if c["value"] == 1), "Δ uncertain", "Θ inconsistent"]
-    first, delta, theta = seg.SegmentSequence
+    assert labels == [next(c["name"] for c in meta["classes"] if c["value"] == 1), "Δ uncertain", "Θ inconsistent",
+                      "not analysed"]  # the ROI: voxels outside it are not confident background
+    first, delta, theta, outside = seg.SegmentSequence
+    assert outside.SegmentedPropertyTypeCodeSequence[0].CodeValue == "NOTANALYSED"
     assert (first.SegmentedPropertyTypeCodeSequence[0].CodeValue,
             first.SegmentedPropertyTypeCodeSequence[0].CodingSchemeDesignator) == (term["type"][1], term["type"][0])
     assert first.SegmentedPropertyCategoryCodeSequence[0].CodeValue == term["category"][1]
@@ -64,6 +70,7 @@ def test_the_seg_references_the_source_and_names_classes_regions_and_algorithm(s
         assert s.SegmentAlgorithmType == "AUTOMATIC"
         (algo,) = s.SegmentationAlgorithmIdentificationSequence
         assert algo.AlgorithmName == "SGRS-Net" and meta["name"] in algo.AlgorithmVersion
+        assert model_hash(meta) in algo.AlgorithmVersion and len(model_hash(meta)) == 16
     summary = (segmented / "summary.json").read_text()
     assert '"dicom_seg"' in summary and "label.seg.dcm" in summary
 

@@ -25,6 +25,7 @@ from pacs_fixtures import (  # noqa: F401 (fixtures)
     orthanc,
 )
 
+import dciodvfy
 from sgrs.data import dicomweb
 from sgrs.data.credentials import PASSWORD as PASSWORD_VAR
 from sgrs.data.credentials import USER as USER_VAR
@@ -62,8 +63,10 @@ def test_list_studies_and_series(orthanc):
     series = run_cli("dicomweb", f"{orthanc.dicomweb}/studies/{STUDY_UID}", "--json", env=env)
     assert series.returncode == 0, series.stderr
     listed = json.loads(series.stdout)
-    assert listed[0] == {"uid": SERIES_UID, "modality": "CT", "description": "CT Body 3.0", "instances": 20}
-    assert {"uid": REPORT_UID, "modality": "SR", "description": "dose report", "instances": 1} in listed
+    assert listed[0] == {"uid": SERIES_UID, "modality": "CT", "description": "CT Body 3.0", "instances": 20,
+                         "number": None}
+    assert {"uid": REPORT_UID, "modality": "SR", "description": "dose report", "instances": 1,
+            "number": None} in listed
 
 
 def test_pull_segment_push_and_read_the_stored_seg_back(orthanc, ct_roi, tmp_path):
@@ -89,6 +92,8 @@ def test_pull_segment_push_and_read_the_stored_seg_back(orthanc, ct_roi, tmp_pat
     stored = [pydicom.dcmread(io.BytesIO(s.get(f"{orthanc.rest}/instances/{i}/file", timeout=30).content))
               for i in found]
     (seg,) = [d for d in stored if d.SOPInstanceUID == summary["dicom_seg"]["sop_uid"]]
+    seg.save_as(tmp_path / "stored.seg.dcm")
+    dciodvfy.assert_valid(tmp_path / "stored.seg.dcm")
     seg = hd.seg.Segmentation.from_dataset(seg)
     assert seg.StudyInstanceUID == STUDY_UID
     assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == SERIES_UID

@@ -5,6 +5,7 @@ import io
 import sys
 import uuid
 
+import dciodvfy
 import numpy as np
 import pytest
 from conftest import ROOT
@@ -80,6 +81,8 @@ def test_open_from_pacs_then_send_the_segmentation_back(orthanc, ct_series, tmp_
 
     asyncio.run(flow())
     (seg,) = stored_segs(orthanc)
+    seg.save_as(tmp_path / "sent.seg.dcm")
+    dciodvfy.assert_valid(tmp_path / "sent.seg.dcm")
     seg = hd.seg.Segmentation.from_dataset(seg)
     assert seg.StudyInstanceUID == STUDY_UID and seg.ReferencedSeriesSequence[0].SeriesInstanceUID == SERIES_UID
     import pydicom

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..util.errors import InputError
+from .series_rule import Candidate, pick, why_not
 
 NOT_IMAGES = {"RTSTRUCT", "RTPLAN", "RTRECORD", "SR", "PR", "KO", "REG", "SEG", "DOC", "AU", "ECG"}
 NO_UID = "(no SeriesInstanceUID)"
@@ -91,11 +92,17 @@ def choose_series(folder, uid: str | None = None, listed: list | None = None) ->
             raise InputError(f"{folder}: no series {uid!r}; the folder has {len(series)}: "
                              + ", ".join(s.uid or NO_UID for s in series[:5]) + (" …" if len(series) > 5 else ""))
         return found[0], "chosen with --series", len(series)
-    volumes = [s for s in series if s.is_3d]
-    if not volumes:
-        raise InputError(f"{folder}: no 3D DICOM series: every image series holds a single slice "
-                         f"({len(series)} series)")
-    return volumes[0], f"largest of {len(series)}" if len(series) > 1 else "the only series", len(series)
+    chosen, line = pick([candidate(s) for s in series])
+    if chosen is None:
+        raise InputError(f"{folder}: {line}; choose one with --series")
+    return next(s for s in series if (s.uid or NO_UID) == chosen.uid), line, len(series)
+
+
+def candidate(s: SeriesInfo) -> Candidate:
+    """The series as the series rule sees it (sgrs.data.series_rule)."""
+    types = [list(ds.get("ImageType", []) or []) for ds in s.headers]
+    classes = {str(ds.get("SOPClassUID", "")) for ds in s.headers}
+    return Candidate(s.uid or NO_UID, s.description, s.modality, s.size, why_not(types, classes, s.size[2]))
 
 
 def check_series(s: SeriesInfo, folder) -> list[str]:
@@ -140,7 +147,8 @@ def read_series(folder, uid: str | None = None):
     "chosen", "series_in_folder", "step"}``, ``step`` a one-line description for the summary."""
     import SimpleITK as sitk
 
-    series, how, count = choose_series(folder, uid)
+    listed = list_series(folder)
+    series, how, count = choose_series(folder, uid, listed)
     files = check_series(series, folder)
     try:
         if len(files) == 1:
@@ -153,5 +161,6 @@ def read_series(folder, uid: str | None = None):
         lines = [line for line in str(exc).strip().splitlines() if line.strip()]
         raise InputError(f"{folder}: series {series.name()} cannot be read: "
                          f"{(lines[-1] if lines else 'unreadable').strip()[:200]}") from None
-    return image, {**series.to_json(), "chosen": how, "series_in_folder": count,
-                   "step": f"DICOM series {series.name()}, {how}"}
+    others = [candidate(s).to_json() for s in listed if s is not series]
+    return image, {**series.to_json(), "chosen": how, "series_in_folder": count, "alternatives": others,
+                   "step": f"DICOM {how}" if uid is None else f"DICOM series {series.name()}, {how}"}

@@ -7,15 +7,31 @@ that names the server and never holds the credentials (see :mod:`sgrs.data.crede
 """
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..util.errors import InputError
+from ..util.redact import safe_line
 from .credentials import PASSWORD, TOKEN, USER, auth_for
 from .dicom import NOT_IMAGES
+from .series_rule import Candidate, pick
 
 TIMEOUT_S = 60
+PAGE = 100                     # QIDO results asked per request: a server's own cap never cuts a list short
+UID_FORM = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
+
+
+def check_uid(uid: str, url: str = "") -> str:
+    """A DICOM UID (digits and dots, at most 64 characters) or one line saying what is wrong with it."""
+    where = f"{safe_line(url, 160)}: " if url else ""
+    if len(uid) > 64:
+        raise InputError(f"{where}not a DICOM UID: {len(uid)} characters (a UID has at most 64)")
+    if not UID_FORM.match(uid):
+        raise InputError(f"{where}not a DICOM UID: {safe_line(uid, 80)!r} (a UID is digits and dots, "
+                         "e.g. 1.2.840.113619.2.55)")
+    return uid
 
 
 @dataclass
@@ -30,7 +46,9 @@ class Reference:
         root, _, rest = url.partition("/studies/")
         parts = [p for p in rest.split("/") if p] if rest else []
         if parts and (len(parts) not in (1, 3) or (len(parts) == 3 and parts[1] != "series")):
-            raise InputError(f"{url}: not a DICOMweb study or series URL (…/studies/UID[/series/UID])")
+            raise InputError(f"{safe_line(url)}: not a DICOMweb study or series URL (…/studies/UID[/series/UID])")
+        for uid in parts[::2]:
+            check_uid(uid, url)
         return cls(root, parts[0] if parts else None, parts[2] if len(parts) == 3 else None)
 
     def url(self) -> str:
@@ -43,6 +61,7 @@ def talking_to(root: str, what: str):
     """Turn what ``requests`` raises into one line that names the server and what we were doing."""
     import requests
 
+    root = safe_line(root)
     try:
         yield
     except requests.exceptions.HTTPError as exc:
@@ -80,12 +99,38 @@ def _value(item: dict, tag: str, default=""):
     return v.get("Alphabetic", "") if isinstance(v, dict) else v
 
 
-def list_studies(root: str, limit: int = 200) -> list[dict]:
-    """QIDO-RS: the server's studies (uid, patient, date, description, modalities, series)."""
+def _pages(search, **kwargs) -> list[dict]:
+    """Every QIDO result, PAGE at a time (offset/limit), until the server has no more."""
+    found, offset = [], 0
+    while True:
+        page = search(offset=offset, limit=PAGE, **kwargs)
+        found += page
+        if not page:
+            return found
+        offset += len(page)
+
+
+def study_filters(modality: str | None = None, date: str | None = None) -> dict:
+    """QIDO search filters: ModalitiesInStudy, StudyDate (YYYYMMDD, or a range YYYYMMDD-YYYYMMDD, either end open)."""
+    filters = {}
+    if modality:
+        filters["ModalitiesInStudy"] = modality.upper()
+    if date:
+        if not re.match(r"^(\d{8})?(-(\d{8})?)?$", date) or date in ("", "-"):
+            raise InputError(f"--date {safe_line(date, 40)!r}: give YYYYMMDD or a range YYYYMMDD-YYYYMMDD "
+                             "(either end may be left open)")
+        filters["StudyDate"] = date
+    return filters
+
+
+def list_studies(root: str, modality: str | None = None, date: str | None = None) -> list[dict]:
+    """QIDO-RS: the server's studies (uid, patient, date, description, modalities, series), all pages."""
     client = connect(root)
+    filters = study_filters(modality, date)
     with talking_to(root, "listing studies"):
-        found = client.search_for_studies(limit=limit, fields=["ModalitiesInStudy", "NumberOfStudyRelatedSeries",
-                                                               "StudyDescription", "PatientName", "PatientID"])
+        found = _pages(client.search_for_studies, search_filters=filters,
+                       fields=["ModalitiesInStudy", "NumberOfStudyRelatedSeries", "StudyDescription", "PatientName",
+                               "PatientID"])
     return [{"uid": _value(s, "0020000D"), "patient": str(_value(s, "00100010")), "patient_id": _value(s, "00100020"),
              "date": _value(s, "00080020"), "description": _value(s, "00081030"),
              "modalities": list(s.get("00080061", {}).get("Value", [])),
@@ -93,38 +138,92 @@ def list_studies(root: str, limit: int = 200) -> list[dict]:
 
 
 def list_series(root: str, study: str) -> list[dict]:
-    """QIDO-RS: a study's series (uid, modality, description, instances), the largest first."""
+    """QIDO-RS: a study's series (uid, modality, description, number, instances), the most instances first."""
     client = connect(root)
     with talking_to(root, f"listing the series of study {study}"):
-        found = client.search_for_series(study, fields=["NumberOfSeriesRelatedInstances", "SeriesDescription"])
+        found = _pages(client.search_for_series, study_instance_uid=study,
+                       fields=["NumberOfSeriesRelatedInstances", "SeriesDescription", "SeriesNumber"])
     out = [{"uid": _value(s, "0020000E"), "modality": _value(s, "00080060"), "description": _value(s, "0008103E"),
-            "instances": int(_value(s, "00201209", 0) or 0)} for s in found]
+            "number": _int(_value(s, "00200011", None)), "instances": int(_value(s, "00201209", 0) or 0)}
+           for s in found]
     return sorted(out, key=lambda s: (-s["instances"], s["uid"]))
 
 
-def choose_series(ref: Reference) -> str:
-    """The series a study URL means (its largest image series), or the URL's series if it is an image series."""
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def series_instances(root: str, study: str, series: str) -> list[dict]:
+    """QIDO-RS: the series' instances with what the series rule needs (size, frames, image type, SOP class)."""
+    client = connect(root)
+    with talking_to(root, f"listing the instances of series {series}"):
+        found = _pages(client.search_for_instances, study_instance_uid=study, series_instance_uid=series,
+                       fields=["Rows", "Columns", "NumberOfFrames", "ImageType", "SOPClassUID"])
+    return [{"uid": _value(i, "00080018"), "rows": _int(_value(i, "00280010", 0)) or 0,
+             "columns": _int(_value(i, "00280011", 0)) or 0, "frames": _int(_value(i, "00280008", 1)) or 1,
+             "image_type": list(i.get("00080008", {}).get("Value", [])), "sop_class": _value(i, "00080016")}
+            for i in found]
+
+
+def _candidate(root: str, study: str, s: dict) -> Candidate:
+    from .series_rule import why_not
+
+    if str(s["modality"]).upper() in NOT_IMAGES:
+        return Candidate(s["uid"], s["description"], s["modality"], (0, 0, 0), f"not images ({s['modality']})")
+    items = [i for i in series_instances(root, study, s["uid"]) if i["rows"] and i["columns"]]
+    if not items:
+        return Candidate(s["uid"], s["description"], s["modality"], (0, 0, 0), "no images")
+    frames = sum(i["frames"] for i in items)
+    return Candidate(s["uid"], s["description"], s["modality"], (items[0]["columns"], items[0]["rows"], frames),
+                     why_not([i["image_type"] for i in items], {i["sop_class"] for i in items}, frames))
+
+
+def choose_series(ref: Reference) -> tuple[str, str, list[dict]]:
+    """(series UID, one line on the choice, the alternatives): the URL's series if it is an image series,
+    else the study's series the series rule picks (sgrs.data.series_rule)."""
     if ref.study is None:
-        raise InputError(f"{ref.root}: name a study or series (…/studies/UID[/series/UID]) to segment; "
+        raise InputError(f"{safe_line(ref.root)}: name a study or series (…/studies/UID[/series/UID]) to segment; "
                          "list them with 'sgrs dicomweb URL'")
     series = list_series(ref.root, ref.study)
+    if not series:
+        raise InputError(f"{safe_line(ref.root)}: no such study {ref.study} on the DICOMweb server")
     if ref.series is not None:
         found = [s for s in series if s["uid"] == ref.series]
         if not found:
-            raise InputError(f"{ref.url()}: no such series in study {ref.study} on the DICOMweb server")
+            raise InputError(f"{safe_line(ref.url())}: no such series in study {ref.study} on the DICOMweb server")
         if str(found[0]["modality"]).upper() in NOT_IMAGES:
-            raise InputError(f"{ref.url()}: series is {found[0]['modality']}, not an image series")
-        return ref.series
-    images = [s for s in series if str(s["modality"]).upper() not in NOT_IMAGES]
-    if not images:
-        raise InputError(f"{ref.url()}: the study holds no image series "
-                         f"({', '.join(sorted({s['modality'] for s in series})) or 'nothing'})")
-    return images[0]["uid"]
+            raise InputError(f"{safe_line(ref.url())}: series is {found[0]['modality']}, not an image series")
+        return ref.series, f"series {ref.series}, named in the URL", []
+    candidates = [_candidate(ref.root, ref.study, s) for s in series]
+    chosen, line = pick(candidates)
+    if chosen is None:
+        raise InputError(f"{safe_line(ref.url())}: the study holds {line}; name a series in the URL "
+                         "(…/series/UID) to segment it anyway")
+    return chosen.uid, line, [c.to_json() for c in candidates if c is not chosen]
 
 
-def retrieve(ref: Reference, folder) -> Path:
-    """WADO-RS: the series' instances as files in ``folder`` (their original transfer syntax)."""
-    series = choose_series(ref)
+def source_key(ref: Reference, series: str) -> str:
+    """What resume compares: a hash of the source series' SOP Instance UIDs (never our own SEG or SR,
+    which are other series), so a study that gained or lost images is segmented again."""
+    import hashlib
+
+    uids = sorted(i["uid"] for i in series_instances(ref.root, ref.study, series))
+    return hashlib.sha256("\n".join([series, *uids]).encode()).hexdigest()[:16]
+
+
+def next_series_number(root: str, study: str) -> int:
+    """One above the highest SeriesNumber in the study (1 if none has one)."""
+    numbers = [s["number"] for s in list_series(root, study) if s["number"] is not None]
+    return max(numbers, default=0) + 1
+
+
+def retrieve(ref: Reference, folder, series: str | None = None) -> Path:
+    """WADO-RS: the series' instances as files in ``folder`` (their original transfer syntax);
+    ``series``: already chosen (:func:`choose_series`)."""
+    series = series or choose_series(ref)[0]
     client = connect(ref.root)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -132,7 +231,7 @@ def retrieve(ref: Reference, folder) -> Path:
         for i, ds in enumerate(client.iter_series(ref.study, series, media_types=(("application/dicom", "*"),))):
             ds.save_as(folder / f"{i:05d}.dcm", enforce_file_format=True)
     if not any(folder.iterdir()):
-        raise InputError(f"{ref.url()}: the DICOMweb server returned no instances for series {series}")
+        raise InputError(f"{safe_line(ref.url())}: the DICOMweb server returned no instances for series {series}")
     return folder
 
 
@@ -157,10 +256,19 @@ def pull_volume(ref: Reference, folder) -> tuple[Path, Path, dict]:
     return write_image(image, geometry, folder / "image.nrrd"), dicom, series
 
 
-def send_seg(root: str, label, regions, dicom_folder, meta: dict, path, series_uid: str | None = None) -> dict:
-    """Write ``label`` (and ``regions``) as a DICOM SEG on the series in ``dicom_folder``, store it with STOW-RS."""
+def send_seg(root: str, label, regions, dicom_folder, meta: dict, path, series_uid: str | None = None,
+             geometry=None, flag: str | None = None) -> dict:
+    """Write ``label`` (and ``regions``) as a DICOM SEG on the series in ``dicom_folder``, store it with STOW-RS.
+    ``geometry``: the label's grid (default: the series' own, as read from ``dicom_folder``)."""
     from .dicom_seg import source_datasets, write_dicom_seg
+    from .image_io import read_scan
 
-    info = write_dicom_seg(label, regions, source_datasets(dicom_folder, series_uid), meta, Path(path))
+    datasets = source_datasets(dicom_folder, series_uid)
+    if geometry is None:
+        _, geometry, _ = read_scan(dicom_folder, series_uid)
+    number = next_series_number(root, str(datasets[0].StudyInstanceUID))
+    info = write_dicom_seg(label, regions, datasets, meta, Path(path), geometry, flag, number)
+    if "skipped" in info:
+        raise InputError(info["skipped"])
     store(root, [path])
-    return {**info, "pushed_to": root}
+    return {**info, "pushed_to": safe_line(root)}

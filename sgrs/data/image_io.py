@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from ..util.atomic import current_umask
 from ..util.errors import InputError
 from .image_check import check_complete
 
@@ -152,6 +153,7 @@ def write_image(array: np.ndarray, geometry: Geometry, path, compress: bool = Tr
     os.close(fd)
     try:
         sitk.WriteImage(to_sitk(array, geometry), tmp, compress)
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp's 0600 would hide it from a forwarder
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

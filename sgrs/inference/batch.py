@@ -1,8 +1,10 @@
 """Many scans in one run: the model loaded once, ``OUT/<case>/`` per case and ``OUT/results.csv``.
 
 Resume: a case whose ``summary.json`` carries this run's key (a hash of the bundle's ``model.json``,
-which records every weight file's SHA-256, and of every option that changes the outputs) and whose
-files are all there is skipped. A case that fails leaves ``failed.json`` with its one-line reason
+which records every weight file's SHA-256, and of every option that changes the outputs), the key of
+its input as it is now (a content hash of a file or DICOM folder; for DICOMweb, of the chosen source
+series' SOP Instance UIDs, so our own SEG pushed to the study does not count) and whose files are all
+there is skipped. A case that fails leaves ``failed.json`` with its one-line reason
 and the run goes on. Under ``torchrun`` the cases are dealt out by rank (case i to rank i mod world);
 after a barrier every rank reads all cases' files, rank 0 alone writes the CSV.
 """
@@ -18,20 +20,21 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+
 from ..util.atomic import write_text
 from ..util.errors import SGRSError
+from ..util.redact import one_line, safe_line
 from .cases import CaseSource
+from .dicom_outputs import BatchOutputs, seg_sources, write_seg_and_sr
+from .input_key import Resolved, resolve_input
 
 RESULTS = "results.csv"
 FAILED = "failed.json"
 NOT_RESULT_OPTIONS = ("device", "batch_size")  # change the speed, not the outputs
 
 
-@dataclass
-class BatchOutputs:
-    png: bool = False
-    dicom_seg: bool = False
-    push: bool = False               # STOW-RS the SEG back to the DICOMweb server it came from
+class SegNotWritten(SGRSError):
+    """The outputs are kept; only the DICOM SEG (or its push) failed."""
 
 
 @dataclass
@@ -54,13 +57,17 @@ def run_key(bundle_path, options, outputs: BatchOutputs) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def done_summary(folder: Path, key: str) -> dict | None:
-    """The case's summary if it was finished with this key and every file it lists is there."""
+def done_summary(folder: Path, key: str, input_key: str | None = None) -> dict | None:
+    """The case's summary if it was finished with this key, from this input (``input_key``: the input's
+    content now) and every file it lists is there, the DICOM SEG included when one was asked for."""
     try:
         summary = json.loads((folder / "summary.json").read_text())
     except (OSError, ValueError):
         return None
-    if summary.get("batch", {}).get("key") != key:
+    batch = summary.get("batch", {})
+    if batch.get("key") != key or (input_key is not None and batch.get("input") != input_key):
+        return None
+    if summary.get("dicom_seg", {}).get("error"):
         return None
     if not all((folder / name).is_file() for name in summary.get("files", {}).values()):
         return None
@@ -76,15 +83,17 @@ def _failure(folder: Path, key: str) -> str | None:
 
 
 def _run_case(case: CaseSource, folder: Path, model, options, outputs: BatchOutputs, progress=None,
-              on_warning=None) -> dict:
+              on_warning=None, resolved: Resolved | None = None) -> dict:
     """Segment one case into ``folder``; its summary (written last, so a crash leaves no false 'done').
     ``model()`` gives (bundle, run key), called once the scan is read: a batch hands the loaded one,
-    a single scan loads it then, so a bad scan is reported before a bad model, as always."""
+    a single scan loads it then, so a bad scan is reported before a bad model, as always.
+    Only the DICOM SEG failing keeps every other output and raises :class:`SegNotWritten`."""
     from dataclasses import replace
 
     from ..data.image_io import read_scan
     from .segment import prepare_output, segment_read, write_outputs
 
+    resolved = resolved or resolve_input(case, options)
     prepare_output(folder)
     (folder / FAILED).unlink(missing_ok=True)
     remove_pulled(folder)  # what a killed run left
@@ -95,54 +104,45 @@ def _run_case(case: CaseSource, folder: Path, model, options, outputs: BatchOutp
         if case.is_url:
             from ..data.dicomweb import Reference, retrieve
 
-            source = retrieve(Reference.parse(case.source), pulled)
+            source = retrieve(Reference.parse(case.source), pulled, resolved.series)
             case_options = replace(case_options, series=None)
         # the SEG's sources are checked before the long work, not after it
-        datasets = _seg_sources(source, case_options, outputs, case) if outputs.dicom_seg else None
+        datasets = seg_sources(source, case_options, outputs, case) if outputs.dicom_seg else None
         t_read = time.monotonic()
         image, geometry, series = read_scan(source, case_options.series)
         bundle, key = model()
         read = time.monotonic() - t_read
-        seg = segment_read(image, geometry, series, bundle, case_options, progress, where=case.source,
+        if case.is_url and series is not None:
+            series.update(chosen=resolved.chosen, alternatives=resolved.alternatives,
+                          step=f"DICOMweb {resolved.chosen}")
+        seg = segment_read(image, geometry, series, bundle, case_options, progress, where=safe_line(case.source),
                            on_warning=on_warning)
         seconds = seg.summary["scan"].get("seconds", {})
         seg.summary["scan"]["seconds"] = {"read": round(read, 2), **seconds}  # in the order they ran
         extra = {}
         if datasets is not None:
-            extra["dicom_seg"] = _write_seg(seg, datasets, bundle, folder, outputs, case)
-    seg.summary["batch"] = {"key": key, "case": case.id, "seconds": round(time.monotonic() - t0, 2)}
+            extra["dicom_seg"] = write_seg_and_sr(seg, datasets, bundle, folder, outputs, case, source, case_options)
+            note = extra["dicom_seg"].get("skipped") or extra["dicom_seg"].get("error")
+            if note:
+                seg.summary["warnings"].append(note)
+                if on_warning and "skipped" in extra["dicom_seg"]:
+                    on_warning(note)
+    seg.summary["batch"] = {"key": key, "input": resolved.key, "case": case.id,
+                            "seconds": round(time.monotonic() - t0, 2)}
     seg.summary.update(extra)
     written = write_outputs(seg, folder, outputs.png, image, bundle, extra_files=_extra_files(extra))
-    return json.loads(written["summary"].read_text())
+    summary = json.loads(written["summary"].read_text())
+    if extra.get("dicom_seg", {}).get("error"):
+        raise SegNotWritten(f"outputs kept in {folder}; {extra['dicom_seg']['error']}")
+    return summary
 
 
 def _extra_files(extra: dict) -> dict:
-    return {"dicom_seg": Path(extra["dicom_seg"]["file"]).name} if "dicom_seg" in extra else {}
-
-
-def _seg_sources(source: Path, options, outputs: BatchOutputs, case: CaseSource):
-    from ..data.dicom_seg import source_datasets
-    from ..util.errors import InputError
-
-    if not source.is_dir():
-        raise InputError(f"{case.source}: --dicom-seg needs a DICOM series as input, not an image file")
-    if outputs.push and not case.is_url:
-        raise InputError(f"{case.source}: --push stores the SEG on the DICOMweb server the scan came from; "
-                         "this scan is not from one")
-    return source_datasets(source, options.series)
-
-
-def _write_seg(seg, datasets, bundle, folder: Path, outputs: BatchOutputs, case: CaseSource) -> dict:
-    from ..data.dicom_seg import write_dicom_seg
-
-    info = write_dicom_seg(seg.label, seg.regions, datasets, bundle.meta, folder / "label.seg.dcm")
-    info["file"] = Path(info["file"]).name
-    if outputs.push:
-        from ..data.dicomweb import Reference, store
-
-        info["pushed_to"] = Reference.parse(case.source).root
-        store(info["pushed_to"], [folder / "label.seg.dcm"])
-    return info
+    info = extra.get("dicom_seg", {})
+    files = {"dicom_seg": Path(info["file"]).name} if info.get("file") else {}
+    if (info.get("sr") or {}).get("file"):
+        files["dicom_sr"] = Path(info["sr"]["file"]).name
+    return files
 
 
 def columns(meta: dict) -> list[str]:
@@ -152,7 +152,7 @@ def columns(meta: dict) -> list[str]:
 
 
 def row_for(case: CaseSource, status: str, summary: dict | None, error: str = "") -> dict:
-    row = {"case": case.id, "status": status, "source": case.source, "error": error}
+    row = {"case": case.id, "status": status, "source": safe_line(case.source, 2000), "error": safe_line(error)}
     if summary:
         row["seconds"] = summary.get("batch", {}).get("seconds", summary.get("seconds"))
         for name, c in summary.get("classes", {}).items():
@@ -164,6 +164,12 @@ def row_for(case: CaseSource, status: str, summary: dict | None, error: str = ""
         row["case_flag"] = summary.get("case_flag", "")
         row["case_flag_reasons"] = "; ".join(summary.get("case_flag_reasons") or [])
         row["warnings"] = " | ".join(summary.get("warnings") or [])   # a warning may hold "; " itself
+        seg = summary.get("dicom_seg", {})
+        if seg.get("pushed_to"):
+            what = f"SEG series {seg['series_uid']} and SR" if seg.get("series_uid") else "SR (no SEG: empty result)"
+            row["pushed"] = f"{what} stored on {seg['pushed_to']}"
+        elif seg.get("held"):
+            row["pushed"] = seg["held"]
     return row
 
 
@@ -204,21 +210,25 @@ def run_batch(cases: list[CaseSource], bundle_path, out, options, outputs: Batch
         bundle = load_bundle(bundle_path, weights=options.weights)
         mine = cases[dist.rank::dist.world]
         spent, ran = 0.0, 0
+        ran_rows: dict[str, dict] = {}
         for i, case in enumerate(mine):
             folder = out / case.id
-            summary = done_summary(folder, key)
-            if summary is not None:
-                row = row_for(case, "skipped", summary)
-            else:
-                t0 = time.monotonic()
-                try:
+            t0 = time.monotonic()
+            try:
+                resolved = resolve_input(case, options)
+                summary = done_summary(folder, key, resolved.key)
+                if summary is not None:
+                    row = row_for(case, "skipped", summary)
+                else:
                     row = row_for(case, "done", _run_case(case, folder, lambda: (bundle, key), options, outputs,
-                                                          window_progress))
-                except (SGRSError, RuntimeError, ValueError, OSError, MemoryError) as exc:
-                    error = _one_line(exc)
-                    _record_failure(folder, case, key, error)
-                    row = row_for(case, "failed", None, error)
+                                                          window_progress, resolved=resolved))
+            except (SGRSError, RuntimeError, ValueError, OSError, MemoryError) as exc:
+                error = one_line(exc)
+                _record_failure(folder, case, key, error)
+                row = row_for(case, "failed", None, error)
+            if row["status"] != "skipped":
                 spent, ran = spent + time.monotonic() - t0, ran + 1
+            ran_rows[case.id] = row
             if on_case:
                 left = len(mine) - i - 1
                 on_case(i + 1, len(mine), row, spent / ran * left if ran else 0.0)
@@ -226,7 +236,7 @@ def run_batch(cases: list[CaseSource], bundle_path, out, options, outputs: Batch
             import torch.distributed as tdist
 
             tdist.barrier()
-        return _gather(cases, out, key, columns(bundle.meta), dist.is_main)
+        return _gather(cases, out, key, columns(bundle.meta), dist.is_main, ran_rows)
     finally:
         distributed.teardown(dist)
 
@@ -237,27 +247,23 @@ def _device_type(name: str) -> str:
     return resolve_device(name).type
 
 
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, SGRSError):
-        return str(exc)
-    if isinstance(exc, MemoryError):
-        return "out of memory"
-    text = (str(exc).strip().splitlines() or [""])[-1][:300]
-    return f"{type(exc).__name__}: {text}"
-
-
 def _record_failure(folder: Path, case: CaseSource, key: str, error: str) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        write_text(folder / FAILED, json.dumps({"case": case.id, "source": case.source, "key": key, "error": error}))
+        write_text(folder / FAILED, json.dumps({"case": case.id, "source": safe_line(case.source, 2000), "key": key,
+                                                "error": safe_line(error)}))
     except OSError:
         pass  # the row still says why; the output folder itself may be what failed
 
 
-def _gather(cases, out: Path, key: str, names: list[str], write: bool) -> BatchReport:
-    """Every case's row from its files (another rank may have run it)."""
+def _gather(cases, out: Path, key: str, names: list[str], write: bool, ran: dict | None = None) -> BatchReport:
+    """Every case's row: this rank's from what it saw, the others' from their files (another rank ran them)."""
     rows = []
     for case in cases:
+        if ran and case.id in ran:
+            row = dict(ran[case.id])
+            rows.append({**row, "status": "done"} if row["status"] == "skipped" else row)
+            continue
         folder = out / case.id
         error = _failure(folder, key)
         summary = None if error is not None else done_summary(folder, key)
@@ -279,13 +285,22 @@ def segment_one(case: CaseSource, out, bundle_path, options, outputs: BatchOutpu
     from ..models.bundle import load_bundle
     from .segment import prepare_output
 
-    prepare_output(out)
-    options.check()
-    def model():
-        bundle = load_bundle(bundle_path, weights=options.weights)
-        return bundle, run_key(bundle_path, options, outputs)
+    out = Path(out)
+    existed = out.exists()
+    try:
+        options.check()
+        resolved = resolve_input(case, options)
+        prepare_output(out)
 
-    return _run_case(case, Path(out), model, options, outputs, progress, on_warning)
+        def model():
+            bundle = load_bundle(bundle_path, weights=options.weights)
+            return bundle, run_key(bundle_path, options, outputs)
+
+        return _run_case(case, out, model, options, outputs, progress, on_warning, resolved)
+    except BaseException:
+        if not existed and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # refused before any output: leave no empty folder behind
+        raise
 
 
 def remove_pulled(folder: Path) -> None:

@@ -47,7 +47,24 @@ def case_id(source: str) -> str:
             if name.lower().endswith(suffix):
                 name = name[: -len(suffix)]
                 break
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "case"
+    return bounded(re.sub(r"[^A-Za-z0-9._-]", "_", name) or "case")
+
+
+MAX_ID = 100  # a folder name well inside every file system's 255-byte limit
+
+
+def bounded(name: str) -> str:
+    """A case id that fits in a folder name: a long one keeps its start and gets a hash of the whole."""
+    import hashlib
+
+    if len(name) <= MAX_ID:
+        return name
+    return f"{name[:MAX_ID - 17]}-{hashlib.sha1(name.encode()).hexdigest()[:16]}"
+
+
+def natural_key(text: str) -> list:
+    """s2 before s10: digits compare as numbers."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part.lower()) for part in re.split(r"(\d+)", text)]
 
 
 def _unique(cases: list[CaseSource]) -> list[CaseSource]:
@@ -62,8 +79,8 @@ def _unique(cases: list[CaseSource]) -> list[CaseSource]:
 
 
 def _scan_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES)
-                  and not p.name.startswith("."))
+    return sorted((p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES)
+                   and not p.name.startswith(".")), key=lambda p: natural_key(p.name))
 
 
 def _from_list(path: Path) -> list[CaseSource]:
@@ -85,7 +102,7 @@ def _from_manifest(path: Path) -> list[CaseSource]:
     from ..data.cohort import find_manifest, read_manifest
 
     entries, _ = read_manifest(find_manifest(Path(path)))
-    return [CaseSource(re.sub(r"[^A-Za-z0-9._-]", "_", e.id), str(e.image), e.roi) for e in entries]
+    return [CaseSource(bounded(re.sub(r"[^A-Za-z0-9._-]", "_", e.id)), str(e.image), e.roi) for e in entries]
 
 
 def expand(source: str) -> tuple[list[CaseSource], bool]:

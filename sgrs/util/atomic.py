@@ -13,6 +13,7 @@ def atomic_path(path):
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it 0600: follow the umask like any other file
     try:
         yield Path(tmp)
         with open(tmp, "rb") as f:
@@ -21,6 +22,19 @@ def atomic_path(path):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask (read without changing it where /proc tells it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o077)  # elsewhere: set and restore at once
+    os.umask(mask)
+    return mask
 
 
 def write_text(path, text: str) -> None:
