@@ -118,7 +118,7 @@ def test_an_enhanced_study_is_segmented_on_its_multiframe_series_pushed_valid_an
     text = report.to_json()
     assert ENHANCED_SERIES in text  # the source series, referenced for the segment
     reasons = [e.value.meaning for e in group.get_qualitative_evaluations() if e.name.value == "FLAGREASON"]
-    assert reasons == [r[:64] for r in summary["case_flag_reasons"]] and reasons
+    assert reasons == [r[:64] for r in summary["case_flag_reasons"]] and reasons, (flag, summary["case_flag_reasons"], summary.get("warnings"))
     assert "ROI" in evaluations.get("ANALYSED", "")
     assert model_hash(json.loads((DEMO / "model.json").read_text())) in text
     # every frame sits on its source frame, and reads back as our label

@@ -118,6 +118,7 @@ def write_dicom_sr(summary: dict, meta: dict, datasets, seg_path, path, series_n
         sop_instance_uid=hd.UID(), instance_number=1, manufacturer="SGRS", is_complete=True)
     sr.SeriesDescription = f"SGRS [{flag_word(summary) or 'no flag'}] report"[:64]
     sr.CodingSchemeIdentificationSequence = Sequence([_coding_scheme()])
+    sr.SpecificCharacterSet = "ISO_IR 192"  # UTF-8: the flag's reasons name Δ∪Θ, the classes may be any language
     with atomic_path(path) as tmp:
         sr.save_as(tmp)
     return {"file": str(path), "series_uid": str(sr.SeriesInstanceUID), "sop_uid": str(sr.SOPInstanceUID),
