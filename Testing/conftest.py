@@ -7,9 +7,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "SGRSSegment"))
 sys.path.insert(0, str(ROOT / "SGRSTrain"))
-# slicer-core's ``slicer`` package imports every module of any ``slicer/`` folder on sys.path, Testing/slicer
-# included, so its helpers must be importable however the suite is started (e.g. Testing/studio alone)
-sys.path.insert(0, str(ROOT / "Testing" / "slicer"))
+sys.path.insert(0, str(ROOT / "Testing" / "slicer"))  # the Slicer tests' helpers (slicer_wrapper, ...)
+# slicer-core's ``slicer`` package imports every module of any ``slicer/`` folder under a sys.path entry as
+# ``slicer.<name>``: with Testing/ on sys.path (pytest puts it there for this file) that is every test
+# module of Testing/slicer, imported a second time at ``import slicer`` and in an order that can close an
+# import circle between two test modules. Import it once here without Testing/ on the path.
+_testing = [p for p in sys.path if Path(p or ".").resolve() == ROOT / "Testing"]
+sys.path[:] = [p for p in sys.path if p not in _testing]
+try:
+    import slicer  # noqa: E402,F401
+finally:
+    sys.path[:0] = _testing
 from sgrs.util.threads import passive_openmp  # noqa: E402
 
 passive_openmp()  # as engine processes do: spinning OpenMP threads crawl on a shared CPU (issue 17)
