@@ -128,7 +128,12 @@ class SGRSSegmentWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
         act = self.session.action(self.settings())
         self.ui.applyButton.text, self.ui.applyButton.enabled = act.label, act.enabled  # translated in the Lib
         self.ui.applyButton.toolTip, self.ui.statusLabel.text = act.reason, act.status
+        self.showSeverity()
         self.ui.reviewedButton.enabled = self.session.has_result
+
+    def showSeverity(self):
+        from SGRSSegmentLib.session import STATUS_STYLES
+        self.ui.statusLabel.styleSheet = STATUS_STYLES[self.session.severity]  # the engine's flag, never green
 
     def onApply(self):
         from SGRSSegmentLib.dependencies import ensure
@@ -156,6 +161,7 @@ class SGRSSegmentWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
             done, total = self.session.progress
             self.ui.progressBar.maximum, self.ui.progressBar.value = max(total, 1), done
             self.ui.statusLabel.text = self.session.message
+            self.showSeverity()
             if state == "done":
                 show_result(slicer.mrmlScene, self.session.result, self.logic.getParameterNode().regionOpacity)
                 self.onParameters()  # the region switches apply to the new map too

@@ -88,11 +88,22 @@ class AnnotatePanel(Panel):
         return node
 
     def _new_annotation(self, volume):
+        from SGRSTrainLib.classes import add_class_segment
         node = self.scene.AddNewNodeByClass("vtkMRMLSegmentationNode", f"{volume.GetName()} annotation")
         node.CreateDefaultDisplayNodes()
         node.SetReferenceImageGeometryParameterFromVolumeNode(volume)
-        node.GetSegmentation().AddEmptySegment("", "foreground")
+        add_class_segment(node, self._model_classes())
         return node
+
+    def _model_classes(self):
+        """The classes of the model the annotation is for: Train's base model, else Segment's model."""
+        from sgrs.models.meta import read_meta
+        from sgrs.util.errors import SGRSError
+        path = self.state.tr_base or self.state.model_path
+        try:
+            return read_meta(path)["classes"] if path else None
+        except SGRSError:
+            return None
 
     def mark_reviewed(self):
         """The model's result is right as it is: it counts as a label from now on (same as desktop)."""

@@ -2,6 +2,7 @@
 
     studio = Studio(data_dir, models_dir, jobs_dir)      # scene, views, panels; sample + demo model loaded
     studio.server.start(port=8080)                       # or exec_mode="task" inside a test's event loop
+    studio.access.url("127.0.0.1", 8080)                 # the address with the token the server asks for
 
 Every panel binds its controls to a session object of the Libs and is polled by one timer
 (``tick``), the way the desktop widgets poll from a QTimer.
@@ -26,12 +27,14 @@ from sgrs.models.registry import DEMO_MODEL
 from sgrs.util.errors import SGRSError
 
 from . import ROOT, messages, page, scene_display
+from .access import Access
 from .view_gutter import slice_view_gutter
 from .annotate_panel import AnnotatePanel
 from .cases import CaseStore
 from .data_panel import DataPanel
 from .model_panel import ModelPanel
 from .pacs_panel import PacsSection
+from .quiet_views import register_slice_views
 from .regions_panel import RegionsPanel
 from .save_panel import SavePanel
 from .segment_panel import SegmentPanel
@@ -44,7 +47,7 @@ log = logging.getLogger("sgrs.studio")
 
 class Studio:
     def __init__(self, data_dir, models_dir=None, jobs_dir=None, server=None, python: str | None = None,
-                 max_upload_mb: int = 1024, sample: Path | None = SAMPLE):
+                 max_upload_mb: int = 1024, sample: Path | None = SAMPLE, access: Access | None = None):
         self.data_dir = Path(data_dir).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.models_dir = Path(models_dir) if models_dir else None   # None: the registry's default folder
@@ -52,6 +55,8 @@ class Studio:
         self.python = python
         self.max_upload_bytes = max_upload_mb << 20
         self.server = server or get_server(client_type="vue3")
+        self.access = access or Access.random()   # never open by accident: no token only when asked
+        self.server.controller.on_server_bind.add(self.access.install)
         self.server.enable_module(trame_slicer_module)
         # saved results and model bundles download from here (the browser may be on another machine)
         self.server.enable_module({"serve": {"data-files": str(self.data_dir)}})
@@ -60,6 +65,7 @@ class Studio:
 
         self.slicer = SlicerApp()
         self.scene = self.slicer.scene
+        register_slice_views(self.slicer.view_manager, self.server, slice_view_gutter)   # before the others
         register_rca_factories(self.slicer.view_manager, self.server, slice_view_ui_f=slice_view_gutter)
         self.layout_manager = LayoutManager(self.scene, self.slicer.view_manager, self.server)
         self.layout_manager.register_layout_dict(LayoutManager.default_grid_configuration())

@@ -95,12 +95,14 @@ class DataPanel(Panel):
         manifest = folder / "manifest.json"
         opened, errors = [], []
         if manifest.exists():
-            for entry in json.loads(manifest.read_text()).get("cases", []):
+            data = json.loads(manifest.read_text())
+            classes = self._label_classes(data.get("classes"))
+            for entry in data.get("cases", []):
                 try:
                     image = uploads.inside(folder, entry["image"])
                     node = self.open_file(image, entry.get("id"), select=False)
                     if entry.get("label"):
-                        self.add_label(node, uploads.inside(folder, entry["label"]))
+                        self.add_label(node, uploads.inside(folder, entry["label"]), classes)
                     opened.append(node)
                 except InputError as exc:
                     errors.append(str(exc))
@@ -134,9 +136,26 @@ class DataPanel(Panel):
         path = uploads.validate_image(Path(path), self.studio.max_upload_bytes)
         return scene_display.load_volume(self.studio.slicer, path, name)
 
-    def add_label(self, volume, label_path: Path):
-        """A label map file becomes the case's segmentation (its annotation)."""
-        read_image(label_path, "label")
+    def _label_classes(self, named):
+        """What the labels' values are: the manifest's classes, else the selected model's (a manifest that
+        names none has the model's classes, as when fine-tuning), else unknown."""
+        from sgrs.models.classes import class_entries
+        from sgrs.models.meta import read_meta
+        from sgrs.util.errors import SGRSError
+        try:
+            if named:
+                return class_entries(named)
+            path = self.state.tr_base or self.state.model_path
+            return read_meta(path)["classes"] if path else None
+        except (SGRSError, KeyError, TypeError):
+            return None
+
+    def add_label(self, volume, label_path: Path, classes=None):
+        """A label map file becomes the case's segmentation (its annotation); its segments take the names,
+        colours and terminology of ``classes`` (SGRSTrainLib.classes.name_segments)."""
+        import numpy as np
+        from SGRSTrainLib.classes import name_segments
+        array, _ = read_image(label_path, "label")
         labelmap = self.studio.slicer.volumes_logic.AddArchetypeVolume(str(label_path), f"{volume.GetName()} label", 1)
         if labelmap is None:
             raise InputError(f"{label_path.name}: Slicer could not load the label map")
@@ -148,6 +167,7 @@ class DataPanel(Panel):
                 raise InputError(f"{label_path.name}: the label map could not be imported")
         finally:
             self.scene.RemoveNode(labelmap)
+        name_segments(seg, [int(v) for v in np.unique(array) if v], classes)
         seg.GetDisplayNode().SetVisibility(False)  # shown when its case is selected
         self.studio.cases.set_annotation(volume, seg)
         return seg

@@ -4,7 +4,8 @@ Without a ``sessionURL`` trame's client first POSTs to ``paraview/`` (the addres
 launcher, which the Studio is not), gets 405, and only then falls back to ``ws/``: a refused request
 in the browser's console and the server's log on every page load. The script below names the
 websocket in the page's URL before the client reads it (the client removes it from the address bar
-again), exactly where the fallback would have gone.
+again), exactly where the fallback would have gone. It also takes the Studio's token out of the
+address bar (and so out of the history and of what a user copies): the cookie it set lets reloads in.
 """
 from __future__ import annotations
 
@@ -13,12 +14,16 @@ from pathlib import Path
 NAME_THE_WEBSOCKET = """<script>
 (function () {
   var query = new URLSearchParams(location.search);
+  var hadToken = query.has("token");
+  query.delete("token");
   var path = location.pathname.replace(/[^/]*\\.html?$/, "").replace(/\\/+$/, "");
   var ws = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path + "/ws";
   // trame's client lower-cases the URL it is given: a path with capitals keeps the fallback
   if (!query.has("sessionURL") && ws === ws.toLowerCase()) {
     query.set("sessionURL", ws);
     history.replaceState(history.state, "", location.pathname + "?" + query + location.hash);
+  } else if (hadToken) {
+    history.replaceState(history.state, "", location.pathname + (String(query) ? "?" + query : "") + location.hash);
   }
 })();
 </script>

@@ -17,10 +17,20 @@ REGIONS = (("delta", "Δ uncertain", "#00b8ff"), ("theta", "Θ inconsistent (fra
            ("omega", "Ω consistent", "#59bf59"))
 
 
-# what each map means and how well it finds the model's errors (docs/trust.md, the demo model's family)
-MAPS_MEAN = ("Regions: where the entropy map says a voxel is ≥ 20 % likely wrong, largest expected error first "
-             "(90 % of the demo model's errors in 0.8 % of the volume). Δ: unsure (p 0.43–0.57); Θ: flips when "
-             "the scan is perturbed; Δ∪Θ holds 40 % of the errors in 0.6 %, entropy at that volume 74 %.")
+# what the list means; how well it finds errors is the model's own figure (``reg_trust``), never another's
+MAPS_MEAN = ("Regions: where the entropy map says a voxel is ≥ 20 % likely wrong, largest expected error first. "
+             "Δ: unsure (p 0.43–0.57); Θ: flips when the scan is perturbed.")
+
+
+def model_meta(summary: dict) -> dict | None:
+    """The model.json of the model that made the result (None: gone or unreadable)."""
+    from sgrs.models.card import model_facts
+    from sgrs.util.errors import SGRSError
+
+    try:
+        return model_facts(summary["model_path"]) if summary.get("model_path") else None
+    except SGRSError:
+        return None
 
 
 class RegionsPanel(Panel):
@@ -34,7 +44,8 @@ class RegionsPanel(Panel):
         self.state.update({"reg_delta": True, "reg_theta": True, "reg_omega": False, "reg_opacity": 0.5,
                            "reg_heat": True, "reg_heat_opacity": 0.3, "reg_stats": [], "reg_available": False,
                            "reg_show_seg": True, "reg_review_position": "", "reg_review_detail": "",
-                           "reg_review_count": 0, "reg_case_flag": ""})
+                           "reg_review_count": 0, "reg_case_flag": "", "reg_case_flag_type": "info",
+                           "reg_trust": ""})
         for region, *_ in REGIONS:
             self.state.change(f"reg_{region}")(self._make_toggle(region))
         self.state.change("reg_opacity", "reg_heat", "reg_heat_opacity")(self._on_layers)
@@ -91,7 +102,9 @@ class RegionsPanel(Panel):
                      "confident background).", classes="text-caption", id="regions-columns")
 
     def _build_review(self):
-        html.Div("{{ reg_case_flag }}", classes="text-body-2 mt-2", id="region-case-flag")
+        # the engine's words and severity: ok success, review warning, likely failed error
+        v3.VAlert(text=("reg_case_flag",), type=("reg_case_flag_type",), v_show="reg_case_flag", density="compact",
+                  variant="tonal", classes="mt-2", id="region-case-flag")
         with v3.VRow(dense=True, classes="align-center"):
             v3.VBtn("Previous", size="small", click=lambda: self.step_review(-1), id="region-previous",
                     disabled=("!reg_review_count",))
@@ -99,7 +112,8 @@ class RegionsPanel(Panel):
                     disabled=("!reg_review_count",), classes="ml-2")
             html.Span("{{ reg_review_position }}", classes="text-caption ml-2", id="region-position")
         html.Div("{{ reg_review_detail }}", classes="text-caption", id="region-detail")
-        html.Div(MAPS_MEAN, classes="text-caption mb-2")
+        html.Div(MAPS_MEAN, classes="text-caption")
+        html.Div("{{ reg_trust }}", classes="text-caption mb-2", id="region-trust")
 
     def step_review(self, step: int) -> None:
         """Next / Previous uncertain region: the navigator centres every slice view on it."""
@@ -110,10 +124,12 @@ class RegionsPanel(Panel):
         scene_display.render(self.studio.slicer)
 
     def _show_review(self):
-        from sgrs.inference.case_flag import flag_line
+        from sgrs.inference.flag_words import flag_text, severity, trust_text
 
         summary = (self.result.summary if self.result is not None else None) or {}
-        self.state.reg_case_flag = flag_line(summary).capitalize() if summary.get("case_flag") else ""
+        self.state.reg_case_flag = flag_text(summary)
+        self.state.reg_case_flag_type = severity(summary.get("case_flag"))
+        self.state.reg_trust = trust_text(model_meta(summary), summary) if summary else ""
         self.state.reg_review_count = self.review.count if self.review else 0
         self.state.reg_review_position = self.review.position if self.review else ""
         self.state.reg_review_detail = self.review.detail if self.review else ""
@@ -165,8 +181,10 @@ class RegionsPanel(Panel):
         from sgrs.inference.maps import OMEGA
         volume = result.segmentation.GetNodeReference("referenceImageGeometryRef")
         labelmap = scene_display.export_labelmap(self.studio.slicer, result.segmentation, volume)
-        try:
-            outside = slicer.util.arrayFromVolume(labelmap) == 0
+        try:   # an empty segmentation ("nothing segmented") exports no voxels at all: everything is outside
+            image = labelmap.GetImageData()
+            empty = image is None or image.GetPointData().GetScalars() is None
+            outside = True if empty else slicer.util.arrayFromVolume(labelmap) == 0
         finally:
             self.scene.RemoveNode(labelmap)
         regions = slicer.util.arrayFromVolume(result.regions).copy()   # (z, y, x)

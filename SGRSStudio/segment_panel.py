@@ -32,7 +32,8 @@ class SegmentPanel(Panel):
         self.volume = None   # the case the running (or last) segmentation is for
         self.state.update({"seg_device": "auto", "seg_overlap": DEFAULT_OVERLAP, "seg_regions": True, "seg_tau": "",
                            "seg_delta_rule": "model", "seg_state": "idle", "seg_progress": 0,
-                           "seg_status": "", "seg_running": False, "seg_preview": "", "seg_warnings": []})
+                           "seg_status": "", "seg_running": False, "seg_preview": "", "seg_warnings": [],
+                           "seg_severity": "info"})
         self.state.change("model_path", "seg_overlap", "seg_device")(
             lambda **_: self.studio.guard(self.show_preview) if self.studio.case is not None else None)
 
@@ -41,8 +42,10 @@ class SegmentPanel(Panel):
                  classes="text-body-2 mb-2", id="segment-model")
         v3.VSelect(v_model=("seg_device",), items=("['auto', 'cpu', 'cuda', 'mps']",), label="Device",
                    density="compact", id="seg-device")
-        v3.VSlider(v_model=("seg_overlap",), min=0, max=0.9, step=0.05, label="Overlap", thumb_label=True,
-                   density="compact", id="seg-overlap")
+        with v3.VSlider(v_model=("seg_overlap",), min=0, max=0.9, step=0.05, label="Overlap", thumb_label=True,
+                        density="compact", id="seg-overlap"):
+            with v3.Template(v_slot_append=True):   # the value stays in sight, not only while dragging
+                html.Span("{{ Number(seg_overlap).toFixed(2) }}", classes="text-body-2", id="seg-overlap-value")
         v3.VSwitch(v_model=("seg_regions",), label="Region maps (Δ/Ω/Θ)", density="compact", color="primary",
                    id="seg-regions")
         with v3.VRow(dense=True):
@@ -58,12 +61,15 @@ class SegmentPanel(Panel):
             with v3.VCol(cols=6):
                 v3.VBtn("Cancel", block=True, click=self.cancel, id="segment-cancel", disabled=("!seg_running",))
         v3.VProgressLinear(model_value=("seg_progress",), height=8, color="primary", id="segment-progress")
-        html.Div("{{ seg_status }}", classes="text-caption mt-1", id="segment-status")
+        html.Div("{{ seg_status }}", id="segment-status",   # coloured by the engine's severity, never green
+                 classes=("'text-caption mt-1' + (seg_severity === 'error' ? ' text-error font-weight-bold' : "
+                          "seg_severity === 'warning' ? ' text-warning font-weight-bold' : '')",))
         html.Div("Expected run time: {{ seg_preview }}", v_show="seg_preview", classes="text-caption",
                  id="segment-estimate")
         with v3.VAlert(v_show="seg_warnings.length", type="warning", density="compact", variant="tonal",
                        classes="mt-2", id="segment-world-warning"):
-            html.Div("This scan is outside the model's world; its result may be wrong:", classes="text-body-2")
+            html.Div("This scan is outside the model's world; its result may be wrong (the engine's check):",
+                     classes="text-body-2")
             html.Div("• {{ w }}", v_for="w in seg_warnings", key="w", classes="text-caption")
 
     # -- actions ------------------------------------------------------------------------------
@@ -129,11 +135,14 @@ class SegmentPanel(Panel):
         if self.session.state == "done":
             result = self.session.result
             self.last_engine_seconds = (result.summary or {}).get("seconds")
+            # the banner's colour is the engine's: ok → success, review or a warning → warning, likely failed →
+            # error; said first, so the verdict is heard even if showing the result fails
+            self.studio.notify(f"{self.volume.GetName()}: {self.session.message or 'segmentation done'}",
+                               self.session.severity)
             self.studio.cases.set_result(self.volume, result)   # kept per case, saved in the data folder
             if self.volume is self.studio.case:
                 self.studio.regions.show_result(result)
             self.studio.data.refresh()
-            self.studio.notify(f"{self.volume.GetName()}: {self.session.message or 'segmentation done'}", "success")
         elif self.session.state == "failed":
             self.studio.notify(self.session.message, "error")
 
@@ -142,6 +151,9 @@ class SegmentPanel(Panel):
         if self.session is not None and self.session.running:
             return
         self.state.seg_status = self.studio.cases.status.get(volume.GetID(), "") if volume is not None else ""
+        result = self.studio.cases.result(volume) if volume is not None else None
+        from SGRSSegmentLib.session import done_severity
+        self.state.seg_severity = done_severity(result.summary) if result is not None else "info"
         self.state.seg_progress = 100.0 if self.studio.cases.result(volume) is not None else 0.0
         self.state.seg_state = "done" if self.studio.cases.result(volume) is not None else "idle"
         self.studio.guard(self.show_preview)
@@ -153,6 +165,7 @@ class SegmentPanel(Panel):
         self.state.seg_running = s.state in ACTIVE
         self.state.seg_progress = 100.0 * done / total if total else (100.0 if s.state == "done" else 0.0)
         self.state.seg_status = s.message or s.state
+        self.state.seg_severity = s.severity
         if s.running and self.volume is not None and self.volume is not self.studio.case:
             self.state.seg_status = f"{self.volume.GetName()}: {self.state.seg_status}"
         if self.volume is not None and s.state != "running":

@@ -38,7 +38,7 @@ class TrainPanel(Panel):
         self.rank_session = None
         self._shown_registered = None
         from sgrs.method import names
-        from sgrs.training.presets import DEFAULT_PRESET, PRESETS
+        from sgrs.training.presets import DEFAULT, DEFAULT_PRESET, PRESETS
 
         notes = {"method": names.METHOD_DESCRIPTIONS, "recipe": names.RECIPE_DESCRIPTIONS,
                  "teacher": names.TEACHER_DESCRIPTIONS}
@@ -47,8 +47,10 @@ class TrainPanel(Panel):
                            **{f"tr_{kind}s": choice_items(descriptions) for kind, descriptions in notes.items()}})
         self.state.update({
             "tr_presets": list(PRESETS), "tr_preset": DEFAULT_PRESET, "tr_estimate": "", "tr_model_zip": "",
-            "tr_base": None, "tr_iterations": 2000, "tr_filters": 16, "tr_patch": "96 96 80", "tr_batch": 4,
-            "tr_device": "auto", "tr_val_every": "", "tr_log_every": "", "tr_state": "idle", "tr_progress": 0, "tr_status": "", "tr_running": False,
+            "tr_base": None, "tr_iterations": DEFAULT.iterations, "tr_filters": DEFAULT.filters,
+            "tr_patch": " ".join(map(str, DEFAULT.patch)), "tr_batch": DEFAULT.batch, "tr_device": DEFAULT.device,
+            "tr_val_every": "", "tr_log_every": "", "tr_state": "idle", "tr_progress": 0, "tr_status": "",
+            "tr_running": False, "tr_blocked": "", "tr_class_notes": "", "tr_absent": "",
             "tr_resumable": False, "tr_chart": chart.empty(), "tr_cohort": "", "rank_running": False,
             "rank_progress": 0, "rank_results": [], "rank_status": ""})
         self._extra = ()
@@ -56,6 +58,7 @@ class TrainPanel(Panel):
         self.state.change("tr_preset", "tr_base")(lambda **_: self.studio.guard(self.apply_preset))
         self.state.change("tr_iterations", "tr_filters", "tr_batch", "tr_patch", "tr_device")(
             lambda **_: self.studio.guard(self.show_estimate))
+        self.state.change("tr_method", "tr_absent")(lambda **_: self.studio.guard(self.show_action))
         self._reattach()
 
     def build(self):
@@ -69,9 +72,20 @@ class TrainPanel(Panel):
                         disabled=("!rank_running",))
         v3.VProgressLinear(model_value=("rank_progress",), height=4, v_show="rank_running", color="secondary")
         html.Div("{{ rank_status }}", v_show="rank_status", classes="text-caption", id="rank-status")
-        with v3.VList(density="compact", id="rank-results"):
-            v3.VListItem(v_for="r in rank_results", key="r.id", title=("r.name",), subtitle=("r.detail",),
-                         click="trigger('select_case', [r.id])")
+        with v3.VTable(density="compact", id="rank-results", v_show="rank_results.length", hover=True):
+            with html.Thead():
+                with html.Tr():
+                    for heading in ("#", "Case", "Score", "Case flag"):
+                        html.Th(heading)
+            with html.Tbody():
+                with html.Tr(v_for="r in rank_results", key="r.id", click="trigger('select_case', [r.id])",
+                             style="cursor: pointer", classes="rank-row"):
+                    html.Td("{{ r.rank }}", classes="rank-rank")
+                    with html.Td():
+                        html.Div("{{ r.name }}", classes="rank-name")
+                        html.Div("{{ r.note }}", classes="text-caption rank-note")
+                    html.Td("{{ r.score }}", classes="rank-score")
+                    html.Td("{{ r.flag }}", classes="rank-flag")
         v3.VDivider(classes="my-2")
         v3.VSelect(v_model=("tr_base",), items=("[{title: 'none (from scratch)', value: null}, ...models]",),
                    label="Base model", density="compact", id="train-base")
@@ -110,16 +124,23 @@ class TrainPanel(Panel):
             with v3.VCol(cols=6):
                 v3.VTextField(v_model=("tr_log_every",), label="Log every (blank: default)", type="number",
                               density="compact", id="train-log-every")
+        v3.VTextField(v_model=("tr_absent",), label="Absent classes (comma-separated)", density="compact",
+                      id="train-absent", hint="classes of the base model that some labelled cases truly lack",
+                      persistent_hint=True)
+        html.Div("{{ tr_class_notes }}", v_show="tr_class_notes", classes="text-caption text-warning",
+                 id="train-class-notes")
         with v3.VRow(dense=True):
             with v3.VCol(cols=4):
                 v3.VBtn("Train", color="primary", block=True, click=self.train_clicked, id="train-run",
-                        disabled=("tr_running",))
+                        disabled=("tr_running || !!tr_blocked",))
             with v3.VCol(cols=4):
                 v3.VBtn("Cancel", block=True, click=self.cancel_clicked, id="train-cancel",
                         disabled=("!tr_running",))
             with v3.VCol(cols=4):
                 v3.VBtn("Resume", block=True, click=self.resume_clicked, id="train-resume",
                         disabled=("tr_running || !tr_resumable",))
+        html.Div("{{ tr_blocked }}", v_show="tr_blocked && !tr_running", classes="text-caption text-error",
+                 id="train-blocked")
         html.Div("Expected run time: {{ tr_estimate }}", classes="text-caption", id="train-estimate")
         v3.VProgressLinear(model_value=("tr_progress",), height=8, color="primary", classes="mt-2",
                            id="train-progress")
@@ -143,6 +164,15 @@ class TrainPanel(Panel):
         self.rank_session.start(collect_cases(self.scene))
         self.state.rank_running, self.state.rank_results = True, []
 
+    @staticmethod
+    def _rank_rows(results) -> list[dict]:
+        """The engine's rows (as ``sgrs rank`` prints them), with the volume each one selects."""
+        from sgrs.inference.rank import rank_rows
+
+        rows = rank_rows(results, name=lambda r: r.case.volume.GetName())
+        return [{"id": r.case.volume.GetID(), "rank": row.rank, "name": row.case, "score": row.score,
+                 "flag": row.flag, "note": row.note, "suggested": row.suggested} for r, row in zip(results, rows)]
+
     def rank_cancel(self):
         if self.rank_session is not None:
             self.rank_session.cancel()
@@ -165,9 +195,10 @@ class TrainPanel(Panel):
                 if not str(value).strip().isdigit() or int(value) < 1:
                     raise InputError(f"{flag[2:].replace('-', ' ')} must be a whole number ≥ 1.")
                 extra += [flag, str(int(value))]
+        absent = tuple(a.strip() for a in str(self.state.tr_absent or "").split(",") if a.strip())
         return TrainParameters(base_model=self.state.tr_base or None, iterations=iterations, filters=filters,
                                batch=batch, patch=patch, device=self.state.tr_device, method=self.state.tr_method,
-                               recipe=self.state.tr_recipe, teacher=self.state.tr_teacher,
+                               recipe=self.state.tr_recipe, teacher=self.state.tr_teacher, absent=absent,
                                extra_args=tuple(extra) + tuple(self._extra))
 
     # -- presets and estimate -----------------------------------------------------------------
@@ -197,6 +228,18 @@ class TrainPanel(Panel):
             return
         self.state.tr_estimate = train_estimate(registry_folder(self.studio.models_dir), p.iterations, p.filters,
                                                 p.batch, p.patch, p.device)
+        self.show_action()
+
+    def show_action(self):
+        """Train disabled with the session's reason (the collected cohort cannot train), and the segments
+        that match no class of the base model."""
+        try:
+            params = self.parameters()
+        except InputError as exc:
+            self.state.tr_blocked, self.state.tr_class_notes = str(exc), ""
+            return
+        self.state.tr_blocked = self.session.action(params).reason
+        self.state.tr_class_notes = self.session.class_notes(params)
 
     def train_clicked(self):
         self.studio.guard(self._train)
@@ -231,6 +274,9 @@ class TrainPanel(Panel):
         """Called by the Data panel whenever the case list changes (collecting hashes label voxels)."""
         labelled = sum(1 for c in cases if c.labelled)
         self.state.tr_cohort = f"{labelled} labelled, {len(cases) - labelled} unlabelled"
+        if not self.session.busy:
+            self.session.cases = list(cases)   # what Train would export now
+            self.show_action()
 
     def poll(self):
         if self.state.rank_running and self.rank_session is not None:
@@ -241,13 +287,7 @@ class TrainPanel(Panel):
             if self.rank_session.state not in ACTIVE:
                 self.state.rank_running = False
                 if self.rank_session.state == "done":
-                    self.state.rank_results = [
-                        {"id": r.case.volume.GetID(), "name": r.case.volume.GetName(),
-                         "detail": (f"score {100 * r.score:.1f}%, Δ∪Θ {100 * r.share:.1f}% of "
-                                    f"{r.foreground_ml:.1f} mL predicted"
-                                    if r.foreground_ml > 0 else "nothing predicted: worth a look")
-                         + (f"; case flag: {r.flag}" if r.flag else "")}
-                        for r in self.rank_session.results]
+                    self.state.rank_results = self._rank_rows(self.rank_session.results)
                 elif self.rank_session.message:
                     self.studio.notify(self.rank_session.message,
                                        "error" if self.rank_session.state == "failed" else "info")

@@ -1,23 +1,20 @@
-"""SGRSTrain: fine-tune an SGRS-Net model on the scene's cases. The widget only binds: settings in a parameter
-node (saved with the scene), every decision in ``SGRSTrainLib.session`` (shared with the Studio)."""
+"""SGRSTrain: fine-tune SGRS-Net on the scene's cases. The widget only binds; every decision is the Lib's."""
 import shutil
 from pathlib import Path
 from typing import Annotated
 
 import qt
 import slicer
-from slicer.i18n import tr as _
-from slicer.i18n import translate
+from slicer.i18n import tr as _, translate
 from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
-from slicer.ScriptedLoadableModule import ScriptedLoadableModule as Module
-from slicer.ScriptedLoadableModule import ScriptedLoadableModuleLogic as ModuleLogic
+from slicer.ScriptedLoadableModule import ScriptedLoadableModule as Module, ScriptedLoadableModuleLogic as ModuleLogic
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleTest as ModuleTest
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleWidget as ModuleWidget
 from slicer.util import VTKObservationMixin
 from SGRSSegmentLib.panel import ParameterPanel
 
 from sgrs.method.names import DEFAULT_METHOD, DEFAULT_RECIPE, DEFAULT_TEACHER, DEVICES, METHODS, RECIPES, TEACHERS
-from sgrs.training.presets import DEFAULT_PRESET, PRESETS  # plain data, no torch
+from sgrs.training.presets import DEFAULT, DEFAULT_PRESET, PRESETS  # plain data, no torch
 
 POLL_MS = 1000
 
@@ -38,13 +35,14 @@ class SGRSTrainParameterNode:
     cohortFolder: Path
     jobsFolder: Path = Path.home() / ".sgrs" / "jobs"
     baseModel: str = ""
-    iterations: Annotated[int, WithinRange(1, 1000000)] = 2000
-    batch: Annotated[int, WithinRange(2, 64)] = 4
-    device: Annotated[str, Choice(DEVICES)] = "auto"
+    iterations: Annotated[int, WithinRange(1, 1000000)] = DEFAULT.iterations  # the preset shown first
+    batch: Annotated[int, WithinRange(2, 64)] = DEFAULT.batch
+    device: Annotated[str, Choice(DEVICES)] = DEFAULT.device
     preset: Annotated[str, Choice(list(PRESETS))] = DEFAULT_PRESET
     method: Annotated[str, Choice(METHODS)] = DEFAULT_METHOD
     recipe: Annotated[str, Choice(RECIPES)] = DEFAULT_RECIPE  # the sgrs method's; the others take the default
     teacher: Annotated[str, Choice(TEACHERS)] = DEFAULT_TEACHER
+    absentClasses: str = ""  # base-model classes some labelled cases lack, comma-separated
 
 
 class SGRSTrainLogic(ModuleLogic):
@@ -109,12 +107,13 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
         if self.params and index >= 0:  # the combo shows labels; the parameter keeps the bundle path
             self.params.baseModel = self.ui.baseModelComboBox.currentData or ""
             self.ui.estimateLabel.text = self.session.estimate(self.params, self.ui.presetComboBox.currentIndex)
+            self.poll()  # the Train button: can the collected cases train with this model?
 
     def showCases(self, shares):
         from SGRSTrainLib.rank_session import case_rows
         if shares is None:  # Collect
-            self.session.collect()
-            self.ui.statusLabel.text, shares = self.session.message, {}
+            self.session.collect(self.params)
+            shares = self.poll() or {}  # poll: the status line and the Train button follow the collected cases
         self.ui.casesTable.setRowCount(len(self.session.cases))
         for row, texts in enumerate(case_rows(self.session.cases, shares)):
             for col, text in enumerate(texts):
@@ -169,9 +168,10 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
 
     def poll(self):
         from SGRSTrainLib.plot import TrainingPlot
-        state, status, act = self.session.poll(), self.session.status, self.session.action()
+        state, status, act = self.session.poll(), self.session.status, self.session.action(self.params)
         self.ui.trainButton.text, self.ui.trainButton.enabled = act.label, act.enabled
-        self.ui.resumeButton.enabled, self.ui.statusLabel.text = self.session.can_resume, self.session.message
+        self.ui.resumeButton.enabled = self.session.can_resume
+        self.ui.statusLabel.text = self.session.message if self.session.job else act.reason or self.session.message
         if status is not None and status.iterations:
             self.plot = self.plot or TrainingPlot(slicer.mrmlScene)  # made only once a job is shown
             self.plot.update(status)

@@ -57,7 +57,7 @@ def _train(args) -> int:
             guard_weight=args.guard_weight, guard_quantile=args.guard_quantile,
             runaway_share=args.runaway_share, runaway_window=args.runaway_window,
             ct_window=tuple(args.ct_window) if args.ct_window else None, base_model=args.base_model,
-            postprocess=args.postprocess,
+            postprocess=args.postprocess, absent_classes=tuple(args.absent_classes or ()),
             val_every=args.val_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every)
     try:
         bundle = train(config, resume=args.resume, json_progress=args.json_progress,
@@ -172,8 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_recipe_arguments(tr)
     tr.add_argument("--ct-window", type=float, nargs=2, metavar=("LOW", "HIGH"), help="clip before z-score")
     tr.add_argument("--base-model", type=model_argument, help="model to fine-tune from: " + MODEL_HELP)
-    tr.add_argument("--postprocess", default="none", choices=["none", "lcc"],
-                    help="stored in the bundle: lcc keeps the largest connected component at inference")
+    tr.add_argument("--postprocess", default=None, choices=["none", "lcc"],
+                    help="stored in the bundle: lcc keeps the largest connected component at inference "
+                         "(default: the base model's when fine-tuning, else none)")
+    tr.add_argument("--absent-classes", nargs="+", default=(), metavar="CLASS",
+                    help="fine-tuning: base-model classes that labelled cases may lack (they are trained as "
+                         "absent there); without it such a case is refused")
     tr.add_argument("--val-every", type=int)
     tr.add_argument("--checkpoint-every", type=int)
     tr.add_argument("--log-every", type=int)

@@ -1,6 +1,6 @@
 """The items of the panels' choice parameters (SGRS Train's preset, method, recipe and teacher):
-translated text and tooltips, what the chosen method ignores greyed out, and stored values a bind
-would fail on reset.
+translated text and tooltips, what the chosen method ignores greyed out, and stored values the panel
+cannot show (an unknown choice, a number out of its range) repaired on the node.
 
 Slicer's combo-box connector refills a bound combo box with ``str(choice)`` items every time the
 panel binds its parameter node (``guiConnectors.py`` ``QComboBoxToStringableConnector.__init__``:
@@ -14,6 +14,8 @@ No qt here: the combo box is used through methods PythonQt and PySide share (``i
 ``setItemText``, ``setItemData``, ``setEnabled``); ``count`` is a property in PythonQt, a method in PySide.
 """
 from __future__ import annotations
+
+import typing
 
 from .i18n import translate
 
@@ -118,18 +120,44 @@ def enable_choices(widgets: dict, params) -> None:
             widgets[name].setEnabled(used)
 
 
-def reset_unknown_choices(node, wrapper_class) -> list[str]:
-    """Before ``wrapper_class(node)``: a stored value outside its ``Choice`` (a scene saved by another
-    SGRS version) goes back to the parameter's default, since the combo connector raises on it at the
-    bind (``write``, see above) and set-up would stop. Reads the wrapper class's ``allParameters``
-    (name → ParameterInfo: ``default.value``, ``unalteredType``; wrapper.py and parameterInfo.py, the
-    same at v5.8.1, v5.10.0, v5.12.3 and main); a string is stored as itself (StringSerializer).
-    Returns the names reset."""
-    import typing
-    reset = []
+def repair_stored_values(node, wrapper_class) -> list[str]:
+    """Put every stored value the panel cannot show back in its bounds, on the node itself: a choice
+    outside its ``Choice`` (a scene from another SGRS version) goes back to the default, since the combo
+    connector raises on it (``write``, see above) and the widgets after it are not updated; a number
+    outside its ``WithinRange`` / ``Minimum`` / ``Maximum`` is clamped, since the slider shows it clamped
+    while the node keeps it and the run would use it (the connector writes the widget before it listens
+    to it: ``wrapper.py`` ``_connectParametersToGui`` v5.8.1 / v5.10.0 l. 209-210, v5.12.x / main
+    l. 210-211); one that does not parse as its type goes back to the default.
+
+    Reads the wrapper class's ``allParameters`` (name → ParameterInfo: ``default.value``,
+    ``unalteredType``; ``wrapper.py`` and ``parameterInfo.py``, the same at v5.8.1, v5.10.0, v5.12.3 and
+    main). Values are stored as the serializers write them: a string as itself, a number as ``str``
+    (``serializers.py`` StringSerializer, NumberSerializer). Returns the names repaired."""
+    repaired = []
     for name, info in getattr(wrapper_class, "allParameters", {}).items():
-        allowed = [m.choices for m in typing.get_args(info.unalteredType)[1:] if hasattr(m, "choices")]
-        if allowed and node.HasParameter(name) and node.GetParameter(name) not in allowed[0]:
-            node.SetParameter(name, str(info.default.value))
-            reset.append(name)
-    return reset
+        if not node.HasParameter(name):
+            continue
+        base, *notes = typing.get_args(info.unalteredType) or (info.unalteredType,)
+        stored, value = node.GetParameter(name), _repaired(node.GetParameter(name), base, notes, info.default.value)
+        if value is not None and value != stored:
+            node.SetParameter(name, value)
+            repaired.append(name)
+    return repaired
+
+
+def _repaired(stored: str, base, notes, default) -> str | None:
+    """The stored text this value should have, or None when nothing bounds it."""
+    choices = [m.choices for m in notes if hasattr(m, "choices")]
+    if base not in (int, float):
+        return None if not choices or stored in choices[0] else str(default)
+    try:
+        value = base(stored)
+    except ValueError:
+        return str(default)
+    if value != value or (choices and value not in choices[0]):  # NaN, or a number not offered
+        return str(default)
+    for note in notes:
+        low, high = getattr(note, "minimum", None), getattr(note, "maximum", None)
+        value = value if low is None or value >= low else base(low)
+        value = value if high is None or value <= high else base(high)
+    return str(value) if value != base(stored) else stored

@@ -78,6 +78,8 @@ def install(packages: list[str]) -> None:
         raise DependencyError(f"Installing {', '.join(packages)} failed (exit code {exc.returncode}: "
                               f"{_last_error(exc, log)}). Check the network connection and try again, "
                               "or install them from the Python console with pip.") from None
+    except DependencyError:
+        raise
     except (RuntimeError, OSError) as exc:
         raise DependencyError(f"Installing {', '.join(packages)} failed: {exc}") from None
     importlib.invalidate_caches()
@@ -93,8 +95,20 @@ def _install_torch(requirement: str) -> None:
         raise DependencyError("The PyTorch extension is missing: install 'PyTorch' from the Extensions "
                               "Manager, restart Slicer and try again.") from None
     spec = requirement[len(_name(requirement)):]
-    if PyTorchUtils.PyTorchUtilsLogic().installTorch(askConfirmation=False, torchVersionRequirement=spec) is None:
+    try:
+        torch = PyTorchUtils.PyTorchUtilsLogic().installTorch(askConfirmation=False, torchVersionRequirement=spec)
+    except subprocess.CalledProcessError:
+        raise
+    except Exception as exc:  # noqa: BLE001  it imports torch in-process: a broken build raises ImportError
+        raise DependencyError(f"PyTorch could not be installed or loaded ({type(exc).__name__}: "
+                              f"{_first_line(exc)}); restart Slicer and try again.") from None
+    if torch is None:
         raise DependencyError("PyTorch was not installed; see the Python console for details.")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else "no details"
 
 
 def pip_subprocess(requirements: list[str]) -> None:
@@ -127,7 +141,8 @@ def self_test_skip_reason() -> str | None:
 
 def ensure(confirm, report) -> bool:
     """The widgets' whole install flow: True when nothing is missing; else ``confirm(text)`` once with
-    every package, install, and ``report(one line)`` on failure (Slicer: confirmOkCancelDisplay, errorDisplay)."""
+    every package, install, and ``report(one line)`` on failure (Slicer: confirmOkCancelDisplay, errorDisplay).
+    Never raises, whatever the installer raises, so the widget goes on to refresh its button."""
     missing = missing_packages()
     if not missing:
         return True
@@ -137,7 +152,11 @@ def ensure(confirm, report) -> bool:
         return False
     try:
         install(missing)
+        return True
     except DependencyError as exc:
-        report(str(exc))
-        return False
-    return True
+        message = str(exc)
+    except Exception as exc:  # noqa: BLE001  Slicer's or an extension's installer: still one line, no traceback
+        message = f"Installing {', '.join(missing)} failed ({type(exc).__name__}: {_first_line(exc)})."
+    importlib.invalidate_caches()  # what a half-done install left is seen by the refreshed button
+    report(message)
+    return False

@@ -55,7 +55,12 @@ class SegmentJob:
         self._offset = 0
 
     def arguments(self) -> list:
+        """The engine's command line; the parameters are checked again here, where they become one, so
+        nothing the panel could not show (an unknown device) reaches the engine."""
         p = self.params
+        ok, reason = p.is_valid()
+        if not ok:
+            raise SGRSError(reason)
         args = ["segment", self.work / "input.nrrd", "--model", p.model, "--out", self.work / "out",
                 "--progress-file", self.work / PROGRESS, "--overlap", p.overlap, "--device", p.device]
         if not p.regions:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sgrs.inference.defaults import DEFAULT_OVERLAP
+from sgrs.method.names import DELTA_RULES, DEVICES
 
 
 @dataclass
@@ -34,6 +35,10 @@ class SegmentParameters:
             return False, translate("SGRSSegment", "Select a model.")
         if not 0.0 <= self.overlap < 1.0:
             return False, translate("SGRSSegment", "Overlap must be in [0, 1).")
+        for option, value, allowed in (("device", self.device, DEVICES), ("Δ rule", self.delta_rule, DELTA_RULES)):
+            if value is not None and value not in allowed:  # e.g. from a scene saved by another version
+                return False, translate("SGRSSegment", "Unknown {option} '{value}': choose one of {allowed}.").format(
+                    option=option, value=value, allowed=", ".join(allowed))
         return True, ""
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import slicer
 
 from sgrs.inference.region_codes import DELTA, OMEGA, THETA
+from sgrs.models.classes import ANATOMIC_CONTEXT, DICOM_MASTER_LIST
 
 from .compat import set_terminology
 from .labels import mark_generated
@@ -13,14 +14,32 @@ from .volume_io import set_array
 REGION_COLORS = {OMEGA: ("Ω consistent", (0.35, 0.75, 0.35), 0.0),   # transparent: most of the volume
                  THETA: ("Θ inconsistent (fragile)", (0.89, 0.0, 0.49), 1.0),
                  DELTA: ("Δ uncertain", (0.0, 0.72, 1.0), 1.0)}
-TERMINOLOGY_CONTEXT = "Segmentation category and type - 3D Slicer General Anatomy list"
+# Slicer's General Anatomy list lacks SCT 82471001 (Left atrium): codes without a context are the master list's
+TERMINOLOGY_CONTEXT = DICOM_MASTER_LIST
 
 
-def _register_surface_rules() -> None:
-    factory = slicer.vtkSegmentationConverterFactory.GetInstance()
-    names = {factory.GetConverterRules()[i].GetName() for i in range(len(factory.GetConverterRules()))} \
-        if hasattr(factory.GetConverterRules(), "__len__") else set()
-    if "Binary labelmap to closed surface" not in names:
+SURFACE_RULE = "Binary labelmap to closed surface"
+
+
+def has_surface_rule(factory) -> bool:
+    """Whether the converter factory can make closed surfaces from a label map. ``GetConverterRules``
+    returns a ``std::vector`` of smart pointers, whose wrapping by 5.8's VTK 9.2 snapshot is unconfirmed:
+    without it, a converter (it copies the factory's rules when made) is asked for a conversion path:
+    calls v5.8.1 has too (``vtkSegmentationConverter.h`` l. 86-87, ``vtkSegmentationConversionPath.h``
+    l. 86 and 110)."""
+    try:
+        rules = factory.GetConverterRules()
+        return any(rules[i].GetName() == SURFACE_RULE for i in range(len(rules)))
+    except (AttributeError, TypeError):
+        paths = slicer.vtkSegmentationConversionPaths()
+        slicer.vtkSegmentationConverter().GetPossibleConversions("Binary labelmap", "Closed surface", paths)
+        return paths.GetNumberOfPaths() > 0
+
+
+def register_surface_rules(factory=None) -> None:
+    """Once per process: Slicer's Segmentations module registers the rule, slicer-core does not."""
+    factory = factory or slicer.vtkSegmentationConverterFactory.GetInstance()
+    if not has_surface_rule(factory):
         factory.RegisterConverterRule(slicer.vtkBinaryLabelmapToClosedSurfaceConversionRule())
 
 
@@ -29,8 +48,9 @@ def terminology_string(entry: dict | None) -> str | None:
     if not entry:
         return None
     cat, typ = entry["category"], entry["type"]
-    return (f"{TERMINOLOGY_CONTEXT}~{cat[0]}^{cat[1]}^{cat[2]}~{typ[0]}^{typ[1]}^{typ[2]}~^^~"
-            "Anatomic codes - DICOM master list~^^~^^")
+    context = entry.get("context") or TERMINOLOGY_CONTEXT
+    return (f"{context}~{cat[0]}^{cat[1]}^{cat[2]}~{typ[0]}^{typ[1]}^{typ[2]}~^^~"
+            f"{ANATOMIC_CONTEXT}~^^~^^")
 
 
 def color_table(scene, name: str, entries: dict[int, tuple[str, tuple, float]]):
@@ -63,7 +83,7 @@ def add_segmentation(scene, segmentations_logic, volume_node, label: np.ndarray,
         tag = terminology_string(by_name.get(segment.GetName(), {}).get("terminology"))
         if tag:
             set_terminology(segment, tag)  # SetTerminology is 5.10+
-    _register_surface_rules()
+    register_surface_rules()
     segmentation.CreateClosedSurfaceRepresentation()
     scene.RemoveNode(labelmap)
     scene.RemoveNode(colors)

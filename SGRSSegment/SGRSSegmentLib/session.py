@@ -17,7 +17,10 @@
     session.action(params)     # Action(kind, label, enabled, reason, status): what the one main button
                                # does now: "cancel" | "install" (packages missing) | "segment"
     session.preview(params)    # Preview(warnings, estimate): how far the scan is from the model's world
-                               # and how long the run will take, before it starts
+                               # (the engine's words, as the run's summary will say them) and how long
+                               # the run will take, before it starts
+    session.severity           # "info" | "success" | "warning" | "error": the status line's colour
+                               # (STATUS_STYLES), the engine's for a finished run's flag and warnings
     session.eta_s              # seconds left while running (from the windows done so far)
 
 ``python`` is the interpreter or launcher that runs the engine (Slicer: ``shutil.which("PythonSlicer")``;
@@ -36,20 +39,34 @@ from .review_navigation import ReviewNavigator
 IDLE, RUNNING, DONE, FAILED, CANCELLED = "idle", "running", "done", "failed", "cancelled"
 
 
+# how the status line looks at each severity (sgrs.inference.flag_words): never a success colour for
+# a flag other than ok or a run with warnings; a widget applies it as a style sheet
+STATUS_STYLES = {"error": "color: #c62828; font-weight: bold;", "warning": "color: #a15c00; font-weight: bold;",
+                 "success": "color: #2e7d32;", "info": ""}
+
+
 def done_message(summary: dict) -> str:
-    """'Done in 3.2 s. Ω … %, Θ … %, Δ … %. <scan steps>' (scan steps when the engine reports them)."""
+    """'Done in 3.2 s. Case flag: … Ω … %, Θ … %, Δ … %. Warning: … <scan steps>' (the flag's and the
+    warnings' words are the engine's, sgrs.inference.flag_words)."""
+    from sgrs.inference.flag_words import flag_text
+
     shares = ", ".join(f"{r['name']} {100 * r['share_of_foreground']:.2f} %"
                        for r in summary.get("regions", {}).values())
     text = f"Done in {summary.get('seconds', 0.0):.1f} s."
     if summary.get("case_flag"):
-        from sgrs.inference.case_flag import flag_line
-        text += f" {flag_line(summary).capitalize()}."
+        text += f" {flag_text(summary)}."
     if shares:
         text += f" {shares}."
-    for warning in summary.get("warnings") or []:   # e.g. the GPU ran out of memory and the run fell back
+    for warning in summary.get("warnings") or []:   # the scan unlike the training data, an out-of-memory fallback
         text += f" Warning: {warning}."
     steps = "; ".join((summary.get("scan") or {}).get("steps") or [])
     return f"{text} {steps}." if steps else text
+
+
+def done_severity(summary: dict | None) -> str:
+    """"success", "warning" or "error" for a finished run: the engine's (flag and warnings)."""
+    from sgrs.inference.flag_words import result_severity
+    return result_severity(summary)
 
 
 def one_line(exc: BaseException) -> str:
@@ -98,6 +115,18 @@ class SegmentSession:
     @property
     def running(self) -> bool:
         return self.state == RUNNING
+
+    @property
+    def severity(self) -> str:
+        """How the status line is shown (``STATUS_STYLES``): the result's flag and warnings once done,
+        "error" once failed, "warning" while a run reports warnings, else "info"."""
+        if self.state == DONE and self.result is not None:
+            return done_severity(self.result.summary)
+        if self.state == FAILED:
+            return "error"
+        if self.running and self.job is not None and self.job.warnings:
+            return "warning"
+        return "info"
 
     def next_region(self) -> None:
         """Next uncertain region of the review list: every slice view centres on it; the status line
@@ -149,7 +178,7 @@ class SegmentSession:
         import slicer
 
         from sgrs.models.meta import read_meta
-        from sgrs.models.card import approx_windows, estimate_text, scan_warnings, seconds_per_window
+        from sgrs.models.card import approx_windows, estimate_text, seconds_per_window, world_warnings
 
         from .volume_io import geometry_of
         meta = read_meta(params.model)
@@ -158,7 +187,7 @@ class SegmentSession:
         per = seconds_per_window(timings_folder(self.registry), meta, params.device)
         voxels = slicer.util.arrayFromVolume(params.volume)   # a view: a large CT is not copied
         step = max(1, round((voxels.size / 2e6) ** (1 / 3)))  # ~2 M voxels are enough for percentiles
-        return Preview(scan_warnings(meta, voxels[::step, ::step, ::step], geometry), estimate_text(windows, per))
+        return Preview(world_warnings(meta, voxels[::step, ::step, ::step], geometry), estimate_text(windows, per))
 
     @staticmethod
     def model_card(path: str) -> str:
@@ -173,7 +202,8 @@ class SegmentSession:
         self.expected = preview.estimate
         if not preview.warnings:
             return None
-        return ("This scan is outside the model's world:\n• " + "\n• ".join(preview.warnings)
+        return ("This scan is outside the model's world (the engine will say so in its result too):\n• "
+                + "\n• ".join(preview.warnings)
                 + f"\n\nExpected run time: {preview.estimate}\nSegment anyway?")
 
     @property

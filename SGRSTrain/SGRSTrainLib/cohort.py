@@ -56,13 +56,11 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "case"
 
 
-def segmentation_labelmap(scene, segmentations_logic, case: SceneCase, classes: list[str]) -> np.ndarray:
-    """The case's segments as an (x, y, z) label map on the volume's grid: a segment named like a
-    class gets that class's value; any other segment counts as class 1 (binary use)."""
-    seg = case.segmentation.GetSegmentation()
+def segmentation_labelmap(scene, segmentations_logic, case: SceneCase, values: list) -> np.ndarray:
+    """The case's segments as an (x, y, z) label map on the volume's grid: each (segment id, class
+    value) of ``values`` (ClassPlan.values) gets its value; segments not listed are left out."""
     label = None
-    for i in range(seg.GetNumberOfSegments()):
-        segment_id = seg.GetNthSegmentID(i)
+    for segment_id, value in values:
         ids = vtk.vtkStringArray()
         ids.InsertNextValue(segment_id)
         node = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode")
@@ -72,8 +70,6 @@ def segmentation_labelmap(scene, segmentations_logic, case: SceneCase, classes: 
             mask = slicer.util.arrayFromVolume(node).transpose(2, 1, 0) > 0
         finally:
             scene.RemoveNode(node)
-        name = seg.GetNthSegment(i).GetName()
-        value = classes.index(name) if name in classes[1:] else 1
         label = np.zeros(mask.shape, np.uint8) if label is None else label
         label[mask] = value
     if label is None or not label.any():
@@ -82,8 +78,19 @@ def segmentation_labelmap(scene, segmentations_logic, case: SceneCase, classes: 
 
 
 def export_cohort(scene, segmentations_logic, cases: list[SceneCase], out_dir, classes=("background", "foreground"),
-                  val: int = 0) -> Path:
-    """Write images, labels and ``manifest.json``; the last ``val`` labelled cases become ``val``."""
+                  val: int = 0, absent=()) -> Path:
+    """Write images, labels and ``manifest.json``; the last ``val`` labelled cases become ``val``.
+    ``classes``: names (two: every segment is the foreground, a model trained from scratch) or the base
+    model's class entries, which each segment meets by terminology, then name (SGRSTrainLib.classes);
+    a segment that meets none is left out, and a case that lacks a class not marked ``absent`` is refused."""
+    from sgrs.models.classes import class_entries
+
+    from .classes import plan_classes
+    entries_of = class_entries(list(classes))
+    binary = len(entries_of) == 2 and not any(isinstance(c, dict) for c in classes)
+    plan = plan_classes(cases, None if binary else entries_of, absent)
+    if plan.problem():
+        raise InputError(plan.problem())
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(parents=True, exist_ok=True)
@@ -99,10 +106,18 @@ def export_cohort(scene, segmentations_logic, cases: list[SceneCase], out_dir, c
                  "split": "val" if case.volume.GetID() in val_ids else "train"}
         write_image(array_of(case.volume), geometry_of(case.volume), out / entry["image"])
         if case.labelled:
-            label = segmentation_labelmap(scene, segmentations_logic, case, list(classes))
+            label = segmentation_labelmap(scene, segmentations_logic, case, plan.values[case.volume.GetID()])
             entry["label"] = f"labels/{cid}.nrrd"
             write_image(label, geometry_of(case.volume), out / entry["label"])
+            lacking = [] if binary else \
+                [c["name"] for c in entries_of if c["value"] > 0 and not (label == c["value"]).any()]
+            unmarked = [n for n in lacking if n.strip().lower() not in {a.strip().lower() for a in absent}]
+            if unmarked:   # its segment is there but empty
+                raise InputError(f"'{case.volume.GetName()}': the segment of {', '.join(map(repr, unmarked))} "
+                                 "is empty: paint it, or mark the class absent if the scan has none.")
+            if lacking:
+                entry["absent"] = lacking   # marked absent by the user
         entries.append(entry)
     manifest = out / "manifest.json"
-    manifest.write_text(json.dumps({"name": "scene cohort", "classes": list(classes), "cases": entries}, indent=1))
+    manifest.write_text(json.dumps({"name": "scene cohort", "classes": entries_of, "cases": entries}, indent=1))
     return manifest

@@ -11,7 +11,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from sgrs.method.names import DEFAULT_METHOD, DEFAULT_RECIPE, DEFAULT_TEACHER, method_args
+from sgrs.method.names import DEFAULT_METHOD, DEFAULT_RECIPE, DEFAULT_TEACHER, DEVICES, method_args
+from sgrs.training.presets import DEFAULT
 from sgrs.util.errors import JobError, SGRSError
 
 TERMINAL_EVENTS = ("finished", "cancelled", "failed")
@@ -23,15 +24,16 @@ class TrainParameters:
     cohort: str = ""                 # manifest or folder
     out: str = ""                    # job folder
     base_model: str | None = None
-    iterations: int = 2000
-    batch: int = 4
+    iterations: int = DEFAULT.iterations   # the default preset's (sgrs.training.presets): one source
+    batch: int = DEFAULT.batch
     labelled: int | None = None
-    patch: tuple = (96, 96, 80)
-    filters: int = 16
+    patch: tuple = DEFAULT.patch
+    filters: int = DEFAULT.filters
     method: str = DEFAULT_METHOD     # sgrs.method.names: METHODS, RECIPES (sgrs only), TEACHERS
     recipe: str = DEFAULT_RECIPE
     teacher: str = DEFAULT_TEACHER
-    device: str = "auto"
+    device: str = DEFAULT.device
+    absent: tuple = ()               # base-model classes the labelled cases may lack (sgrs train --absent-classes)
     extra_args: tuple = ()
 
     def is_valid(self) -> tuple[bool, str]:
@@ -47,9 +49,18 @@ class TrainParameters:
             method_args(self.method, self.recipe, self.teacher)
         except ValueError as exc:
             return False, str(exc)
+        if self.device not in DEVICES:  # e.g. from a scene saved by another version
+            return False, self.device_error()
         return True, ""
 
+    def device_error(self) -> str:
+        return f"Unknown device '{self.device}': choose one of {', '.join(DEVICES)}."
+
     def args(self) -> list:
+        """The engine's command line; its choices are checked again here (``method_args`` raises on an
+        unknown method, recipe or teacher), so none the panel could not show reaches the engine."""
+        if self.device not in DEVICES:
+            raise SGRSError(self.device_error())
         a = ["train", "--cohort", self.cohort, "--out", self.out, "--iterations", self.iterations,
              "--batch", self.batch, "--patch", *self.patch, "--filters", self.filters,
              *method_args(self.method, self.recipe, self.teacher), "--device", self.device, "--json-progress"]
@@ -57,6 +68,8 @@ class TrainParameters:
             a += ["--labelled", self.labelled]
         if self.base_model:
             a += ["--base-model", self.base_model]
+        if self.absent:
+            a += ["--absent-classes", *self.absent]
         return a + list(self.extra_args)
 
 

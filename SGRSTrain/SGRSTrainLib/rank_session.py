@@ -20,16 +20,20 @@ from sgrs.util.errors import SGRSError
 from .states import CANCELLED, DONE, FAILED, IDLE, RUNNING
 
 
-def case_rows(cases, ranked: dict) -> list[tuple[str, str, str, str]]:
-    """The cases table: name, labelled yes/no, the ranking score (default: mean entropy) with the Δ∪Θ
-    share, and case flag (blank until ranked). ``ranked``: {volume ID: Ranked} (``RankSession.order``)."""
+def case_rows(cases, ranked: dict) -> list[tuple[str, str, str, str, str, str]]:
+    """The cases table: rank, name, labelled yes/no, score, case flag and note, the ranked ones as
+    ``sgrs rank`` prints them (``sgrs.inference.rank.rank_rows``: a case flagged likely failed is not
+    suggested and says why); blank until ranked. ``ranked``: {volume ID: Ranked} in the ranking's
+    order (``RankSession.order``)."""
+    from sgrs.inference.rank import rank_rows
+
     labelled = {True: translate("SGRSTrain", "yes"), False: translate("SGRSTrain", "no")}
+    shown = dict(zip(ranked, rank_rows(ranked.values(), name=lambda r: r.case.volume.GetName())))
     rows = []
     for c in cases:
-        r = ranked.get(c.volume.GetID())
-        rows.append((c.volume.GetName(), labelled[bool(c.labelled)],
-                     "" if r is None else f"{100 * r.score:.1f} % (Δ∪Θ {100 * r.share:.1f} %)",
-                     "" if r is None else r.flag))
+        r = shown.get(c.volume.GetID())
+        rows.append(("" if r is None else r.rank, c.volume.GetName(), labelled[bool(c.labelled)],
+                     *(("", "", "") if r is None else (r.score, r.flag, r.note))))
     return rows
 
 
@@ -57,6 +61,9 @@ class RankSession:
             raise SGRSError("Ranking is running: cancel it first.")
         if not self.model:
             raise SGRSError("Pick a model to rank with.")
+        from sgrs.method.names import DEVICES
+        if self.device not in DEVICES:  # e.g. from a scene saved by another version
+            raise SGRSError(f"Unknown device '{self.device}': choose one of {', '.join(DEVICES)}.")
         require("Ranking")  # psutil and torch: the engine process and its cancel
         from sgrs.util.background import BackgroundProcess
         work = Path(tempfile.mkdtemp(prefix="sgrs-rank-"))

@@ -17,9 +17,9 @@ class Ranked:
     case: object              # SceneCase
     share: float              # Δ ∪ Θ share of the predicted foreground
     foreground_ml: float
-    score: float = 0.0        # what the engine sorted by (--score)
+    score: float = 0.0        # what the engine sorted by (--score; default mean entropy, 0..1): higher first
     flag: str = ""            # the engine's case flag: ok | review | likely failed
-    score: float = 0.0        # the ranking score (mean entropy, 0..1): higher is annotated first
+    flag_reasons: tuple = ()  # why it has that flag ("nothing segmented", …)
 
 
 def case_id(case) -> str:
@@ -47,8 +47,8 @@ def export_unlabelled(cases, folder) -> list[Path]:
 def read_ranking(ranking: dict, cases) -> list[Ranked]:
     """The engine's ranked list (``sgrs rank --out`` JSON) as the scene's cases, in its order."""
     by_id = {case_id(c): c for c in cases}
-    return [Ranked(by_id[r["id"]], float(r["share"]), float(r["foreground_ml"]), float(r["score"]), r.get("flag", ""))
-            for r in ranking["cases"] if r["id"] in by_id]
+    return [Ranked(by_id[r["id"]], float(r["share"]), float(r["foreground_ml"]), float(r["score"]), r.get("flag", ""),
+                   tuple(r.get("flag_reasons") or ())) for r in ranking["cases"] if r["id"] in by_id]
 
 
 def rank_unlabelled(cases, model: str, device: str = "auto", overlap: float = 0.25, score: str | None = None,

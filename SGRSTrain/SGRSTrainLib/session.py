@@ -14,8 +14,10 @@
     session.status             # JobStatus (iterations, loss, ETA, curves) or None
     session.message            # one line for a status bar
     session.registered         # ModelEntry of the registered model, once done
-    session.action()           # Action(kind, label, enabled): the Train button: cancel | cancelling |
-                               # install (packages missing) | train; session.can_resume
+    session.action(params)     # Action(kind, label, enabled, reason): the Train button: cancel | cancelling |
+                               # install (packages missing) | train, disabled with the reason when the
+                               # collected cohort cannot train with ``params``; session.can_resume
+    session.class_notes(params)  # the scene's segments that match no class of the base model (left out)
 
 ``python`` is the interpreter or launcher that runs the engine (Slicer: ``shutil.which("PythonSlicer")``).
 Nothing here imports qt; creating a session never imports torch.
@@ -43,22 +45,31 @@ class Action(NamedTuple):
     kind: str
     label: str
     enabled: bool
+    reason: str = ""   # why Train is disabled, in the GUI's words
 
 
 def train_parameters_from_settings(s):
     """From the module's parameter node (or the Studio's state with the same names): cohortFolder,
     baseModel, iterations, batch, device, method, recipe, teacher, preset (patch and filters; fine-tuning
-    keeps the base model's). An unset folder reads as "" (a parameter node gives Path('.'))."""
+    keeps the base model's), absentClasses (comma-separated class names). An unset folder reads as ""
+    (a parameter node gives Path('.'))."""
     from .job import TrainParameters
     cohort = str(s.cohortFolder or "")
+    absent = tuple(a.strip() for a in str(getattr(s, "absentClasses", "") or "").split(",") if a.strip())
     params = TrainParameters(cohort="" if cohort in ("", ".") else cohort, base_model=s.baseModel or None,
                              iterations=int(s.iterations), batch=int(s.batch), device=s.device,
-                             method=s.method, recipe=s.recipe, teacher=s.teacher)
+                             method=s.method, recipe=s.recipe, teacher=s.teacher, absent=absent)
     preset = preset_settings(getattr(s, "preset", ""), s.baseModel)
     if preset:
         params = replace(params, patch=tuple(preset["patch"]), filters=preset["filters"],
                          extra_args=tuple(preset["extra"]))
     return params
+
+
+def as_parameters(params):
+    """TrainParameters as they are, or made from a parameter node / the Studio's settings."""
+    from .job import TrainParameters
+    return params if isinstance(params, TrainParameters) else train_parameters_from_settings(params)
 
 
 def preset_settings(preset: str, base_model: str = "") -> dict | None:
@@ -124,7 +135,9 @@ class TrainSession:
         return self.job is not None and self.state in (CANCELLED, STOPPED, FAILED) and \
             (self.job.folder / "config.json").exists()
 
-    def action(self) -> Action:
+    def action(self, params=None) -> Action:
+        """The Train button; with ``params`` (TrainParameters, or the settings train_parameters_from_settings
+        reads) Train is disabled when the collected cohort cannot train, ``reason`` saying why."""
         from SGRSSegmentLib.dependencies import missing_packages
         if self.state == RUNNING:
             return Action("cancel", translate("SGRSTrain", "Cancel"), True)
@@ -132,13 +145,54 @@ class TrainSession:
             return Action("cancelling", translate("SGRSTrain", "Cancelling…"), False)
         if missing_packages():
             return Action("install", translate("SGRSTrain", "Install dependencies…"), True)
-        return Action("train", translate("SGRSTrain", "Train"), True)
+        reason = self.blocker(as_parameters(params)) if params is not None else ""
+        return Action("train", translate("SGRSTrain", "Train"), not reason, reason)
+
+    def blocker(self, params) -> str:
+        """Why the collected scene cases cannot train with ``params`` ("" when they can). A cohort folder
+        is checked by the engine when the job starts."""
+        if params.cohort:
+            return ""
+        if not self.cases:
+            return translate("SGRSTrain", "Collect the scene's cases, or choose a cohort folder.")
+        labelled = sum(c.labelled for c in self.cases)
+        unlabelled = len(self.cases) - labelled
+        if not labelled:
+            return translate("SGRSTrain", "No labelled case: segment at least one case (or mark a model result "
+                                          "reviewed), then collect the cases again.")
+        if params.method != "supervised" and not unlabelled:
+            return translate("SGRSTrain", "{labelled} labelled, 0 unlabelled: the '{method}' method also learns "
+                                          "from unlabelled cases. Load unlabelled scans, or choose the "
+                                          "'supervised' method.").format(labelled=labelled, method=params.method)
+        return self._class_plan(params).problem()
+
+    def class_notes(self, params) -> str:
+        """The scene's segments that match no class of the base model: left out of training."""
+        return self._class_plan(params).notes() if not params.cohort else ""
+
+    def _class_plan(self, params):
+        from .classes import plan_classes
+        return plan_classes(self.cases, self._base_classes(params.base_model), params.absent)
+
+    @staticmethod
+    def _base_classes(base_model) -> list | None:
+        """The base model's classes (its model.json, no torch); None when training from scratch."""
+        if not base_model:
+            return None
+        from sgrs.models.meta import read_meta
+        try:
+            return read_meta(base_model)["classes"]
+        except SGRSError:
+            return None   # the engine says what is wrong with the model when the job starts
 
     def estimate(self, settings, preset: str | int = "") -> str:
         """The run time before Train is pressed, for the settings (parameter node) with ``preset`` as
         the widget shows it: its name, or its index in PRESETS (the combo box shows translated text).
         A preset the user just picked (it differs from the stored one) also sets the preset first, then
-        the iterations, and the method and recipe where the preset names them; reloading a scene does not.
+        the iterations, the device (a GPU preset: auto) and the method and recipe where the preset names them;
+        reloading a scene does not.
+        The parameter node's defaults are the default preset's (sgrs.training.presets.DEFAULT), so the preset
+        shown first is what runs although showing it fires nothing.
         SGRS Train connects its preset combo box to this before binding the parameter node: slots run in
         connection order, so this sees the pick before the parameter connector stores it."""
         from sgrs.training.presets import PRESETS
@@ -148,16 +202,22 @@ class TrainSession:
             chosen = PRESETS[preset]
             settings.preset = preset  # first: each assignment rewrites the bound combo boxes from the node
             settings.iterations = chosen.iterations
+            settings.device = "cpu" if chosen.device == "cpu" else "auto"  # a GPU preset still runs without one
             settings.method = chosen.method or settings.method
             settings.recipe = chosen.recipe or settings.recipe
         return "Expected run time: " + estimate_text(train_parameters_from_settings(settings), self.registry)
 
-    def collect(self) -> list:
+    def collect(self, params=None) -> list:
+        """The scene's cases; with ``params`` (as for action) the message also lists the segments that match
+        no class of the base model (left out of training) and why Train is disabled, if it is."""
         from .cohort import collect_cases
         self.cases = collect_cases(self.scene)
         n = sum(c.labelled for c in self.cases)
         self.message = translate("SGRSTrain", "{labelled} labelled, {unlabelled} unlabelled cases.").format(
             labelled=n, unlabelled=len(self.cases) - n)
+        if params is not None:   # what is left out, and why Train is disabled (a status line shows it)
+            params = as_parameters(params)
+            self.message = " ".join(t for t in (self.message, self.class_notes(params), self.blocker(params)) if t)
         return self.cases
 
     def start(self, params) -> Path:
@@ -167,6 +227,8 @@ class TrainSession:
         labelled = sum(c.labelled for c in self.cases)
         if not params.cohort and not labelled:
             raise SGRSError("Collect cases with at least one labelled case, or choose a cohort folder.")
+        if self.blocker(params):
+            raise SGRSError(self.blocker(params))
         ok, reason = replace(params, cohort=params.cohort or "scene", out="new").is_valid()
         if not ok:
             raise SGRSError(reason)
@@ -175,8 +237,10 @@ class TrainSession:
         try:
             if not params.cohort:
                 from .cohort import export_cohort
+                base_classes = self._base_classes(params.base_model)
                 manifest = export_cohort(self.scene, self.segmentations_logic, self.cases, folder / "cohort",
-                                         val=1 if labelled > 2 else 0)
+                                         base_classes or ("background", "foreground"),
+                                         val=1 if labelled > 2 else 0, absent=params.absent)
                 params = replace(params, cohort=str(manifest))
             job = TrainJob.start(replace(params, out=str(folder)), python=self.python)
         except (SGRSError, OSError) as exc:

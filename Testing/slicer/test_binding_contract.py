@@ -1,131 +1,53 @@
 """The contract between our .ui files, our parameterNodeWrapper classes and Slicer's GUI connectors
-(issue 14, items 1 and 4), checked statically because slicer-core has no parameterNodeWrapper.
+(issue 14, items 1 and 4; issue 25), checked against the strict stand-in of ``slicer_wrapper.py``
+because slicer-core has no parameterNodeWrapper.
 
 ``connectGui`` / ``connectParametersToGui`` builds one connector per ``SlicerParameterName`` widget
-before connecting any (``Base/Python/slicer/parameterNodeWrapper/wrapper.py``: v5.8.1 l. 194-213,
-v5.10.0 l. 194-213, v5.12.0 and main l. 194-215); one that raises stops the panel's ``setup()``. The
-rule table below is what ``guiConnectors.py`` accepts at every supported tag: ``canRepresent`` compares
-``type(widget)`` exactly, so the .ui class must be one of the listed classes, and ``create`` adds the
-requirements in the last column. Line numbers are the connector classes' ``class`` lines.
+before connecting any (``Base/Python/slicer/parameterNodeWrapper/wrapper.py``: v5.8.1 / v5.10.0
+l. 194-213, v5.12.3 and main l. 195-215); one that raises stops the panel's ``setup()``. Which widget
+class takes which type at each tag is ``slicer_wrapper.connector_kind`` (``guiConnectors.py``, class
+lines in ``CONNECTOR_LINES``): ``canRepresent`` compares ``type(widget)`` exactly, and ``create`` adds
+its requirements (a ``Choice`` on a combo box, bounds on a slider).
 """
 import ast
-import enum
 import typing
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import slicer
 from conftest import ROOT
+from slicer_wrapper import (
+    CONNECTOR_LINES,
+    TAGS,
+    Choice,
+    Decimals,
+    Maximum,
+    Minimum,
+    SingleStep,
+    WithinRange,
+    connector_kind,
+)
 
 MODULES = ["SGRSSegment", "SGRSTrain"]
-TAGS = ("v5.8.1", "v5.10.0", "v5.12.0", "main")
-
-
-class Choice:  # stand-ins with the constructor signatures of slicer.parameterNodeWrapper.validators
-    def __init__(self, choices):
-        self.choices = tuple(choices)
-
-
-class WithinRange:
-    def __init__(self, minimum, maximum):
-        self.minimum, self.maximum = minimum, maximum
-
-
-class Minimum:
-    def __init__(self, minimum):
-        self.minimum = minimum
-
-
-class Maximum:
-    def __init__(self, maximum):
-        self.maximum = maximum
-
-
-class Decimals:
-    def __init__(self, value):
-        self.value = value
-
-
-class SingleStep:
-    def __init__(self, value):
-        self.value = value
-
-
-class MRMLNode:
-    """Any vtkMRML*Node class named in an annotation."""
-
-
-def bounded(notes) -> bool:
-    kinds = {type(n) for n in notes}
-    return WithinRange in kinds or {Minimum, Maximum} <= kinds
-
-
-@dataclass(frozen=True)
-class Rule:
-    connector: str
-    widgets: tuple
-    accepts: typing.Callable      # (base type) -> bool
-    requires: typing.Callable     # (widget class, annotations) -> None or the connector's error
-    lines: tuple                  # guiConnectors.py line of the class at TAGS
-
-
-def nothing(_widget, _notes):
-    return None
-
-
-def choice_required(_widget, notes):
-    if not any(isinstance(n, Choice) for n in notes):
-        return "ComboBoxToStringableConnector requires the Choice annotation to be used."
-    return None
-
-
-def slider_bounds(widget, notes):
-    if widget in ("ctkSliderWidget", "qMRMLSliderWidget", "QSlider") and not bounded(notes):
-        return f"Cannot have a connection to {widget} where the type is unbounded."
-    return None
-
-
-PATHS = (Path,)
-RULES = (
-    Rule("QCheckBoxToBoolConnector", ("QCheckBox", "ctkCheckBox"), lambda t: t is bool, nothing,
-         (156, 162, 162, 162)),
-    Rule("QCheckablePushButtonToBoolConnector", ("QPushButton",), lambda t: t is bool, nothing,
-         (189, 195, 195, 195)),
-    Rule("QSliderOrSpinBoxToIntConnector", ("QSlider", "QSpinBox"), lambda t: t is int, slider_bounds,
-         (225, 276, 276, 276)),
-    # 5.10 renamed it ...ToFloatIntConnector and also takes int; 5.8 takes float only, so float it is
-    Rule("QDoubleSpinBoxCtkSliderWidgetToFloatConnector",
-         ("QDoubleSpinBox", "ctkSliderWidget", "qMRMLSliderWidget", "ctkDoubleSlider", "ctkDoubleSpinBox",
-          "qMRMLSpinBox"), lambda t: t is float, slider_bounds, (289, 340, 340, 340)),
-    Rule("QComboBoxToStringableConnector", ("QComboBox", "ctkComboBox"), lambda t: t in (int, float, str, bool),
-         choice_required, (355, 418, 418, 418)),
-    Rule("QComboBoxToEnumConnector", ("QComboBox", "ctkComboBox"),
-         lambda t: isinstance(t, type) and issubclass(t, enum.Enum), nothing, (403, 466, 466, 466)),
-    Rule("QLineEditToStrConnector", ("QLineEdit",), lambda t: t is str, nothing, (452, 515, 515, 515)),
-    Rule("QLabelToStrConnector", ("QLabel",), lambda t: t is str, nothing, (483, 551, 551, 551)),
-    Rule("QTextEditPlainTextToStrConnector", ("QTextEdit",), lambda t: t is str, nothing, (516, 584, 584, 584)),
-    Rule("ctkPathLineEditToPathConnector", ("ctkPathLineEdit",), lambda t: t in PATHS, nothing,
-         (605, 673, 673, 673)),
-    Rule("ctkDirectoryButtonToPathConnector", ("ctkDirectoryButton",), lambda t: t in PATHS, nothing,
-         (641, 709, 709, 709)),
-    Rule("qMRMLNodeComboBoxToNodeConnector", ("qMRMLNodeComboBox",),
-         lambda t: isinstance(t, type) and issubclass(t, MRMLNode), nothing, (677, 745, 745, 745)),
-)
 
 
 def connector_error(widget: str, base, notes) -> str | None:
-    """None when Slicer builds a connector for this pair at every tag, else why not."""
-    for rule in RULES:
-        if widget in rule.widgets and rule.accepts(base):
-            return rule.requires(widget, notes)
-    return f"no connector takes a {widget} bound to {getattr(base, '__name__', base)} " \
-           f"(guiConnectors.py createGuiConnector raises 'Unable to create GUI connector')"
+    """None when Slicer builds a connector for this pair at every tag, else why not (the strict
+    stand-in's ``connector_kind``, which follows guiConnectors.py's registration order and ``create``)."""
+    datatype = typing.Annotated[(base, *notes)] if notes else base
+    for tag in TAGS:
+        try:
+            connector_kind(widget, datatype, tag)
+        except RuntimeError as exc:
+            return f"{tag}: {exc}"
+    return None
 
 
 def parameter_fields(module: str) -> dict:
     """{field: (base type, annotations, default)} of the module's @parameterNodeWrapper class, its
-    annotations evaluated with the module's own imports of sgrs names and stand-ins for Slicer's."""
+    annotations evaluated with the module's own imports of sgrs names, the strict stand-ins for Slicer's
+    validators and slicer-core's node classes."""
     tree = ast.parse((ROOT / module / f"{module}.py").read_text())
     namespace = {"Annotated": typing.Annotated, "Path": Path, "Choice": Choice, "WithinRange": WithinRange,
                  "Minimum": Minimum, "Maximum": Maximum, "Decimals": Decimals, "SingleStep": SingleStep}
@@ -140,7 +62,7 @@ def parameter_fields(module: str) -> dict:
         if not isinstance(stmt, ast.AnnAssign):
             continue
         names = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and n.id.startswith("vtkMRML")}
-        scope = {**namespace, **{n: type(n, (MRMLNode,), {}) for n in names}}
+        scope = {**namespace, **{n: getattr(slicer, n) for n in names}}  # slicer-core's own node classes
         annotation = eval(compile(ast.Expression(stmt.annotation), module, "eval"), scope)  # noqa: S307
         default = eval(compile(ast.Expression(stmt.value), module, "eval"), scope) if stmt.value else None  # noqa: S307
         base, notes = (annotation.__origin__, annotation.__metadata__) \
@@ -163,8 +85,9 @@ def bound_widgets(module: str) -> dict:
     return out
 
 
-def test_the_rule_table_cites_every_tag_it_claims():
-    assert all(len(rule.lines) == len(TAGS) for rule in RULES)
+def test_the_connectors_cite_both_source_revisions():
+    """guiConnectors.py has two revisions across the four tags: v5.8.1, and v5.10.0 = v5.12.3 = main."""
+    assert all(len(lines) == 2 and lines[0] < lines[1] for lines in CONNECTOR_LINES.values())
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -232,5 +155,28 @@ def test_the_rules_catch_what_slicer_refuses():
     assert connector_error("QComboBox", str, (Choice(["a"]),)) is None
     assert "unbounded" in connector_error("ctkSliderWidget", float, ())
     assert connector_error("ctkSliderWidget", float, (WithinRange(0, 1),)) is None
-    assert "no connector" in connector_error("QSpinBox", float, ())  # 5.8 has no int/float cross-over
-    assert "no connector" in connector_error("QComboBox", Path, ())
+    assert "Unable to create GUI connector" in connector_error("QSpinBox", float, ())
+    assert connector_error("QDoubleSpinBox", int, ()).startswith("v5.8.1: Unable")  # 5.10 takes int there too
+    assert "Unable to create GUI connector" in connector_error("QComboBox", Path, ())
+
+
+def test_the_wrapper_stand_in_is_as_strict_as_slicer(scene, monkeypatch):
+    """What the old stand-ins let through: typed reads, validators on every write (an ``IsInstance``
+    TypeError first), none on a read, and a bind that builds every connector before writing any."""
+    from slicer_wrapper import make_widget, module_parameter_node, wrapper_class
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    node = module_parameter_node(scene, "SGRSSegment")
+    params = wrapper_class(parameter_fields("SGRSSegment"))(node)
+    assert (params.overlap, params.regions, params.inputVolume) == (0.5, True, None)
+    assert node.GetParameter("regions") == "True"
+    with pytest.raises(TypeError):
+        params.tau = "0.3"
+    with pytest.raises(ValueError):
+        params.overlap = 0.95
+    node.SetParameter("overlap", "0.95")
+    assert params.overlap == 0.95  # read back unvalidated
+    combo, spin = make_widget("QComboBox"), make_widget("QSpinBox")
+    with pytest.raises(RuntimeError, match="Unable to create GUI connector"):
+        params.connectParametersToGui({"device": combo, "overlap": spin})  # float on a QSpinBox
+    combo.setCurrentIndex(2)
+    assert params._guis == {} and params.device == "auto", "nothing was connected"

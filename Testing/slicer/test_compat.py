@@ -87,32 +87,29 @@ def test_pip_route_outside_slicer(monkeypatch):
     assert route == "subprocess" and install is pip_subprocess
 
 
-class Wrapper58:
-    """parameterNodeWrapper as at v5.8.1: connectGui returns None, connectParametersToGui the tag
-    (slicer-core has no parameterNodeWrapper)."""
-
-    def __init__(self):
-        self.connected, self.next = {}, 0
-
-    def connectParametersToGui(self, mapping):
-        self.next += 1
-        self.connected[self.next] = mapping
-        return self.next
-
-    def connectGui(self, gui):
-        self.connectParametersToGui({})
-
-    def disconnectGui(self, tag):
-        del self.connected[tag]
-
-
-def test_rebind_gets_a_tag_on_5_8_and_can_undo_it(monkeypatch):
-    monkeypatch.setattr(compat, "parameter_widgets", lambda ui: {"device": ui})
-    first, second = Wrapper58(), Wrapper58()
-    tag = compat.rebind(None, None, first, "combo")
-    assert tag == 1 and first.connected == {1: {"device": "combo"}}
-    assert compat.rebind(first, tag, second, "combo") == 1 and first.connected == {}
-    assert compat.rebind(second, 1, None, "combo") is None and second.connected == {}
+def test_rebind_gets_a_tag_on_5_8_and_can_undo_it(scene, monkeypatch):
+    """The strict stand-in at v5.8.1: ``connectGui`` returns no tag and ``disconnectGui`` leaves the
+    node's GUI-update observer behind (it then writes nothing); ``connectParametersToGui`` returns the
+    tag, the first one being 0 (``wrapper.py`` v5.8.1 l. 130-133, 194-213, 241-261)."""
+    from slicer_wrapper import make_widget, module_parameter_node, wrapper_class
+    from test_binding_contract import parameter_fields
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    combo = make_widget("QComboBox")
+    monkeypatch.setattr(compat, "parameter_widgets", lambda ui: {"device": combo})
+    cls = wrapper_class(parameter_fields("SGRSSegment"), "v5.8.1")
+    node = module_parameter_node(scene, "SGRSSegment")
+    first, second = cls(node), cls(node)
+    assert first.connectGui({}) is None  # why rebind does not use it
+    tag = compat.rebind(None, None, first, "the .ui")
+    assert tag == 1 and combo.currentText() == "auto"  # tag 0 went to the connectGui above
+    node.SetParameter("device", "cpu")
+    assert combo.currentText() == "cpu"
+    assert compat.rebind(first, tag, second, "the .ui") == 0  # second's own first tag
+    node.SetParameter("device", "cuda")
+    assert combo.currentText() == "cuda" and first._guis == {0: {}}
+    assert compat.rebind(second, 0, None, "the .ui") is None and second._guis == {}
+    node.SetParameter("device", "mps")
+    assert combo.currentText() == "cuda", "nothing follows the node once unbound"
 
 
 def test_train_uses_the_same_compat_calls():

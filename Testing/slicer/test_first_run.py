@@ -209,3 +209,55 @@ def test_the_documented_console_call_exists():
     process = next(f for f in logic.body if isinstance(f, ast.FunctionDef) and f.name == "process")
     assert [a.arg for a in process.args.args] == ["self", "params", "progress"]
     assert "SGRSSegment.SGRSSegmentLogic().process(" in (ROOT / "docs" / "slicer-extension.md").read_text()
+
+
+class PyTorchExtensionLogic:
+    """What ``installTorch`` of the PyTorch extension does after light-the-torch has run: ``import torch``
+    in Slicer's own process (fepegar/SlicerPyTorch ``PyTorchUtils/PyTorchUtils.py`` l. 224-227 at
+    e1c85cc). The extension itself exists only inside Slicer; the import below is a real one."""
+
+    def installTorch(self, askConfirmation=False, torchVersionRequirement=None):  # noqa: N802  its name
+        import torch
+        return torch
+
+
+def test_an_import_error_from_install_torch_is_one_line_and_the_button_still_says_install(scene, monkeypatch):
+    """A torch build that cannot be loaded (seen on Slicer 5.12.2) raised ImportError through ensure()
+    and the widget's onApply, which never refreshed its button."""
+    import types
+
+    from SGRSSegmentLib.dependencies import ensure
+    from SGRSSegmentLib.session import SegmentSession
+    monkeypatch.setitem(sys.modules, "torch", None)  # not importable: `import torch` raises ImportError
+    extension = types.ModuleType("PyTorchUtils")
+    extension.PyTorchUtilsLogic = PyTorchExtensionLogic
+    monkeypatch.setitem(sys.modules, "PyTorchUtils", extension)
+    session = SegmentSession(scene)
+    assert session.action(None).kind == "install"
+    asked, reported = [], []
+    assert ensure(lambda text: asked.append(text) or True, reported.append) is False
+    assert len(asked) == 1 and asked[0].endswith("\n\ntorch>=2.1")
+    assert len(reported) == 1 and "\n" not in reported[0], reported
+    assert reported[0].startswith("PyTorch could not be installed or loaded (ModuleNotFoundError: import of torch")
+    assert session.action(None).kind == "install"  # what the widget's refreshed button shows
+
+
+def test_any_error_of_slicers_installer_is_one_line(monkeypatch):
+    """Slicer 5.12's pip_ensure (slicer-core has no slicer.packaging: a stand-in) raising what no
+    route expects: one line, ensure() returns False."""
+    import types
+
+    import slicer
+
+    from SGRSSegmentLib import dependencies
+
+    def pip_ensure(requirements, **_options):
+        raise ValueError(f"Invalid requirement: {requirements[0]!r}\nHint: = is not a valid operator")
+    packaging = types.ModuleType("slicer.packaging")
+    packaging.pip_ensure = pip_ensure
+    monkeypatch.setitem(sys.modules, "slicer.packaging", packaging)
+    monkeypatch.setattr(slicer, "packaging", packaging, raising=False)
+    monkeypatch.setattr(dependencies, "missing_packages", lambda: ["psutil>=5.9"])
+    reported = []
+    assert dependencies.ensure(lambda _text: True, reported.append) is False
+    assert reported == ["Installing psutil>=5.9 failed (ValueError: Invalid requirement: 'psutil>=5.9')."]

@@ -60,7 +60,7 @@ def test_segment_preview_warns_and_estimates_from_the_measured_run(scene, tmp_pa
     first = session.preview(params)
     assert first.warnings == [] and "measured on the first run" in first.estimate
     ct = session.preview(SegmentParameters(volume=ct_node(scene, tmp_path), model=str(DEMO), device="cpu"))
-    assert any("looks like CT" in w for w in ct.warnings) and any(w.startswith("spacing") for w in ct.warnings)
+    assert any("looks like CT" in w for w in ct.warnings) and any(": spacing " in w for w in ct.warnings)
 
     session.start(params)
     while session.poll() == "running":

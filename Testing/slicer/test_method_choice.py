@@ -5,20 +5,20 @@ the session launches (a real engine process on a real MRML scene), and through i
 import json
 import time
 from types import SimpleNamespace
-from typing import Annotated
 
 import pytest
 import slicer
 from conftest import LAUNCHER, add_scene_cases
 from SGRSSegmentLib import compat
-from SGRSSegmentLib.choices import TOOLTIP_ROLE, choice_labels, choice_tips, reset_unknown_choices
+from SGRSSegmentLib.choices import TOOLTIP_ROLE, choice_labels, choice_tips, repair_stored_values
 from SGRSSegmentLib.panel import ParameterPanel
 from SGRSTrainLib.session import TrainSession, train_parameters_from_settings
 from slicer.util import VTKObservationMixin
+from slicer_wrapper import make_widget, module_parameter_node, wrapper_class
 from test_binding_contract import Choice, bound_widgets, connector_error, parameter_fields
 
 from sgrs.method import names
-from sgrs.training.presets import PRESETS
+from sgrs.training.presets import DEFAULT, PRESETS
 
 CHOICES = {"method": (names.METHODS, names.DEFAULT_METHOD, names.METHOD_DESCRIPTIONS),
            "recipe": (names.RECIPES, names.DEFAULT_RECIPE, names.RECIPE_DESCRIPTIONS),
@@ -40,62 +40,21 @@ def test_the_tooltips_say_what_the_engine_says():
     assert choice_tips() == {name: descriptions for name, (_c, _d, descriptions) in CHOICES.items()}
 
 
-def wrapper_class(module="SGRSTrain"):
-    """A parameter node wrapper class shaped as Slicer's (``allParameters``: name → ParameterInfo with
-    ``default.value`` and ``unalteredType``, wrapper.py / parameterInfo.py at every tag; the raw node as
-    ``parameterNode``), from the module's own field declarations, whose connectors fill the bound combo
-    boxes as Slicer's do (QComboBoxToStringableConnector.__init__: clear(), then addItem(str(c)) per
-    choice) and raise as its ``write`` does on a stored value that is not a choice."""
-    fields = parameter_fields(module)
-    infos = {name: SimpleNamespace(default=SimpleNamespace(value=default), unalteredType=Annotated[base, *notes])
-             for name, (base, notes, default) in fields.items() if notes}
-
-    class ConnectingWrapper:
-        allParameters = infos
-
-        def __init__(self, node):
-            self.parameterNode, self.connected, self.next = node, {}, 0
-            for name, (_base, _notes, default) in fields.items():
-                if not node.HasParameter(name) and default is not None:
-                    node.SetParameter(name, str(default))
-
-        def __getattr__(self, name):
-            return self.parameterNode.GetParameter(name) if name in fields else super().__getattribute__(name)
-
-        def AddObserver(self, event, method, priority=0.0):
-            return self.parameterNode.AddObserver(event, method, priority)
-
-        def RemoveObserver(self, tag):
-            self.parameterNode.RemoveObserver(tag)
-
-        def connectParametersToGui(self, mapping):
-            for name, combo in mapping.items():
-                choices = CHOICES[name][0]
-                combo.clear()
-                for choice in choices:
-                    combo.addItem(str(choice))
-                if self.parameterNode.GetParameter(name) not in choices:
-                    raise ValueError(f"Unable to find value {self.parameterNode.GetParameter(name)} in choices")
-            self.next += 1
-            self.connected[self.next] = mapping
-            return self.next
-
-        def disconnectGui(self, tag):
-            del self.connected[tag]
-
-    return ConnectingWrapper
+def train_wrapper(tag="main"):
+    """SGRS Train's parameter node class as Slicer's parameterNodeWrapper makes it at ``tag`` (the strict
+    stand-in: typed values, validators on write, caching, the connectors' order)."""
+    return wrapper_class(parameter_fields("SGRSTrain"), tag)
 
 
 @pytest.fixture()
 def panel_on_qt(scene, monkeypatch):
     """A panel (the widgets' mixin) over real Qt combo boxes (PySide6, offscreen) and a real MRML node."""
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
-    QtWidgets = pytest.importorskip("PySide6.QtWidgets")
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])  # noqa: F841
-    combos = {name: QtWidgets.QComboBox() for name in CHOICES}
+    pytest.importorskip("PySide6.QtWidgets")
+    combos = {name: make_widget("QComboBox") for name in CHOICES}
     monkeypatch.setattr(compat, "parameter_widgets", lambda ui: combos)
-    node = scene.AddNewNodeByClass("vtkMRMLScriptedModuleNode", "SGRSTrain")
-    wrapper = wrapper_class()(node)
+    node = module_parameter_node(scene, "SGRSTrain")
+    wrapper = train_wrapper()(node)
 
     class Panel(ParameterPanel, VTKObservationMixin):
         logic = SimpleNamespace(getParameterNode=lambda: wrapper)
@@ -159,14 +118,16 @@ def test_a_stored_choice_this_version_lacks_is_reset_before_the_bind(panel_on_qt
     node.SetParameter("method", "fixmatch")
     node.SetParameter("device", "tpu")
     node.SetParameter("recipe", "paper")
+    assert wrapper.method == "fixmatch"                  # read back unvalidated, as Slicer does
     with pytest.raises(ValueError, match="fixmatch"):     # what Slicer's bind does with it
         wrapper.connectParametersToGui(dict(combos))
-    assert reset_unknown_choices(node, type(wrapper)) == ["device", "method"]
-    assert (node.GetParameter("method"), node.GetParameter("device")) == (names.DEFAULT_METHOD, "auto")
+    assert repair_stored_values(node, type(wrapper)) == ["device", "method"]
+    assert (node.GetParameter("method"), node.GetParameter("device")) == (names.DEFAULT_METHOD, DEFAULT.device)
     node.SetParameter("teacher", "noisy")
     panel.setParameterNode(wrapper)                      # resets, then binds
     assert node.GetParameter("teacher") == names.DEFAULT_TEACHER and node.GetParameter("recipe") == "paper"
     assert panel.params is not wrapper and panel.params.parameterNode is node  # a fresh wrapper reads them
+    assert combos["recipe"].currentText() == choice_labels()["recipe"]["paper"]
 
 
 @pytest.fixture(scope="module")

@@ -185,45 +185,25 @@ def test_finding_6_no_work_folder_is_left_when_the_run_cannot_start(scene, tmp_p
     assert list(tmp_path.glob("sgrs-segment-*")) == []
 
 
-class Wrapper:
-    """Slicer's parameterNodeWrapper reduced to what the panel uses (slicer-core has none): GUI connections
-    by tag, as at v5.8.1, the wrapped node as ``parameterNode`` and no parameters (``allParameters``, both
-    as wrapper.py sets them at every tag), and VTK observers on the real MRML node it wraps."""
-    allParameters: dict = {}
-
-    def __init__(self, node):
-        self.node = self.parameterNode = node
-        self.connected, self.next = {}, 0
-
-    def connectParametersToGui(self, mapping):
-        self.next += 1
-        self.connected[self.next] = mapping
-        return self.next
-
-    def disconnectGui(self, tag):
-        del self.connected[tag]
-
-    def AddObserver(self, event, method, priority=0.0):
-        return self.node.AddObserver(event, method, priority)
-
-    def RemoveObserver(self, tag):
-        self.node.RemoveObserver(tag)
-
-
 def test_finding_7_the_panel_is_unbound_when_hidden_and_on_cleanup(scene, monkeypatch):
     """Slicer's calls in order (setup, enter, exit, enter, Close Scene while hidden, cleanup on Reload) on
-    the mixin both widgets use, with the real VTKObservationMixin and a real parameter node."""
+    the mixin both widgets use, with the real VTKObservationMixin, a real parameter node and the strict
+    stand-in of Slicer's wrapper at v5.8.1 (whose disconnectGui leaves its GUI observer on the node)."""
     from SGRSSegmentLib import compat
     from SGRSSegmentLib.panel import ParameterPanel
     from slicer.util import VTKObservationMixin
-    monkeypatch.setattr(compat, "parameter_widgets", lambda ui: {"model": ui})
-    node = scene.AddNewNodeByClass("vtkMRMLScriptedModuleNode", "SGRSSegment")
-    wrapper = Wrapper(node)
+    from slicer_wrapper import make_widget, module_parameter_node, wrapper_class
+    from test_binding_contract import parameter_fields
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    field = make_widget("QLineEdit")
+    monkeypatch.setattr(compat, "parameter_widgets", lambda ui: {"model": field})
+    node = module_parameter_node(scene, "SGRSSegment")
+    wrapper = wrapper_class(parameter_fields("SGRSSegment"), "v5.8.1")(node)
 
     class Panel(ParameterPanel, VTKObservationMixin):
         def __init__(self):
             VTKObservationMixin.__init__(self)
-            self.logic, self.uiWidget = SimpleNamespace(getParameterNode=lambda: wrapper), "combo"
+            self.logic, self.uiWidget = SimpleNamespace(getParameterNode=lambda: wrapper), "the .ui"
             self.parent, self.changes, self.refreshed = SimpleNamespace(isEntered=False), 0, 0
 
         def onParameters(self, caller=None, event=None):
@@ -236,21 +216,22 @@ def test_finding_7_the_panel_is_unbound_when_hidden_and_on_cleanup(scene, monkey
     panel.setParameterNode(wrapper)  # setup()
     panel.parent.isEntered = True
     panel.enter()
-    node.Modified()
-    assert (len(wrapper.connected), panel.changes, panel.refreshed) == (1, 2, 1)
+    node.SetParameter("model", "a")
+    assert (len(wrapper._guis), panel.changes, panel.refreshed, field.text()) == (1, 2, 1, "a")
     panel.parent.isEntered = False
     panel.exit()  # another module shown: the panel follows nothing
-    node.Modified()
-    assert (wrapper.connected, panel.changes, panel.params) == ({}, 2, None)
+    node.SetParameter("model", "b")
+    assert (wrapper._guis, panel.changes, panel.params, field.text()) == ({}, 2, None, "a")
     panel.onSceneEndClose()  # Close Scene while hidden: stays unbound
-    assert wrapper.connected == {} and panel.params is None
+    assert wrapper._guis == {} and panel.params is None
     panel.parent.isEntered = True
     panel.enter()
-    node.Modified()
-    assert (list(wrapper.connected.values()), panel.changes, panel.refreshed) == ([{"model": "combo"}], 4, 2)
+    node.SetParameter("model", "c")
+    assert ([list(m) for m in wrapper._guis.values()], panel.changes, panel.refreshed, field.text()) == \
+        ([["model"]], 4, 2, "c")
     panel.unbind()  # cleanup() before a developer-mode Reload
-    node.Modified()
-    assert (wrapper.connected, panel.changes, panel.params, panel.guiTag) == ({}, 4, None, None)
+    node.SetParameter("model", "d")
+    assert (wrapper._guis, panel.changes, panel.params, panel.guiTag, field.text()) == ({}, 4, None, None, "c")
     panel.unbind()  # twice: nothing left, no error
 
 
@@ -272,7 +253,7 @@ def test_finding_8_button_texts_are_translated_in_the_libs_and_widgets_translate
     assert segment.label.startswith("[SGRSSegment] ") and segment.status.startswith("[SGRSSegment] ")
     assert TrainSession(scene, None, ROOT / "unused").action().label.startswith("[SGRSTrain] ")
     case = SimpleNamespace(volume=scan(scene), labelled=True)
-    assert case_rows([case], {}) == [("scan", "[SGRSTrain] yes", "", "")]
+    assert case_rows([case], {}) == [("", "scan", "[SGRSTrain] yes", "", "", "")]
 
     for path in [ROOT / m / f"{m}.py" for m in ("SGRSSegment", "SGRSTrain")] + \
             list((ROOT / "SGRSSegment" / "SGRSSegmentLib").glob("*.py")) + \

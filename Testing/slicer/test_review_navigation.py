@@ -26,7 +26,7 @@ def centre_of(node):
     return np.array([m.GetElement(r, 3) for r in range(3)])
 
 
-SUMMARY = {"case_flag": "review", "case_flag_reasons": ["24 % of the structure expected wrong"],
+SUMMARY = {"case_flag": "review", "case_flag_reasons": ["expected wrong voxels: 24 % of the structure's size"],
            "review_regions": [
                {"rank": 1, "centre_lps": [10.0, -20.0, 30.0], "bounds_lps": [8, -22, 28, 12, -18, 32], "volume_ml": 0.5,
                 "expected_error_ml": 0.2, "reason": "uncertain (Δ), at the segmentation's border", "voxels": 250},
@@ -68,7 +68,7 @@ def test_an_empty_list_says_so_and_moves_nothing(scene):
 
 def test_the_case_flag_is_in_the_status_line():
     text = done_message({**SUMMARY, "seconds": 2.0})
-    assert text.startswith("Done in 2.0 s. Case flag: review (24 % of the structure expected wrong).")
+    assert text.startswith("Done in 2.0 s. Case flag: review (expected wrong voxels: 24 % of the structure's size).")
 
 
 @pytest.mark.parametrize("flag", ["ok", "likely failed"])
@@ -81,7 +81,20 @@ def test_the_train_case_table_shows_the_ranking_flag(scene, flag):
     b = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "b")
     cases = [SceneCase(a, None), SceneCase(b, None)]
     rows = case_rows(cases, {a.GetID(): Ranked(cases[0], share=0.125, foreground_ml=3.0, score=0.031, flag=flag)})
-    assert rows == [("a", "no", "3.1 % (Δ∪Θ 12.5 %)", flag), ("b", "no", "", "")]
+    # the score as sgrs rank prints it (issue 25: the table showed "3.1 %" where the CLI printed 0.0310)
+    if flag == "ok":
+        assert rows[0] == ("1", "a", "no", "0.0310", "ok", "Δ∪Θ 12.5 % of 3.00 mL")
+    else:   # shown with its flag, but not suggested, and the row says why
+        assert rows[0] == ("–", "a", "no", "0.0310", "likely failed",
+                           "not suggested: likely failed — check the scan and the model first")
+    assert rows[1] == ("", "b", "no", "", "", "")
+    from xml.etree import ElementTree
+
+    from conftest import ROOT
+    ui = ElementTree.parse(ROOT / "SGRSTrain" / "Resources" / "UI" / "SGRSTrain.ui")
+    table = next(w for w in ui.iter("widget") if w.get("name") == "casesTable")
+    assert [c.findtext("property/string") for c in table.findall("column")] == \
+        ["#", "Case", "Labelled", "Score", "Case flag", "Note"]   # one heading per column of the rows
 
 
 def test_the_session_steps_the_list_and_says_where_in_the_status_line(scene):

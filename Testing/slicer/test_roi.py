@@ -64,3 +64,23 @@ def test_segmentation_in_a_slicer_roi_stays_inside_it(scene, tmp_path):
     roi.GetRASBounds(world)
     lo, hi = np.array(world[0::2]), np.array(world[1::2])
     assert (ras >= lo - 1e-6).all() and (ras <= hi + 1e-6).all()
+
+
+def test_a_bound_just_below_zero_reaches_the_engine_parser_intact(scene, tmp_path):
+    """An ROI whose LPS xmin is −5e-05 mm: ``str`` writes it as ``-5e-05``, which argparse takes for an
+    option flag; the command line SGRS Segment launches must parse back to the same six bounds."""
+    from SGRSSegmentLib.job import SegmentJob
+    from SGRSSegmentLib.logic import SGRSSegmentLogic
+    from SGRSSegmentLib.parameters import SegmentParameters
+
+    from sgrs.cli import build_parser
+    from sgrs.util.background import BackgroundProcess
+    volume = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "scan")
+    roi = add_roi(scene, (-10.0 + 5e-05, 0.0, 1e-07), (20.0, 10.0, 30.0))  # RAS xmax = 5e-05 → LPS xmin
+    params = SegmentParameters(volume=volume, model=str(ROOT / "Resources" / "Demo" / "model"), roi=roi, tau=0.00001)
+    job = SegmentJob(SGRSSegmentLogic(scene), params, work=tmp_path / "work")
+    command = BackgroundProcess(job.arguments(), tmp_path / "work").args
+    parsed = build_parser().parse_args(command[command.index("sgrs") + 1:])
+    assert -1e-4 < parsed.roi[0] < 0 and "e-05" in str(parsed.roi[0])  # the case str() breaks
+    assert parsed.roi == list(roi_bounds_lps(roi))  # every digit kept
+    assert parsed.tau == 0.00001 and parsed.overlap == params.overlap

@@ -202,3 +202,29 @@ def test_progress_file_reader_waits_for_complete_lines(tmp_path):
         f.write('shed", "summary": {}}\n')
     events, offset = read_progress(path, offset)
     assert events == [{"event": "finished", "summary": {}}] and offset == path.stat().st_size
+
+
+class FactoryWithoutRuleList:
+    """The real converter factory with ``GetConverterRules`` hidden: its std::vector return may not be
+    wrapped by Slicer 5.8's VTK 9.2 snapshot."""
+
+    def __init__(self, factory):
+        self._factory = factory
+
+    def __getattr__(self, name):
+        if name == "GetConverterRules":
+            raise AttributeError("GetConverterRules is not wrapped")
+        return getattr(self._factory, name)
+
+
+def test_the_surface_rule_is_registered_once_without_get_converter_rules():
+    from SGRSSegmentLib.result_nodes import SURFACE_RULE, has_surface_rule, register_surface_rules
+    factory = slicer.vtkSegmentationConverterFactory.GetInstance()
+    hidden = FactoryWithoutRuleList(factory)
+    for rule in [r for r in factory.GetConverterRules() if r.GetName() == SURFACE_RULE]:
+        factory.UnregisterConverterRule(rule)  # a fresh process: nothing registered yet
+    assert not has_surface_rule(hidden) and not has_surface_rule(factory)
+    for _ in range(3):  # every segmentation result imported
+        register_surface_rules(hidden)
+    assert [r.GetName() for r in factory.GetConverterRules()].count(SURFACE_RULE) == 1
+    assert has_surface_rule(hidden) and has_surface_rule(factory)

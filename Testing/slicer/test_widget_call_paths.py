@@ -105,6 +105,8 @@ params = run("parameters_from_settings", parameters_from_settings, settings)    
 out["no result: action"] = run("session.action", session.action, params).kind
 out["engine tau, rule"] = [params.tau, params.delta_rule]
 out["poll"] = run("session.poll", session.poll)
+from SGRSSegmentLib.session import STATUS_STYLES
+out["status style"] = run("STATUS_STYLES", lambda: STATUS_STYLES[session.severity])    # showSeverity
 out["preview"] = run("session.preview_question", session.preview_question, params)      # onApply, before start
 
 classes = [{"value": 0, "name": "background", "color": [0, 0, 0]},
@@ -153,7 +155,7 @@ out["estimate"] = run("session.estimate", session.estimate, settings, settings.p
 out["train action"] = run("session.action", session.action).kind                        # setup
 out["last job"] = run("session.last_job", session.last_job)
 out["train poll"] = run("session.poll", session.poll)
-cases = run("session.collect", session.collect)                                           # Collect
+cases = run("session.collect", session.collect, settings)                                 # Collect
 out["cases"] = run("case_rows", case_rows, cases, {})
 plot = run("TrainingPlot", TrainingPlot, scene)                                           # poll, a job shown
 run("plot.update", plot.update, JobStatus("running", iteration=2, iterations=10, losses=[(1, 0.9), (2, 0.7)]))
@@ -203,7 +205,7 @@ def test_the_widgets_call_paths_run_without_torch(tmp_path, monkeypatch):
     assert out["card"] and out["estimate"].startswith("Expected run time: ")
     assert "Left atrium" in out["terminology"]  # through SetTag: no SetTerminology needed (5.8)
     assert out["no result: applied"] is False and out["no result: opacity"] == [1.0, 1.0]
-    assert out["no result: action"] == "install" and out["poll"] == "idle"
+    assert out["no result: action"] == "install" and out["poll"] == "idle" and out["status style"] == ""
     assert out["preview"] is None or "Expected run time: " in out["preview"]  # reads model.json, not torch
     assert out["tau, rule"] == [0.296, "union"] and out["engine tau, rule"] == [None, None]
     assert out["result: applied"] is True and out["result: opacity"] == [0.25, 0.25]
@@ -211,7 +213,8 @@ def test_the_widgets_call_paths_run_without_torch(tmp_path, monkeypatch):
     assert out["after close"] == "done" and out["after forget"] == ["idle", None]
     assert out["base model"] == "" and out["train action"] == "install" and out["last job"] is None
     assert out["train poll"] == "idle" and out["plot rows"] == 2
-    assert out["cases"] == [["scan", "yes", "", ""]]  # the result marked reviewed above is a label
+    assert out["cases"] == [["", "scan", "yes", "", "", ""]]  # the result marked reviewed above is a label
     assert out["rank start"].startswith("Ranking needs torch>=2.1") and "Install dependencies" in out["rank start"]
     assert out["attach"].startswith("Opening a training job needs torch>=2.1")
-    assert out["rank poll"] == "idle" and out["with a ranking"] == [["scan", "yes", "30.0 % (Δ∪Θ 40.0 %)", "review"]]
+    assert out["rank poll"] == "idle" and out["with a ranking"] == [["1", "scan", "yes", "0.3000", "review",
+                                                                          "Δ∪Θ 40.0 % of 2.00 mL"]]

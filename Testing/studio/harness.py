@@ -1,10 +1,18 @@
 """Run the Studio and a real chromium in one asyncio loop, so a test can click in the browser and
-then assert on the real MRML nodes of the same process (no thread races with VTK)."""
+then assert on the real MRML nodes of the same process (no thread races with VTK).
+
+Every page is opened at the address with the Studio's token, as a user opens the printed one:
+``studio.access.url(...)`` in the test's process, the line ``sgrs-studio`` printed for a server
+started as its own process (``start_server`` then ``open_started_server``)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from contextlib import asynccontextmanager
@@ -15,6 +23,9 @@ import numpy as np
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+ROOT = Path(__file__).resolve().parents[2]
+PRINTED_URL = re.compile(r"^SGRS Studio on (http://\S+)", re.MULTILINE)
+_server_logs: dict[int, Path] = {}   # port -> the log of the sgrs-studio process serving it
 
 
 def free_port() -> int:
@@ -42,7 +53,7 @@ async def studio_in_browser(studio, width=1400, height=900):
                 page = browser.pages[0] if browser.pages else await browser.new_page()
                 for attempt in range(100):  # the server task binds its port a moment after start()
                     try:
-                        await page.goto(f"http://127.0.0.1:{port}/", timeout=5000)
+                        await page.goto(studio.access.url("127.0.0.1", port), timeout=5000)
                         break
                     except PlaywrightError:
                         if attempt == 99:
@@ -58,11 +69,36 @@ async def studio_in_browser(studio, width=1400, height=900):
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def start_server(data: Path, models: Path, port: int, log: Path, *args: str, env=None,
+                 launcher=("-m", "SGRSStudio")) -> subprocess.Popen:
+    """``sgrs-studio`` as its own process (own session, so a test can kill its whole group)."""
+    env = dict(os.environ if env is None else env, PYTHONPATH=str(ROOT))
+    _server_logs[port] = log
+    with open(log, "w") as out:   # a file, not a pipe: VTK's warnings would fill a pipe and block it
+        return subprocess.Popen([sys.executable, *launcher, "--data", str(data), "--models", str(models),
+                                 "--port", str(port), *args], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def printed_url(log: Path, timeout: float = 300.0) -> str:
+    """The address (token included) a started ``sgrs-studio`` printed, as a user would copy it."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        found = PRINTED_URL.search(log.read_text(errors="replace")) if log.exists() else None
+        if found:
+            return found.group(1)
+        time.sleep(0.2)
+    tail = log.read_text(errors="replace")[-2000:]
+    raise AssertionError(f"sgrs-studio printed no address in {timeout:.0f} s: {tail}")
+
+
 async def open_started_server(page, port: int) -> None:
-    """Open a Studio started as its own process (it needs a while before it answers) and wait for the page."""
+    """Open a Studio started with ``start_server`` at the address it printed (it needs a while before it
+    answers) and wait for the page."""
+    url = printed_url(_server_logs[port])
     for _ in range(300):
         try:
-            await page.goto(f"http://127.0.0.1:{port}/", timeout=5000)
+            await page.goto(url, timeout=5000)
             break
         except Exception:  # noqa: BLE001
             await asyncio.sleep(0.5)

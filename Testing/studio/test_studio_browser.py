@@ -342,7 +342,7 @@ def test_train_cancel_resume_then_segment_with_the_new_model(tmp_path, tiny_coho
             await page.click("#rank-run")
             await wait_for(lambda: len(studio.state.rank_results) == 2, 120, what="the ranking")
             assert {r["name"] for r in studio.state.rank_results} == {"case002", "case003"}
-            await page.locator("#rank-results .v-list-item").first.click()
+            await page.locator("#rank-results tbody tr").first.click()
             await wait_for(lambda: studio.case.GetName() == studio.state.rank_results[0]["name"], 10,
                            what="the top-ranked case to open")
             await fill_tiny_training(page, studio, iterations=400, val_every=2)

@@ -18,6 +18,7 @@ from harness import (
     free_port,
     open_started_server,
     paint_stroke,
+    start_server,
     studio_in_browser,
     wait_for,
 )
@@ -171,14 +172,6 @@ def test_messages_cases_card_downloads_and_empty_annotation(tmp_path):
             assert response.ok and await response.body() == saved.read_bytes()
 
     asyncio.run(flow())
-
-
-def start_server(data: Path, models: Path, port: int, log: Path, *args: str) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    with open(log, "w") as out:   # a file, not a pipe: VTK's warnings would fill a pipe and block it
-        return subprocess.Popen([sys.executable, "-m", "SGRSStudio", "--data", str(data), "--models", str(models),
-                                 "--port", str(port), *args], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
 
 
 def test_a_killed_server_restarts_with_results_and_annotations(tmp_path):

@@ -99,6 +99,11 @@ def bad_file(tmp_path, kind) -> tuple[str, bytes]:
     if kind == "truncated":
         data = SAMPLE.read_bytes()
         return "cut.nrrd", data[: len(data) // 2]
+    if kind == "truncated nifti":   # ITK's reader zero-filled it and called it whole (issue 26, item 6)
+        path = tmp_path / "cut.nii.gz"
+        sitk.WriteImage(sitk.ReadImage(str(SAMPLE)), str(path), True)
+        data = path.read_bytes()
+        return "cut.nii.gz", data[: len(data) * 2 // 3]
     if kind == "2D":
         path = tmp_path / "flat.nrrd"
         sitk.WriteImage(sitk.GetImageFromArray(np.zeros((8, 8), np.float32)), str(path))
@@ -113,6 +118,7 @@ def bad_file(tmp_path, kind) -> tuple[str, bytes]:
 
 
 @pytest.mark.parametrize("kind,reason", [("non-image", "cannot read image"), ("truncated", "cannot read image"),
+                                         ("truncated nifti", r"cut\.nii\.gz: cannot read image \(corrupt, truncated\)"),
                                          ("2D", "2D; a 3D volume"), ("4D", "4D; a 3D volume"),
                                          ("wrong type", "not NRRD, NIfTI")])
 def test_bad_images_are_refused_and_removed(tmp_path, kind, reason):

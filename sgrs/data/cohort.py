@@ -2,8 +2,14 @@
 
 Sources:
 - a manifest (``manifest.json`` or ``.csv``) of NRRD / NIfTI / MHA files, or a folder holding one:
-  JSON ``{"classes": [...], "cases": [{"id", "image", "label"?, "split"?, "roi"?}]}``; CSV columns
-  ``id,image,label,split,roi``. Paths are relative to the manifest. ``split`` is train (default), val or
+  JSON ``{"classes": [...], "cases": [{"id", "image", "label"?, "split"?, "roi"?, "absent"?}]}``; CSV
+  columns ``id,image,label,split,roi``. Paths are relative to the manifest. ``classes``: names, or
+  entries ``{"name", "color"?, "terminology"?}``, in label-value order (0 = background); a manifest that
+  names none has background / foreground, or, when fine-tuning, the base model's classes. When
+  fine-tuning, the cohort's classes are matched to the base model's (``sgrs.models.classes``: by
+  terminology, then name) and the labels renumbered to the base's values; a class the base lacks is
+  refused, and so is a labelled case that lacks one of the base's classes unless it is marked absent
+  (``absent``: class names, per case, or ``absent=`` for every case). ``split`` is train (default), val or
   test. ``roi`` (optional) is ``[xmin, ymin, zmin, xmax, ymax, zmax]`` in the image's LPS mm (CSV: six
   numbers separated by spaces or semicolons): the case is cropped to it at load, before the
   normalisation, exactly as ``sgrs segment --roi`` crops a scan, so fine-tuning sees the same crops.
@@ -26,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..models.classes import class_entries, match_to_base, missing_classes, names, unknown_absent, with_context
 from ..util.errors import InputError
 from .image_io import Geometry, read_image, read_label
 from .normalize import Normalization
@@ -51,6 +58,7 @@ class Cohort:
     source: str
     test_ids: list[str] = field(default_factory=list)
     orientation: str | None = None    # the code every case was reoriented to (None: h5, file order)
+    class_entries: list[dict] = field(default_factory=list)   # name, colour, terminology per value
 
     def describe(self) -> dict:
         return {"source": self.source, "labelled": [c.id for c in self.labelled],
@@ -65,21 +73,44 @@ class _Entry:
     label: Path | None
     split: str
     roi: tuple | None = None
+    absent: tuple = ()
 
 
 def load_cohort(source, labelled: int | None = None, val: int | None = None,
                 normalization: Normalization = Normalization(), n_classes: int | None = None,
-                need_unlabelled: bool = True, orientation: str | None = None) -> Cohort:
+                need_unlabelled: bool = True, orientation: str | None = None,
+                base_classes: list[dict] | None = None, base_name: str = "the base model",
+                absent=()) -> Cohort:
     """Read and check every case. ``labelled=None`` uses every train case that has a label.
-    ``orientation``: reorient every case to this code (default: the cohort's most common one)."""
+    ``orientation``: reorient every case to this code (default: the cohort's most common one).
+    ``base_classes``: the classes of the model being fine-tuned (see the module doc); ``absent``: class
+    names every labelled case may lack."""
     source = Path(source)
     if not source.exists():
         raise InputError(f"{source}: cohort not found")
     if source.is_dir() and (source / "train.list").exists():
-        return _load_h5(source, labelled, val, n_classes or 2, need_unlabelled)
+        cohort = _load_h5(source, labelled, val, n_classes or (len(base_classes) if base_classes else 2),
+                          need_unlabelled)
+        cohort.class_entries = [with_context(c) for c in base_classes] if base_classes else \
+            class_entries(cohort.classes)
+        cohort.classes = [c["name"] for c in cohort.class_entries]
+        return cohort
     manifest = find_manifest(source)
-    entries, classes = read_manifest(manifest)
-    n_classes = n_classes or len(classes)
+    entries, named = read_manifest(manifest)
+    lut = None
+    if base_classes:
+        wrong = unknown_absent(absent, base_classes) + \
+            [a for e in entries for a in unknown_absent(e.absent, base_classes)]
+        if wrong:
+            raise InputError(f"{manifest}: marked absent: {', '.join(map(repr, dict.fromkeys(wrong)))} "
+                             f"{'is' if len(set(wrong)) == 1 else 'are'} not a class of {base_name} "
+                             f"({names(base_classes)})")
+        entries_of = class_entries(named) if named else [with_context(c) for c in base_classes]
+        lut = match_to_base(entries_of, base_classes, base_name, str(manifest)) if named else None
+        n_classes, class_list = len(entries_of), [with_context(c) for c in base_classes]
+    else:
+        class_list = class_entries(named or ["background", "foreground"])
+        n_classes = n_classes or len(class_list)
     train = [e for e in entries if e.split == "train"]
     val_entries = [e for e in entries if e.split == "val"]
     with_label = [e for e in train if e.label is not None]
@@ -94,6 +125,16 @@ def load_cohort(source, labelled: int | None = None, val: int | None = None,
     def load(e: _Entry, with_lab: bool) -> Case:
         image, geom = read_image(e.image)
         lab = read_label(e.label, n_classes, geom, e.image) if with_lab else None
+        if lab is not None and lut is not None:
+            table = np.zeros(256, np.uint8)
+            table[list(lut)] = list(lut.values())
+            lab = table[lab]
+        if lab is not None and base_classes:
+            missing = missing_classes(np.unique(lab), base_classes, tuple(absent) + e.absent)
+            if missing:
+                raise InputError(f"case {e.id}: its label lacks {names(missing)} of {base_name}'s classes; "
+                                 "training would teach that they are absent: add them, or mark them absent "
+                                 "if the scan truly has none")
         if e.roi is not None:
             crop = roi_crop(geom, e.roi, f"{manifest}: case {e.id}")
             image, geom = crop.crop(image), crop.geometry()
@@ -103,8 +144,8 @@ def load_cohort(source, labelled: int | None = None, val: int | None = None,
     cohort = Cohort(labelled=[load(e, True) for e in lab_entries],
                     unlabelled=[load(e, False) for e in train if e not in lab_entries],
                     val=[load(e, True) for e in val_entries if e.label is not None],
-                    classes=classes, source=str(manifest),
-                    test_ids=[e.id for e in entries if e.split == "test"])
+                    classes=[c["name"] for c in class_list], source=str(manifest),
+                    test_ids=[e.id for e in entries if e.split == "test"], class_entries=class_list)
     _reorient(cohort, orientation)
     return cohort
 
@@ -144,16 +185,17 @@ def find_manifest(source: Path) -> Path:
     raise InputError(f"{source}: no manifest.json, manifest.csv or train.list in this folder")
 
 
-def read_manifest(path: Path) -> tuple[list[_Entry], list[str]]:
+def read_manifest(path: Path) -> tuple[list[_Entry], list | None]:
+    """The entries and the classes the manifest names (None: it names none)."""
     root = path.parent
     try:
         if path.suffix.lower() == ".csv":
             with open(path, newline="") as f:
                 rows = list(csv.DictReader(f))
-            classes = ["background", "foreground"]
+            classes = None
         else:
             data = json.loads(path.read_text())
-            rows, classes = data["cases"], data.get("classes", ["background", "foreground"])
+            rows, classes = data["cases"], data.get("classes") or None
     except (json.JSONDecodeError, KeyError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"{path}: not a valid manifest ({type(exc).__name__}: {exc})") from None
     entries = []
@@ -169,8 +211,13 @@ def read_manifest(path: Path) -> tuple[list[_Entry], list[str]]:
         if isinstance(roi, str):
             roi = roi.replace(";", " ").replace(",", " ").split()
         roi = None if roi is None else check_bounds(roi, f"{path}: case {cid}")
-        entries.append(_Entry(cid, root / row["image"], root / label if label else None, split, roi))
-    return entries, list(classes)
+        absent = row.get("absent") or ()
+        absent = tuple(absent.replace(";", ",").split(",") if isinstance(absent, str) else absent)
+        entries.append(_Entry(cid, root / row["image"], root / label if label else None, split, roi,
+                              tuple(a.strip() for a in absent if str(a).strip())))
+    if classes is not None and (not isinstance(classes, list) or len(classes) < 2):
+        raise InputError(f"{path}: 'classes' must list at least background and one class")
+    return entries, classes
 
 
 def _load_h5(root: Path, labelled, val, n_classes, need_unlabelled) -> Cohort:

@@ -16,6 +16,7 @@ import SimpleITK as sitk
 
 from ..util.atomic import current_umask
 from ..util.errors import InputError
+from .image_check import check_complete
 
 
 @dataclass(frozen=True)
@@ -63,12 +64,14 @@ def _read_sitk(path: Path, series: str | None = None, source: dict | None = None
     if path.is_dir():
         from .dicom import read_series
 
+        _check_series_files(path, series)
         image, info = read_series(path, series)
         if source is not None:
             source.update(info)
         return image
     if series is not None:
         raise InputError(f"{path}: --series applies to a DICOM folder, not a single file")
+    check_complete(path)   # some readers zero-fill a cut file and call it whole
     try:
         return sitk.ReadImage(str(path))
     except RuntimeError as exc:
@@ -76,6 +79,15 @@ def _read_sitk(path: Path, series: str | None = None, source: dict | None = None
         detail = next((line for line in reversed(reason) if line.strip()), "unreadable")
         raise InputError(f"{path}: cannot read image (corrupt, truncated or unsupported format): "
                          f"{detail.strip()[:200]}") from None
+
+
+def _check_series_files(folder: Path, series: str | None) -> None:
+    """Every instance of the series that will be read is whole (GDCM decodes a cut JPEG 2000 frame)."""
+    from .dicom import check_series, choose_series
+
+    chosen, _, _ = choose_series(folder, series)
+    for name in check_series(chosen, folder):
+        check_complete(name)
 
 
 def read_image(path, what: str = "image") -> tuple[np.ndarray, Geometry]:

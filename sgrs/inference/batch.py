@@ -148,7 +148,7 @@ def _extra_files(extra: dict) -> dict:
 def columns(meta: dict) -> list[str]:
     names = [c["name"] for c in sorted(meta["classes"], key=lambda c: c["value"]) if c["value"] != 0]
     return (["case", "status", "seconds"] + [f"{n} mL" for n in names]
-            + ["delta_share", "theta_share", "case_flag", "error", "source"])
+            + ["delta_share", "theta_share", "case_flag", "case_flag_reasons", "warnings", "error", "source"])
 
 
 def row_for(case: CaseSource, status: str, summary: dict | None, error: str = "") -> dict:
@@ -162,6 +162,8 @@ def row_for(case: CaseSource, status: str, summary: dict | None, error: str = ""
             if key in regions:
                 row[f"{key}_share"] = regions[key].get("share_of_foreground")
         row["case_flag"] = summary.get("case_flag", "")
+        row["case_flag_reasons"] = "; ".join(summary.get("case_flag_reasons") or [])
+        row["warnings"] = " | ".join(summary.get("warnings") or [])   # a warning may hold "; " itself
         seg = summary.get("dicom_seg", {})
         if seg.get("pushed_to"):
             what = f"SEG series {seg['series_uid']} and SR" if seg.get("series_uid") else "SR (no SEG: empty result)"

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import flag_words as words
+
 OK, REVIEW, FAILED = "ok", "review", "likely failed"
 FLAGS = (OK, REVIEW, FAILED)
 
@@ -61,21 +63,21 @@ def case_flag(measures: dict, rules: dict | None = None) -> CaseFlag:
             worst = level
 
     if measures.get("foreground_ml", 0.0) <= 0.0:
-        hit(FAILED, "nothing segmented")
+        hit(FAILED, words.NOTHING_SEGMENTED)
     else:
         err = measures.get("expected_error_share")
         if err is not None and err > r["error_review"]:
             hit(FAILED if err > r["error_failed"] else REVIEW,
-                f"{100 * err:.0f} % of the structure expected wrong")
+                words.error_reason(err))
         ratio = measures.get("volume_ratio")
         if ratio is not None and ratio != 1.0:
             times = ratio if ratio > 1 else 1 / max(ratio, 1e-9)
             if times > r["volume_review"]:
                 hit(FAILED if times > r["volume_failed"] else REVIEW,
-                    f"volume {times:.1f}× {'above' if ratio > 1 else 'below'} the training cases' range")
+                    words.volume_reason(times, above=ratio > 1))
         frag = measures.get("fragment_share")
         if frag is not None and frag > r["fragment_review"]:
-            hit(REVIEW, f"{100 * frag:.0f} % of the structure in detached pieces")
+            hit(REVIEW, words.fragment_reason(frag))
     return CaseFlag(worst, reasons, measures)
 
 
@@ -101,6 +103,7 @@ def case_measures(summary: dict, expected_wrong_voxels: float, training: dict | 
 
 
 def flag_line(fields: dict) -> str:
-    """'case flag: review (23 % of the structure expected wrong)' from summary fields."""
-    reasons = fields.get("case_flag_reasons") or []
-    return f"case flag: {fields['case_flag']}" + (f" ({'; '.join(reasons)})" if reasons else "")
+    """'case flag: review (expected wrong voxels: 1.4× the structure's size)' from summary fields
+    (the words are flag_words.py's)."""
+    text = words.flag_text(fields)
+    return text[0].lower() + text[1:] if text else ""

@@ -21,6 +21,7 @@ from ..data.normalize import Normalization
 from ..evaluation.metrics import largest_component
 from ..method.synergy import DELTA_RULES, class_argmax, entropy_log10
 from ..models.bundle import Bundle, load_bundle
+from ..models.card import world_warnings
 from ..models.meta import region_rule
 from ..util.atomic import write_text
 from ..util.device import resolve_device
@@ -106,7 +107,11 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     t0 = time.monotonic()
     warnings = [] if warnings is None else warnings
     plan = plan_scan(geometry, bundle.meta, options.keep_spacing, options.interpolation, options.roi)
-    warnings += plan.warnings
+    world = world_warnings(bundle.meta, image, geometry, plan.warnings)   # told at once: the run may be long
+    for text in world:
+        if on_warning:
+            on_warning(text)
+    warnings += plan.warnings + world
     normalization = Normalization.from_json(bundle.meta["normalization"])
     meta, n_c, patch = bundle.meta, bundle.n_classes, bundle.patch_size
     own_tau, own_rule = region_rule(meta)

@@ -16,6 +16,7 @@ from ..data.image_io import Geometry, read_image
 from ..util.atomic import write_text
 from ..util.errors import InputError, SGRSError
 from .case_flag import case_flag, case_measures, flag_line
+from .flag_words import severity
 from .review import DEFAULT_MAP, DEFAULT_Q_MIN, describe_q, expected_errors, review_regions
 
 
@@ -31,7 +32,7 @@ def review_fields(label: np.ndarray, entropy: np.ndarray, regions: np.ndarray | 
     listed = review_regions(label, entropy, regions, geometry, map_name, q_min, **kwargs)
     training = ((meta or {}).get("provenance") or {}).get("label_volume_ml")
     flag = case_flag(case_measures(summary, expected_errors(entropy, q_min), training))
-    return {"case_flag": flag.flag, "case_flag_reasons": flag.reasons,
+    return {"case_flag": flag.flag, "case_flag_reasons": flag.reasons, "case_flag_severity": severity(flag.flag),
             "review_regions": [r.to_json() for r in listed],
             "review": {"map": map_name, "q_min": q_min, "means": describe_q(q_min), "measures": flag.measures}}
 

@@ -18,22 +18,9 @@ from safetensors.torch import load_file, save_file
 from .. import __version__
 from ..util.atomic import write_text
 from ..util.errors import ModelError
-from .meta import FORMAT, FORMAT_VERSION, read_meta  # noqa: F401  (re-exported)
+from .classes import DEFAULT_COLORS, LEFT_ATRIUM, default_classes  # noqa: F401  (re-exported)
+from .meta import FORMAT, FORMAT_VERSION, SCHEMA_VERSION, content_hash, read_meta  # noqa: F401  (re-exported)
 from .vnet import VNet, build_model
-
-LEFT_ATRIUM = {"category": ["SCT", "123037004", "Anatomical Structure"],
-               "type": ["SCT", "82471001", "Left atrium"]}
-DEFAULT_COLORS = [[0, 0, 0], [216, 101, 79], [128, 174, 128], [241, 214, 145], [177, 122, 101]]
-
-
-def default_classes(names: list[str]) -> list[dict]:
-    out = []
-    for i, name in enumerate(names):
-        entry = {"value": i, "name": name, "color": DEFAULT_COLORS[i % len(DEFAULT_COLORS)]}
-        if name.lower() in ("left atrium", "la"):
-            entry["terminology"] = LEFT_ATRIUM
-        out.append(entry)
-    return out
 
 
 @dataclass
@@ -88,7 +75,7 @@ def save_bundle(out_dir, student: VNet, teacher: VNet | None, *, patch_size, cla
         save_file({"image": torch.from_numpy(np.ascontiguousarray(mix_reference, dtype=np.float32))},
                   staging / files["mix_reference"])
     meta = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "name": name or out.name,
+        "format": FORMAT, "format_version": FORMAT_VERSION, "schema_version": SCHEMA_VERSION, "name": name or out.name,
         "architecture": student.config(), "classes": classes, "patch_size": [int(p) for p in patch_size],
         "spacing": list(spacing) if spacing is not None else None,
         "orientation": orientation, "normalization": normalization,

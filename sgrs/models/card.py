@@ -3,6 +3,7 @@
     world = world_of_images(paths)            # at training: spacing, size, intensity percentiles, modality
     lines = card_lines(meta)                  # [(label, text)]: what a GUI shows where the model is chosen
     notes = scan_warnings(meta, array, geometry)   # another modality, intensity range, spacing, size
+    lines = world_warnings(meta, array, geometry)  # the same as the engine's warnings (sgrs segment, GUIs)
     n = approx_windows(meta, geometry, overlap)    # sliding windows the run will take
     s = seconds_per_window(timings_dir, meta, device); record_timing(...)   # measured on this machine
 
@@ -105,6 +106,8 @@ def card_lines(meta: dict) -> list[tuple[str, str]]:
     lines.append(("Patch", _fmt(meta.get("patch_size") or [], " voxels")))
     lines.append(("Classes", ", ".join(c["name"] for c in meta.get("classes", []) if c.get("value", 0) > 0)))
     base = f", fine-tuned from {prov['base_model']}" if prov.get("base_model") else ""
+    if base and prov.get("base_model_sha256"):
+        base += f" (content {prov['base_model_sha256'][:12]})"
     lines.append(("Method", f"{prov.get('method') or 'n/a'}, {prov.get('iterations', '?')} iterations{base}"))
     lines.append(("Validation", validation_text(meta)))
     return lines
@@ -137,6 +140,17 @@ def scan_warnings(meta: dict, array: np.ndarray, geometry) -> list[str]:
             notes.append(f"spacing {_fmt([round(s, 2) for s in geometry.spacing], ' mm')} against the model's "
                          f"{_fmt(spacing, ' mm')}")
     return notes
+
+
+WORLD = "scan unlike the model's training data: "
+
+
+def world_warnings(meta: dict, array: np.ndarray, geometry, already: list | None = None) -> list[str]:
+    """:func:`scan_warnings` as the engine says them (``sgrs segment``, ``summary.json``, results.csv, the
+    GUIs before and after a run); ``already``: warnings given about the scan's spacing, not repeated."""
+    told_spacing = any(w.startswith("scan spacing") for w in already or [])
+    return [WORLD + note for note in scan_warnings(meta, array, geometry)
+            if not (told_spacing and note.startswith("spacing "))]
 
 
 def approx_windows(meta: dict, geometry, overlap: float) -> int:

@@ -82,7 +82,9 @@ class TrainConfig:
     ct_window: tuple | None = None
     base_model: str | None = None     # bundle to fine-tune from
     spacing: tuple | None = None      # mm (x y z) to train at; None: the base model's, else the cohort's median
-    postprocess: str = "none"         # stored in the bundle: "lcc" keeps the largest component at inference
+    postprocess: str | None = None    # stored in the bundle: "lcc" keeps the largest component at inference;
+    #                                   None: the base model's when fine-tuning, else "none"
+    absent_classes: tuple = ()        # fine-tuning: base classes every labelled case may lack (by name)
     val_every: int | None = None
     checkpoint_every: int | None = None
     log_every: int | None = None
@@ -91,6 +93,9 @@ class TrainConfig:
 
     def __post_init__(self):
         self.patch = tuple(int(p) for p in self.patch)
+        self.absent_classes = tuple(str(a) for a in self.absent_classes or ())
+        if self.base_model is not None:   # the CLI resolves a registered name to a Path
+            self.base_model = str(self.base_model)
         if self.spacing is not None:
             self.spacing = tuple(float(v) for v in self.spacing)
         if self.ct_window is not None:
@@ -131,7 +136,7 @@ class TrainConfig:
             raise ValueError(f"dropout must be in [0, 1), not {self.dropout!r}")
         if not 0.0 <= self.warmup_fraction <= 1.0:
             raise ValueError(f"warmup_fraction must be in [0, 1], not {self.warmup_fraction!r}")
-        if self.postprocess not in POSTPROCESS:
+        if self.postprocess is not None and self.postprocess not in POSTPROCESS:
             raise ValueError(f"postprocess must be one of {POSTPROCESS}, not {self.postprocess!r}")
 
     @property
@@ -163,6 +168,7 @@ class TrainConfig:
         d["patch"] = list(self.patch)
         d["ct_window"] = list(self.ct_window) if self.ct_window else None
         d["spacing"] = list(self.spacing) if self.spacing else None
+        d["absent_classes"] = list(self.absent_classes)
         d["recipe_overrides"] = self.recipe_overrides()  # for readers; from_json ignores it
         return d
 

@@ -25,7 +25,7 @@ from ..method.runaway import RunawayDetector, replay
 from ..method.schedule import learning_rate
 from ..method.step import training_step
 from ..method.synergy import class_argmax
-from ..models.bundle import default_classes, load_bundle, save_bundle
+from ..models.bundle import content_hash, load_bundle, save_bundle
 from ..models.card import world_of_images
 from ..models.vnet import VNet
 from ..util.device import autocast_for, is_out_of_memory, resolve_device, training_fit_advice
@@ -168,16 +168,20 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
     base = load_bundle(config.base_model) if config.base_model else None
     normalization = Normalization.from_json(base.meta["normalization"]) if base else \
         Normalization("zscore", config.ct_window)
+    base_name = f"the base model '{base.meta.get('name') or base.path.name}'" if base else ""
     cohort = load_cohort(config.cohort, config.labelled, config.val, normalization,
-                         n_classes=base.n_classes if base else None,
                          need_unlabelled=config.method != "supervised",
-                         orientation=base.meta.get("orientation") if base else None)
-    n_classes = base.n_classes if base else len(cohort.classes)
+                         orientation=base.meta.get("orientation") if base else None,
+                         base_classes=base.meta["classes"] if base else None, base_name=base_name,
+                         absent=config.absent_classes)
+    if base and len(cohort.class_entries) != base.n_classes:
+        raise SGRSError(f"{base.path}: model.json names {len(cohort.class_entries)} classes but the network "
+                        f"has {base.n_classes} outputs")
     spacing = target_spacing(config.spacing, base.meta if base else None)
     if spacing is not None:
         resample_cohort(cohort, spacing)
     torch.manual_seed(config.seed)
-    student = base.model if base else VNet(n_classes, config.filters, dropout=config.dropout)
+    student = base.model if base else VNet(len(cohort.class_entries), config.filters, dropout=config.dropout)
     for m in student.modules():  # a fine-tuned bundle's network too
         if isinstance(m, torch.nn.Dropout3d):
             m.p = config.dropout
@@ -271,25 +275,45 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
     bundle = None
     if info.is_main:
         bundle = save_bundle(
-            job.model, student, teacher, patch_size=config.patch, classes=default_classes(cohort.classes),
+            job.model, student, teacher, patch_size=config.patch, classes=cohort.class_entries,
             normalization=normalization.to_json(),
             tau=config.tau, delta_rule=config.delta_rule, mix_reference=mix_reference_patch(cohort, config.patch),
             spacing=spacing or median_spacing(cohort), orientation=cohort.orientation, mix_lambda=config.mix_lambda,
-            postprocess=config.postprocess,
-            provenance={"data": cohort.describe(), "iterations": final, "method": config.method,
+            postprocess=postprocess_of(config, base.meta if base else None),
+            provenance={**lineage(base.meta if base else None),
+                        "data": cohort.describe(), "iterations": final, "method": config.method,
                         "seed": config.seed, "validation": validation[-1] if validation else None,
                         "recipe": config.recipe_summary(), "warnings": warnings,
                         "validation_history": [{"iteration": v["iteration"], "dice": v["dice"]} for v in validation],
                         "label_volume_ml": label_volume_range(cohort.labelled),
                         "train_seconds": round(time.monotonic() - t_run, 1),
-                        "world": world_of_images(c.source for c in cohort.labelled + cohort.unlabelled),
-                        "base_model": base.meta.get("name") if base else None})
+                        "world": world_of_images(c.source for c in cohort.labelled + cohort.unlabelled)})
         event("finished", iteration=final, model=str(bundle), teacher_rank_spread=teacher_spread,
               warnings=[w["message"] for w in warnings],
               elapsed=format_seconds(time.monotonic() - t_run))
     if info.enabled:  # no rank tears its process group down while rank 0 still writes (gloo aborts)
         torch.distributed.barrier()
     return bundle or job.model
+
+
+def postprocess_of(config: TrainConfig, base_meta: dict | None) -> str:
+    """The user's choice, else the base model's (fine-tuning keeps what the base does), else none."""
+    if config.postprocess is not None:
+        return config.postprocess
+    return str((base_meta or {}).get("postprocess") or "none")
+
+
+def lineage(base_meta: dict | None) -> dict:
+    """The provenance a fine-tuned model inherits: the base's name and content hash, and the chain of
+    models before it (oldest first). Nothing else of the base's provenance: its validation, trust
+    figures and training statistics describe the base model, not this one."""
+    if not base_meta:
+        return {"base_model": None}
+    base = {"name": base_meta.get("name"), "sha256": content_hash(base_meta),
+            "engine_version": (base_meta.get("provenance") or {}).get("engine_version")}
+    before = (base_meta.get("provenance") or {}).get("lineage") or []
+    return {"base_model": base["name"], "base_model_sha256": base["sha256"],
+            "lineage": [dict(b) for b in before if isinstance(b, dict)] + [base]}
 
 
 def _average_buffers(student, teacher, step_cfg, info) -> None:

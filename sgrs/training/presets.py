@@ -46,6 +46,7 @@ PRESETS = {
                     note="the published recipe: 15k iterations, patch 112×112×80", method="sgrs", recipe="paper"),
 }
 DEFAULT_PRESET = "quick look (CPU, minutes)"
+DEFAULT = PRESETS[DEFAULT_PRESET]   # the one source of the GUIs' first settings (parameter node, Studio, Lib)
 
 
 def apply_preset(name: str, base_meta: dict | None = None) -> dict:

@@ -16,10 +16,12 @@ no /proc, no signal-0 probe, which sends CTRL_C on Windows). Start times guard a
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import psutil
@@ -166,12 +168,21 @@ def launcher_command(python) -> list[str]:
     return [str(p) for p in python] if isinstance(python, (list, tuple)) else [str(python)]
 
 
+def command_arg(value) -> str:
+    """One argument of an ``sgrs`` command line. A float is written in fixed-point notation with every
+    digit ``repr`` keeps: ``str(-5e-05)`` is ``-5e-05``, which argparse takes for an option flag (its
+    negative-number pattern is ``-digits[.digits]``), so an ROI bound just below 0 broke the command."""
+    if isinstance(value, float) and math.isfinite(value):
+        return format(Decimal(repr(value)), "f")
+    return str(value)
+
+
 class BackgroundProcess:
     """``sgrs ARGS`` started detached, output to ``FOLDER/<name>.log``."""
 
     def __init__(self, args: list, folder, python=None, env: dict | None = None, name: str = "engine"):
         self.folder = Path(folder)
-        self.args = [*launcher_command(python), "-m", "sgrs", *map(str, args)]
+        self.args = [*launcher_command(python), "-m", "sgrs", *map(command_arg, args)]
         self.env = env
         self.log = self.folder / f"{name}.log"
         self.proc: subprocess.Popen | None = None

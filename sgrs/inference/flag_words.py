@@ -1,0 +1,92 @@
+"""How the case flag, its reasons and the trust figures are said: the engine's words and severity,
+which every front end shows as they are (CLI, results.csv, SGRS Segment, the Studio, DICOM).
+
+    severity(flag)              # "success" (ok) | "warning" (review) | "error" (likely failed) | "info" (none)
+    result_severity(summary)    # the flag's, raised to "warning" by any warning about the run or the scan
+    flag_text(summary)          # "Case flag: review (expected wrong voxels: 1.4× the structure's size)"
+    trust_text(meta)            # the figures measured for this model, or that none were
+
+How the flag is decided is sgrs/inference/case_flag.py's; the reasons' words are these functions'.
+No figure is said as a percentage above 100 %: a ratio is said as "n×".
+"""
+from __future__ import annotations
+
+SEVERITY = {"ok": "success", "review": "warning", "likely failed": "error"}
+RANK = ("info", "success", "warning", "error")
+
+NOTHING_SEGMENTED = "nothing segmented"
+
+
+def severity(flag: str | None) -> str:
+    return SEVERITY.get(flag or "", "info")
+
+
+def result_severity(summary: dict | None) -> str:
+    """What colour a finished run's message takes: never a success colour with a warning or a flag
+    other than ``ok``."""
+    summary = summary or {}
+    level = severity(summary.get("case_flag")) if summary.get("case_flag") else "success"
+    if summary.get("warnings") and RANK.index(level) < RANK.index("warning"):
+        level = "warning"
+    return level
+
+
+def share_of_size(share: float, whole: str) -> str:
+    """'23 % of <whole>' below the whole, '1.4× <whole>' from it on."""
+    return f"{100 * share:.0f} % of {whole}" if share < 1 else f"{share:.1f}× {whole}"
+
+
+def error_reason(share: float) -> str:
+    """``expected_error_share``: Σ q over the review map's voxels per voxel of the structure."""
+    return "expected wrong voxels: " + share_of_size(share, "the structure's size")
+
+
+def volume_reason(times: float, above: bool) -> str:
+    """``times`` (≥ 1): how many times above the largest or below the smallest training case's volume."""
+    return f"volume {times:.1f}× {'above' if above else 'below'} the training cases' range"
+
+
+def fragment_reason(share: float) -> str:
+    return f"{100 * min(share, 1.0):.0f} % of the structure in detached pieces"
+
+
+def flag_text(summary: dict) -> str:
+    """'Case flag: review (reason; reason)' from summary fields; '' when the run gave no flag."""
+    flag = summary.get("case_flag")
+    if not flag:
+        return ""
+    reasons = summary.get("case_flag_reasons") or []
+    return f"Case flag: {flag}" + (f" ({'; '.join(reasons)})" if reasons else "")
+
+
+def trust_text(meta: dict | None, summary: dict | None = None) -> str:
+    """The trust figures measured for the model that made a result (``model.json``'s ``trust``, written
+    by the benchmark that measured them), or a plain statement that none were. With the result's
+    ``summary``: a flagged or out-of-domain result is told the figures are its model's best case."""
+    trust = (meta or {}).get("trust") or {}
+    own, shift = trust.get("review_list") or {}, trust.get("review_list_shift") or {}
+    if not _measured(own):
+        return ("No trust figures were measured for this model: how often its review list and case flag "
+                "are right is unknown; judge the result on screen.")
+    text = (f"Measured for this model on {own.get('measured_on', 'its own kind of scans')}: the review list "
+            f"held {_found(own)}")
+    if _measured(shift):
+        text += f"; under a shift ({shift.get('measured_on', 'other scans')}): {_found(shift)}"
+    text += "."
+    flag = trust.get("case_flag") or {}
+    if flag.get("sensitivity") is not None and flag.get("specificity") is not None:
+        text += (f" The case flag caught {100 * flag['sensitivity']:.0f} % of its poor results and left "
+                 f"{100 * flag['specificity']:.0f} % of its good ones ok.")
+    summary = summary or {}
+    if summary.get("case_flag") not in (None, "ok") or summary.get("warnings"):
+        text = ("This result is flagged or its scan is unlike the training data: expect fewer of its errors "
+                "in the list than measured. " + text)
+    return text
+
+
+def _measured(entry: dict) -> bool:
+    return entry.get("error_share") is not None and entry.get("volume_share") is not None
+
+
+def _found(entry: dict) -> str:
+    return f"{100 * entry['error_share']:.0f} % of its errors in {100 * entry['volume_share']:.1f} % of the volume"
