@@ -206,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_inference_commands(sub)
     from .cli_review import add_review_command
     add_review_command(sub)
+    from .cli_watch import add_watch_command
+    add_watch_command(sub)
     return p
 
 
