@@ -21,6 +21,9 @@ def _watch(args) -> int:
     if ref.study is not None:
         raise InputError(f"{safe_line(args.url)}: give the DICOMweb service root (https://host/dicom-web), "
                          "not a study; to segment one study use 'sgrs segment URL --push'")
+    from .data.credentials import auth_for
+
+    auth_for(ref.root)  # credentials in the URL: refused now, not at every poll
     if args.since and not re.match(r"^\d{8}$", args.since):
         raise InputError(f"--since {safe_line(args.since, 40)!r}: give a StudyDate as YYYYMMDD")
     if args.ca_bundle:

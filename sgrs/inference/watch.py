@@ -143,7 +143,8 @@ class Watcher:
         except InputError as exc:
             self.server_wait = min(max(self.server_wait * 2, self.c.backoff / 4, 1.0), BACKOFF_MAX_S)
             self.last_poll = f"failed at {stamp()}"
-            self.log(f"poll failed, next try in {self.server_wait:g} s: {one_line(exc)}")
+            later = "" if self.c.once else f", next try in {self.server_wait:g} s"
+            self.log(f"poll failed{later}: {one_line(exc)}")
             return False
         self.server_wait = 0.0
         now = time.time()

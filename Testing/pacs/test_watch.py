@@ -1,0 +1,147 @@
+"""Issue 27 item 3: ``sgrs watch`` against the real Orthanc — studies arriving during the run (one still growing),
+a server restart mid-run, a poison study set aside while the loop goes on, SIGTERM mid-case (nothing pushed, the
+restart completes it), resume (nothing pushed twice), filters, pruning, one-line failures and a short soak."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import ROOT
+from pacs_fixtures import PASSWORD, USER
+
+import orthanc_server
+import tiny_studies
+import watch_run
+from sgrs.data.credentials import PASSWORD as PASSWORD_VAR
+from sgrs.data.credentials import USER as USER_VAR
+
+CREDENTIALS = {USER_VAR: USER, PASSWORD_VAR: PASSWORD}
+LOOP = ("--settle", "1.5", "--interval", "0.3", "--tries", "2", "--backoff", "0.5", "--heartbeat", "2")
+
+
+@pytest.fixture
+def server(tmp_path):
+    why = orthanc_server.available()
+    if why:
+        pytest.fail(why)
+    server = orthanc_server.start(tmp_path / "orthanc", {USER: PASSWORD})
+    yield server
+    server.stop()
+
+
+def study(n):
+    return tiny_studies.study_uid(n)
+
+
+def done(n):
+    return rf"study {study(n)}: done"
+
+
+def test_watch_follows_arriving_studies_a_server_restart_and_a_poison_study_and_resumes(server, tmp_path):
+    files = {n: tiny_studies.write_study(tmp_path / f"s{n}", n) for n in (1, 3, 4)}
+    poison = tiny_studies.write_study(tmp_path / "s2", 2, flat=True)  # no 3D series: refused every time
+    server.upload(files[1] + poison)
+    out, env = tmp_path / "out", watch_run.env(**CREDENTIALS)
+    watch = watch_run.Watch(server.dicomweb, out, tmp_path / "watch.log", *LOOP, environ=env)
+    try:
+        watch.wait_for(done(1))
+        server.upload(files[3][:5])           # a study still arriving: not taken before it has settled
+        watch.wait_for(rf"study {study(3)}: new, 5 instances")
+        time.sleep(0.6)
+        server.upload(files[3][5:])
+        watch.wait_for(done(3))
+        watch.wait_for(rf"study {study(2)}: set aside after 2 tries")
+        server.stop()                         # the server goes away mid-run and comes back on the same storage
+        watch.wait_for("poll failed, next try in")
+        restarted = orthanc_server.start(tmp_path / "orthanc", {USER: PASSWORD}, port=server.port)
+        server.process = restarted.process    # the fixture stops the one running
+        server.upload(files[4])
+        log = watch.wait_for(done(4))
+        watch.wait_for("heartbeat: 4 studies known", count=1)
+        assert watch.stop() == 0
+    finally:
+        watch.kill()
+    log = watch.text()
+    assert "stopped (SIGTERM/SIGINT)" in log
+    summary = json.loads((out / study(3) / "summary.json").read_text())
+    assert summary["scan"]["input"]["size"] == [40, 40, 12]  # the whole study, not the first 5 slices
+    assert summary["dicom_seg"]["pushed_to"] == server.dicomweb
+    pushed = watch_run.pushed_per_study(server)
+    assert pushed == {study(n): {"SEG": 1, "SR": 1} for n in (1, 3, 4)}
+    assert PASSWORD not in log and "Tiny^" not in log and "TINY-" not in log  # no credentials, no patient
+    assert all(len(line) <= 600 for line in log.splitlines())
+    # resume: a restart pushes nothing again, the poison study stays aside
+    again = watch_run.once(server.dicomweb, out, "--settle", "0", environ=env)
+    assert again.returncode == 0, again.stderr
+    assert ": done" not in again.stdout and "4 studies known (3 done, 1 set aside)" in again.stdout
+    assert watch_run.pushed_per_study(server) == pushed
+
+
+def test_sigterm_mid_case_pushes_nothing_and_the_restart_completes_it(server, tmp_path):
+    server.upload(tiny_studies.write_study(tmp_path / "s5", 5))
+    out, env = tmp_path / "out", watch_run.env(**CREDENTIALS)
+    watch = watch_run.Watch(server.dicomweb, out, tmp_path / "watch.log", "--settle", "0", "--interval", "0.3",
+                            environ=env)
+    try:
+        end = time.time() + 120
+        while not list((out / study(5)).glob(".pull-*/*.dcm")):  # the case has begun: its series is being read
+            assert time.time() < end and watch.process.poll() is None, watch.text()
+            time.sleep(0.01)
+        assert watch.stop() == 0
+    finally:
+        watch.kill()
+    assert "stopped (SIGTERM/SIGINT)" in watch.text() and ": done" not in watch.text()
+    assert watch_run.pushed_per_study(server) == {}
+    state = json.loads((out / "watch-state.json").read_text())
+    assert state["studies"][study(5)]["status"] != "done"
+    again = watch_run.once(server.dicomweb, out, "--settle", "0", environ=env)
+    assert again.returncode == 0 and done(5).replace("\\", "") in again.stdout, again.stdout + again.stderr
+    assert watch_run.pushed_per_study(server) == {study(5): {"SEG": 1, "SR": 1}}
+
+
+def test_filters_prune_and_failures_are_one_line(server, tmp_path):
+    server.upload(tiny_studies.write_study(tmp_path / "s6", 6, body_part="HEAD")
+                  + tiny_studies.write_study(tmp_path / "s7", 7, study_date="20240101"))
+    out, env = tmp_path / "out", watch_run.env(**CREDENTIALS)
+    run = watch_run.once(server.dicomweb, out, "--settle", "0", "--modality", "MR", environ=env)
+    assert run.returncode == 0 and "0 studies known" in run.stdout, run.stdout + run.stderr
+    run = watch_run.once(server.dicomweb, out, "--settle", "0", "--modality", "CT", "--body-part", "CHEST",
+                         environ=env)
+    assert f"study {study(6)}: skipped, no series of body part CHEST" in run.stdout, run.stdout + run.stderr
+    assert study(7) not in run.stdout  # StudyDate before --since
+    assert watch_run.pushed_per_study(server) == {}
+    # a finished study's folder older than --prune-days goes; its record stays, so it is not done again
+    (out / "old-case").mkdir()
+    state = json.loads((out / "watch-state.json").read_text())
+    state["studies"][study(6)]["folder"] = "old-case"
+    (out / "watch-state.json").write_text(json.dumps(state))
+    (out / "keep-me").mkdir()
+    for name in ("old-case", "keep-me"):
+        os.utime(out / name, (time.time() - 3 * 86400,) * 2)
+    run = watch_run.once(server.dicomweb, out, "--settle", "0", "--prune-days", "2", environ=env)
+    assert "pruned 1 output folder(s)" in run.stdout and not (out / "old-case").exists()
+    assert (out / "keep-me").exists()  # not ours: never touched
+    # failures: one line each, no traceback, no password
+    closed = f"http://127.0.0.1:{orthanc_server.free_port()}/dicom-web"
+    bad = {"--ca-bundle": watch_run.once(server.dicomweb, out, "--ca-bundle", tmp_path / "no.pem", environ=env),
+           "cannot reach the DICOMweb server": watch_run.once(closed, out, environ=env),
+           "refused the credentials": watch_run.once(server.dicomweb, out, "--settle", "0", environ=watch_run.env()),
+           "not a study": watch_run.once(f"{server.dicomweb}/studies/{study(6)}", out, environ=env),
+           "not in the URL": watch_run.once(f"http://{USER}:{PASSWORD}@127.0.0.1:{server.port}/dicom-web", out,
+                                            environ=env)}
+    for words, run in bad.items():
+        text = run.stdout + run.stderr
+        assert run.returncode == 1 and words in text, text
+        assert "Traceback" not in text and PASSWORD not in text, text
+
+
+def test_short_soak_twenty_studies_each_pushed_once_memory_flat(tmp_path):
+    if orthanc_server.available():
+        pytest.fail(orthanc_server.available())
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "pacs" / "watch_soak.py"), "--studies", "20",
+                          "--work", str(tmp_path)], capture_output=True, text=True, timeout=600,
+                         env=watch_run.env())
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "20 of 20 studies done, each with 1 SEG and 1 SR" in run.stdout, run.stdout
