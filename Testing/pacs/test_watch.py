@@ -145,3 +145,21 @@ def test_short_soak_twenty_studies_each_pushed_once_memory_flat(tmp_path):
                          env=watch_run.env())
     assert run.returncode == 0, run.stdout + run.stderr
     assert "20 of 20 studies done, each with 1 SEG and 1 SR" in run.stdout, run.stdout
+
+
+def test_tls_is_verified_against_the_hospitals_own_ca(server, tmp_path):
+    import tls_proxy
+
+    server_pem, ca, other = tiny_studies.hospital_ca(tmp_path / "tls")
+    proxy = tls_proxy.TlsProxy(server_pem, server.port)
+    try:
+        server.upload(tiny_studies.write_study(tmp_path / "s8", 8))
+        env = watch_run.env(**CREDENTIALS)
+        untrusted = watch_run.once(proxy.url, tmp_path / "out", "--settle", "0", "--ca-bundle", other, environ=env)
+        assert untrusted.returncode == 1 and "TLS certificate is not trusted" in untrusted.stdout, untrusted.stdout
+        assert "Traceback" not in untrusted.stdout + untrusted.stderr
+        trusted = watch_run.once(proxy.url, tmp_path / "out", "--settle", "0", "--ca-bundle", ca, environ=env)
+        assert trusted.returncode == 0 and done(8).replace("\\", "") in trusted.stdout, trusted.stdout
+        assert watch_run.pushed_per_study(server) == {study(8): {"SEG": 1, "SR": 1}}
+    finally:
+        proxy.stop()

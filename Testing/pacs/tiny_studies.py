@@ -55,3 +55,25 @@ def write_study(folder, n: int, slices: int = 12, size: int = 40, study_date: st
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)
     return paths
+
+
+def hospital_ca(folder) -> tuple[Path, Path, Path]:
+    """A CA of the hospital's own and a server certificate for localhost it signed, made with openssl:
+    (server PEM with its key, the CA's certificate, another CA's certificate that signed nothing here)."""
+    import subprocess
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def ssl(*args):
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    for ca in ("ca", "other-ca"):
+        ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{ca}.key", "-out", f"{ca}.pem", "-days", "2",
+            "-subj", f"/CN=Hospital {ca}")
+    ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+    (folder / "san.ext").write_text("subjectAltName=DNS:localhost\n")
+    ssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+        "server.crt", "-days", "2", "-extfile", "san.ext")
+    (folder / "server.pem").write_text((folder / "server.crt").read_text() + (folder / "server.key").read_text())
+    return folder / "server.pem", folder / "ca.pem", folder / "other-ca.pem"
