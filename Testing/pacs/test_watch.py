@@ -51,6 +51,7 @@ def test_watch_follows_arriving_studies_a_server_restart_and_a_poison_study_and_
         watch.wait_for(rf"study {study(3)}: new, 5 instances")
         time.sleep(0.6)
         server.upload(files[3][5:])
+        watch.wait_for(rf"study {study(3)}: grew to 12 instances")
         watch.wait_for(done(3))
         watch.wait_for(rf"study {study(2)}: set aside after 2 tries")
         server.stop()                         # the server goes away mid-run and comes back on the same storage

@@ -149,10 +149,12 @@ class Watcher:
         self.server_wait = 0.0
         now = time.time()
         for uid, count in found:
+            known = uid in self.state.studies
             rec, changed = self.state.seen(uid, count, now)
-            if changed and rec["status"] == "waiting" and self.c.settle > 0:
-                self.log(f"study {uid}: new, {count} instances; segmented once it has not grown for "
-                         f"{self.c.settle:g} s")
+            if changed and self.c.settle > 0 and rec["status"] in ("waiting", "changed"):
+                what = ("grew to" if rec["status"] == "waiting" else "changed:") if known else "new,"
+                self.log(f"study {uid}: {what} {count} instance{'s' * (count != 1)}; segmented once it has not "
+                         f"grown for {self.c.settle:g} s")
         self.save()
         for uid, _ in found:
             if self.stopping:
