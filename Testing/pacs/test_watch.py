@@ -102,6 +102,41 @@ def test_sigterm_mid_case_pushes_nothing_and_the_restart_completes_it(server, tm
     assert watch_run.pushed_per_study(server) == {study(5): {"SEG": 1, "SR": 1}}
 
 
+def test_done_again_only_when_the_source_changes_and_a_push_cut_short_is_not_repeated(server, tmp_path):
+    from pacs_fixtures import write_report
+
+    server.upload(tiny_studies.write_study(tmp_path / "s9", 9))
+    out, env = tmp_path / "out", watch_run.env(**CREDENTIALS)
+    first = watch_run.once(server.dicomweb, out, "--settle", "0", environ=env)
+    assert done(9).replace("\\", "") in first.stdout, first.stdout + first.stderr
+    # a crash between the STOW and its record (SIGKILL, power): the state says "pushing" with the UIDs it sent
+    path = out / "watch-state.json"
+    state = json.loads(path.read_text())
+    state["studies"][study(9)].update(status="pushing", pushed_ok=False, count=12)
+    path.write_text(json.dumps(state))
+    run = watch_run.once(server.dicomweb, out, "--settle", "0", environ=env)
+    assert "found on the server after a stop mid-push" in run.stdout, run.stdout + run.stderr
+    assert watch_run.pushed_per_study(server) == {study(9): {"SEG": 1, "SR": 1}}
+    # someone else's report in the study: it grew, its source series did not
+    import pydicom
+
+    write_report(tmp_path / "report.dcm", study(9))
+    report = pydicom.dcmread(tmp_path / "report.dcm")
+    report.PatientID, report.PatientName = "TINY-9", "Tiny^9"  # the study's own patient
+    report.save_as(tmp_path / "report.dcm")
+    server.upload([tmp_path / "report.dcm"])
+    run = watch_run.once(server.dicomweb, out, "--settle", "0", environ=env)
+    assert "changed, but not its source series: nothing to do" in run.stdout, run.stdout + run.stderr
+    assert watch_run.pushed_per_study(server)[study(9)] == {"SEG": 1, "SR": 2}  # the 2nd SR is the report
+    # a slice added to the source series: segmented and pushed again
+    server.upload(tiny_studies.write_study(tmp_path / "s9b", 9, slices=13)[12:])
+    run = watch_run.once(server.dicomweb, out, "--settle", "0", environ=env)
+    assert done(9).replace("\\", "") in run.stdout, run.stdout + run.stderr
+    assert watch_run.pushed_per_study(server)[study(9)] == {"SEG": 2, "SR": 3}
+    summary = json.loads((out / study(9) / "summary.json").read_text())
+    assert summary["scan"]["input"]["size"] == [40, 40, 13]
+
+
 def test_filters_prune_and_failures_are_one_line(server, tmp_path):
     server.upload(tiny_studies.write_study(tmp_path / "s6", 6, body_part="HEAD")
                   + tiny_studies.write_study(tmp_path / "s7", 7, study_date="20240101"))

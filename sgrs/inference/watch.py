@@ -185,7 +185,11 @@ class Watcher:
         with talking_to(self.c.root, "polling for studies"):
             found = _pages(client.search_for_studies, search_filters=filters,
                            fields=["NumberOfStudyRelatedInstances"])
-        return [(str(_value(s, "0020000D")), int(_value(s, "00201208", 0) or 0)) for s in found]
+        counts: dict[str, int] = {}  # one UID listed twice (a PACS keeps studies apart by patient too): summed
+        for s in found:
+            uid = str(_value(s, "0020000D"))
+            counts[uid] = counts.get(uid, 0) + int(_value(s, "00201208", 0) or 0)
+        return list(counts.items())
 
     # -- one study --------------------------------------------------------------------------------------------
     def process(self, uid: str, rec: dict) -> None:
