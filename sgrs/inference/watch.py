@@ -147,15 +147,17 @@ class Watcher:
             self.log(f"poll failed{later}: {one_line(exc)}")
             return False
         self.server_wait = 0.0
-        now = time.time()
+        now, dirty = time.time(), False
         for uid, count in found:
             known = uid in self.state.studies
             rec, changed = self.state.seen(uid, count, now)
+            dirty = dirty or changed
             if changed and self.c.settle > 0 and rec["status"] in ("waiting", "changed"):
                 what = ("grew to" if rec["status"] == "waiting" else "changed:") if known else "new,"
                 self.log(f"study {uid}: {what} {count} instance{'s' * (count != 1)}; segmented once it has not "
                          f"grown for {self.c.settle:g} s")
-        self.save()
+        if dirty:  # a quiet poll writes nothing: weeks of polls, one file
+            self.save()
         for uid, _ in found:
             if self.stopping:
                 raise Stop()
