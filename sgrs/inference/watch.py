@@ -69,7 +69,7 @@ class Watcher:
         self.c = config
         self.state = WatchState.load(config.out)
         self.state.since = self.state.since or config.since or datetime.now(timezone.utc).strftime("%Y%m%d")
-        self.critical = self.stopping = False
+        self.critical, self.stopping = 0, False
         self.bundle = None
         self.last_poll = "none yet"
         self.server_wait = 0.0
@@ -87,12 +87,12 @@ class Watcher:
     @contextmanager
     def held(self):
         """SIGTERM/SIGINT wait until the block is over: a push and its record are never cut in half."""
-        self.critical = True
+        self.critical += 1  # nested blocks: the outermost one decides
         try:
             yield
         finally:
-            self.critical = False
-        if self.stopping:
+            self.critical -= 1
+        if self.stopping and not self.critical:
             raise Stop()
 
     def save(self) -> None:
@@ -128,6 +128,8 @@ class Watcher:
     def sleep(self, seconds: float) -> None:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
+            if self.stopping:  # a signal that came during a push that then failed
+                raise Stop()
             time.sleep(min(0.5, max(0.0, end - time.monotonic())))
 
     def heartbeat(self) -> None:
@@ -245,8 +247,9 @@ class Watcher:
             self.log(f"study {uid}: done in {time.monotonic() - t0:.1f} s, flag '{flag}': kept here, not pushed "
                      "(--hold-failed)")
             return self.save()
-        self.push(uid, rec, resolved.key, files, flag)
-        self.finish(uid, rec, folder, t0, f"{'SEG and SR' if len(files) == 2 else 'SR (empty result)'} pushed")
+        with self.held():  # the push, its record and its log line: all or (before the push) nothing
+            self.push(uid, rec, resolved.key, files, flag)
+            self.finish(uid, rec, folder, t0, f"{'SEG and SR' if len(files) == 2 else 'SR (empty result)'} pushed")
 
     def segment(self, case, folder: Path, resolved) -> dict:
         from .batch import _run_case, run_key
@@ -266,12 +269,11 @@ class Watcher:
         from ..data.dicomweb import store
 
         uids = [str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID) for f in files]
-        with self.held():
-            rec.update(status="pushing", key=key, pushed=uids, pushed_ok=False, flag=flag)
-            self.state.save()
-            store(self.c.root, files)
-            rec.update(pushed_ok=True, count=rec["count"] + len(uids))  # our own instances: no growth
-            self.state.save()
+        rec.update(status="pushing", key=key, pushed=uids, pushed_ok=False, flag=flag)
+        self.save()
+        store(self.c.root, files)
+        rec.update(pushed_ok=True, count=rec["count"] + len(uids))  # our own instances: no growth
+        self.save()
 
     def finish(self, uid: str, rec: dict, folder: Path, t0: float, what: str) -> None:
         rec.update(status="done", pushed_ok=True, tries=0, done_at=time.time())
