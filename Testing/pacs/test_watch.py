@@ -137,16 +137,30 @@ def test_done_again_only_when_the_source_changes_and_a_push_cut_short_is_not_rep
     assert summary["scan"]["input"]["size"] == [40, 40, 13]
 
 
-def test_filters_prune_and_failures_are_one_line(server, tmp_path):
+def watch_here(monkeypatch, capsys, url, out, *extra, credentials=True):
+    """``sgrs watch --once`` in this process (no segmentation in these runs: no torch start per run)."""
+    from sgrs.cli import main
+    from sgrs.data.credentials import TOKEN
+
+    for name in (USER_VAR, PASSWORD_VAR, TOKEN, "NETRC", "REQUESTS_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in (CREDENTIALS.items() if credentials else ()):
+        monkeypatch.setenv(name, value)
+    code = main(watch_run.command(url, out, "--once", *extra)[3:])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_filters_prune_and_failures_are_one_line(server, tmp_path, monkeypatch, capsys):
     server.upload(tiny_studies.write_study(tmp_path / "s6", 6, body_part="HEAD")
                   + tiny_studies.write_study(tmp_path / "s7", 7, study_date="20240101"))
-    out, env = tmp_path / "out", watch_run.env(**CREDENTIALS)
-    run = watch_run.once(server.dicomweb, out, "--settle", "0", "--modality", "MR", environ=env)
-    assert run.returncode == 0 and "0 studies known" in run.stdout, run.stdout + run.stderr
-    run = watch_run.once(server.dicomweb, out, "--settle", "0", "--modality", "CT", "--body-part", "CHEST",
-                         environ=env)
-    assert f"study {study(6)}: skipped, no series of body part CHEST" in run.stdout, run.stdout + run.stderr
-    assert study(7) not in run.stdout  # StudyDate before --since
+    out = tmp_path / "out"
+    code, text = watch_here(monkeypatch, capsys, server.dicomweb, out, "--settle", "0", "--modality", "MR")
+    assert code == 0 and "0 studies known" in text, text
+    code, text = watch_here(monkeypatch, capsys, server.dicomweb, out, "--settle", "0", "--modality", "CT",
+                            "--body-part", "CHEST")
+    assert f"study {study(6)}: skipped, no series of body part CHEST" in text, text
+    assert study(7) not in text  # StudyDate before --since
     assert watch_run.pushed_per_study(server) == {}
     # a finished study's folder older than --prune-days goes; its record stays, so it is not done again
     (out / "old-case").mkdir()
@@ -156,21 +170,21 @@ def test_filters_prune_and_failures_are_one_line(server, tmp_path):
     (out / "keep-me").mkdir()
     for name in ("old-case", "keep-me"):
         os.utime(out / name, (time.time() - 3 * 86400,) * 2)
-    run = watch_run.once(server.dicomweb, out, "--settle", "0", "--prune-days", "2", environ=env)
-    assert "pruned 1 output folder(s)" in run.stdout and not (out / "old-case").exists()
+    code, text = watch_here(monkeypatch, capsys, server.dicomweb, out, "--settle", "0", "--prune-days", "2")
+    assert "pruned 1 output folder(s)" in text and not (out / "old-case").exists(), text
     assert (out / "keep-me").exists()  # not ours: never touched
     # failures: one line each, no traceback, no password
     closed = f"http://127.0.0.1:{orthanc_server.free_port()}/dicom-web"
-    bad = {"--ca-bundle": watch_run.once(server.dicomweb, out, "--ca-bundle", tmp_path / "no.pem", environ=env),
-           "cannot reach the DICOMweb server": watch_run.once(closed, out, environ=env),
-           "refused the credentials": watch_run.once(server.dicomweb, out, "--settle", "0", environ=watch_run.env()),
-           "not a study": watch_run.once(f"{server.dicomweb}/studies/{study(6)}", out, environ=env),
-           "not in the URL": watch_run.once(f"http://{USER}:{PASSWORD}@127.0.0.1:{server.port}/dicom-web", out,
-                                            environ=env)}
-    for words, run in bad.items():
-        text = run.stdout + run.stderr
-        assert run.returncode == 1 and words in text, text
+    cases = {"--ca-bundle": (server.dicomweb, "--ca-bundle", tmp_path / "no.pem"),
+             "cannot reach the DICOMweb server": (closed,),
+             "not a study": (f"{server.dicomweb}/studies/{study(6)}",),
+             "not in the URL": (f"http://{USER}:{PASSWORD}@127.0.0.1:{server.port}/dicom-web",)}
+    bad = {words: watch_here(monkeypatch, capsys, args[0], out, *args[1:]) for words, args in cases.items()}
+    bad["refused the credentials"] = watch_here(monkeypatch, capsys, server.dicomweb, out, credentials=False)
+    for words, (code, text) in bad.items():
+        assert code == 1 and words in text, text
         assert "Traceback" not in text and PASSWORD not in text, text
+        assert sum(words in line for line in text.splitlines()) == 1, text  # the reason: one line
 
 
 def test_short_soak_twenty_studies_each_pushed_once_memory_flat(tmp_path):
