@@ -228,7 +228,7 @@ class Watcher:
             self.log(f"study {uid}: skipped, {rec['reason']}")
             return self.save()
         resolved = resolve_input(case, self.c.options)
-        if rec.get("key") == resolved.key and rec.get("pushed_ok"):
+        if rec.get("key") == resolved.key and (rec.get("pushed_ok") or rec.get("held")):
             rec["status"] = "done"  # grew by something else (another SEG, a report): its source is the same
             self.log(f"study {uid}: changed, but not its source series: nothing to do")
             return self.save()
@@ -243,7 +243,7 @@ class Watcher:
 
         flag = flag_word(summary) or "?"
         if self.c.hold_failed and flag == FAILED:
-            rec.update(status="done", key=resolved.key, pushed_ok=False, flag=flag, pushed=[])
+            rec.update(status="done", key=resolved.key, pushed_ok=False, held=True, flag=flag, pushed=[])
             self.log(f"study {uid}: done in {time.monotonic() - t0:.1f} s, flag '{flag}': kept here, not pushed "
                      "(--hold-failed)")
             return self.save()
@@ -269,7 +269,7 @@ class Watcher:
         from ..data.dicomweb import store
 
         uids = [str(pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID) for f in files]
-        rec.update(status="pushing", key=key, pushed=uids, pushed_ok=False, flag=flag)
+        rec.update(status="pushing", key=key, pushed=uids, pushed_ok=False, held=False, flag=flag)
         self.save()
         store(self.c.root, files)
         rec.update(pushed_ok=True, count=rec["count"] + len(uids))  # our own instances: no growth
