@@ -209,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_review_command(sub)
     from .cli_calibrate import add_calibrate_command
     add_calibrate_command(sub)
+    from .cli_watch import add_watch_command
+    add_watch_command(sub)
     return p
 
 

@@ -67,9 +67,10 @@ def available() -> str | None:
     return None
 
 
-def start(folder: Path, users: dict | None = None, timeout: float = 60) -> Orthanc:
+def start(folder: Path, users: dict | None = None, timeout: float = 60, port: int | None = None) -> Orthanc:
+    """``port``: the same one again (a restart on the same storage), else a free one."""
     folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     config = {
         "Name": "SGRS-test", "StorageDirectory": str(folder / "storage"), "IndexDirectory": str(folder / "index"),
         "HttpPort": port, "DicomServerEnabled": False, "RemoteAccessAllowed": False,

@@ -107,3 +107,27 @@ def test_an_anonymised_series_without_uids_is_refused_in_one_line(clinical_files
     assert "Traceback" not in done.stderr
     assert "lacks StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID" in done.stderr
     assert not (tmp_path / "summary.json").exists()
+
+
+def test_a_source_without_its_type2_patient_attributes_gets_a_seg_and_an_sr(ct_series, ct_roi, tmp_path):
+    """A minimal or de-identified export may omit type 2 attributes (birth date, sex, referring
+    physician, ...); the SEG and SR copy them, and highdicom raised AttributeError on the first missing."""
+    import pydicom
+
+    source = tmp_path / "series"
+    source.mkdir()
+    for f in sorted(ct_series.iterdir()):
+        ds = pydicom.dcmread(f)
+        for keyword in ("PatientBirthDate", "PatientSex", "ReferringPhysicianName", "AccessionNumber", "StudyID"):
+            if keyword in ds:
+                delattr(ds, keyword)
+        ds.save_as(source / f.name)
+    before = {f.name: f.read_bytes() for f in source.iterdir()}
+    done = run_cli("segment", source, "--model", DEMO, "--out", tmp_path / "out", "--device", "cpu",
+                   "--dicom-seg", "--roi", *ct_roi)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in ("label.seg.dcm", "label.sr.dcm"):
+        dciodvfy.assert_valid(tmp_path / "out" / name)
+        assert pydicom.dcmread(tmp_path / "out" / name).PatientBirthDate == ""
+    assert {f.name: f.read_bytes() for f in source.iterdir()} == before  # the source is never written
+

@@ -30,6 +30,12 @@ CLASS_CATEGORY = (SCHEME, "CLASS", "SGRS model class")  # for a class the bundle
 EMPTY = "the result is empty (no voxel of any class): no DICOM SEG written"
 
 
+# Type 2 patient and study attributes the SEG and the SR copy from the source (highdicom reads each one): a
+# source may omit them (a de-identified or minimal export), and type 2 allows them empty
+TYPE2_COPIED = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                "ReferringPhysicianName", "StudyID", "AccessionNumber")
+
+
 def source_datasets(folder, series_uid: str | None):
     """The source series' headers (one per file; an enhanced series is one file holding every frame)."""
     import pydicom
@@ -44,6 +50,10 @@ def source_datasets(folder, series_uid: str | None):
                          "a DICOM SEG cannot reference it")
     if len({str(ds.SOPInstanceUID) for ds in datasets}) != len(datasets):
         raise InputError(f"{folder}: instances of the series share a SOPInstanceUID: a DICOM SEG cannot reference them")
+    for ds in datasets:  # in memory only: the source files are never written
+        for keyword in TYPE2_COPIED:
+            if keyword not in ds:
+                setattr(ds, keyword, "")
     return datasets
 
 

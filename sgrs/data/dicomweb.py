@@ -75,6 +75,9 @@ def talking_to(root: str, what: str):
         raise InputError(f"{root}: the DICOMweb server answered HTTP {code} {reason} while {what}") from None
     except requests.exceptions.Timeout:
         raise InputError(f"{root}: the DICOMweb server did not answer within {TIMEOUT_S} s while {what}") from None
+    except requests.exceptions.SSLError:
+        raise InputError(f"{root}: the server's TLS certificate is not trusted while {what}; give the hospital's CA "
+                         "(--ca-bundle in sgrs watch, or REQUESTS_CA_BUNDLE=PEM)") from None
     except requests.exceptions.ConnectionError:
         raise InputError(f"{root}: cannot reach the DICOMweb server (down, or wrong host/port) while {what}") from None
     except requests.exceptions.RequestException as exc:
