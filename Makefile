@@ -40,15 +40,15 @@ test-slow: $(VENV)/.installed chromium orthanc
 	$(PY) -m pytest -q -m slow
 
 bench: $(VENV)/.installed
-	$(PY) benchmarks/step_speed.py
-	$(PY) benchmarks/segment_speed.py
-	$(PY) benchmarks/inference_variants.py
-	$(PY) benchmarks/segment_memory.py
-	$(PY) benchmarks/methods_dice.py
+	$(PY) benchmarks/speed/step_speed.py
+	$(PY) benchmarks/speed/segment_speed.py
+	$(PY) benchmarks/speed/inference_variants.py
+	$(PY) benchmarks/speed/segment_memory.py
+	$(PY) benchmarks/method/methods_dice.py
 
 # The powered semi-supervised comparison (about an hour on 2 CPU cores; resumable): docs/benchmarks.md
 bench-ssl: $(VENV)/.installed
-	nice -n 10 $(PY) benchmarks/ssl_gain.py --out out/ssl-gain
+	nice -n 10 $(PY) benchmarks/method/ssl_gain.py --out out/ssl-gain
 
 demo-model: $(VENV)/.installed
 	bash Resources/Demo/make_demo_model.sh

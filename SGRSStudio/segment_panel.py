@@ -143,6 +143,7 @@ class SegmentPanel(Panel):
             if self.volume is self.studio.case:
                 self.studio.regions.show_result(result)
             self.studio.data.refresh()
+            self.studio.guard(self.show_preview)   # the estimate now uses the speed this run measured
         elif self.session.state == "failed":
             self.studio.notify(self.session.message, "error")
 

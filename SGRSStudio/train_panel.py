@@ -313,6 +313,7 @@ class TrainPanel(Panel):
         if s.registered is not None and s.registered is not self._shown_registered:
             self._shown_registered = s.registered
             self.studio.model.refresh(select=str(s.registered.path))
+            self.studio.guard(self.show_estimate)   # this run measured the seconds per iteration here
             self.state.tr_model_zip = self.studio.guard(self._zip_model, s.registered) or ""
             self.studio.notify(f"{s.message} It is selected for Segment.", "success")
 

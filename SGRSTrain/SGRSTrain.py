@@ -179,6 +179,8 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
             self.ui.progressBar.maximum, self.ui.progressBar.value = status.iterations, status.iteration
         if state == "done":
             self.refreshModels()
+            if self.params:   # this run measured the seconds per iteration here
+                self.ui.estimateLabel.text = self.session.estimate(self.params, self.ui.presetComboBox.currentIndex)
         if self.rank:
             ranking, self.ui.statusLabel.text = self.rank.poll() in ("running", "cancelling"), self.rank.message
             if not ranking:

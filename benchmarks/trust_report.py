@@ -245,7 +245,7 @@ def per_model_table(results) -> list[str]:
 
 
 def t_interval(d):
-    from ssl_gain import t_interval as paired  # the powered benchmark's 95 % t-interval
+    from benchmarks.method.ssl_gain import t_interval as paired  # the powered benchmark's 95 % t-interval
 
     return paired(np.asarray(d, float))
 

@@ -56,7 +56,8 @@ def _train(args) -> int:
             **{name: getattr(args, name) for name in recipes.OPTIONS},
             guard_weight=args.guard_weight, guard_quantile=args.guard_quantile,
             runaway_share=args.runaway_share, runaway_window=args.runaway_window,
-            ct_window=tuple(args.ct_window) if args.ct_window else None, base_model=args.base_model,
+            ct_window=tuple(args.ct_window) if args.ct_window else None,
+            base_model=str(args.base_model) if args.base_model else None,   # a resolved registry name: a Path
             postprocess=args.postprocess, absent_classes=tuple(args.absent_classes or ()),
             val_every=args.val_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every)
     try:

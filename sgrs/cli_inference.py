@@ -47,12 +47,13 @@ def _segment_one(args, case, options, outputs) -> int:
     bar = ProgressBar(1, "segment", enabled=not quiet)
     report = _reporter(args)
 
-    def progress(done, total):
+    on_bar = window_bar(bar)
+
+    def progress(step):   # a WindowProgress: both views' windows
         if quiet:
-            report({"event": "progress", "stage": "windows", "done": done, "total": total})
+            report({"event": "progress", "stage": "windows", **step.to_json()})
         else:
-            bar.total = total
-            bar.update(done)
+            on_bar(step)
 
     told = []
 
@@ -74,6 +75,15 @@ def _segment_one(args, case, options, outputs) -> int:
     if not args.json_progress:
         print(describe(summary, files))
     return 0
+
+
+def window_bar(bar):
+    """The progress callback that shows a segmentation's WindowProgress on a ProgressBar: the count
+    over both views, the view being computed, and "up to" while the mixed view's windows are unknown."""
+    def update(step):
+        bar.total = step.total
+        bar.update(step.done, step.view if step.count.mixed_known else f"{step.view}, total up to {step.total}")
+    return update
 
 
 def _rank(args) -> int:
@@ -145,8 +155,13 @@ def _roi(args):
 
 
 def describe(summary: dict, files: dict) -> str:
-    lines = [f"segmented {summary.get('input', '')} in {summary['seconds']:.1f} s on {summary['device']} "
-             f"({summary['windows']} windows)"]
+    from .inference.windows import WindowCount
+
+    net = summary.get("scan", {}).get("network") or {}
+    count = WindowCount(net["windows_plain"], net["windows_mixed"]) if "windows_plain" in net \
+        else WindowCount(summary["windows"])
+    lines = [f"segmented {summary.get('input', '')} in {summary['seconds']:.1f} s on {summary['device']}, "
+             f"{count.text()}"]
     split = summary.get("scan", {}).get("seconds") or {}
     if split:
         lines.append("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in split.items()))
@@ -199,9 +214,12 @@ def _dicomweb(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from .evaluation.evaluate import evaluate_folders, format_table, write_csv
+    from .evaluation.evaluate import evaluate_folders, format_table, match_cases, write_csv
 
-    rows = evaluate_folders(args.pred, args.truth, args.lcc)
+    match = match_cases(args.pred, args.truth)   # nothing to evaluate: one error line, exit 1
+    for line in match.lines(args.pred, args.truth):
+        print(f"sgrs: warning: {line}", file=sys.stderr)
+    rows = evaluate_folders(args.pred, args.truth, args.lcc, match)
     out = write_csv(rows, args.csv or Path(args.pred) / "metrics.csv")
     print(format_table(rows))
     print(f"per-case metrics: {out}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .cli_inference import describe
+from .cli_inference import describe, window_bar
 from .data.image_io import read_image, read_label
 from .evaluation.metrics import all_metrics
 from .inference.segment import SegmentOptions, segment_file
@@ -19,12 +19,9 @@ def main(out_dir: str = "out/demo") -> int:
     image, label, model = DEMO / "sample" / "image.nrrd", DEMO / "sample" / "label.nrrd", DEMO / "model"
     bar = ProgressBar(1, "segment")
 
-    def progress(done, total):
-        bar.total = total
-        bar.update(done)
-
     try:
-        seg, files = segment_file(image, model, out_dir, SegmentOptions(device="auto"), png=True, progress=progress)
+        seg, files = segment_file(image, model, out_dir, SegmentOptions(device="auto"), png=True,
+                                  progress=window_bar(bar))
         bar.close()
         truth = read_label(label, 2, read_image(image)[1], image)
     except SGRSError as exc:

@@ -8,6 +8,7 @@ in one place, each with the source that shows the difference (read at v5.8.1, v5
   5.10 have ``slicer.util.pip_install(requirements)`` (``util.py`` v5.8.1 l. 3899, v5.10.0 l. 3991).
   Either raises ``CalledProcessError`` whose ``output`` is the process's stdout *stream*
   (``logProcessOutput``, v5.8.1 l. 3861, v5.12.0 l. 4250), so a failure's text is only in the Python console.
+  Outside Slicer (tests, the Studio) the route is plain ``python -m pip``.
 - parameter node GUI: ``connectGui`` returns no tag at v5.8.1 (``wrapper.py`` l. 253), the tag from
   v5.10.0; ``connectParametersToGui`` returns it at every tag (v5.8.1 l. 194-213). ``disconnectGui``
   removes the node's GUI-update observer only from v5.12.0 (l. 263-265); before, the observer stays but
@@ -16,6 +17,8 @@ in one place, each with the source that shows the difference (read at v5.8.1, v5
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 
 PARAMETER_PROPERTY = "SlicerParameterName"
 
@@ -37,8 +40,13 @@ def pip_installer():
     if shutil.which("PythonSlicer"):
         import slicer.util
         return "pip_install", lambda reqs: slicer.util.pip_install(" ".join(reqs))
-    from .dependencies import pip_subprocess
     return "subprocess", pip_subprocess
+
+
+def pip_subprocess(requirements: list[str]) -> None:
+    """Plain ``python -m pip install`` (outside Slicer); CalledProcessError carries pip's output."""
+    subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *requirements],
+                   check=True, capture_output=True, text=True, stdin=subprocess.DEVNULL)
 
 
 def parameter_widgets(ui_widget) -> dict:

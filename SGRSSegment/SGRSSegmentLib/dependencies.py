@@ -7,7 +7,8 @@ package; ``install`` raises ``DependencyError`` with one line fit for the GUI.
 Install routes (see docs/slicer-extension.md for the versions checked):
 torch through the PyTorch extension's ``PyTorchUtilsLogic().installTorch`` (it picks the CUDA build);
 the rest through ``slicer.packaging.pip_ensure`` (Slicer >= 5.12), else ``slicer.util.pip_install``
-(5.8, 5.10), else ``python -m pip`` (outside Slicer: tests, the Studio).
+(5.8, 5.10), else ``python -m pip`` (outside Slicer: tests, the Studio); ``compat.pip_installer`` picks
+the route. Imports point one way: this module uses ``compat``, never the reverse.
 """
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ import importlib.metadata
 import importlib.util
 import re
 import subprocess
-import sys
 
 TORCH_REQUIREMENT = "torch>=2.1"
 # numpy and SimpleITK ship with Slicer; installing them from PyPI would shadow Slicer's own builds.
@@ -109,12 +109,6 @@ def _install_torch(requirement: str) -> None:
 def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else "no details"
-
-
-def pip_subprocess(requirements: list[str]) -> None:
-    """Plain ``python -m pip install`` (outside Slicer); CalledProcessError carries pip's output."""
-    subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", *requirements],
-                   check=True, capture_output=True, text=True, stdin=subprocess.DEVNULL)
 
 
 # Where pip's own messages are when the error carries no text: Slicer raises CalledProcessError with the

@@ -2,7 +2,8 @@
 
     job = SegmentJob(logic, params).start()
     while job.poll():          # called from a timer in the GUI
-        job.progress           # (done, total) windows
+        job.progress           # (done, total) windows of both views (sgrs.inference.windows)
+        job.step               # the last WindowProgress (its text names the view), or None
     result = job.result()      # nodes added to the scene, or SGRSError with the engine's reason
 
 The work folder is the only channel (``sgrs.util.background``): the engine appends JSON lines to
@@ -49,6 +50,7 @@ class SegmentJob:
         self.logic, self.params, self.python = logic, params, python
         self.work = Path(work) if work else None  # a temporary folder, made by start()
         self.progress = (0, 0)
+        self.step = None
         self.warnings = []   # the engine's warnings as they come (e.g. an out-of-memory fallback)
         self.summary: dict | None = None
         self.process = None
@@ -94,6 +96,8 @@ class SegmentJob:
         events, self._offset = read_progress(self.work / PROGRESS, self._offset)
         for event in events:
             if event.get("event") == "progress":
+                from sgrs.inference.windows import WindowProgress
+                self.step = WindowProgress.from_json(event)
                 self.progress = (event["done"], event["total"])
             elif event.get("event") == "finished":
                 self.summary = event["summary"]

@@ -4,7 +4,7 @@
     session.start(params)      # SegmentParameters; SGRSError with one clear line if invalid or busy
     session.poll()             # from a timer: -> state; imports the result nodes exactly once
     session.state              # "idle" | "running" | "done" | "failed" | "cancelled"
-    session.progress           # (done, total) windows
+    session.progress           # (done, total) windows of both views, as sgrs.inference.windows counts them
     session.message            # one line for a status bar
     session.result             # SegmentResult once "done"
     session.review             # ReviewNavigator over the result's review list
@@ -84,7 +84,7 @@ class Action(NamedTuple):
 
 class Preview(NamedTuple):
     warnings: list   # one line each: another modality, intensity range, spacing, size
-    estimate: str    # "N windows × s ≈ mm:ss (measured here)"
+    estimate: str    # sgrs.models.card.estimate_text: the windows progress will count × seconds measured here
 
 
 def timings_folder(registry=None):
@@ -183,7 +183,7 @@ class SegmentSession:
         from .volume_io import geometry_of
         meta = read_meta(params.model)
         geometry = geometry_of(params.volume)
-        windows = approx_windows(meta, geometry, params.overlap)
+        windows = approx_windows(meta, geometry, params.overlap, params.regions)  # what progress will count
         per = seconds_per_window(timings_folder(self.registry), meta, params.device)
         voxels = slicer.util.arrayFromVolume(params.volume)   # a view: a large CT is not copied
         step = max(1, round((voxels.size / 2e6) ** (1 / 3)))  # ~2 M voxels are enough for percentiles
@@ -219,12 +219,12 @@ class SegmentSession:
         if self.job.poll():
             self.progress = self.job.progress
             done, total = self.progress
-            if total:
+            if total and self.job.step is not None:
                 from sgrs.util.progress import format_seconds
                 eta = self.eta_s
                 left = f" about {format_seconds(eta)} left" if eta is not None else ""
-                self.message = translate("SGRSSegment", "Segmenting: window {done} of {total}…").format(
-                    done=done, total=total) + left
+                self.message = translate("SGRSSegment", "Segmenting: {progress}…").format(
+                    progress=self.job.step.text()) + left
                 if self.job.warnings:
                     self.message += f" Warning: {self.job.warnings[-1]}"
             return self.state

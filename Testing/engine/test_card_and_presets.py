@@ -8,6 +8,7 @@ import pytest
 from conftest import ROOT
 
 from sgrs.data.image_io import Geometry, read_image, write_image
+from sgrs.inference.windows import WindowCount
 from sgrs.models.bundle import read_meta
 from sgrs.models.card import (
     approx_windows,
@@ -67,17 +68,22 @@ def test_window_count_matches_the_engine_for_axis_aligned_scans(size, spacing, o
     meta = read_meta(DEMO)
     geometry = Geometry(size, spacing, (0.0, 0.0, 0.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
     engine = count_windows(plan_scan(geometry, meta).network_size, meta["patch_size"], overlap)
-    assert approx_windows(meta, geometry, overlap) == engine
+    assert approx_windows(meta, geometry, overlap, regions=False).total == engine
+    assert approx_windows(meta, geometry, overlap).plain == engine
 
 
 def test_estimates_use_seconds_measured_here(tmp_path):
     meta = read_meta(DEMO)
     assert seconds_per_window(tmp_path, meta, "cpu") is None
-    assert "measured on the first run" in estimate_text(12, None)
+    assert "measured on the first run" in estimate_text(WindowCount(12), None)
     record_timing(tmp_path, meta, "cpu", windows=10, seconds=5.0)
     assert seconds_per_window(tmp_path, meta, "cpu") == 0.5
     assert seconds_per_window(tmp_path, meta, "auto") == 0.5       # "auto": what ran last
-    assert estimate_text(12, 0.5) == "12 windows × 0.50 s ≈ 00:06 (measured here)"
+    assert estimate_text(WindowCount(12), 0.5) == "12 windows × 0.50 s ≈ 00:06 (measured here)"
+    assert estimate_text(WindowCount(12, 6), 0.5) == \
+        "18 windows (12 plain view + 6 region maps) × 0.50 s ≈ 00:09 (measured here)"
+    assert estimate_text(WindowCount(12, 6, mixed_known=False), 0.5) == \
+        "12 plain-view + up to 6 region-map windows × 0.50 s ≈ 00:06 to 00:09 (measured here)"
 
     guess = train_estimate(tmp_path, 2000, 16, 4, (96, 96, 80), "cpu")
     assert "rough guess" in guess and guess.startswith("about ")

@@ -1,5 +1,5 @@
 """Faster inference (issue 17): BatchNorm folding, the mixed view only near the structure, --fast,
-the OpenVINO backend, the time split in summary.json, and benchmarks/gpu_check.py on the CPU."""
+the OpenVINO backend, the time split in summary.json, and benchmarks/speed/gpu_check.py on the CPU."""
 import json
 import subprocess
 import sys
@@ -129,7 +129,10 @@ def test_fast_uses_fewer_windows_and_says_so(demo_case, tmp_path, capsys):
     out = capsys.readouterr().out
     default, fast = (json.loads((tmp_path / k / "summary.json").read_text()) for k in "ab")
     assert (default["overlap"], fast["overlap"], fast["fast"]) == (DEFAULT_OVERLAP, FAST_OVERLAP, True)
-    assert fast["windows"] < default["windows"] == count_windows(image.shape, PATCH, DEFAULT_OVERLAP)
+    plain = default["scan"]["network"]["windows_plain"]
+    assert plain == count_windows(image.shape, PATCH, DEFAULT_OVERLAP)
+    assert default["windows"] == plain + default["scan"]["network"]["windows_mixed"]   # both views, as progress
+    assert fast["scan"]["network"]["windows_plain"] < plain and fast["windows"] < default["windows"]
     split = default["scan"]["seconds"]
     assert set(split) == {"read", "prepare", "network", "maps", "write"} and all(v >= 0 for v in split.values())
     assert default["scan"]["network"]["seconds_per_window"] > 0
@@ -159,8 +162,9 @@ def test_openvino_missing_is_a_one_line_error(monkeypatch):
 
 
 def test_gpu_check_runs_on_the_cpu_with_small_sizes():
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--device", "cpu", "--small",
-                           "--skip-tests"], capture_output=True, text=True, timeout=900, cwd=ROOT)
+    script = ROOT / "benchmarks" / "speed" / "gpu_check.py"
+    done = subprocess.run([sys.executable, str(script), "--device", "cpu", "--small", "--skip-tests"],
+                          capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and "| yes" in line]
     assert len(rows) == 3, done.stdout

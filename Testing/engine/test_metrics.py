@@ -87,3 +87,47 @@ def test_evaluate_command_matches_medpy_in_mm_and_voxels(tmp_path):
         assert float(rows[cid]["assd_vox"]) == pytest.approx(assd_vox, abs=1e-5)
         assert float(rows[cid]["dice"]) == pytest.approx(dc, abs=1e-5)
     assert float(rows["mean"]["dice"]) == pytest.approx(np.mean([e[2] for e in expected.values()]), abs=1e-5)
+
+
+def run_evaluate(pred, truth):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "sgrs", "evaluate", "--pred", str(pred), "--truth", str(truth)],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+def write_cases(folder, names):
+    from sgrs.data.image_io import Geometry, write_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    geom = Geometry((24, 24, 16), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    for i, name in enumerate(names):
+        write_image(phantom_pair(i)[0][::2, ::2, ::2].astype(np.uint8), geom, folder / f"{name}.nrrd")
+
+
+def test_evaluate_names_the_cases_it_could_not_pair(tmp_path):
+    write_cases(tmp_path / "pred", ["case0", "case1", "extra-pred"])
+    write_cases(tmp_path / "truth", ["case0", "case1", "lonely-truth"])
+    result = run_evaluate(tmp_path / "pred", tmp_path / "truth")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("2 cases ")
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2 and "Traceback" not in result.stderr
+    assert "1 prediction " in lines[0] and "without a ground truth" in lines[0] and lines[0].endswith("extra-pred")
+    assert "1 ground truth " in lines[1] and "without a prediction" in lines[1] and lines[1].endswith("lonely-truth")
+
+
+def test_evaluate_with_nothing_to_pair_fails_in_one_line(tmp_path):
+    write_cases(tmp_path / "pred", ["a"])
+    write_cases(tmp_path / "truth", ["b", "c"])
+    result = run_evaluate(tmp_path / "pred", tmp_path / "truth")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("sgrs: error: ")
+    assert "nothing was evaluated" in result.stderr and "predictions: a; ground truths: b, c" in result.stderr
+    write_cases(tmp_path / "one", ["b"])
+    assert run_evaluate(tmp_path / "one", tmp_path / "truth").stdout.startswith("1 case ")

@@ -1,7 +1,7 @@
 """Out-of-memory recovery (issue 17, item 3): each rung of the ladder driven by an injected
 ``torch.cuda.OutOfMemoryError`` from the network's forward pass. On a CPU-only machine the ladder is
 told the sums live on the device and the network can fall back (``host_accumulators=False``,
-``can_fall_back=True``), so every rung runs; ``benchmarks/gpu_check.py`` runs these tests on CUDA."""
+``can_fall_back=True``), so every rung runs; ``benchmarks/speed/gpu_check.py`` runs these tests on CUDA."""
 import functools
 import json
 

@@ -83,8 +83,18 @@ def test_pip_route_outside_slicer(monkeypatch):
     monkeypatch.setitem(sys.modules, "slicer.packaging", None)
     monkeypatch.setenv("PATH", "")
     route, install = compat.pip_installer()
-    from SGRSSegmentLib.dependencies import pip_subprocess
-    assert route == "subprocess" and install is pip_subprocess
+    assert route == "subprocess" and install is compat.pip_subprocess
+
+
+def test_compat_does_not_import_dependencies_which_uses_it():
+    """One direction (issue 25): dependencies.py uses compat.py, never the reverse."""
+    lib = ROOT / "SGRSSegment" / "SGRSSegmentLib"
+    imported = {node.module for node in ast.walk(ast.parse((lib / "compat.py").read_text()))
+                if isinstance(node, ast.ImportFrom) and node.level > 0}
+    assert "dependencies" not in imported
+    uses = {node.module for node in ast.walk(ast.parse((lib / "dependencies.py").read_text()))
+            if isinstance(node, ast.ImportFrom) and node.level > 0}
+    assert "compat" in uses
 
 
 def test_rebind_gets_a_tag_on_5_8_and_can_undo_it(scene, monkeypatch):

@@ -67,8 +67,9 @@ def test_segment_preview_warns_and_estimates_from_the_measured_run(scene, tmp_pa
         time.sleep(0.05)
     assert session.state == "done", session.message
     again = session.preview(params)
-    windows = session.result.summary["windows"]
-    assert again.estimate.startswith(f"{windows} windows × ") and again.estimate.endswith("(measured here)")
+    network = session.result.summary["scan"]["network"]   # the estimate counts the windows progress counted
+    assert again.estimate.startswith(f"{network['windows_plain']} plain-view + up to ")
+    assert again.estimate.endswith("(measured here)") and "first run" not in again.estimate
 
 
 def test_the_finish_line_explains_a_model_without_validation(tiny_bundle, tmp_path):

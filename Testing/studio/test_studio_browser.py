@@ -369,6 +369,9 @@ def test_train_cancel_resume_then_segment_with_the_new_model(tmp_path, tiny_coho
 
             await page.click("#train-resume")
             await wait_for(lambda: studio.state.tr_state == "done", 240, what="the resumed run to finish")
+            # issue 25: the estimate now quotes the speed this run measured, no longer a guess
+            await wait_for(lambda: "measured on this machine" in studio.state.tr_estimate, 10,
+                           what="the estimate from the measured run")
             registered = studio.train.session.registered
             assert registered is not None and studio.state.model_path == str(registered.path)
             assert str(registered.path) in [m["value"] for m in studio.state.models]

@@ -118,6 +118,8 @@ def test_messages_cases_card_downloads_and_empty_annotation(tmp_path):
             await select(page, studio, "sample")
             await click_segment_and_wait(page, studio)
             result = studio.result
+            # issue 25: the finished run measured the time per window; the shown estimate says so at once
+            await wait_for(lambda: "measured here" in studio.state.seg_preview, 10, what="the estimate, refreshed")
             # item 9: Ω (switched on) is painted inside the segmentation only, not over the whole image
             import slicer
             from SGRSSegmentLib.display import composite_nodes

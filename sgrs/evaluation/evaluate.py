@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,15 +38,57 @@ def find_cases(folder: Path) -> dict[str, Path]:
     return cases
 
 
-def evaluate_folders(pred_dir, truth_dir, lcc: bool = False) -> list[dict]:
+NAMES_SHOWN = 10   # a line names this many cases, then says how many more
+
+
+def _names(ids: list[str]) -> str:
+    more = f" and {len(ids) - NAMES_SHOWN} more" if len(ids) > NAMES_SHOWN else ""
+    return ", ".join(ids[:NAMES_SHOWN]) + more
+
+
+def _cases(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+@dataclass
+class CaseMatch:
+    """Predictions and ground truths paired by case name, and what was left without a partner."""
+
+    pairs: dict = field(default_factory=dict)          # case → (prediction, ground truth)
+    no_truth: list = field(default_factory=list)       # predictions without a ground truth
+    no_prediction: list = field(default_factory=list)  # ground truths without a prediction
+
+    def lines(self, pred_dir, truth_dir) -> list[str]:
+        """One line for each side left without a partner (none when every case pairs)."""
+        lines = []
+        if self.no_truth:
+            lines.append(f"{_cases(len(self.no_truth), 'prediction')} in {pred_dir} without a ground truth in "
+                         f"{truth_dir}, not evaluated: {_names(self.no_truth)}")
+        if self.no_prediction:
+            lines.append(f"{_cases(len(self.no_prediction), 'ground truth')} in {truth_dir} without a prediction "
+                         f"in {pred_dir}, not evaluated: {_names(self.no_prediction)}")
+        return lines
+
+
+def match_cases(pred_dir, truth_dir) -> CaseMatch:
+    """Pair by case name; ``InputError`` naming both sides when no case pairs (nothing to evaluate)."""
     preds, truths = find_cases(Path(pred_dir)), find_cases(Path(truth_dir))
     common = sorted(set(preds) & set(truths))
     if not common:
-        raise InputError(f"{pred_dir}: no case matches a ground truth in {truth_dir} by name")
+        sides = f"predictions: {_names(sorted(preds)) or 'none'}; ground truths: {_names(sorted(truths)) or 'none'}"
+        raise InputError(f"{pred_dir}: no prediction matches a ground truth in {truth_dir} by name, so nothing "
+                         f"was evaluated ({sides})")
+    return CaseMatch({cid: (preds[cid], truths[cid]) for cid in common}, sorted(set(preds) - set(truths)),
+                     sorted(set(truths) - set(preds)))
+
+
+def evaluate_folders(pred_dir, truth_dir, lcc: bool = False, match: CaseMatch | None = None) -> list[dict]:
+    """Metrics of every case that pairs (``match``: already paired by :func:`match_cases`)."""
+    match = match or match_cases(pred_dir, truth_dir)
     rows = []
-    for cid in common:
-        truth_img, geom = read_image(truths[cid], "ground truth")
-        pred = read_label(preds[cid], 256, geom, truths[cid]) > 0
+    for cid, (pred_path, truth_path) in match.pairs.items():
+        truth_img, geom = read_image(truth_path, "ground truth")
+        pred = read_label(pred_path, 256, geom, truth_path) > 0
         truth = truth_img > 0
         if lcc:
             pred = largest_component(pred)
@@ -85,7 +128,7 @@ def write_csv(rows: list[dict], path) -> Path:
 
 def format_table(rows: list[dict]) -> str:
     stats = summary_rows(rows)
-    lines = [f"{len(rows)} cases (mean ± sd; distances in mm, [voxels])"]
+    lines = [f"{_cases(len(rows), 'case')} (mean ± sd; distances in mm, [voxels])"]
     for m in METRICS:
         if m in ("dice", "jaccard"):
             mean, sd, _ = stats[m]

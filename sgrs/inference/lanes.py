@@ -5,7 +5,7 @@ busy only part of the time: on 2 cores two threads per window ran 1.1× faster t
 windows at once, one thread each, ran 1.3–2.0× faster than two threads per window. On the full-size
 V-Net (16 filters, 112×112×80) it is the other way round (0.65–0.97×), so lanes are used only when
 one window's work is small (``SMALL_WINDOW``, between the two measured sizes). docs/benchmarks.md
-has the figures; ``benchmarks/real_ct.py --arms default one-lane`` measures them end to end.
+has the figures; ``benchmarks/speed/real_ct.py --arms default one-lane`` measures them end to end.
 """
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ from .backends import make_predictor
 from .defaults import DEFAULT_OVERLAP, FAST_OVERLAP, MIXED_OVERLAP
 from .lanes import Lanes, auto_lanes
 from .memory import OomLadder
-from .sliding import count_windows, sliding_window
+from .sliding import sliding_window
 from .trust import review_fields
 
 MIXED_VIEWS = ("near", "all")
@@ -99,6 +99,9 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
                   progress=None, warnings: list | None = None, on_warning=None) -> Segmentation:
     """Segment an (x, y, z) array already read; the Python API behind ``sgrs segment``.
 
+    ``progress(step)`` hears a :class:`~.windows.WindowProgress` after each window batch (both views'
+    windows, as ``sgrs.models.card.approx_windows`` counts them before the run and ``summary["windows"]``
+    after it).
     ``on_warning(text)`` hears each warning as it happens (an out-of-memory recovery, for example);
     all of them also end in ``summary["warnings"]``."""
     options.check()
@@ -154,7 +157,7 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     del main
     out = Segmentation(label, regions, entropy, geometry)
     out.summary = summarize(out, bundle, options, device, time.monotonic() - t0, tau, rule, lam, warnings)
-    out.summary["windows"] = count_windows(plan.network_size, patch, options.window_overlap)
+    out.summary["windows"] = stats["windows_plain"] + stats["windows_mixed"]   # both views, as progress counts
     out.summary["postprocess"] = post
     out.summary["fragment_share"] = fragment_share
     out.summary["scan"] = plan.to_json()
@@ -193,7 +196,6 @@ def summarize(seg: Segmentation, bundle: Bundle, options, device, seconds, tau, 
         "model": bundle.meta.get("name"), "model_path": str(bundle.path), "device": str(device),
         "seconds": round(seconds, 2), "overlap": options.window_overlap, "fast": options.fast, "size": list(seg.geometry.size),
         "spacing": list(seg.geometry.spacing),
-        "windows": count_windows(seg.geometry.size, bundle.patch_size, options.window_overlap),
         "classes": {classes.get(v, str(v)): {"value": v, "voxels": int(counts[v]), "ml": round(counts[v] * voxel_ml, 3)}
                     for v in range(1, bundle.n_classes)},
         "foreground_ml": round(n_fg * voxel_ml, 3), "warnings": warnings,

@@ -8,7 +8,6 @@ from the borders, where the network sees less context, fade out. Sums accumulate
 from __future__ import annotations
 
 import itertools
-import math
 import time
 from typing import Callable
 
@@ -18,15 +17,7 @@ import torch
 from .defaults import DEFAULT_OVERLAP
 from .lanes import Lanes
 from .memory import CPU, HOST, OomLadder
-
-
-def window_starts(size: int, patch: int, overlap: float) -> list[int]:
-    """Evenly spread starts covering [0, size) with at least the requested overlap."""
-    if size <= patch:
-        return [0]
-    stride = max(1, int(round(patch * (1.0 - overlap))))
-    n = math.ceil((size - patch) / stride) + 1
-    return sorted({int(round(i * (size - patch) / (n - 1))) for i in range(n)})
+from .windows import WindowCount, WindowProgress, count_windows, window_starts  # noqa: F401 (re-exported)
 
 
 def gaussian_weight(patch, sigma_scale: float = 0.125, device="cpu") -> torch.Tensor:
@@ -57,7 +48,7 @@ def accumulation_dtype(shape, n_classes: int, views: int) -> torch.dtype:
 @torch.no_grad()
 def sliding_window(predict: Callable[[torch.Tensor], torch.Tensor], image: np.ndarray, patch,
                    n_classes: int, overlap: float = DEFAULT_OVERLAP, batch_size: int = 4, device="cpu",
-                   accum_dtype=None, progress: Callable[[int, int], None] | None = None,
+                   accum_dtype=None, progress: Callable[[WindowProgress], None] | None = None,
                    mix_reference: np.ndarray | None = None, mix_lambda: float = 0.8,
                    mixed_where: Callable[[torch.Tensor], torch.Tensor] | None = None,
                    ladder: OomLadder | None = None, stats: dict | None = None, lanes: Lanes | None = None,
@@ -71,7 +62,9 @@ def sliding_window(predict: Callable[[torch.Tensor], torch.Tensor], image: np.nd
     window covering a voxel was computed (all marked voxels and a margin around them) and P_U
     elsewhere. ``mixed_overlap`` puts the mixed view on a grid of its own (None: the plain view's);
     P_U, hence the label, is the same whatever it is. ``ladder`` decides what an out-of-memory
-    error does (see :mod:`.memory`); ``stats`` receives the windows computed and the network's
+    error does (see :mod:`.memory`); ``progress`` hears a :class:`~.windows.WindowProgress` after each
+    batch: the plain view's windows plus the mixed view's (the whole mixed grid until ``mixed_where``
+    has chosen, then exactly those chosen). ``stats`` receives the windows computed and the network's
     seconds per window. ``lanes`` (an open :class:`~.lanes.Lanes`) predicts that many batches at
     once while on the CPU.
     """
@@ -85,8 +78,9 @@ def sliding_window(predict: Callable[[torch.Tensor], torch.Tensor], image: np.nd
     inputs = {k: v.to(ladder.device) for k, v in inputs.items()}
     acc = _allocate(ladder, {"p_u": (n_classes,) + padded.shape, "norm": padded.shape}, accum_dtype)
     windows = window_grid(padded.shape, patch, overlap)
+    grid = windows if mixed_overlap in (None, overlap) else window_grid(padded.shape, patch, mixed_overlap)
     timing = {"windows": 0, "seconds": 0.0}
-    total = len(windows) * views
+    count = WindowCount(len(windows), len(grid) if views == 2 else 0, mixed_known=mixed_where is None)
 
     def plain(chunk):
         return torch.stack([inputs["volume"][w] for w in chunk])[:, None]
@@ -96,20 +90,20 @@ def sliding_window(predict: Callable[[torch.Tensor], torch.Tensor], image: np.nd
 
     def tick(done):
         if progress:
-            progress(done, total)
+            progress(WindowProgress(done, count))
 
     _pass(predict, windows, plain, acc, "p_u", "norm", inputs, ladder, timing, tick, lanes)
     acc["p_u"] /= acc["norm"]
     out = [acc["p_u"]]
     if mix_reference is not None:
-        grid = windows if mixed_overlap in (None, overlap) else window_grid(padded.shape, patch, mixed_overlap)
         chosen, skipped = grid, []
         if mixed_where is not None:
             marked = _marked(acc["p_u"], mixed_where)
             near = [bool(marked[_grown(w)].any()) for w in grid]
             chosen, skipped = [w for w, n in zip(grid, near) if n], [w for w, n in zip(grid, near) if not n]
             del marked
-        total = len(windows) + len(chosen)
+        count = WindowCount(len(windows), len(chosen))
+        tick(len(windows))
         own_norm = chosen is not windows  # the plain view's sums weigh exactly these windows otherwise
         shapes = {"p_m": (n_classes,) + padded.shape} | ({"norm_m": padded.shape} if own_norm else {})
         acc.update(_allocate(ladder, shapes, accum_dtype))
@@ -121,7 +115,7 @@ def sliding_window(predict: Callable[[torch.Tensor], torch.Tensor], image: np.nd
             _finish_partial(acc["p_m"], acc["norm_m"], acc["p_u"], skipped)
         out.append(acc["p_m"])
     if stats is not None:
-        stats.update({"windows_plain": len(windows), "windows_mixed": total - len(windows) if views == 2 else 0,
+        stats.update({"windows_plain": count.plain, "windows_mixed": count.mixed,
                       "network_seconds": round(timing["seconds"], 3),
                       "seconds_per_window": round(timing["seconds"] / max(timing["windows"], 1), 5),
                       "batch_size": ladder.batch_size, "lanes": lanes.count if lanes is not None else 1})
@@ -207,10 +201,6 @@ def window_grid(shape, patch, overlap: float) -> list[tuple]:
     """The windows (tuples of slices) covering a volume at least ``patch`` big, in raster order."""
     starts = itertools.product(*(window_starts(s, p, overlap) for s, p in zip(shape, patch)))
     return [tuple(slice(a, a + p) for a, p in zip(st, patch)) for st in starts]
-
-
-def count_windows(shape, patch, overlap: float) -> int:
-    return int(np.prod([len(window_starts(max(s, p), p, overlap)) for s, p in zip(shape, patch)]))
 
 
 class Predictor:

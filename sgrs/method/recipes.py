@@ -1,6 +1,6 @@
 """Recipes: named presets of the options where the paper, the released code and our default differ.
 
-- ``default``: ours, chosen by the benchmarks (``benchmarks/ssl_gain.py``, docs/benchmarks.md): the
+- ``default``: ours, chosen by the benchmarks (``benchmarks/method/ssl_gain.py``, docs/benchmarks.md): the
   released code's hard CE on every agreeing voxel and the reference teacher, otherwise the paper's forms.
 - ``paper``: the equations as printed (Dice over all classes with p² denominators, Δ = ∩ of formula 5);
   where the paper is silent it takes our default.

@@ -4,7 +4,7 @@
     lines = card_lines(meta)                  # [(label, text)]: what a GUI shows where the model is chosen
     notes = scan_warnings(meta, array, geometry)   # another modality, intensity range, spacing, size
     lines = world_warnings(meta, array, geometry)  # the same as the engine's warnings (sgrs segment, GUIs)
-    n = approx_windows(meta, geometry, overlap)    # sliding windows the run will take
+    n = approx_windows(meta, geometry, overlap)    # WindowCount: the windows the run will take
     s = seconds_per_window(timings_dir, meta, device); record_timing(...)   # measured on this machine
 
 No torch here: the desktop panels show the card at set-up. Modality is inferred from intensities
@@ -153,17 +153,18 @@ def world_warnings(meta: dict, array: np.ndarray, geometry, already: list | None
             if not (told_spacing and note.startswith("spacing "))]
 
 
-def approx_windows(meta: dict, geometry, overlap: float) -> int:
-    """Sliding windows for this scan at the model's spacing: the count of
-    ``sgrs.inference.sliding.count_windows`` for an axis-aligned scan, without importing torch."""
-    patch = meta["patch_size"]
+def approx_windows(meta: dict, geometry, overlap: float, regions: bool = True, mixed_view: str = "near",
+                   mixed_overlap: float | None = None):
+    """The :class:`~sgrs.inference.windows.WindowCount` a run will report for this scan at the model's
+    spacing (exact for an axis-aligned scan), without importing torch. ``mixed_overlap`` None: the
+    engine's default mixed-view grid."""
+    from ..inference.defaults import MIXED_OVERLAP
+    from ..inference.windows import run_windows
+
     spacing = meta.get("spacing") or geometry.spacing
     size = [max(1, int(math.floor(n * s / m + 0.5))) for n, s, m in zip(geometry.size, geometry.spacing, spacing)]
-    total = 1
-    for s, p in zip(size, patch):
-        stride = max(1, int(round(p * (1.0 - overlap))))
-        total *= 1 if s <= p else math.ceil((s - p) / stride) + 1
-    return total
+    return run_windows(size, meta["patch_size"], overlap, regions, mixed_view,
+                       MIXED_OVERLAP if mixed_overlap is None else mixed_overlap)
 
 
 def _timing_key(meta: dict, device: str) -> str:
@@ -185,7 +186,8 @@ def seconds_per_window(folder, meta: dict, device: str) -> float | None:
 
 
 def record_timing(folder, meta: dict, device: str, windows: int, seconds: float) -> None:
-    """Remember seconds per window of a finished run (whole run, so the estimate includes loading)."""
+    """Remember seconds per window of a finished run: the whole run over both views' windows (the
+    summary's ``windows``), so the estimate includes loading and the region maps."""
     if not windows or seconds <= 0:
         return
     store_timing(folder, _timing_key(meta, device), seconds / windows)
@@ -206,9 +208,13 @@ def store_timing(folder, key: str, seconds: float) -> None:
         pass   # an estimate is a convenience
 
 
-def estimate_text(windows: int, per_window: float | None) -> str:
+def estimate_text(count, per_window: float | None) -> str:
+    """The run time before a run: ``count`` (a WindowCount) × the seconds per window measured here. With
+    the mixed view's windows known only during the run, a range from the plain view alone to the whole grid."""
     from ..util.progress import format_seconds
 
     if per_window is None:
-        return f"{windows} windows; the time per window is measured on the first run on this machine"
-    return f"{windows} windows × {per_window:.2f} s ≈ {format_seconds(windows * per_window)} (measured here)"
+        return f"{count.text()}; the time per window is measured on the first run on this machine"
+    most = format_seconds(count.total * per_window)
+    span = most if count.mixed_known else f"{format_seconds(count.plain * per_window)} to {most}"
+    return f"{count.text()} × {per_window:.2f} s ≈ {span} (measured here)"

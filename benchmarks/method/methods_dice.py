@@ -4,7 +4,7 @@ Every run uses the same cohort, seed, schedule, network and patch; only the meth
 of labelled cases change. Dice is measured on the cohort's test split (never seen in training or
 validation) with the student. Prints a Markdown table.
 
-    python benchmarks/methods_dice.py --out /tmp/sgrs-bench [--iterations 300] [--filters 8]
+    python benchmarks/method/methods_dice.py --out /tmp/sgrs-bench [--iterations 300] [--filters 8]
 """
 import argparse
 import json
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from sgrs.data.image_io import read_image, read_label  # noqa: E402
 from sgrs.data.normalize import Normalization  # noqa: E402
 from sgrs.data.phantom import write_cohort  # noqa: E402

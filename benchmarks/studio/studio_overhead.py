@@ -1,7 +1,7 @@
 """The Studio's overhead: time from clicking *Segment* in a real browser (headless chromium) to the
 overlay showing in the views, beside the engine's own time (summary "seconds") for the same run.
 
-    python benchmarks/studio_overhead.py [--runs 3]
+    python benchmarks/studio/studio_overhead.py [--runs 3]
 
 Prints a Markdown table. The click-to-overlay time includes the background process start
 (interpreter, torch import, model load), the engine, importing the result nodes into the MRML scene,
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "Testing" / "studio"))
 from harness import studio_in_browser, wait_for, wait_for_pixels  # noqa: E402

@@ -19,10 +19,10 @@ events in progress.jsonl). Results: ``<out>/results/<arm>-seed<s>.json`` (one pe
 ones are skipped, so an interrupted benchmark continues where it stopped), ``<out>/results.md``
 and ``<out>/results.json``.
 
-    nice -n 10 python benchmarks/ssl_gain.py --out /work/bench-out            # CPU: 12 seeds × MAIN_ARMS
-    nice -n 10 python benchmarks/ssl_gain.py --out /work/bench-out --only-seeds 6 7   # a part
-    python benchmarks/ssl_gain.py --full --out /data/ssl-gain --workers 1      # GPU settings
-    python benchmarks/ssl_gain.py --out /work/bench-out --report               # tables only
+    nice -n 10 python benchmarks/method/ssl_gain.py --out /work/bench-out            # CPU: 12 seeds × MAIN_ARMS
+    nice -n 10 python benchmarks/method/ssl_gain.py --out /work/bench-out --only-seeds 6 7   # a part
+    python benchmarks/method/ssl_gain.py --full --out /data/ssl-gain --workers 1      # GPU settings
+    python benchmarks/method/ssl_gain.py --out /work/bench-out --report               # tables only
 
 Arms: a name from ARMS, or ``name:key=value,key=value`` with TrainConfig fields (values parsed as
 JSON, else kept as strings), e.g. ``sgrs-inter:method=sgrs,delta_rule=intersection`` or
@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 CPU = {"size": (48, 48, 40), "spacing": (1.667, 1.667, 1.5), "patch": (32, 32, 32), "filters": 4,
        "iterations": 600, "batch": 4, "workers": 2, "threads": 1, "device": "cpu"}
@@ -243,7 +243,7 @@ def run_one(task: dict) -> str:
 
 def source_version() -> str:
     """The engine's commit: a COMMIT file next to an exported snapshot, else git."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     if (root / "COMMIT").exists():
         return (root / "COMMIT").read_text().strip()
     try:

@@ -3,7 +3,7 @@ channels-last-3d memory format, bf16 autocast, and ``torch.compile``. Same weigh
 batch, one process, alternating runs; prints seconds per batch and the largest probability
 difference to fp32. Used to choose the CPU defaults (see docs/benchmarks.md).
 
-    python benchmarks/inference_variants.py [--filters 8] [--patch 48 48 32] [--batch 4]
+    python benchmarks/speed/inference_variants.py [--filters 8] [--patch 48 48 32] [--batch 4]
 """
 import argparse
 import copy
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from sgrs.models.vnet import VNet  # noqa: E402
 
 

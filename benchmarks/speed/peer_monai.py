@@ -4,7 +4,7 @@ Same full-size V-Net (16 filters, 9.4 M parameters, warmed BatchNorm, seed 0), s
 0.5, Gaussian blending, 2 windows per forward pass, 2 threads; alternating repetitions in one
 process, median time per run; labels compared voxel by voxel against MONAI's.
 
-    python benchmarks/peer_monai.py [--size 160 160 112] [--repeats 3] [--threads 2]
+    python benchmarks/speed/peer_monai.py [--size 160 160 112] [--repeats 3] [--threads 2]
 
 MONAI is installed for this script only, with pip into ``benchmarks/.peer/`` (no dependencies:
 it runs on this environment's torch and numpy), never into the project's environment. On a volume
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from sgrs.util.threads import passive_openmp  # noqa: E402
 

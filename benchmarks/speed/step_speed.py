@@ -1,7 +1,7 @@
 """Seconds per training step: the engine's step against a plain re-implementation of the same
 math, on the same batch, in the same process, alternating runs. Prints a Markdown table.
 
-    python benchmarks/step_speed.py [--filters 16 8] [--patch 64 64 48] [--repeats 3]
+    python benchmarks/speed/step_speed.py [--filters 16 8] [--patch 64 64 48] [--repeats 3]
 """
 import argparse
 import copy
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from plain_step import plain_losses, plain_step  # noqa: E402
 
@@ -26,6 +26,9 @@ from sgrs.method.step import (  # noqa: E402
     training_step,
 )
 from sgrs.models.vnet import VNet  # noqa: E402
+
+# the math plain_step.py writes out: the default recipe with the paper's Ω-only CE and a clean eval-mode teacher
+SAME_MATH = StepConfig(con_ce_region="omega", teacher_noise=False)
 
 
 def main():
@@ -56,7 +59,7 @@ def main():
                 student, teacher = nets[name]
                 t0 = time.perf_counter()
                 if name == "engine":
-                    training_step(student, teacher, opts[name], x_l, y_l, x_u, r, 100, StepConfig(),
+                    training_step(student, teacher, opts[name], x_l, y_l, x_u, r, 100, SAME_MATH,
                                   np.random.default_rng(r))
                 else:
                     x_m = mix_augment(x_u, x_l, np.random.default_rng(r))[0]
@@ -81,7 +84,7 @@ def loss_part(patch, repeats):
             logits = logits0.clone().requires_grad_(True)
             t0 = time.perf_counter()
             if name == "engine":
-                loss = losses_from_logits(logits, y_l, pl, 2, 2, 50, 100, StepConfig())[0]
+                loss = losses_from_logits(logits, y_l, pl, 2, 2, 50, 100, SAME_MATH)[0]
             else:
                 loss = plain_losses(logits, y_l, pl, 2, 2, 50, 100)
             loss.backward()
@@ -107,7 +110,7 @@ def loss_difference(base, x_l, y_l, x_u):
         opt = torch.optim.SGD(student.parameters(), lr=0.0)
         rng = np.random.default_rng(99)
         if impl == "engine":
-            loss, _ = compute_losses(student.train(), teacher, x_l, y_l, x_u, 50, 100, StepConfig(), rng)
+            loss, _ = compute_losses(student.train(), teacher, x_l, y_l, x_u, 50, 100, SAME_MATH, rng)
             results.append(loss.item())
         else:
             # compute_losses draws a seed for the teacher generator before the mix; mirror it

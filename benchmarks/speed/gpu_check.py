@@ -9,8 +9,8 @@
 4. 20 phantom cases segmented one after another by the demo model, written to disk.
 Prints a Markdown table for docs/benchmarks.md; exits 1 if a check fails.
 
-    python benchmarks/gpu_check.py                       # CUDA, full sizes
-    python benchmarks/gpu_check.py --device cpu --small  # the same checks, small, on any machine
+    python benchmarks/speed/gpu_check.py                       # CUDA, full sizes
+    python benchmarks/speed/gpu_check.py --device cpu --small  # the same checks, small, on any machine
 """
 import argparse
 import copy
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from sgrs.util.threads import passive_openmp  # noqa: E402
 
@@ -89,7 +89,7 @@ def check_segment(device, sizes) -> tuple[str, bool]:
             times.append(time.perf_counter() - t0)
     split = seg.summary["scan"]["seconds"]
     return (f"{statistics.median(times):.2f} s median of {len(times)} (network {split['network']:.2f} s, maps "
-            f"{split['maps']:.2f} s; {seg.summary['windows']} window positions)", True)
+            f"{split['maps']:.2f} s; {seg.summary['windows']} windows, plain and mixed view)", True)
 
 
 def check_training(device, sizes) -> tuple[str, bool]:

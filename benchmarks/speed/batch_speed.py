@@ -3,7 +3,7 @@
 rounds (batch, singles, singles, batch, ...) so a change of machine load hits both alike.
 Prints a Markdown table: wall time per round, per case, and the ratio.
 
-    nice -n 10 python benchmarks/batch_speed.py [--cases 20] [--rounds 2] [--out out/batch-speed]
+    nice -n 10 python benchmarks/speed/batch_speed.py [--cases 20] [--rounds 2] [--out out/batch-speed]
 """
 import argparse
 import csv
@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "Resources" / "Demo" / "model"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 

@@ -7,7 +7,7 @@ memory is set by the arrays and one window batch, not by the number of windows.
 The model records spacing 0.8×0.8×0.8 mm and orientation LPS, so resampling *grows* the grid
 (z 1.0 → 0.8 mm: 512×512×500, 1.25× the voxels), the harder case for memory.
 
-    python benchmarks/segment_memory.py [--size 512 512 400] [--overlap 0] [--model-spacing 0.8 0.8 0.8]
+    python benchmarks/speed/segment_memory.py [--size 512 512 400] [--overlap 0] [--model-spacing 0.8 0.8 0.8]
 """
 import argparse
 import json
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from sgrs.data.image_io import Geometry, write_image  # noqa: E402
 from sgrs.models.bundle import default_classes, save_bundle  # noqa: E402
@@ -69,12 +69,14 @@ def measure(work: Path, size: tuple, overlap: float, model_spacing):
             "resampled (default)": run_segment(work, "resampled", ["--overlap", str(overlap)])}
     print(f"volume {size} int16 0.8×0.8×1.0 mm ({np.prod(size) / 1e6:.0f} M voxels), full-size V-Net, region maps on, "
           f"overlap {overlap}, model spacing {model_spacing} mm, CPU {torch.get_num_threads()} threads")
-    print("| run | network grid | windows | wall (s) | prepare (s) | network (s) | maps back (s) | peak RSS (GB) |")
+    print("| run | network grid | windows (plain + mixed view) | wall (s) | prepare (s) | network (s) | maps back (s) | peak RSS (GB) |")
     print("|---|---|---|---|---|---|---|---|")
     for name, r in runs.items():
         s = r["summary"]
         sec = s["scan"].get("seconds", {})
-        print(f"| {name} | {'×'.join(map(str, s['scan']['network_size']))} | {s['windows']} | {r['wall']:.0f} | "
+        net = s["scan"]["network"]
+        print(f"| {name} | {'×'.join(map(str, s['scan']['network_size']))} | "
+              f"{net['windows_plain']} + {net['windows_mixed']} | {r['wall']:.0f} | "
               f"{sec.get('prepare', 0):.1f} | {sec.get('network', 0):.0f} | {sec.get('maps', 0):.1f} | "
               f"{r['peak_gb']:.2f} |")
     print("steps (resampled):", runs["resampled (default)"]["summary"]["scan"]["steps"])

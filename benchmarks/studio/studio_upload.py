@@ -2,7 +2,7 @@
 Data panel's file input; the time runs until the case is a volume node in the scene. Run it on two
 checkouts (PYTHONPATH) to compare them in the same conditions.
 
-    python benchmarks/studio_upload.py [--mb 170] [--runs 2]
+    python benchmarks/studio/studio_upload.py [--mb 170] [--runs 2]
 """
 import argparse
 import asyncio
@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "Testing" / "studio"))
 from harness import studio_in_browser, wait_for  # noqa: E402

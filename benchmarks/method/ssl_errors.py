@@ -4,7 +4,7 @@ or far from it, and false positives inside the phantom's distractors (ventricle,
 The hard phantom is a pure function of (cohort seed, case index), so the distractor masks are
 regenerated rather than stored. Sums over the test cases, per run; prints a Markdown table.
 
-    python benchmarks/ssl_errors.py --out /work/bench-out/main --arms mean-teacher default --seeds 0 1
+    python benchmarks/method/ssl_errors.py --out /work/bench-out/main --arms mean-teacher default --seeds 0 1
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import binary_dilation, binary_erosion
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
 def error_parts(pred: np.ndarray, truth: np.ndarray, parts: dict, near: int = 2) -> dict:

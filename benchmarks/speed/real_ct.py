@@ -9,7 +9,7 @@ the bundled demo model with region maps, default settings. Each arm is a fresh `
 segment`` process (start-up, imports, read, resample, network, maps, write all counted), the arms
 alternate, and each row gives the split from ``summary.json`` and the load average around it.
 
-    python benchmarks/real_ct.py [--repeats 1] [--before /path/to/old/checkout]
+    python benchmarks/speed/real_ct.py [--repeats 1] [--before /path/to/old/checkout]
 
 ``--before`` adds the same command run on another checkout of the engine (the starting point).
 """
@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TOTALSEG = "2.18.0"
 MEMBER = f"totalsegmentator-{TOTALSEG}/tests/reference_files/aorta_report/example_ct.nii.gz"
 ARMS = {  # name: the options added to `sgrs segment`

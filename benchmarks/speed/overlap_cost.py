@@ -11,7 +11,7 @@ the first setting with a 95 % t-interval. Both phantom families (the demo model'
 one: a shift). The default size 138×138×92 puts the demo model's 48×48×32 windows at exactly
 overlap 0.375 and 0.25 (64 positions) and at 0.5 at an effective 0.53 (125 positions).
 
-    python benchmarks/overlap_cost.py [--settings 0.5/0.5 0.5/0.25 0.25/0.25] [--cases 20]
+    python benchmarks/speed/overlap_cost.py [--settings 0.5/0.5 0.5/0.25 0.25/0.25] [--cases 20]
 
 The default settings: before issue 17's end (0.5/0.5), the default since (0.5/0.25), ``--fast``
 (0.25/0.25).
@@ -24,9 +24,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "benchmarks"))   # trust_analysis.py (found_at_count)
 from sgrs.util.threads import passive_openmp  # noqa: E402
 
 passive_openmp()  # as the engine's processes do (docs/benchmarks.md): before torch is imported

@@ -3,7 +3,7 @@
 # interrupted run continues from its checkpoint): all 12 seeds of the main arms, seed by seed, then
 # the released recipe's collapse arms on seeds 0-3, and on seed 4 (where it collapsed at Dropout3d 0.1)
 # one released choice undone at a time.
-#   nohup nice -n 19 sh benchmarks/ssl_gain_issue19.sh OUT PYTHON > OUT.log 2>&1 &
+#   nohup nice -n 19 sh benchmarks/method/ssl_gain_issue19.sh OUT PYTHON > OUT.log 2>&1 &
 set -e
 OUT=${1:?usage: ssl_gain_issue19.sh OUT [PYTHON]}
 PY=${2:-python}
