@@ -76,7 +76,10 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
                                     Path(self.params.jobsFolder), python=shutil.which("PythonSlicer"))
         self.refreshModels()
         if self.session.action().kind == "train" and self.session.last_job():
-            self.attach(self.session.last_job())  # a job started before a reload or restart
+            self.attach(self.session.last_job())  # running, or finished but not registered yet
+        if self.params:   # the panel as it is now: the estimate filled, the button saying what it will do
+            self.ui.estimateLabel.text = self.session.estimate(self.params, self.ui.presetComboBox.currentIndex)
+        self.poll()
 
     def cleanup(self):
         try:  # must never raise, whatever setup got to; the training job keeps running

@@ -37,6 +37,7 @@ from sgrs.util.errors import SGRSError
 from .states import CANCELLED, CANCELLING, DONE, FAILED, IDLE, RUNNING, STOPPED  # noqa: F401  (re-used by callers)
 REGISTERED_FILE = "registered.json"  # in the job folder: the model is registered once, ever
 LAST_JOB_FILE = "last-job.txt"       # in jobs_root: what a restarted GUI re-attaches
+CHECKPOINT = "checkpoint.safetensors"  # in the job folder: what a resume continues from
 CANCEL_GRACE_S = 60.0
 EXIT_GRACE_S = 30.0  # after the engine's last event, for the process tree to exit (torch teardown)
 
@@ -132,8 +133,14 @@ class TrainSession:
 
     @property
     def can_resume(self) -> bool:
-        return self.job is not None and self.state in (CANCELLED, STOPPED, FAILED) and \
-            (self.job.folder / "config.json").exists()
+        """A cancelled or stopped job with a checkpoint; a failed one only when its cause would not come
+        back (a wrong cohort or base model fails the same way again)."""
+        from sgrs.training.failure_words import repeats
+        if self.job is None or self.state not in (CANCELLED, STOPPED, FAILED):
+            return False
+        if not (self.job.folder / CHECKPOINT).exists():
+            return False
+        return self.state != FAILED or not repeats(self.status.reason if self.status else None)
 
     def action(self, params=None) -> Action:
         """The Train button; with ``params`` (TrainParameters, or the settings train_parameters_from_settings
@@ -210,11 +217,16 @@ class TrainSession:
     def collect(self, params=None) -> list:
         """The scene's cases; with ``params`` (as for action) the message also lists the segments that match
         no class of the base model (left out of training) and why Train is disabled, if it is."""
-        from .cohort import collect_cases
+        from .cohort import collect_cases, skipped_volumes
         self.cases = collect_cases(self.scene)
         n = sum(c.labelled for c in self.cases)
         self.message = translate("SGRSTrain", "{labelled} labelled, {unlabelled} unlabelled cases.").format(
             labelled=n, unlabelled=len(self.cases) - n)
+        skipped = skipped_volumes(self.scene)
+        if skipped:
+            self.message += " " + translate("SGRSTrain", "Left out: {names} (a colour or vector image; training "
+                                                          "needs one value per voxel).").format(
+                names=", ".join(f"'{name}'" for name in skipped))
         if params is not None:   # what is left out, and why Train is disabled (a status line shows it)
             params = as_parameters(params)
             self.message = " ".join(t for t in (self.message, self.class_notes(params), self.blocker(params)) if t)
@@ -269,11 +281,13 @@ class TrainSession:
             pass  # re-attaching after a restart is a convenience
 
     def last_job(self) -> Path | None:
+        """The job to re-attach at set-up: one still running, or finished with a model not registered yet.
+        A failed or cancelled job is not shown again (its end was said when it ended)."""
         try:
             folder = Path((self.jobs_root / LAST_JOB_FILE).read_text().strip())
         except OSError:
             return None
-        return folder if folder.is_dir() and not (folder / REGISTERED_FILE).exists() else None
+        return folder if worth_reattaching(folder) else None
 
     def cancel(self) -> None:
         if self.state == RUNNING:
@@ -293,6 +307,7 @@ class TrainSession:
     def poll(self) -> str:
         if self.job is None:
             return self.state
+        from sgrs.training.failure_words import gui_reason
         from sgrs.util.progress import format_seconds
         status = self.status = self.job.status()
         if status.state in ("running", "empty") and self.job.alive():
@@ -327,7 +342,7 @@ class TrainSession:
         elif status.state in ("failed", "empty"):
             self.state = FAILED
             self.message = translate("SGRSTrain", "Failed: {reason}").format(
-                reason=status.reason or "the engine did not start")
+                reason=gui_reason(status.reason or "the engine did not start"))
         else:
             self.state = STOPPED
             self.message = translate("SGRSTrain", "Stopped unexpectedly: Resume continues from the last checkpoint.")
@@ -381,6 +396,23 @@ class TrainSession:
         entry = register(model, self.model_name(), self.registry)
         marker.write_text(json.dumps({"path": str(entry.path)}))
         return entry
+
+
+def worth_reattaching(folder) -> bool:
+    """A job folder a GUI picks up again after a restart: its job is running, or it finished with a model
+    that is not registered yet."""
+    from .job import TrainJob, holds_job
+    folder = Path(folder)
+    if not folder.is_dir() or not holds_job(folder) or (folder / REGISTERED_FILE).exists():
+        return False
+    try:
+        job = TrainJob.attach(folder)
+    except SGRSError:
+        return False
+    if job.alive():
+        return True
+    status = job.status()
+    return status.state == "finished" and bool(status.model)
 
 
 def finished_message(entry) -> str:
