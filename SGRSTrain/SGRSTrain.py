@@ -77,9 +77,7 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
         self.refreshModels()
         if self.session.action().kind == "train" and self.session.last_job():
             self.attach(self.session.last_job())  # running, or finished but not registered yet
-        if self.params:   # the panel as it is now: the estimate filled, the button saying what it will do
-            self.ui.estimateLabel.text = self.session.estimate(self.params, self.ui.presetComboBox.currentIndex)
-        self.poll()
+        self.onModelChanged(self.ui.baseModelComboBox.currentIndex)  # at set-up: the estimate, the button's text
 
     def cleanup(self):
         try:  # must never raise, whatever setup got to; the training job keeps running

@@ -96,3 +96,16 @@ def test_a_colour_volume_is_left_out_with_a_note(scene, segmentations_logic, tin
     assert "'photo'" in session.message and "colour" in session.message, session.message
     manifest = export_cohort(scene, segmentations_logic, collect_cases(scene), tmp_path / "cohort")
     assert len(json.loads(manifest.read_text())["cases"]) == 2
+
+
+def test_the_case_table_says_each_cases_one_state(scene, segmentations_logic, tiny_cohort):
+    """SGRS Train's case table in the words the Studio's panels use (SGRSTrainLib.case_state)."""
+    from SGRSSegmentLib.labels import mark_generated
+    from SGRSTrainLib.rank_session import case_rows
+
+    segmentations_logic.SetMRMLScene(scene)
+    add_scene_cases(scene, segmentations_logic, tiny_cohort, ("case000", "case001"), ("case002",))
+    untouched = scene.GetFirstNodeByName("case001 segmentation")
+    mark_generated(untouched)   # the model's result, as SGRS Segment leaves it
+    rows = {row[1]: row[2] for row in case_rows(collect_cases(scene), {})}
+    assert rows == {"case000": "reviewed (a label)", "case001": "model result (a guess)", "case002": "no result"}

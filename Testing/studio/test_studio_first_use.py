@@ -200,7 +200,7 @@ def test_a_killed_server_restarts_with_results_and_annotations(tmp_path):
             await page.click("#annotate-start")
             await page.locator("#annotate-name").wait_for(timeout=10000)
             await paint_stroke(page)
-            await page.locator("#annotate-name", has_text="counts as a label").wait_for(timeout=30000)
+            await page.locator("#annotate-name", has_text="reviewed (a label)").wait_for(timeout=30000)
             end = time.monotonic() + 30
             while saved.stat().st_mtime_ns == before and time.monotonic() < end:
                 await asyncio.sleep(0.2)   # the edit reaches the data folder without any Save click
