@@ -312,6 +312,8 @@ class TrainPanel(Panel):
         self.state.tr_state = s.state
         self.state.tr_running = s.state in ACTIVE
         self.state.tr_resumable = s.can_resume
+        if s.busy:   # the estimate follows the run's measured speed
+            self.state.tr_estimate = s.running_estimate()
         if status is not None:
             self.state.tr_progress = 100.0 * status.fraction
             self.state.tr_status = s.message

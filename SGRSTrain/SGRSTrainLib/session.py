@@ -212,7 +212,16 @@ class TrainSession:
             settings.device = "cpu" if chosen.device == "cpu" else "auto"  # a GPU preset still runs without one
             settings.method = chosen.method or settings.method
             settings.recipe = chosen.recipe or settings.recipe
+        if self.busy:   # the run's own speed, from its progress events
+            return "Expected run time: " + self.running_estimate()
         return "Expected run time: " + estimate_text(train_parameters_from_settings(settings), self.registry)
+
+    def running_estimate(self) -> str:
+        """The time left of the shown run at the speed its progress events report."""
+        from sgrs.util.speed import running_estimate
+        s = self.status
+        return running_estimate(s.iteration, s.iterations, s.it_per_s) if s is not None else \
+            running_estimate(0, 0, None)
 
     def collect(self, params=None) -> list:
         """The scene's cases; with ``params`` (as for action) the message also lists the segments that match
@@ -254,7 +263,10 @@ class TrainSession:
                                          base_classes or ("background", "foreground"),
                                          val=1 if labelled > 2 else 0, absent=params.absent)
                 params = replace(params, cohort=str(manifest))
-            job = TrainJob.start(replace(params, out=str(folder)), python=self.python)
+            from sgrs.models.registry import registry_folder
+            speed = ("--speed-dir", str(registry_folder(self.registry)))   # the engine measures for the next estimate
+            job = TrainJob.start(replace(params, out=str(folder), extra_args=tuple(params.extra_args) + speed),
+                                 python=self.python)
         except (SGRSError, OSError) as exc:
             shutil.rmtree(folder, ignore_errors=True)  # nothing of value yet
             raise SGRSError(str(exc)) from None
@@ -335,7 +347,6 @@ class TrainSession:
             self.registered = self._register_once(status.model)
             self.state = DONE
             self.message = finished_message(self.registered)
-            self._record_timing()
         elif status.state == "cancelled":
             self.state = CANCELLED
             self.message = translate("SGRSTrain", "Cancelled: Resume continues from the checkpoint.")
@@ -372,17 +383,6 @@ class TrainSession:
             return json.loads((self.job.folder / "config.json").read_text())
         except (OSError, ValueError):
             return {}
-
-    def _record_timing(self) -> None:
-        """Seconds per iteration of this run (the engine's last measured rate), for the next estimate."""
-        from sgrs.models.registry import registry_folder
-        from sgrs.training.events import read_events
-        from sgrs.training.presets import record_train_timing
-        config = self._config()
-        rates = [e["it_per_s"] for e in read_events(self.job.folder) if e.get("event") == "step" and e.get("it_per_s")]
-        if rates and config.get("patch"):
-            record_train_timing(registry_folder(self.registry), config.get("filters"), config.get("batch"),
-                                config["patch"], config.get("device", "auto"), 1.0 / rates[-1])
 
     def _register_once(self, model):
         """Register this job's model; a job re-attached after registration reuses the entry."""

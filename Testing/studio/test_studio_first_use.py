@@ -234,7 +234,7 @@ def test_a_killed_server_restarts_with_results_and_annotations(tmp_path):
             assert "Reopened 1 case(s)" in await page.locator("#studio-message").inner_text()
             chip = page.locator("#case-list .v-chip")
             await page.click("#tab-data")
-            assert (await chip.first.inner_text()).strip() == "labelled"
+            assert (await chip.first.inner_text()).strip() == "reviewed (a label)"
 
     asyncio.run(restarted())
 
