@@ -79,6 +79,7 @@ class AnnotatePanel(Panel):
         self.studio.cases.set_annotation(volume, node)
         node.GetDisplayNode().SetVisibility(True)
         self.editor.deactivate_effect()
+        self.editor.show_3d(True)   # the editor keeps (or removes) the closed surface: the 3D view follows edits
         self.editor.set_active_segmentation(node, volume)
         self.node = node
         self.state.ann_active, self.state.ann_name = True, node.GetName()

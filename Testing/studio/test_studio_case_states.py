@@ -39,3 +39,38 @@ def test_a_never_segmented_case_reads_the_same_everywhere_and_saves_nothing(tmp_
             assert not list(studio.data_dir.rglob("sample_label*")), "no file the message denies"
 
     asyncio.run(flow())
+
+
+def test_the_3d_surface_follows_a_paint_stroke_and_stays_after_switching_case(tmp_path):
+    from harness import paint_stroke
+    from test_studio_browser import SAMPLE
+    from test_studio_first_use import select
+
+    second = tmp_path / "second.nrrd"
+    second.write_bytes(SAMPLE.read_bytes())
+
+    def surface_cells(node):
+        import vtk
+        polys = vtk.vtkPolyData()
+        seg = node.GetSegmentation()
+        if not seg.ContainsRepresentation("Closed surface"):
+            return 0
+        node.GetClosedSurfaceRepresentation(seg.GetNthSegmentID(0), polys)
+        return polys.GetNumberOfCells()
+
+    async def flow():
+        studio = make_studio(tmp_path)
+        studio.data.open_file(second, "second", select=False)
+        async with studio_in_browser(studio) as page:
+            await page.click("#tab-annotate")
+            await page.click("#annotate-start")
+            await wait_for(lambda: studio.state.ann_active, 10, what="the segment editor")
+            node = studio.annotate.node
+            await paint_stroke(page)
+            await wait_for(lambda: surface_cells(node) > 0, 20, what="the 3D surface of the stroke")
+            await select(page, studio, "second")
+            await select(page, studio, "sample")
+            assert surface_cells(node) > 0 and node.GetDisplayNode().GetVisibility()
+            assert node.GetDisplayNode().GetVisibility3D()
+
+    asyncio.run(flow())
