@@ -271,8 +271,7 @@ class TrainPanel(Panel):
             return
         self.studio.guard(self.session.attach, jobs[-1])
         if not worth_reattaching(jobs[-1]) and not self.session.can_resume:
-            self.session.job, self.session.state, self.session.status = None, "idle", None
-            self.session.message = ""
+            self.session.forget()
         self._show()
 
     # -- polling ------------------------------------------------------------------------------

@@ -301,6 +301,11 @@ class TrainSession:
             return None
         return folder if worth_reattaching(folder) else None
 
+    def forget(self) -> None:
+        """Show no job (one attached only to look at it, whose end was already said)."""
+        if not self.busy:
+            self.job, self.status, self.registered, self.state, self.message = None, None, None, IDLE, ""
+
     def cancel(self) -> None:
         if self.state == RUNNING:
             self.job.cancel()
