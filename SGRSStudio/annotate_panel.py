@@ -33,7 +33,7 @@ class AnnotatePanel(Panel):
         self.node = None
         self._dirty_since = None   # when the edited segmentation changed and was not re-checked yet
         self.editor.segmentation_modified.connect(self._mark_dirty)
-        self.state.update({"ann_active": False, "ann_name": "", "ann_is_label": False})
+        self.state.update({"ann_active": False, "ann_name": "", "ann_is_label": False, "ann_state": ""})
 
     def build(self):
         html.Div("Correct the model's segmentation (or draw one). Once edited, or marked reviewed, it counts "
@@ -45,8 +45,8 @@ class AnnotatePanel(Panel):
             with v3.VCol(cols=5):
                 v3.VBtn("Mark reviewed", click=lambda: self.studio.guard(self.mark_reviewed), block=True,
                         disabled=("!ann_active",), id="annotate-reviewed")
-        html.Div("Editing: {{ ann_name }} — {{ ann_is_label ? 'counts as a label' : 'the model\\'s guess, "
-                 "not yet a label' }}", v_if="ann_active", classes="text-caption", id="annotate-name")
+        html.Div("Editing: {{ ann_name }} — {{ ann_state }}", v_if="ann_active", classes="text-caption",
+                 id="annotate-name")
         with html.Div(v_show="ann_active", style="min-height: 520px; display: flex; flex-direction: column"):
             self.ui = SegmentEditorUI()
             with html.Div(classes="d-flex", id="annotate-undo-redo"):
@@ -79,6 +79,7 @@ class AnnotatePanel(Panel):
         self.studio.cases.set_annotation(volume, node)
         node.GetDisplayNode().SetVisibility(True)
         self.editor.deactivate_effect()
+        self.editor.show_3d(True)   # the editor keeps (or removes) the closed surface: the 3D view follows edits
         self.editor.set_active_segmentation(node, volume)
         self.node = node
         self.state.ann_active, self.state.ann_name = True, node.GetName()
@@ -105,10 +106,16 @@ class AnnotatePanel(Panel):
         except SGRSError:
             return None
 
+    def editing_volume(self):
+        """The case whose segmentation is open in the editor, or None."""
+        return self.node.GetNodeReference("referenceImageGeometryRef") if self.node is not None else None
+
     def mark_reviewed(self):
         """The model's result is right as it is: it counts as a label from now on (same as desktop)."""
-        from SGRSSegmentLib.labels import mark_reviewed
+        from SGRSSegmentLib.labels import is_empty, mark_reviewed
 
+        if is_empty(self.node):
+            raise InputError("Nothing to mark reviewed: this case has no segmentation yet. Segment it, or paint it.")
         mark_reviewed(self.node)
         self.studio.cases.save_annotation(self.studio.case)
         self._check_label()
@@ -130,7 +137,10 @@ class AnnotatePanel(Panel):
     def _check_label(self):
         from SGRSSegmentLib.labels import counts_as_label
 
+        from SGRSTrainLib.case_state import EDITING, REVIEWED, state_text
+
         is_label = counts_as_label(self.node)
+        self.state.ann_state = state_text(REVIEWED if is_label else EDITING)   # as the Data panel says it
         if is_label != self.state.ann_is_label:
             self.state.ann_is_label = is_label
             self.studio.data.refresh()
@@ -144,3 +154,4 @@ class AnnotatePanel(Panel):
                 self.studio.cases.save_annotation(previous)   # an edit in the last half second
             self.editor.deactivate_effect()
             self.state.ann_active, self.node = False, None
+            self.studio.data.refresh()   # the case left is no longer "being edited"

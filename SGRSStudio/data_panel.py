@@ -1,4 +1,5 @@
-"""Data: upload scans, open a folder below --data, the case list (labelled / unlabelled).
+"""Data: upload scans, open a folder below --data, the case list with each case's state
+(SGRSTrainLib.case_state: no result, model result, being edited, reviewed).
 
 "Labelled" means what SGRSTrain means by it (``SGRSTrainLib.collect_cases``): the case has a
 segmentation of its own (an annotation), not only the model's output.
@@ -28,8 +29,11 @@ class DataPanel(Panel):
 
     def __init__(self, studio):
         super().__init__(studio)
+        from SGRSTrainLib.case_state import STATES, state_text
+        colours = dict(zip(STATES, ("grey", "orange", "blue", "green")))
         self.state.update({"data_upload": None, "data_folder": "", "data_cases": [], "data_uploading": "",
-                           "data_upload_progress": 0})
+                           "data_upload_progress": 0,
+                           "state_colours": {state_text(k): v for k, v in colours.items()}})
         # the files and their progress stay in the browser; www/upload.js sends the bytes in pieces
         self.state.client_only("data_upload", "data_uploading", "data_upload_progress")
         self.receiver = UploadReceiver(studio.data_dir, studio.max_upload_bytes)
@@ -65,8 +69,8 @@ class DataPanel(Panel):
             with v3.VListItem(v_for="c in data_cases", key="c.id", title=("c.name",), active=("c.id === case_id",),
                               click="trigger('select_case', [c.id])"):
                 with v3.Template(v_slot_append=True):
-                    v3.VChip("{{ c.labelled ? 'labelled' : 'unlabelled' }}", size="x-small",
-                             color=("c.labelled ? 'green' : 'grey'",))
+                    v3.VChip("{{ c.state }}", size="x-small", color=("state_colours[c.state]",),
+                             classes="case-state")
         self.studio.ctrl.trigger("select_case")(self.select_case)
 
     # -- actions ------------------------------------------------------------------------------
@@ -180,9 +184,15 @@ class DataPanel(Panel):
     def refresh(self):
         from SGRSTrainLib import collect_cases
 
+        from SGRSTrainLib.case_state import case_state, state_text, with_result
+
         cases = collect_cases(self.scene)
-        self.state.data_cases = [{"id": c.volume.GetID(), "name": c.volume.GetName(), "labelled": c.labelled}
-                                 for c in cases]
+        annotate = getattr(self.studio, "annotate", None)   # made after this panel
+        results, editing = with_result(self.scene), annotate.editing_volume() if annotate else None
+        self.state.data_cases = [
+            {"id": c.volume.GetID(), "name": c.volume.GetName(), "labelled": c.labelled,
+             "state": state_text(case_state(c.labelled, c.volume.GetID() in results, c.volume is editing))}
+            for c in cases]
         self.studio.train.show_cohort(cases)
 
     def on_case_changed(self, volume):

@@ -235,6 +235,8 @@ class RegionsPanel(Panel):
         display = self.result.segmentation.GetDisplayNode()
         if display is not None:
             display.SetVisibility(bool(reg_show_seg))
+        if reg_show_seg:   # an editor may have dropped the surface while another case was edited
+            self.result.segmentation.CreateClosedSurfaceRepresentation()
         scene_display.render(self.studio.slicer)
 
     def on_case_changed(self, volume):

@@ -26,6 +26,7 @@ class SavePanel(Panel):
         super().__init__(studio)
         self.state.update({"save_folder": "results", "save_format": "NRRD (.nrrd)", "save_label": True,
                            "save_regions": True, "save_entropy": True, "save_written": []})
+        self.skipped: list[str] = []   # the last save's asked-for maps that were not written, and why
 
     def build(self):
         v3.VTextField(v_model=("save_folder",), label="Folder below the data folder", density="compact",
@@ -52,9 +53,15 @@ class SavePanel(Panel):
                                     self.state.save_label, self.state.save_regions, self.state.save_entropy)
         if written:
             self.state.save_written = [str(p.relative_to(self.studio.data_dir)) for p in written]
-            self.studio.notify(f"Saved {len(written)} file(s) to {self.state.save_folder}", "success")
+            said = f"Saved {len(written)} file(s) to {self.state.save_folder}"
+            if self.skipped:   # what was asked for but not written, said with what was
+                self.studio.notify(f"{said}; not saved: {'; '.join(self.skipped)}", "warning")
+            else:
+                self.studio.notify(said, "success")
 
     def save(self, folder: str, suffix: str, label=True, regions=True, entropy=True) -> list[Path]:
+        """Write the asked-for maps that exist; ``self.skipped`` says which were not and why. Nothing is
+        written when none of them exists (InputError), so no file is ever written that the message denies."""
         from SGRSSegmentLib.volume_io import array_of, geometry_of
 
         volume = self.studio.case
@@ -63,35 +70,43 @@ class SavePanel(Panel):
         result = self.studio.cases.result(volume)
         annotation = self.studio.cases.annotation(volume)
         segmentation = annotation if annotation is not None else (result.segmentation if result else None)
-        if segmentation is None and (label or result is None):
-            raise InputError(f"Nothing to save for '{volume.GetName()}' yet: segment or annotate it first.")
-        out = uploads.inside(self.studio.data_dir, folder or ".")
-        out.mkdir(parents=True, exist_ok=True)   # only once there is something to put in it
         base = re.sub(r"[^A-Za-z0-9._-]+", "_", volume.GetName()).strip("_") or "case"
-        written = []
+        plan, self.skipped = [], []   # (file name, writer) decided before anything is written
         if label:
-            if suffix == ".seg.nrrd":
-                written.append(self._write_segmentation(segmentation, out / f"{base}_label.seg.nrrd"))
+            labelmap = None if segmentation is None else self._label_array(segmentation, volume)
+            if labelmap is None or not labelmap.any():
+                self.skipped.append("no label map (nothing segmented or painted)")
+            elif suffix == ".seg.nrrd":
+                plan.append((f"{base}_label.seg.nrrd", lambda p: self._write_segmentation(segmentation, p)))
             else:
-                labelmap = scene_display.export_labelmap(self.studio.slicer, segmentation, volume)
-                try:
-                    written.append(write_image(array_of(labelmap).astype(np.uint8), geometry_of(volume),
-                                               out / f"{base}_label{suffix}"))
-                finally:
-                    self.scene.RemoveNode(labelmap)
+                plan.append((f"{base}_label{suffix}",
+                             lambda p, a=labelmap: write_image(a, geometry_of(volume), p)))
         for wanted, node, name in ((regions, result.regions if result else None, "regions"),
                                    (entropy, result.entropy if result else None, "entropy")):
-            if not wanted:
-                continue
+            if not wanted or (suffix == ".seg.nrrd" and name == "entropy"):
+                continue  # a continuous map is not a segmentation
             if node is None:
-                raise InputError(f"No {name} map for this case: segment it with region maps on first.")
-            if suffix == ".seg.nrrd":
-                if name == "entropy":
-                    continue  # a continuous map is not a segmentation
-                written.append(self._write_segmentation(self.studio.regions.surfaces, out / f"{base}_regions.seg.nrrd"))
+                self.skipped.append(f"no {name} map (segment the case with region maps on)")
+            elif suffix == ".seg.nrrd":
+                plan.append((f"{base}_regions.seg.nrrd",
+                             lambda p: self._write_segmentation(self.studio.regions.surfaces, p)))
             else:
-                written.append(write_image(array_of(node).astype(np.uint8), geometry_of(node), out / f"{base}_{name}{suffix}"))
-        return written
+                plan.append((f"{base}_{name}{suffix}",
+                             lambda p, n=node: write_image(array_of(n).astype(np.uint8), geometry_of(n), p)))
+        if not plan:
+            why = "; ".join(self.skipped) or "nothing was asked for"
+            raise InputError(f"Nothing to save for '{volume.GetName()}' yet: {why}.")
+        out = uploads.inside(self.studio.data_dir, folder or ".")
+        out.mkdir(parents=True, exist_ok=True)   # only once there is something to put in it
+        return [write(out / name) for name, write in plan]
+
+    def _label_array(self, segmentation, volume) -> np.ndarray:
+        from SGRSSegmentLib.volume_io import array_of
+        labelmap = scene_display.export_labelmap(self.studio.slicer, segmentation, volume)
+        try:
+            return array_of(labelmap).astype(np.uint8)
+        finally:
+            self.scene.RemoveNode(labelmap)
 
     def _write_segmentation(self, segmentation, path: Path) -> Path:
         try:

@@ -18,7 +18,7 @@ from . import chart
 from .panel import Panel
 
 ACTIVE = ("running", "cancelling")
-RESUMABLE = ("cancelled", "stopped", "failed")
+ENDED = {"failed": "error", "stopped": "error", "cancelled": "info"}   # a run's end: the banner's colour
 
 
 def choice_items(descriptions: dict) -> list[dict]:
@@ -259,15 +259,20 @@ class TrainPanel(Panel):
         self._show()
 
     def _reattach(self):
-        """After a restart: pick up the newest job folder (running or resumable)."""
+        """After a restart: pick up the newest job folder when it is running or its model is not registered
+        yet (SGRS Train's rule), or when Resume can continue it; a failed job's end is not shown again."""
         root = Path(self.studio.jobs_dir)
         from SGRSTrainLib.job import holds_job
+        from SGRSTrainLib.session import worth_reattaching
 
         jobs = sorted((p for p in root.iterdir() if p.is_dir() and holds_job(p)), key=lambda p: p.stat().st_mtime) \
             if root.is_dir() else []
-        if jobs:
-            self.studio.guard(self.session.attach, jobs[-1])
-            self._show()
+        if not jobs:
+            return
+        self.studio.guard(self.session.attach, jobs[-1])
+        if not worth_reattaching(jobs[-1]) and not self.session.can_resume:
+            self.session.forget()
+        self._show()
 
     # -- polling ------------------------------------------------------------------------------
     def show_cohort(self, cases):
@@ -301,9 +306,13 @@ class TrainPanel(Panel):
     def _show(self):
         s = self.session
         status = s.status
+        if self.state.tr_running and s.state in ENDED:   # this run just ended: said in the banner and the log
+            self.studio.notify(s.message, ENDED[s.state])
         self.state.tr_state = s.state
         self.state.tr_running = s.state in ACTIVE
-        self.state.tr_resumable = s.state in RESUMABLE
+        self.state.tr_resumable = s.can_resume
+        if s.busy:   # the estimate follows the run's measured speed
+            self.state.tr_estimate = s.running_estimate()
         if status is not None:
             self.state.tr_progress = 100.0 * status.fraction
             self.state.tr_status = s.message

@@ -76,7 +76,8 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
                                     Path(self.params.jobsFolder), python=shutil.which("PythonSlicer"))
         self.refreshModels()
         if self.session.action().kind == "train" and self.session.last_job():
-            self.attach(self.session.last_job())  # a job started before a reload or restart
+            self.attach(self.session.last_job())  # running, or finished but not registered yet
+        self.onModelChanged(self.ui.baseModelComboBox.currentIndex)  # at set-up: the estimate, the button's text
 
     def cleanup(self):
         try:  # must never raise, whatever setup got to; the training job keeps running
@@ -177,10 +178,10 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
             self.plot.update(status)
             self.ui.plotWidget.setMRMLPlotViewNode(self.plot.view)
             self.ui.progressBar.maximum, self.ui.progressBar.value = status.iterations, status.iteration
+        if self.params and (state == "done" or self.session.busy):   # measured by this run, and during it
+            self.ui.estimateLabel.text = self.session.estimate(self.params, self.ui.presetComboBox.currentIndex)
         if state == "done":
             self.refreshModels()
-            if self.params:   # this run measured the seconds per iteration here
-                self.ui.estimateLabel.text = self.session.estimate(self.params, self.ui.presetComboBox.currentIndex)
         if self.rank:
             ranking, self.ui.statusLabel.text = self.rank.poll() in ("running", "cancelling"), self.rank.message
             if not ranking:

@@ -59,7 +59,8 @@ def _train(args) -> int:
             ct_window=tuple(args.ct_window) if args.ct_window else None,
             base_model=str(args.base_model) if args.base_model else None,   # a resolved registry name: a Path
             postprocess=args.postprocess, absent_classes=tuple(args.absent_classes or ()),
-            val_every=args.val_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every)
+            val_every=args.val_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
+            speed_dir=str(args.speed_dir) if args.speed_dir else None)
     try:
         bundle = train(config, resume=args.resume, json_progress=args.json_progress,
                        show_bar=not args.json_progress)
@@ -182,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--val-every", type=int)
     tr.add_argument("--checkpoint-every", type=int)
     tr.add_argument("--log-every", type=int)
+    tr.add_argument("--speed-dir", default=None,
+                    help="keep this run's measured speed here for the next estimate (the GUIs: the model registry)")
     tr.add_argument("--resume", action="store_true", help="continue the job in --out from its checkpoint")
     tr.add_argument("--json-progress", action="store_true", help="events as JSON lines on stdout")
     tr.set_defaults(func=_train)

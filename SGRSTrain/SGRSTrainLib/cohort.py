@@ -1,4 +1,4 @@
-"""The cohort in the scene: every scalar volume is a case; it is labelled when a label segmentation
+"""The cohort in the scene: every single-valued scalar volume is a case (a colour or vector one is skipped); it is labelled when a label segmentation
 (see ``collect_cases``) uses it as its reference geometry. Export writes the files ``sgrs train`` reads."""
 from __future__ import annotations
 
@@ -48,8 +48,24 @@ def collect_cases(scene) -> list[SceneCase]:
     for vol in nodes_of_class(scene, "vtkMRMLScalarVolumeNode"):
         if vol.IsA("vtkMRMLLabelMapVolumeNode") or vol.GetName().endswith(("SGRS uncertainty", "SGRS regions")):
             continue
+        if not single_valued(vol):
+            continue   # a colour or vector image: skipped_volumes names it
         cases.append(SceneCase(vol, segmentations.get(vol.GetID())))
     return cases
+
+
+def single_valued(volume) -> bool:
+    """One value per voxel: what training and segmentation read (an RGB or vector volume is not)."""
+    if volume.IsA("vtkMRMLVectorVolumeNode") or volume.IsA("vtkMRMLTensorVolumeNode"):
+        return False
+    image = volume.GetImageData()
+    return image is None or image.GetNumberOfScalarComponents() == 1
+
+
+def skipped_volumes(scene) -> list[str]:
+    """The scene's colour or vector volumes, left out of the cases."""
+    return [v.GetName() for v in nodes_of_class(scene, "vtkMRMLScalarVolumeNode")
+            if not v.IsA("vtkMRMLLabelMapVolumeNode") and not single_valued(v)]
 
 
 def _safe(name: str) -> str:

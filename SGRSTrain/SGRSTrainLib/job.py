@@ -84,6 +84,7 @@ class JobStatus:
     model: str | None = None
     losses: list = None              # [(iteration, loss)]
     dice: list = None                # [(iteration, validation Dice)]
+    it_per_s: float | None = None    # the speed the last step event reported
 
     @property
     def fraction(self) -> float:
@@ -167,6 +168,7 @@ class TrainJob:
             state=state, iteration=steps[-1]["iteration"] if steps else (started[-1]["iteration"] if started else 0),
             iterations=started[-1]["iterations"] if started else 0,
             loss=steps[-1]["loss"] if steps else None, eta_s=steps[-1].get("eta_s") if steps else None,
+            it_per_s=steps[-1].get("it_per_s") if steps else None,
             reason=reason, model=last.get("model"),
             losses=[(e["iteration"], e["loss"]) for e in steps],
             dice=[(e["iteration"], e["dice"]) for e in events if e["event"] == "validation" and e["dice"] is not None])

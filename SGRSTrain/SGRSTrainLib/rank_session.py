@@ -21,18 +21,22 @@ from .states import CANCELLED, DONE, FAILED, IDLE, RUNNING
 
 
 def case_rows(cases, ranked: dict) -> list[tuple[str, str, str, str, str, str]]:
-    """The cases table: rank, name, labelled yes/no, score, case flag and note, the ranked ones as
-    ``sgrs rank`` prints them (``sgrs.inference.rank.rank_rows``: a case flagged likely failed is not
+    """The cases table: rank, name, state (SGRSTrainLib.case_state), score, case flag and note, the ranked
+    ones as ``sgrs rank`` prints them (``sgrs.inference.rank.rank_rows``: a case flagged likely failed is not
     suggested and says why); blank until ranked. ``ranked``: {volume ID: Ranked} in the ranking's
     order (``RankSession.order``)."""
     from sgrs.inference.rank import rank_rows
 
-    labelled = {True: translate("SGRSTrain", "yes"), False: translate("SGRSTrain", "no")}
+    from .case_state import case_state, state_text, with_result
+
     shown = dict(zip(ranked, rank_rows(ranked.values(), name=lambda r: r.case.volume.GetName())))
+    scene = cases[0].volume.GetScene() if cases else None
+    results = with_result(scene) if scene is not None else set()
     rows = []
     for c in cases:
         r = shown.get(c.volume.GetID())
-        rows.append(("" if r is None else r.rank, c.volume.GetName(), labelled[bool(c.labelled)],
+        state = case_state(bool(c.labelled), c.volume.GetID() in results, False)
+        rows.append(("" if r is None else r.rank, c.volume.GetName(), state_text(state),
                      *(("", "", "") if r is None else (r.score, r.flag, r.note))))
     return rows
 

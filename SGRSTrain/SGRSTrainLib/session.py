@@ -37,6 +37,7 @@ from sgrs.util.errors import SGRSError
 from .states import CANCELLED, CANCELLING, DONE, FAILED, IDLE, RUNNING, STOPPED  # noqa: F401  (re-used by callers)
 REGISTERED_FILE = "registered.json"  # in the job folder: the model is registered once, ever
 LAST_JOB_FILE = "last-job.txt"       # in jobs_root: what a restarted GUI re-attaches
+CHECKPOINT = "checkpoint.safetensors"  # in the job folder: what a resume continues from
 CANCEL_GRACE_S = 60.0
 EXIT_GRACE_S = 30.0  # after the engine's last event, for the process tree to exit (torch teardown)
 
@@ -132,8 +133,14 @@ class TrainSession:
 
     @property
     def can_resume(self) -> bool:
-        return self.job is not None and self.state in (CANCELLED, STOPPED, FAILED) and \
-            (self.job.folder / "config.json").exists()
+        """A cancelled or stopped job with a checkpoint; a failed one only when its cause would not come
+        back (a wrong cohort or base model fails the same way again)."""
+        from sgrs.training.failure_words import repeats
+        if self.job is None or self.state not in (CANCELLED, STOPPED, FAILED):
+            return False
+        if not (self.job.folder / CHECKPOINT).exists():
+            return False
+        return self.state != FAILED or not repeats(self.status.reason if self.status else None)
 
     def action(self, params=None) -> Action:
         """The Train button; with ``params`` (TrainParameters, or the settings train_parameters_from_settings
@@ -205,16 +212,30 @@ class TrainSession:
             settings.device = "cpu" if chosen.device == "cpu" else "auto"  # a GPU preset still runs without one
             settings.method = chosen.method or settings.method
             settings.recipe = chosen.recipe or settings.recipe
+        if self.busy:   # the run's own speed, from its progress events
+            return "Expected run time: " + self.running_estimate()
         return "Expected run time: " + estimate_text(train_parameters_from_settings(settings), self.registry)
+
+    def running_estimate(self) -> str:
+        """The time left of the shown run at the speed its progress events report."""
+        from sgrs.util.speed import running_estimate
+        s = self.status
+        return running_estimate(s.iteration, s.iterations, s.it_per_s) if s is not None else \
+            running_estimate(0, 0, None)
 
     def collect(self, params=None) -> list:
         """The scene's cases; with ``params`` (as for action) the message also lists the segments that match
         no class of the base model (left out of training) and why Train is disabled, if it is."""
-        from .cohort import collect_cases
+        from .cohort import collect_cases, skipped_volumes
         self.cases = collect_cases(self.scene)
         n = sum(c.labelled for c in self.cases)
         self.message = translate("SGRSTrain", "{labelled} labelled, {unlabelled} unlabelled cases.").format(
             labelled=n, unlabelled=len(self.cases) - n)
+        skipped = skipped_volumes(self.scene)
+        if skipped:
+            self.message += " " + translate("SGRSTrain", "Left out: {names} (a colour or vector image; training "
+                                                          "needs one value per voxel).").format(
+                names=", ".join(f"'{name}'" for name in skipped))
         if params is not None:   # what is left out, and why Train is disabled (a status line shows it)
             params = as_parameters(params)
             self.message = " ".join(t for t in (self.message, self.class_notes(params), self.blocker(params)) if t)
@@ -242,7 +263,10 @@ class TrainSession:
                                          base_classes or ("background", "foreground"),
                                          val=1 if labelled > 2 else 0, absent=params.absent)
                 params = replace(params, cohort=str(manifest))
-            job = TrainJob.start(replace(params, out=str(folder)), python=self.python)
+            from sgrs.models.registry import registry_folder
+            speed = ("--speed-dir", str(registry_folder(self.registry)))   # the engine measures for the next estimate
+            job = TrainJob.start(replace(params, out=str(folder), extra_args=tuple(params.extra_args) + speed),
+                                 python=self.python)
         except (SGRSError, OSError) as exc:
             shutil.rmtree(folder, ignore_errors=True)  # nothing of value yet
             raise SGRSError(str(exc)) from None
@@ -269,11 +293,18 @@ class TrainSession:
             pass  # re-attaching after a restart is a convenience
 
     def last_job(self) -> Path | None:
+        """The job to re-attach at set-up: one still running, or finished with a model not registered yet.
+        A failed or cancelled job is not shown again (its end was said when it ended)."""
         try:
             folder = Path((self.jobs_root / LAST_JOB_FILE).read_text().strip())
         except OSError:
             return None
-        return folder if folder.is_dir() and not (folder / REGISTERED_FILE).exists() else None
+        return folder if worth_reattaching(folder) else None
+
+    def forget(self) -> None:
+        """Show no job (one attached only to look at it, whose end was already said)."""
+        if not self.busy:
+            self.job, self.status, self.registered, self.state, self.message = None, None, None, IDLE, ""
 
     def cancel(self) -> None:
         if self.state == RUNNING:
@@ -293,6 +324,7 @@ class TrainSession:
     def poll(self) -> str:
         if self.job is None:
             return self.state
+        from sgrs.training.failure_words import gui_reason
         from sgrs.util.progress import format_seconds
         status = self.status = self.job.status()
         if status.state in ("running", "empty") and self.job.alive():
@@ -320,14 +352,13 @@ class TrainSession:
             self.registered = self._register_once(status.model)
             self.state = DONE
             self.message = finished_message(self.registered)
-            self._record_timing()
         elif status.state == "cancelled":
             self.state = CANCELLED
             self.message = translate("SGRSTrain", "Cancelled: Resume continues from the checkpoint.")
         elif status.state in ("failed", "empty"):
             self.state = FAILED
             self.message = translate("SGRSTrain", "Failed: {reason}").format(
-                reason=status.reason or "the engine did not start")
+                reason=gui_reason(status.reason or "the engine did not start"))
         else:
             self.state = STOPPED
             self.message = translate("SGRSTrain", "Stopped unexpectedly: Resume continues from the last checkpoint.")
@@ -358,17 +389,6 @@ class TrainSession:
         except (OSError, ValueError):
             return {}
 
-    def _record_timing(self) -> None:
-        """Seconds per iteration of this run (the engine's last measured rate), for the next estimate."""
-        from sgrs.models.registry import registry_folder
-        from sgrs.training.events import read_events
-        from sgrs.training.presets import record_train_timing
-        config = self._config()
-        rates = [e["it_per_s"] for e in read_events(self.job.folder) if e.get("event") == "step" and e.get("it_per_s")]
-        if rates and config.get("patch"):
-            record_train_timing(registry_folder(self.registry), config.get("filters"), config.get("batch"),
-                                config["patch"], config.get("device", "auto"), 1.0 / rates[-1])
-
     def _register_once(self, model):
         """Register this job's model; a job re-attached after registration reuses the entry."""
         from sgrs.models.registry import list_models, register
@@ -381,6 +401,23 @@ class TrainSession:
         entry = register(model, self.model_name(), self.registry)
         marker.write_text(json.dumps({"path": str(entry.path)}))
         return entry
+
+
+def worth_reattaching(folder) -> bool:
+    """A job folder a GUI picks up again after a restart: its job is running, or it finished with a model
+    that is not registered yet."""
+    from .job import TrainJob, holds_job
+    folder = Path(folder)
+    if not folder.is_dir() or not holds_job(folder) or (folder / REGISTERED_FILE).exists():
+        return False
+    try:
+        job = TrainJob.attach(folder)
+    except SGRSError:
+        return False
+    if job.alive():
+        return True
+    status = job.status()
+    return status.state == "finished" and bool(status.model)
 
 
 def finished_message(entry) -> str:

@@ -253,7 +253,7 @@ def test_finding_8_button_texts_are_translated_in_the_libs_and_widgets_translate
     assert segment.label.startswith("[SGRSSegment] ") and segment.status.startswith("[SGRSSegment] ")
     assert TrainSession(scene, None, ROOT / "unused").action().label.startswith("[SGRSTrain] ")
     case = SimpleNamespace(volume=scan(scene), labelled=True)
-    assert case_rows([case], {}) == [("", "scan", "[SGRSTrain] yes", "", "", "")]
+    assert case_rows([case], {}) == [("", "scan", "[SGRSTrain] reviewed (a label)", "", "", "")]
 
     for path in [ROOT / m / f"{m}.py" for m in ("SGRSSegment", "SGRSTrain")] + \
             list((ROOT / "SGRSSegment" / "SGRSSegmentLib").glob("*.py")) + \

@@ -83,18 +83,18 @@ def test_the_train_case_table_shows_the_ranking_flag(scene, flag):
     rows = case_rows(cases, {a.GetID(): Ranked(cases[0], share=0.125, foreground_ml=3.0, score=0.031, flag=flag)})
     # the score as sgrs rank prints it (issue 25: the table showed "3.1 %" where the CLI printed 0.0310)
     if flag == "ok":
-        assert rows[0] == ("1", "a", "no", "0.0310", "ok", "Δ∪Θ 12.5 % of 3.00 mL")
+        assert rows[0] == ("1", "a", "no result", "0.0310", "ok", "Δ∪Θ 12.5 % of 3.00 mL")
     else:   # shown with its flag, but not suggested, and the row says why
-        assert rows[0] == ("–", "a", "no", "0.0310", "likely failed",
+        assert rows[0] == ("–", "a", "no result", "0.0310", "likely failed",
                            "not suggested: likely failed — check the scan and the model first")
-    assert rows[1] == ("", "b", "no", "", "", "")
+    assert rows[1] == ("", "b", "no result", "", "", "")
     from xml.etree import ElementTree
 
     from conftest import ROOT
     ui = ElementTree.parse(ROOT / "SGRSTrain" / "Resources" / "UI" / "SGRSTrain.ui")
     table = next(w for w in ui.iter("widget") if w.get("name") == "casesTable")
     assert [c.findtext("property/string") for c in table.findall("column")] == \
-        ["#", "Case", "Labelled", "Score", "Case flag", "Note"]   # one heading per column of the rows
+        ["#", "Case", "State", "Score", "Case flag", "Note"]   # one heading per column of the rows
 
 
 def test_the_session_steps_the_list_and_says_where_in_the_status_line(scene):

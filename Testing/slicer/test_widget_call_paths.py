@@ -213,8 +213,8 @@ def test_the_widgets_call_paths_run_without_torch(tmp_path, monkeypatch):
     assert out["after close"] == "done" and out["after forget"] == ["idle", None]
     assert out["base model"] == "" and out["train action"] == "install" and out["last job"] is None
     assert out["train poll"] == "idle" and out["plot rows"] == 2
-    assert out["cases"] == [["", "scan", "yes", "", "", ""]]  # the result marked reviewed above is a label
+    assert out["cases"] == [["", "scan", "reviewed (a label)", "", "", ""]]  # the result marked reviewed above is a label
     assert out["rank start"].startswith("Ranking needs torch>=2.1") and "Install dependencies" in out["rank start"]
     assert out["attach"].startswith("Opening a training job needs torch>=2.1")
-    assert out["rank poll"] == "idle" and out["with a ranking"] == [["1", "scan", "yes", "0.3000", "review",
+    assert out["rank poll"] == "idle" and out["with a ranking"] == [["1", "scan", "reviewed (a label)", "0.3000", "review",
                                                                           "Δ∪Θ 40.0 % of 2.00 mL"]]

@@ -200,7 +200,7 @@ def test_a_killed_server_restarts_with_results_and_annotations(tmp_path):
             await page.click("#annotate-start")
             await page.locator("#annotate-name").wait_for(timeout=10000)
             await paint_stroke(page)
-            await page.locator("#annotate-name", has_text="counts as a label").wait_for(timeout=30000)
+            await page.locator("#annotate-name", has_text="reviewed (a label)").wait_for(timeout=30000)
             end = time.monotonic() + 30
             while saved.stat().st_mtime_ns == before and time.monotonic() < end:
                 await asyncio.sleep(0.2)   # the edit reaches the data folder without any Save click
@@ -234,7 +234,7 @@ def test_a_killed_server_restarts_with_results_and_annotations(tmp_path):
             assert "Reopened 1 case(s)" in await page.locator("#studio-message").inner_text()
             chip = page.locator("#case-list .v-chip")
             await page.click("#tab-data")
-            assert (await chip.first.inner_text()).strip() == "labelled"
+            assert (await chip.first.inner_text()).strip() == "reviewed (a label)"
 
     asyncio.run(restarted())
 

@@ -63,3 +63,75 @@ def test_train_says_why_it_is_disabled_and_fine_tuning_keeps_the_demo_models_cla
             assert meta["classes"][1]["terminology"]["type"][1] == "82471001" and meta["postprocess"] == "lcc"
 
     asyncio.run(flow())
+
+
+def labelled_and_unlabelled(tiny_cohort, data_dir):
+    folder = data_dir / "cohort"
+    (folder / "images").mkdir(parents=True)
+    (folder / "labels").mkdir()
+    cases = []
+    for cid, labelled in (("case000", True), ("case001", True), ("case002", False)):
+        shutil.copy(tiny_cohort / "images" / f"{cid}.nrrd", folder / "images")
+        entry = {"id": cid, "image": f"images/{cid}.nrrd"}
+        if labelled:
+            shutil.copy(tiny_cohort / "labels" / f"{cid}.nrrd", folder / "labels")
+            entry["label"] = f"labels/{cid}.nrrd"
+        cases.append(entry)
+    (folder / "manifest.json").write_text(json.dumps({"classes": ["background", "left atrium"], "cases": cases}))
+
+
+async def banner_says(page, words):
+    banner = page.locator("#studio-message")
+    await banner.wait_for(state="visible", timeout=10000)
+    await page.locator("#studio-message", has_text=words).wait_for(timeout=10000)
+    return await banner.inner_text()
+
+
+def test_a_failed_and_a_cancelled_run_reach_the_banner_and_the_log(tmp_path, tiny_cohort):
+    """The failure in the GUI's words (the file's name, not its folder), not resumable (a resume would meet the
+    same damaged model); a cancelled run says so and offers Resume."""
+    damaged = tmp_path / "damaged-model"
+    shutil.copytree(DEMO, damaged)
+    (damaged / "student.safetensors").write_bytes(b"not the weights model.json names")
+
+    async def flow():
+        studio = make_studio(tmp_path, sample=None)
+        labelled_and_unlabelled(tiny_cohort, studio.data_dir)
+        async with studio_in_browser(studio) as page:
+            await fill(page, "#data-folder", "cohort")
+            await page.click("#data-open-folder")
+            await wait_for(lambda: len(studio.state.data_cases) == 3, 30, what="the cases")
+            await page.click("#tab-train")
+            await pick(page, "train-method", "supervised")
+            studio.state.tr_base = str(damaged)
+            studio.state.flush()
+            await wait_for(lambda: studio.state.tr_patch == "48 48 32", 10, what="the base model's patch")
+            await fill(page, "#train-iterations", 2)
+            studio.state.tr_device = "cpu"
+            studio.state.flush()
+            await page.locator("#train-run:not([disabled])").wait_for(timeout=10000)
+            await page.click("#train-run")
+            await wait_for(lambda: studio.state.tr_state == "failed", 240, what="the job to fail")
+            text = await banner_says(page, "checksum")
+            assert "student.safetensors" in text and str(tmp_path) not in text and "--" not in text
+            assert await page.locator("#train-resume").is_disabled()
+
+            studio.state.tr_base = None
+            studio.state.flush()
+            await asyncio.sleep(0.5)   # the preset fills the fields first
+            studio.state.update({"tr_patch": "32 32 16", "tr_filters": 2, "tr_iterations": 400, "tr_device": "cpu"})
+            studio.state.flush()
+            await page.locator("#train-run:not([disabled])").wait_for(timeout=10000)
+            await page.click("#train-run")
+            await wait_for(lambda: (studio.train.session.status is not None
+                                    and (studio.train.session.status.iteration or 0) >= 1), 240, what="a step")
+            await page.click("#train-cancel")
+            await wait_for(lambda: studio.state.tr_state == "cancelled", 120, what="the cancel")
+            await banner_says(page, "Cancelled")
+            await page.locator("#train-resume:not([disabled])").wait_for(timeout=10000)
+            await page.click("#message-log-open")
+            await page.locator("#message-log").wait_for(state="visible", timeout=10000)
+            assert await page.locator("#message-log .message-entry", has_text="checksum").count() == 1
+            assert await page.locator("#message-log .message-entry", has_text="Cancelled").count() == 1
+
+    asyncio.run(flow())

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..util.atomic import write_text
 
 MAX_CASES = 8              # enough for percentiles; a big cohort is not read twice
 SPACING_RATIO = 2.0        # a scan this much finer or coarser than the model's spacing is announced
@@ -174,38 +173,24 @@ def _timing_key(meta: dict, device: str) -> str:
 
 def seconds_per_window(folder, meta: dict, device: str) -> float | None:
     """Measured on this machine for this architecture, patch and device (None: never run here)."""
-    try:
-        table = json.loads((Path(folder) / TIMINGS).read_text())
-    except (OSError, ValueError):
-        return None
+    from ..util import speed
     if device == "auto":   # the device "auto" picked last time
-        found = [v for k, v in table.items() if k.startswith(_timing_key(meta, "")) and isinstance(v, (int, float))]
-        return found[-1] if found else None
-    value = table.get(_timing_key(meta, device))
-    return float(value) if isinstance(value, (int, float)) else None
+        return speed.window_seconds_any(folder, _timing_key(meta, ""))
+    return speed.window_seconds(folder, _timing_key(meta, device))
 
 
 def record_timing(folder, meta: dict, device: str, windows: int, seconds: float) -> None:
     """Remember seconds per window of a finished run: the whole run over both views' windows (the
     summary's ``windows``), so the estimate includes loading and the region maps."""
-    if not windows or seconds <= 0:
-        return
-    store_timing(folder, _timing_key(meta, device), seconds / windows)
+    from ..util import speed
+    if windows and seconds > 0:
+        speed.record_window_seconds(folder, _timing_key(meta, device), seconds / windows)
 
 
 def store_timing(folder, key: str, seconds: float) -> None:
-    """One measured figure into the folder's timings table (segmentation and training share it)."""
-    path = Path(folder) / TIMINGS
-    try:
-        table = json.loads(path.read_text())
-    except (OSError, ValueError):
-        table = {}
-    table[key] = round(float(seconds), 4)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text(path, json.dumps(table, indent=1))
-    except OSError:
-        pass   # an estimate is a convenience
+    """One measured figure into the folder's timings table (sgrs.util.speed keeps it)."""
+    from ..util import speed
+    speed.store(folder, key, seconds)
 
 
 def estimate_text(count, per_window: float | None) -> str:

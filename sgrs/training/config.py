@@ -88,6 +88,7 @@ class TrainConfig:
     val_every: int | None = None
     checkpoint_every: int | None = None
     log_every: int | None = None
+    speed_dir: str | None = None      # where the measured speed is kept for the next estimate (sgrs.util.speed)
     val_overlap: float = 0.5
     extra: dict = field(default_factory=dict)
 

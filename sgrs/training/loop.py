@@ -227,6 +227,7 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
     validation = [{k: e[k] for k in ("iteration", "dice", "per_case")} for e in read_events(job.progress)
                   if e["event"] == "validation" and e["iteration"] <= start] if resume else []
     t_run, rate = time.monotonic(), None
+    speed = SpeedRecorder(config, str(device), start)
 
     def checkpoint(t):
         if info.is_main:
@@ -270,6 +271,8 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
                 event("validation", iteration=done, **result)
             if done % config.every("checkpoint_every") == 0 and done < config.iterations:
                 checkpoint(done)
+            if info.is_main:
+                speed.after(done)
         bar.close()
     final = config.iterations
     checkpoint(final)
@@ -295,12 +298,54 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
                                        config.patch, device)
         if stats is not None:
             write_feature_stats(bundle, stats)
+        speed.finished(final)   # after the statistics: the run's save time includes them
         event("finished", iteration=final, model=str(bundle), teacher_rank_spread=teacher_spread,
               warnings=[w["message"] for w in warnings],
               elapsed=format_seconds(time.monotonic() - t_run))
     if info.enabled:  # no rank tears its process group down while rank 0 still writes (gloo aborts)
         torch.distributed.barrier()
     return bundle or job.model
+
+
+class SpeedRecorder:
+    """This run's speed into ``config.speed_dir`` (sgrs.util.speed) after its first iterations, so an estimate
+    made during the run is already measured, and at the end: seconds per iteration over the loop (validation and
+    checkpoints included) and the seconds outside it (start-up, reading the cohort, saving the model)."""
+    FIRST = 10
+
+    def __init__(self, config: TrainConfig, device: str, start: int):
+        self.config, self.devices, self.start = config, dict.fromkeys((config.device, device)), start
+        self.t_loop = time.monotonic()
+        self.startup = max(0.0, time.time() - _process_start())
+        self.t_end = None
+
+    def _record(self, per_iteration: float, overhead: float) -> None:
+        from ..util.speed import record_training
+        c = self.config
+        for device in self.devices:   # as asked ("auto") and as run ("cpu"): the next estimate asks either
+            record_training(c.speed_dir, c.filters, c.batch, c.patch, device, per_iteration, overhead)
+
+    def after(self, done: int) -> None:
+        if self.config.speed_dir and done - self.start == min(self.FIRST, self.config.iterations - self.start):
+            self._record((time.monotonic() - self.t_loop) / (done - self.start), self.startup)
+        if done == self.config.iterations:
+            self.t_end = time.monotonic()
+
+    def finished(self, final: int) -> None:
+        if not self.config.speed_dir or final <= self.start:
+            return
+        end = self.t_end or time.monotonic()
+        exit_s = 1.0   # the process's own exit after the last event (torch teardown)
+        self._record((end - self.t_loop) / (final - self.start), self.startup + time.monotonic() - end + exit_s)
+
+
+def _process_start() -> float:
+    """When this process started (the interpreter and torch imports count in the run's time)."""
+    try:
+        import psutil
+        return psutil.Process().create_time()
+    except Exception:  # noqa: BLE001  an estimate is a convenience
+        return time.time()
 
 
 def postprocess_of(config: TrainConfig, base_meta: dict | None) -> str:

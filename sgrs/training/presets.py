@@ -10,19 +10,12 @@ No torch here: the desktop SGRS Train panel shows presets and the estimate at se
 """
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from ..models.card import TIMINGS, store_timing   # one timings table for segmentation and training
-
-# Seconds per training step measured on this project's 2-core CPU (AVX2) for the full V-Net
-# (16 filters), patch 112×112×80, batch 4 (docs/benchmarks.md): the scale of the unmeasured guess.
-REFERENCE_CPU_STEP_S = 27.0
-REFERENCE_VOXELS = 112 * 112 * 80
-GPU_SPEEDUP = 40.0          # a rough factor, shown as a guess until a run on this machine measured it
+from ..util import speed   # the one measured-speed table for segmentation and training
+from ..util.speed import GPU_SPEEDUP, REFERENCE_CPU_STEP_S, REFERENCE_VOXELS, TIMINGS  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -63,36 +56,19 @@ def apply_preset(name: str, base_meta: dict | None = None) -> dict:
             "extra": p.extra, "method": p.method, "recipe": p.recipe}
 
 
-def _key(filters: int, batch: int, patch, device: str) -> str:
-    return f"train-{filters}-{batch}-{'x'.join(str(int(v)) for v in patch)}-{device}"
-
-
-def record_train_timing(folder, filters, batch, patch, device, seconds_per_iteration: float) -> None:
-    if not seconds_per_iteration or seconds_per_iteration <= 0:
-        return
-    store_timing(folder, _key(filters, batch, patch, device), seconds_per_iteration)
+def record_train_timing(folder, filters, batch, patch, device, seconds_per_iteration: float,
+                        overhead: float | None = None) -> None:
+    speed.record_training(folder, filters, batch, patch, device, seconds_per_iteration, overhead)
 
 
 def seconds_per_iteration(folder, filters, batch, patch, device) -> tuple[float, bool]:
     """(seconds, measured): measured here for these settings, else scaled from the reference step."""
-    try:
-        value = json.loads((Path(folder) / TIMINGS).read_text()).get(_key(filters, batch, patch, device))
-    except (OSError, ValueError):
-        value = None
-    if isinstance(value, (int, float)):
-        return float(value), True
-    voxels = patch[0] * patch[1] * patch[2]
-    guess = REFERENCE_CPU_STEP_S * (voxels / REFERENCE_VOXELS) * (filters / 16) ** 2 * (batch / 4)
-    return (guess if device == "cpu" else guess / GPU_SPEEDUP), False
+    found = speed.training_speed(folder, filters, batch, patch, device)
+    return found.per_iteration, found.measured
 
 
 def train_estimate(folder, iterations, filters, batch, patch, device) -> str:
-    from ..util.progress import format_seconds
-
-    per, measured = seconds_per_iteration(folder, filters, batch, patch, device)
-    how = "measured on this machine" if measured else \
-        f"a rough guess for {'a 2-core CPU' if device == 'cpu' else 'a GPU'}, measured after the first run"
-    return f"about {format_seconds(iterations * per)} ({iterations} iterations × {per:.2f} s, {how})"
+    return speed.training_estimate(folder, iterations, filters, batch, patch, device)
 
 
 def model_name(cohort_label: str, base_name: str | None, when: float | None = None) -> str:
