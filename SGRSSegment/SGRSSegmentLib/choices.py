@@ -19,6 +19,7 @@ import typing
 
 from .i18n import translate
 
+BOOL_TEXTS = {"true": "True", "1": "True", "yes": "True", "false": "False", "0": "False", "no": "False"}
 TOOLTIP_ROLE = 3  # Qt::ToolTipRole; QComboBox::setItemData takes the role as an int (Qt 5 and 6)
 
 
@@ -125,7 +126,9 @@ def repair_stored_values(node, wrapper_class) -> list[str]:
     outside its ``Choice`` (a scene from another SGRS version) goes back to the default, since the combo
     connector raises on it (``write``, see above) and the widgets after it are not updated; a number
     outside its ``WithinRange`` / ``Minimum`` / ``Maximum`` is clamped, since the slider shows it clamped
-    while the node keeps it and the run would use it (the connector writes the widget before it listens
+    while the node keeps it and the run would use it; a bool stored other than ``True``/``False`` (``true``,
+    ``1``: a script's or another tool's spelling) is written as Slicer's, since Slicer reads every other
+    text as False and "Region maps" would be switched off without the user seeing why (the connector writes the widget before it listens
     to it: ``wrapper.py`` ``_connectParametersToGui`` v5.8.1 / v5.10.0 l. 209-210, v5.12.x / main
     l. 210-211); one that does not parse as its type goes back to the default.
 
@@ -148,6 +151,8 @@ def repair_stored_values(node, wrapper_class) -> list[str]:
 def _repaired(stored: str, base, notes, default) -> str | None:
     """The stored text this value should have, or None when nothing bounds it."""
     choices = [m.choices for m in notes if hasattr(m, "choices")]
+    if base is bool:  # Slicer reads only "True" as True (BoolSerializer.read, v5.8.1 l. 371, main l. 374)
+        return stored if stored in ("True", "False") else BOOL_TEXTS.get(stored.strip().lower(), str(default))
     if base not in (int, float):
         return None if not choices or stored in choices[0] else str(default)
     try:

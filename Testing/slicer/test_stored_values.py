@@ -202,3 +202,20 @@ def test_the_panel_reads_a_volume_chosen_outside_it_at_once(scene, bound):
     volume = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "scan")
     panel.params.parameterNode.SetNodeReferenceID("inputVolume", volume.GetID())  # a script, the Data module
     assert panel.seen[-1].volume is volume and panel.seen[-1].is_valid() == (False, "Select a model.")
+
+
+@pytest.mark.parametrize("bound", REVISIONS, indirect=True)
+@pytest.mark.parametrize(("stored", "shown"), [("true", True), ("1", True), ("0", False), ("maybe", True)])
+def test_a_bool_stored_in_another_spelling_is_read_as_meant_not_as_false(scene, bound, tmp_path, stored, shown):
+    """Slicer's BoolSerializer.read is ``GetParameter(name) == "True"`` (serializers.py v5.8.1 l. 371,
+    v5.10.0 / v5.12.3 / main l. 374; re-expressed in slicer_wrapper.Serializer.read): a scene or a script
+    that stored "true" or "1" for a switch turned it off, and --no-regions reached the engine."""
+    panel, widgets, cls = bound
+    panel.setParameterNode(panel.logic.getParameterNode())
+    volume = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "scan")
+    import_scene(scene, saved_scene(cls, regions=stored, inputVolume=""))
+    assert panel.params.regions is shown and widgets["regions"].isChecked() is shown
+    assert panel.params.parameterNode.GetParameter("regions") == str(shown)
+    settings = replace(parameters_from_settings(panel.params), volume=volume, model=DEMO_MODEL)
+    args = SegmentJob(SGRSSegmentLogic(scene), settings, work=tmp_path).arguments()
+    assert ("--no-regions" in args) is not shown
