@@ -158,11 +158,30 @@ def _repaired(stored: str, base, notes, default) -> str | None:
     try:
         value = base(stored)
     except ValueError:
-        return str(default)
+        value = _whole_number(stored) if base is int else None
+        if value is None:
+            return str(default)
     if value != value or (choices and value not in choices[0]):  # NaN, or a number not offered
         return str(default)
     for note in notes:
         low, high = getattr(note, "minimum", None), getattr(note, "maximum", None)
         value = value if low is None or value >= low else base(low)
         value = value if high is None or value <= high else base(high)
-    return str(value) if value != base(stored) else stored
+    return stored if _same(stored, base, value) else str(value)
+
+
+def _whole_number(stored: str) -> int | None:
+    """``int("6000.0")`` raises (Slicer's NumberSerializer reads ``int(text)``): a whole number written
+    as a float (a script, another version's float field) keeps its value rather than the default."""
+    try:
+        number = float(stored)
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else None
+
+
+def _same(stored: str, base, value) -> bool:
+    try:
+        return base(stored) == value
+    except ValueError:
+        return False

@@ -219,3 +219,24 @@ def test_a_bool_stored_in_another_spelling_is_read_as_meant_not_as_false(scene, 
     settings = replace(parameters_from_settings(panel.params), volume=volume, model=DEMO_MODEL)
     args = SegmentJob(SGRSSegmentLogic(scene), settings, work=tmp_path).arguments()
     assert ("--no-regions" in args) is not shown
+
+
+def test_a_whole_number_stored_as_float_text_keeps_its_value(scene, monkeypatch):
+    """Slicer's NumberSerializer reads ``int(text)`` (serializers.py v5.8.1 l. 233-268, v5.10.0+ l. 236-271;
+    slicer_wrapper.Serializer.read): "6000.0" from a script or an older float field raised, so the repair
+    put the default (300) in its place; the iterations the user set must survive."""
+    from SGRSTrainLib.session import train_parameters_from_settings
+    pytest.importorskip("PySide6.QtWidgets")
+    widgets = ui_widgets("SGRSTrain")
+    monkeypatch.setattr(compat, "parameter_widgets", lambda ui: widgets)
+    cls = wrapper_class(parameter_fields("SGRSTrain"), "v5.8.1")
+    panel = Panel(SimpleNamespace(getParameterNode=lambda: cls(module_parameter_node(scene, "SGRSTrain"))))
+    panel.onParameters = lambda caller=None, event=None: panel.seen.append(train_parameters_from_settings(panel.params))
+    panel.setParameterNode(panel.logic.getParameterNode())
+    import_scene(scene, saved_scene(cls, "SGRSTrain", iterations="6000.0", batch="2.5"))
+    assert (panel.params.iterations, widgets["iterations"].value()) == (6000, 6000)
+    assert panel.params.parameterNode.GetParameter("iterations") == "6000"
+    assert panel.params.batch == DEFAULT.batch, "a fraction is no whole number: the default, as before"
+    assert {p.iterations for p in panel.seen} >= {6000}
+    panel.unbind()
+    panel.removeObservers()
