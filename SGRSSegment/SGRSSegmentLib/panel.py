@@ -44,7 +44,11 @@ class ParameterPanel:
                     self.removeObserver(self.params.parameterNode, modified, method)
         if node is not None and repair_stored_values(node.parameterNode, type(node)):
             node = type(node)(node.parameterNode)  # a fresh wrapper reads the values repaired
-        self.guiTag = compat.rebind(self.params, self.guiTag, node, self.uiWidget)
+        # No params while the bind refills the combo boxes (the connector's clear() and addItem emit
+        # currentIndexChanged): SGRS Train's preset slot would take item 0 for the user's pick and write
+        # its iterations and device over an imported scene's (onSceneEndImport rebinds a shown panel).
+        old, self.params = self.params, None
+        self.guiTag = compat.rebind(old, self.guiTag, node, self.uiWidget)
         self.params = node
         if node is not None:
             self.addObserver(node.parameterNode, modified, self.repairParameters, priority=REPAIR_PRIORITY)

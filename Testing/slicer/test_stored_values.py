@@ -25,7 +25,7 @@ from slicer.util import VTKObservationMixin
 from slicer_wrapper import make_widget, module_parameter_node, wrapper_class
 from test_binding_contract import parameter_fields, ui_tree
 
-from sgrs.training.presets import DEFAULT
+from sgrs.training.presets import DEFAULT, PRESETS
 from sgrs.util.errors import SGRSError
 
 REVISIONS = ("v5.8.1", "v5.10.0", "main")  # the wrapper's distinct revisions (v5.12.3 = main)
@@ -238,5 +238,39 @@ def test_a_whole_number_stored_as_float_text_keeps_its_value(scene, monkeypatch)
     assert panel.params.parameterNode.GetParameter("iterations") == "6000"
     assert panel.params.batch == DEFAULT.batch, "a fraction is no whole number: the default, as before"
     assert {p.iterations for p in panel.seen} >= {6000}
+    panel.unbind()
+    panel.removeObservers()
+
+
+@pytest.mark.parametrize("revision", REVISIONS)
+def test_a_scene_imported_while_sgrs_train_is_shown_keeps_its_preset_iterations_and_device(scene, monkeypatch,
+                                                                                          tmp_path, revision):
+    """Loading a scene rebinds the shown panel at the end of the import (panel.onSceneEndImport); the bind
+    refills the preset combo box (Slicer's combo connector: clear() then addItem, guiConnectors.py v5.8.1
+    l. 377-379, v5.10.0+ l. 440-442; slicer_wrapper re-expresses it), which emits currentIndexChanged at
+    item 0. SGRS Train's preset slot, connected before the bind as SGRSTrain.setup does, took that for the
+    user picking 'quick look' and wrote 300 iterations on CPU over the scene's preset (found running
+    Slicer's own parameterNodeWrapper at v5.8.1, v5.10.0, v5.12.3 and main against SGRSTrain.ui)."""
+    from SGRSTrainLib.session import TrainSession, train_parameters_from_settings
+    pytest.importorskip("PySide6.QtWidgets")
+    widgets = ui_widgets("SGRSTrain")
+    monkeypatch.setattr(compat, "parameter_widgets", lambda ui: widgets)
+    cls = wrapper_class(parameter_fields("SGRSTrain"), revision)
+    panel = Panel(SimpleNamespace(getParameterNode=lambda: cls(module_parameter_node(scene, "SGRSTrain"))))
+    panel.onParameters = lambda caller=None, event=None: panel.seen.append(train_parameters_from_settings(panel.params))
+    session = TrainSession(scene, None, tmp_path)
+
+    def on_preset(index):  # SGRSTrain.onModelChanged: the same guard and the same Lib call
+        if panel.params and index >= 0:
+            session.estimate(panel.params, index)
+    widgets["preset"].currentIndexChanged.connect(on_preset)
+    panel.setParameterNode(panel.logic.getParameterNode())
+    import_scene(scene, saved_scene(cls, "SGRSTrain", preset="standard (GPU)", iterations="5000", device="cuda"))
+    panel.onSceneEndImport()
+    assert (panel.params.preset, panel.params.iterations, panel.params.device) == ("standard (GPU)", 5000, "cuda")
+    assert (widgets["preset"].currentIndex(), widgets["iterations"].value()) == (1, 5000)
+    assert train_parameters_from_settings(panel.params).iterations == 5000
+    widgets["preset"].setCurrentIndex(2)   # a pick by the user still sets the preset's iterations
+    assert (panel.params.preset, panel.params.iterations) == ("paper", PRESETS["paper"].iterations)
     panel.unbind()
     panel.removeObservers()
