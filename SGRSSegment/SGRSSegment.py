@@ -7,18 +7,19 @@ import qt
 import slicer
 from SGRSSegmentLib.sample_data import register_demo_sample
 from slicer import vtkMRMLMarkupsROINode, vtkMRMLScalarVolumeNode
-from slicer.i18n import tr as _
-from slicer.i18n import translate
+from slicer.i18n import tr as _, translate
 from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import ScriptedLoadableModule as Module
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleLogic as ModuleLogic
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleTest as ModuleTest
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleWidget as ModuleWidget
 from slicer.util import VTKObservationMixin
-from SGRSSegmentLib.panel import ParameterPanel
+from SGRSSegmentLib.panel import ParameterPanel, repaired_node
+from SGRSSegmentLib.parameters import follow_model
 
 from sgrs.inference.defaults import DEFAULT_OVERLAP
 from sgrs.method.names import DELTA_RULES, DEVICES
+from sgrs.util.errors import SGRSError
 
 POLL_MS = 300
 
@@ -53,7 +54,7 @@ class SGRSSegmentParameterNode:
 
 class SGRSSegmentLogic(ModuleLogic):
     def getParameterNode(self):
-        return SGRSSegmentParameterNode(super().getParameterNode())
+        return repaired_node(SGRSSegmentParameterNode, super().getParameterNode())
 
     def process(self, params, progress=None):
         """Segment in this process (the Python console, scripts); see SGRSSegmentLib.logic.process."""
@@ -116,7 +117,6 @@ class SGRSSegmentWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
             show_model(self.ui.modelComboBox, self.params, refresh=True)
 
     def onModelChanged(self, index):
-        from SGRSSegmentLib.parameters import follow_model
         if self.params and index >= 0:
             follow_model(self.params, self.ui.modelComboBox.currentData or "")  # onParameters shows its card
 
@@ -137,7 +137,6 @@ class SGRSSegmentWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
 
     def onApply(self):
         from SGRSSegmentLib.dependencies import ensure
-        from sgrs.util.errors import SGRSError
         kind = self.session.action(self.settings()).kind
         try:
             if kind == "cancel":
@@ -179,8 +178,6 @@ class SGRSSegmentWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
 
     def onImportModel(self):
         from SGRSSegmentLib.models import import_model
-        from SGRSSegmentLib.parameters import follow_model
-        from sgrs.util.errors import SGRSError
         path = qt.QFileDialog.getOpenFileName(None, _("Import model"), "", _("Model (model.json *.pth *.pt)"))
         try:
             if path:  # a bundle needs no torch; a .pth without it is a one-line error (item 10)

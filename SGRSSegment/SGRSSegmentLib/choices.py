@@ -126,11 +126,12 @@ def repair_stored_values(node, wrapper_class) -> list[str]:
     outside its ``Choice`` (a scene from another SGRS version) goes back to the default, since the combo
     connector raises on it (``write``, see above) and the widgets after it are not updated; a number
     outside its ``WithinRange`` / ``Minimum`` / ``Maximum`` is clamped, since the slider shows it clamped
-    while the node keeps it and the run would use it; a bool stored other than ``True``/``False`` (``true``,
-    ``1``: a script's or another tool's spelling) is written as Slicer's, since Slicer reads every other
-    text as False and "Region maps" would be switched off without the user seeing why (the connector writes the widget before it listens
+    while the node keeps it and the run would use it (the connector writes the widget before it listens
     to it: ``wrapper.py`` ``_connectParametersToGui`` v5.8.1 / v5.10.0 l. 209-210, v5.12.x / main
-    l. 210-211); one that does not parse as its type goes back to the default.
+    l. 210-211); one that does not parse as its type goes back to the default, a whole number written as
+    a float (``6000.0``) keeps its value; a bool stored other than ``True`` / ``False`` (``true``, ``1``: a
+    script's spelling) is written as Slicer's, since Slicer reads every other text as False and "Region
+    maps" would be switched off without the user seeing why.
 
     Reads the wrapper class's ``allParameters`` (name → ParameterInfo: ``default.value``,
     ``unalteredType``; ``wrapper.py`` and ``parameterInfo.py``, the same at v5.8.1, v5.10.0, v5.12.3 and

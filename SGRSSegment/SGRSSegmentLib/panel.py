@@ -30,6 +30,15 @@ from .choices import enable_choices, repair_stored_values, show_choices
 REPAIR_PRIORITY, CHANGED_PRIORITY = 100.0, -1.0
 
 
+def repaired_node(wrapper_class, node):
+    """``wrapper_class(node)`` after ``repair_stored_values``: the wrapper reads every value when it is made
+    (``wrapper.py`` ``_CachedParameterWrapper.__init__``, l. 87 at v5.8.1, v5.10.0, v5.12.3 and main), and
+    ``int("abc")`` raised there, so a scene loaded while the panel was hidden (no repair observer) broke the
+    module's ``getParameterNode``, hence its ``setup`` or ``enter``."""
+    repair_stored_values(node, wrapper_class)
+    return wrapper_class(node)
+
+
 class ParameterPanel:
     params = None
     guiTag = None

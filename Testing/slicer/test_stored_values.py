@@ -274,3 +274,28 @@ def test_a_scene_imported_while_sgrs_train_is_shown_keeps_its_preset_iterations_
     assert (panel.params.preset, panel.params.iterations) == ("paper", PRESETS["paper"].iterations)
     panel.unbind()
     panel.removeObservers()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the half-made wrapper's __del__,
+@pytest.mark.parametrize("revision", REVISIONS)                                # as in Slicer (no _observerTag yet)
+def test_a_number_the_wrapper_cannot_read_never_breaks_the_modules_parameter_node(scene, revision):
+    """A scene loaded while the panel is hidden (nothing bound, so no repair observer) with iterations
+    'abc' or an empty overlap: Slicer's wrapper reads every value when it is made (wrapper.py
+    ``_CachedParameterWrapper.__init__`` l. 87 at v5.8.1, v5.10.0, v5.12.3 and main; NumberSerializer.read
+    is ``int(text)``; slicer_wrapper.CachedValue re-expresses both), so the module's getParameterNode, and
+    with it setup() or enter(), raised ValueError. The modules' logic makes its wrapper with
+    ``repaired_node`` (checked below in their source)."""
+    from SGRSSegmentLib.panel import repaired_node
+    for module, bad, expect in (("SGRSTrain", {"iterations": "abc", "batch": ""}, {"batch": DEFAULT.batch}),
+                                ("SGRSSegment", {"overlap": "", "tau": "x"}, {"tau": 0.296})):
+        cls = wrapper_class(parameter_fields(module), revision)
+        node = module_parameter_node(scene, module)
+        cls(node)
+        for name, text in bad.items():
+            node.SetParameter(name, text)
+        with pytest.raises(ValueError):
+            cls(node)  # what Slicer does with the node as stored
+        params = repaired_node(cls, node)
+        assert all(getattr(params, name) == value for name, value in expect.items())
+        source = (ROOT / module / f"{module}.py").read_text()
+        assert f"return repaired_node({module}ParameterNode, super().getParameterNode())" in source
