@@ -1,5 +1,4 @@
-"""SGRSSegment: segment a scan with an SGRS-Net model and show where it can be trusted. The widget only binds:
-settings in a parameter node, every decision in SGRSSegmentLib (shared with the Studio); no torch at setup."""
+"""SGRSSegment: segment a scan with SGRS-Net, show where to trust it. The widget only binds; SGRSSegmentLib decides."""
 import shutil
 from typing import Annotated
 
@@ -15,7 +14,6 @@ from slicer.ScriptedLoadableModule import ScriptedLoadableModuleTest as ModuleTe
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleWidget as ModuleWidget
 from slicer.util import VTKObservationMixin
 from SGRSSegmentLib.panel import ParameterPanel, repaired_node
-from SGRSSegmentLib.parameters import follow_model
 
 from sgrs.inference.defaults import DEFAULT_OVERLAP
 from sgrs.method.names import DELTA_RULES, DEVICES
@@ -117,6 +115,7 @@ class SGRSSegmentWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
             show_model(self.ui.modelComboBox, self.params, refresh=True)
 
     def onModelChanged(self, index):
+        from SGRSSegmentLib.parameters import follow_model
         if self.params and index >= 0:
             follow_model(self.params, self.ui.modelComboBox.currentData or "")  # onParameters shows its card
 
@@ -178,6 +177,7 @@ class SGRSSegmentWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
 
     def onImportModel(self):
         from SGRSSegmentLib.models import import_model
+        from SGRSSegmentLib.parameters import follow_model
         path = qt.QFileDialog.getOpenFileName(None, _("Import model"), "", _("Model (model.json *.pth *.pt)"))
         try:
             if path:  # a bundle needs no torch; a .pth without it is a one-line error (item 10)
