@@ -1,5 +1,4 @@
-"""SGRSSegment: segment a scan with an SGRS-Net model and show where it can be trusted. The widget only binds:
-settings in a parameter node, every decision in SGRSSegmentLib (shared with the Studio); no torch at setup."""
+"""SGRSSegment: segment a scan with SGRS-Net, show where to trust it. The widget only binds; SGRSSegmentLib decides."""
 import shutil
 from typing import Annotated
 
@@ -7,18 +6,18 @@ import qt
 import slicer
 from SGRSSegmentLib.sample_data import register_demo_sample
 from slicer import vtkMRMLMarkupsROINode, vtkMRMLScalarVolumeNode
-from slicer.i18n import tr as _
-from slicer.i18n import translate
+from slicer.i18n import tr as _, translate
 from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import ScriptedLoadableModule as Module
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleLogic as ModuleLogic
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleTest as ModuleTest
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleWidget as ModuleWidget
 from slicer.util import VTKObservationMixin
-from SGRSSegmentLib.panel import ParameterPanel
+from SGRSSegmentLib.panel import ParameterPanel, repaired_node
 
 from sgrs.inference.defaults import DEFAULT_OVERLAP
 from sgrs.method.names import DELTA_RULES, DEVICES
+from sgrs.util.errors import SGRSError
 
 POLL_MS = 300
 
@@ -53,7 +52,7 @@ class SGRSSegmentParameterNode:
 
 class SGRSSegmentLogic(ModuleLogic):
     def getParameterNode(self):
-        return SGRSSegmentParameterNode(super().getParameterNode())
+        return repaired_node(SGRSSegmentParameterNode, super().getParameterNode())
 
     def process(self, params, progress=None):
         """Segment in this process (the Python console, scripts); see SGRSSegmentLib.logic.process."""
@@ -137,7 +136,6 @@ class SGRSSegmentWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
 
     def onApply(self):
         from SGRSSegmentLib.dependencies import ensure
-        from sgrs.util.errors import SGRSError
         kind = self.session.action(self.settings()).kind
         try:
             if kind == "cancel":
@@ -180,7 +178,6 @@ class SGRSSegmentWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
     def onImportModel(self):
         from SGRSSegmentLib.models import import_model
         from SGRSSegmentLib.parameters import follow_model
-        from sgrs.util.errors import SGRSError
         path = qt.QFileDialog.getOpenFileName(None, _("Import model"), "", _("Model (model.json *.pth *.pt)"))
         try:
             if path:  # a bundle needs no torch; a .pth without it is a one-line error (item 10)

@@ -11,10 +11,11 @@ from slicer.ScriptedLoadableModule import ScriptedLoadableModule as Module, Scri
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleTest as ModuleTest
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleWidget as ModuleWidget
 from slicer.util import VTKObservationMixin
-from SGRSSegmentLib.panel import ParameterPanel
+from SGRSSegmentLib.panel import ParameterPanel, repaired_node
 
 from sgrs.method.names import DEFAULT_METHOD, DEFAULT_RECIPE, DEFAULT_TEACHER, DEVICES, METHODS, RECIPES, TEACHERS
 from sgrs.training.presets import DEFAULT, DEFAULT_PRESET, PRESETS  # plain data, no torch
+from sgrs.util.errors import SGRSError
 
 POLL_MS = 1000
 
@@ -47,7 +48,7 @@ class SGRSTrainParameterNode:
 
 class SGRSTrainLogic(ModuleLogic):
     def getParameterNode(self):
-        return SGRSTrainParameterNode(super().getParameterNode())
+        return repaired_node(SGRSTrainParameterNode, super().getParameterNode())
 
 
 class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
@@ -122,8 +123,6 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
 
     def onRank(self):
         from SGRSTrainLib.rank_session import RankSession
-
-        from sgrs.util.errors import SGRSError
         if self.rank:
             return self.rank.cancel()
         try:
@@ -137,8 +136,6 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
     def onTrain(self, kind=None):
         from SGRSSegmentLib.dependencies import ensure
         from SGRSTrainLib.session import train_parameters_from_settings
-
-        from sgrs.util.errors import SGRSError
         kind = kind or self.session.action().kind  # Resume passes "resume"; clicked() may pass False
         try:
             if kind == "cancel":
@@ -157,7 +154,6 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
         self.poll()
 
     def attach(self, folder=None):
-        from sgrs.util.errors import SGRSError
         folder = folder or qt.QFileDialog.getExistingDirectory(None, _("Open training job folder"))
         try:
             if folder:

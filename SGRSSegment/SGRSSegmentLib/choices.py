@@ -19,6 +19,7 @@ import typing
 
 from .i18n import translate
 
+BOOL_TEXTS = {"true": "True", "1": "True", "yes": "True", "false": "False", "0": "False", "no": "False"}
 TOOLTIP_ROLE = 3  # Qt::ToolTipRole; QComboBox::setItemData takes the role as an int (Qt 5 and 6)
 
 
@@ -127,7 +128,10 @@ def repair_stored_values(node, wrapper_class) -> list[str]:
     outside its ``WithinRange`` / ``Minimum`` / ``Maximum`` is clamped, since the slider shows it clamped
     while the node keeps it and the run would use it (the connector writes the widget before it listens
     to it: ``wrapper.py`` ``_connectParametersToGui`` v5.8.1 / v5.10.0 l. 209-210, v5.12.x / main
-    l. 210-211); one that does not parse as its type goes back to the default.
+    l. 210-211); one that does not parse as its type goes back to the default, a whole number written as
+    a float (``6000.0``) keeps its value; a bool stored other than ``True`` / ``False`` (``true``, ``1``: a
+    script's spelling) is written as Slicer's, since Slicer reads every other text as False and "Region
+    maps" would be switched off without the user seeing why.
 
     Reads the wrapper class's ``allParameters`` (name → ParameterInfo: ``default.value``,
     ``unalteredType``; ``wrapper.py`` and ``parameterInfo.py``, the same at v5.8.1, v5.10.0, v5.12.3 and
@@ -148,16 +152,37 @@ def repair_stored_values(node, wrapper_class) -> list[str]:
 def _repaired(stored: str, base, notes, default) -> str | None:
     """The stored text this value should have, or None when nothing bounds it."""
     choices = [m.choices for m in notes if hasattr(m, "choices")]
+    if base is bool:  # Slicer reads only "True" as True (BoolSerializer.read, v5.8.1 l. 371, main l. 374)
+        return stored if stored in ("True", "False") else BOOL_TEXTS.get(stored.strip().lower(), str(default))
     if base not in (int, float):
         return None if not choices or stored in choices[0] else str(default)
     try:
         value = base(stored)
     except ValueError:
-        return str(default)
+        value = _whole_number(stored) if base is int else None
+        if value is None:
+            return str(default)
     if value != value or (choices and value not in choices[0]):  # NaN, or a number not offered
         return str(default)
     for note in notes:
         low, high = getattr(note, "minimum", None), getattr(note, "maximum", None)
         value = value if low is None or value >= low else base(low)
         value = value if high is None or value <= high else base(high)
-    return str(value) if value != base(stored) else stored
+    return stored if _same(stored, base, value) else str(value)
+
+
+def _whole_number(stored: str) -> int | None:
+    """``int("6000.0")`` raises (Slicer's NumberSerializer reads ``int(text)``): a whole number written
+    as a float (a script, another version's float field) keeps its value rather than the default."""
+    try:
+        number = float(stored)
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() else None
+
+
+def _same(stored: str, base, value) -> bool:
+    try:
+        return base(stored) == value
+    except ValueError:
+        return False

@@ -30,6 +30,15 @@ from .choices import enable_choices, repair_stored_values, show_choices
 REPAIR_PRIORITY, CHANGED_PRIORITY = 100.0, -1.0
 
 
+def repaired_node(wrapper_class, node):
+    """``wrapper_class(node)`` after ``repair_stored_values``: the wrapper reads every value when it is made
+    (``wrapper.py`` ``_CachedParameterWrapper.__init__``, l. 87 at v5.8.1, v5.10.0, v5.12.3 and main), and
+    ``int("abc")`` raised there, so a scene loaded while the panel was hidden (no repair observer) broke the
+    module's ``getParameterNode``, hence its ``setup`` or ``enter``."""
+    repair_stored_values(node, wrapper_class)
+    return wrapper_class(node)
+
+
 class ParameterPanel:
     params = None
     guiTag = None
@@ -44,7 +53,11 @@ class ParameterPanel:
                     self.removeObserver(self.params.parameterNode, modified, method)
         if node is not None and repair_stored_values(node.parameterNode, type(node)):
             node = type(node)(node.parameterNode)  # a fresh wrapper reads the values repaired
-        self.guiTag = compat.rebind(self.params, self.guiTag, node, self.uiWidget)
+        # No params while the bind refills the combo boxes (the connector's clear() and addItem emit
+        # currentIndexChanged): SGRS Train's preset slot would take item 0 for the user's pick and write
+        # its iterations and device over an imported scene's (onSceneEndImport rebinds a shown panel).
+        old, self.params = self.params, None
+        self.guiTag = compat.rebind(old, self.guiTag, node, self.uiWidget)
         self.params = node
         if node is not None:
             self.addObserver(node.parameterNode, modified, self.repairParameters, priority=REPAIR_PRIORITY)

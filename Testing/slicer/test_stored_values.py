@@ -25,7 +25,7 @@ from slicer.util import VTKObservationMixin
 from slicer_wrapper import make_widget, module_parameter_node, wrapper_class
 from test_binding_contract import parameter_fields, ui_tree
 
-from sgrs.training.presets import DEFAULT
+from sgrs.training.presets import DEFAULT, PRESETS
 from sgrs.util.errors import SGRSError
 
 REVISIONS = ("v5.8.1", "v5.10.0", "main")  # the wrapper's distinct revisions (v5.12.3 = main)
@@ -202,3 +202,100 @@ def test_the_panel_reads_a_volume_chosen_outside_it_at_once(scene, bound):
     volume = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "scan")
     panel.params.parameterNode.SetNodeReferenceID("inputVolume", volume.GetID())  # a script, the Data module
     assert panel.seen[-1].volume is volume and panel.seen[-1].is_valid() == (False, "Select a model.")
+
+
+@pytest.mark.parametrize("bound", REVISIONS, indirect=True)
+@pytest.mark.parametrize(("stored", "shown"), [("true", True), ("1", True), ("0", False), ("maybe", True)])
+def test_a_bool_stored_in_another_spelling_is_read_as_meant_not_as_false(scene, bound, tmp_path, stored, shown):
+    """Slicer's BoolSerializer.read is ``GetParameter(name) == "True"`` (serializers.py v5.8.1 l. 371,
+    v5.10.0 / v5.12.3 / main l. 374; re-expressed in slicer_wrapper.Serializer.read): a scene or a script
+    that stored "true" or "1" for a switch turned it off, and --no-regions reached the engine."""
+    panel, widgets, cls = bound
+    panel.setParameterNode(panel.logic.getParameterNode())
+    volume = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "scan")
+    import_scene(scene, saved_scene(cls, regions=stored, inputVolume=""))
+    assert panel.params.regions is shown and widgets["regions"].isChecked() is shown
+    assert panel.params.parameterNode.GetParameter("regions") == str(shown)
+    settings = replace(parameters_from_settings(panel.params), volume=volume, model=DEMO_MODEL)
+    args = SegmentJob(SGRSSegmentLogic(scene), settings, work=tmp_path).arguments()
+    assert ("--no-regions" in args) is not shown
+
+
+def test_a_whole_number_stored_as_float_text_keeps_its_value(scene, monkeypatch):
+    """Slicer's NumberSerializer reads ``int(text)`` (serializers.py v5.8.1 l. 233-268, v5.10.0+ l. 236-271;
+    slicer_wrapper.Serializer.read): "6000.0" from a script or an older float field raised, so the repair
+    put the default (300) in its place; the iterations the user set must survive."""
+    from SGRSTrainLib.session import train_parameters_from_settings
+    pytest.importorskip("PySide6.QtWidgets")
+    widgets = ui_widgets("SGRSTrain")
+    monkeypatch.setattr(compat, "parameter_widgets", lambda ui: widgets)
+    cls = wrapper_class(parameter_fields("SGRSTrain"), "v5.8.1")
+    panel = Panel(SimpleNamespace(getParameterNode=lambda: cls(module_parameter_node(scene, "SGRSTrain"))))
+    panel.onParameters = lambda caller=None, event=None: panel.seen.append(train_parameters_from_settings(panel.params))
+    panel.setParameterNode(panel.logic.getParameterNode())
+    import_scene(scene, saved_scene(cls, "SGRSTrain", iterations="6000.0", batch="2.5"))
+    assert (panel.params.iterations, widgets["iterations"].value()) == (6000, 6000)
+    assert panel.params.parameterNode.GetParameter("iterations") == "6000"
+    assert panel.params.batch == DEFAULT.batch, "a fraction is no whole number: the default, as before"
+    assert {p.iterations for p in panel.seen} >= {6000}
+    panel.unbind()
+    panel.removeObservers()
+
+
+@pytest.mark.parametrize("revision", REVISIONS)
+def test_a_scene_imported_while_sgrs_train_is_shown_keeps_its_preset_iterations_and_device(scene, monkeypatch,
+                                                                                          tmp_path, revision):
+    """Loading a scene rebinds the shown panel at the end of the import (panel.onSceneEndImport); the bind
+    refills the preset combo box (Slicer's combo connector: clear() then addItem, guiConnectors.py v5.8.1
+    l. 377-379, v5.10.0+ l. 440-442; slicer_wrapper re-expresses it), which emits currentIndexChanged at
+    item 0. SGRS Train's preset slot, connected before the bind as SGRSTrain.setup does, took that for the
+    user picking 'quick look' and wrote 300 iterations on CPU over the scene's preset (found running
+    Slicer's own parameterNodeWrapper at v5.8.1, v5.10.0, v5.12.3 and main against SGRSTrain.ui)."""
+    from SGRSTrainLib.session import TrainSession, train_parameters_from_settings
+    pytest.importorskip("PySide6.QtWidgets")
+    widgets = ui_widgets("SGRSTrain")
+    monkeypatch.setattr(compat, "parameter_widgets", lambda ui: widgets)
+    cls = wrapper_class(parameter_fields("SGRSTrain"), revision)
+    panel = Panel(SimpleNamespace(getParameterNode=lambda: cls(module_parameter_node(scene, "SGRSTrain"))))
+    panel.onParameters = lambda caller=None, event=None: panel.seen.append(train_parameters_from_settings(panel.params))
+    session = TrainSession(scene, None, tmp_path)
+
+    def on_preset(index):  # SGRSTrain.onModelChanged: the same guard and the same Lib call
+        if panel.params and index >= 0:
+            session.estimate(panel.params, index)
+    widgets["preset"].currentIndexChanged.connect(on_preset)
+    panel.setParameterNode(panel.logic.getParameterNode())
+    import_scene(scene, saved_scene(cls, "SGRSTrain", preset="standard (GPU)", iterations="5000", device="cuda"))
+    panel.onSceneEndImport()
+    assert (panel.params.preset, panel.params.iterations, panel.params.device) == ("standard (GPU)", 5000, "cuda")
+    assert (widgets["preset"].currentIndex(), widgets["iterations"].value()) == (1, 5000)
+    assert train_parameters_from_settings(panel.params).iterations == 5000
+    widgets["preset"].setCurrentIndex(2)   # a pick by the user still sets the preset's iterations
+    assert (panel.params.preset, panel.params.iterations) == ("paper", PRESETS["paper"].iterations)
+    panel.unbind()
+    panel.removeObservers()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the half-made wrapper's __del__,
+@pytest.mark.parametrize("revision", REVISIONS)                                # as in Slicer (no _observerTag yet)
+def test_a_number_the_wrapper_cannot_read_never_breaks_the_modules_parameter_node(scene, revision):
+    """A scene loaded while the panel is hidden (nothing bound, so no repair observer) with iterations
+    'abc' or an empty overlap: Slicer's wrapper reads every value when it is made (wrapper.py
+    ``_CachedParameterWrapper.__init__`` l. 87 at v5.8.1, v5.10.0, v5.12.3 and main; NumberSerializer.read
+    is ``int(text)``; slicer_wrapper.CachedValue re-expresses both), so the module's getParameterNode, and
+    with it setup() or enter(), raised ValueError. The modules' logic makes its wrapper with
+    ``repaired_node`` (checked below in their source)."""
+    from SGRSSegmentLib.panel import repaired_node
+    for module, bad, expect in (("SGRSTrain", {"iterations": "abc", "batch": ""}, {"batch": DEFAULT.batch}),
+                                ("SGRSSegment", {"overlap": "", "tau": "x"}, {"tau": 0.296})):
+        cls = wrapper_class(parameter_fields(module), revision)
+        node = module_parameter_node(scene, module)
+        cls(node)
+        for name, text in bad.items():
+            node.SetParameter(name, text)
+        with pytest.raises(ValueError):
+            cls(node)  # what Slicer does with the node as stored
+        params = repaired_node(cls, node)
+        assert all(getattr(params, name) == value for name, value in expect.items())
+        source = (ROOT / module / f"{module}.py").read_text()
+        assert f"return repaired_node({module}ParameterNode, super().getParameterNode())" in source
