@@ -154,10 +154,3 @@ def add_scene_cases(scene, segmentations_logic, cohort, labelled, unlabelled):
             seg.SetReferenceImageGeometryParameterFromVolumeNode(vol)
             assert segmentations_logic.ImportLabelmapToSegmentationNode(lab, seg)
             scene.RemoveNode(lab)
-
-
-# slicer-core imports Testing/slicer's modules (see the top) on its first import: at the end of this file
-# (they import from it), before pytest imports a test module itself. Else a run that starts with
-# test_binding_contract.py failed to collect it: its ``import slicer`` imported test_method_choice, which
-# imports from the half-imported test_binding_contract.
-import slicer  # noqa: E402,F401
