@@ -7,12 +7,16 @@ from sgrs.models.registry import DEMO_MODEL, list_models, register
 from sgrs.models.vnet import VNet
 
 
-def test_register_and_list(tmp_path):
+def small_bundle(folder):
     torch.manual_seed(0)
-    bundle = save_bundle(tmp_path / "my model", VNet(2, 2), None, patch_size=(16, 16, 16),
-                         classes=default_classes(["background", "left atrium"]),
-                         normalization={"mode": "zscore", "window": None}, tau=0.296, delta_rule="union",
-                         mix_reference=np.zeros((16, 16, 16), np.float32))
+    return save_bundle(folder, VNet(2, 2), None, patch_size=(16, 16, 16),
+                       classes=default_classes(["background", "left atrium"]),
+                       normalization={"mode": "zscore", "window": None}, tau=0.296, delta_rule="union",
+                       mix_reference=np.zeros((16, 16, 16), np.float32))
+
+
+def test_register_and_list(tmp_path):
+    bundle = small_bundle(tmp_path / "my model")
     registry = tmp_path / "registry"
     (registry / "not-a-model").mkdir(parents=True)
     first = register(bundle, folder=registry)
@@ -48,11 +52,7 @@ def test_a_listed_name_is_accepted_wherever_a_model_is_asked_for(tmp_path, monke
 def test_a_name_two_bundles_share_is_refused_with_both_folders(tmp_path):
     from sgrs.models.registry import resolve_model
     from sgrs.util.errors import ModelError
-    torch.manual_seed(0)
-    bundle = save_bundle(tmp_path / "b", VNet(2, 2), None, patch_size=(16, 16, 16),
-                         classes=default_classes(["background", "left atrium"]),
-                         normalization={"mode": "zscore", "window": None}, tau=0.296, delta_rule="union",
-                         mix_reference=np.zeros((16, 16, 16), np.float32))
+    bundle = small_bundle(tmp_path / "b")
     registry = tmp_path / "registry"
     register(bundle, name="heart", folder=registry)
     register(bundle, name="heart", folder=registry)
