@@ -173,14 +173,7 @@ def test_an_unknown_choice_is_refused_where_the_command_line_is_built(scene):
 
 def test_sgrs_train_imported_with_an_unknown_method_and_batch_shows_and_runs_what_it_can(scene, monkeypatch):
     """The same mixin in SGRS Train, with its path line edits and spin boxes (strict stand-in at v5.8.1)."""
-    from SGRSTrainLib.session import train_parameters_from_settings
-    pytest.importorskip("PySide6.QtWidgets")
-    widgets = ui_widgets("SGRSTrain")
-    monkeypatch.setattr(compat, "parameter_widgets", lambda ui: widgets)
-    cls = wrapper_class(parameter_fields("SGRSTrain"), "v5.8.1")
-    panel = Panel(SimpleNamespace(getParameterNode=lambda: cls(module_parameter_node(scene, "SGRSTrain"))))
-    panel.onParameters = lambda caller=None, event=None: panel.seen.append(train_parameters_from_settings(panel.params))
-    panel.setParameterNode(panel.logic.getParameterNode())
+    panel, widgets, cls = bound_train_panel(scene, monkeypatch)
     import_scene(scene, saved_scene(cls, "SGRSTrain", method="fixmatch", batch="100", device="tpu",
                                    teacher="eval", iterations="700"))
     assert (panel.params.method, panel.params.batch, panel.params.device) == ("sgrs", 64, DEFAULT.device)
@@ -225,14 +218,7 @@ def test_a_whole_number_stored_as_float_text_keeps_its_value(scene, monkeypatch)
     """Slicer's NumberSerializer reads ``int(text)`` (serializers.py v5.8.1 l. 233-268, v5.10.0+ l. 236-271;
     slicer_wrapper.Serializer.read): "6000.0" from a script or an older float field raised, so the repair
     put the default (300) in its place; the iterations the user set must survive."""
-    from SGRSTrainLib.session import train_parameters_from_settings
-    pytest.importorskip("PySide6.QtWidgets")
-    widgets = ui_widgets("SGRSTrain")
-    monkeypatch.setattr(compat, "parameter_widgets", lambda ui: widgets)
-    cls = wrapper_class(parameter_fields("SGRSTrain"), "v5.8.1")
-    panel = Panel(SimpleNamespace(getParameterNode=lambda: cls(module_parameter_node(scene, "SGRSTrain"))))
-    panel.onParameters = lambda caller=None, event=None: panel.seen.append(train_parameters_from_settings(panel.params))
-    panel.setParameterNode(panel.logic.getParameterNode())
+    panel, widgets, cls = bound_train_panel(scene, monkeypatch)
     import_scene(scene, saved_scene(cls, "SGRSTrain", iterations="6000.0", batch="2.5"))
     assert (panel.params.iterations, widgets["iterations"].value()) == (6000, 6000)
     assert panel.params.parameterNode.GetParameter("iterations") == "6000"
@@ -299,3 +285,16 @@ def test_a_number_the_wrapper_cannot_read_never_breaks_the_modules_parameter_nod
         assert all(getattr(params, name) == value for name, value in expect.items())
         source = (ROOT / module / f"{module}.py").read_text()
         assert f"return repaired_node({module}ParameterNode, super().getParameterNode())" in source
+
+
+def bound_train_panel(scene, monkeypatch):
+    """SGRS Train's panel bound to its module node with the .ui's own widgets (strict stand-in at v5.8.1)."""
+    from SGRSTrainLib.session import train_parameters_from_settings
+    pytest.importorskip("PySide6.QtWidgets")
+    widgets = ui_widgets("SGRSTrain")
+    monkeypatch.setattr(compat, "parameter_widgets", lambda ui: widgets)
+    cls = wrapper_class(parameter_fields("SGRSTrain"), "v5.8.1")
+    panel = Panel(SimpleNamespace(getParameterNode=lambda: cls(module_parameter_node(scene, "SGRSTrain"))))
+    panel.onParameters = lambda caller=None, event=None: panel.seen.append(train_parameters_from_settings(panel.params))
+    panel.setParameterNode(panel.logic.getParameterNode())
+    return panel, widgets, cls
