@@ -48,6 +48,12 @@ class SavePanel(Panel):
                             prepend_icon="mdi-download", classes="save-download")
         self.studio.pacs.build_send()
 
+    def poll(self):
+        self.studio.pacs.refresh_send()
+
+    def on_case_changed(self, volume):
+        self.studio.pacs.refresh_send(volume)
+
     def save_clicked(self):
         written = self.studio.guard(self.save, self.state.save_folder, FORMATS[self.state.save_format],
                                     self.state.save_label, self.state.save_regions, self.state.save_entropy)

@@ -258,20 +258,3 @@ def pull_volume(ref: Reference, folder) -> tuple[Path, Path, dict]:
     image, geometry, series = read_scan(dicom)
     return write_image(image, geometry, folder / "image.nrrd"), dicom, series
 
-
-def send_seg(root: str, label, regions, dicom_folder, meta: dict, path, series_uid: str | None = None,
-             geometry=None, flag: str | None = None) -> dict:
-    """Write ``label`` (and ``regions``) as a DICOM SEG on the series in ``dicom_folder``, store it with STOW-RS.
-    ``geometry``: the label's grid (default: the series' own, as read from ``dicom_folder``)."""
-    from .dicom_seg import source_datasets, write_dicom_seg
-    from .image_io import read_scan
-
-    datasets = source_datasets(dicom_folder, series_uid)
-    if geometry is None:
-        _, geometry, _ = read_scan(dicom_folder, series_uid)
-    number = next_series_number(root, str(datasets[0].StudyInstanceUID))
-    info = write_dicom_seg(label, regions, datasets, meta, Path(path), geometry, flag, number)
-    if "skipped" in info:
-        raise InputError(info["skipped"])
-    store(root, [path])
-    return {**info, "pushed_to": safe_line(root)}

@@ -50,8 +50,7 @@ def outside_roi(seg, options):
 def write_seg_and_sr(seg, datasets, bundle, folder: Path, outputs: BatchOutputs, case: CaseSource, source: Path,
                options) -> dict:
     """The SEG written (and pushed): its record for the summary; ``{"error": …}`` when it could not be."""
-    from ..data.dicom_seg import flag_word, next_series_number, write_dicom_seg
-    from ..data.dicom_sr import write_dicom_sr
+    from ..data.dicom_seg import flag_word, next_series_number
     from .case_flag import FAILED
 
     info: dict = {}
@@ -66,15 +65,8 @@ def write_seg_and_sr(seg, datasets, bundle, folder: Path, outputs: BatchOutputs,
             number = on_server(ref.root, ref.study)
         elif number is None:
             number = next_series_number(source)
-        info = write_dicom_seg(seg.label, seg.regions, datasets, bundle.meta, folder / "label.seg.dcm", seg.geometry,
-                               flag_word(seg.summary), number, outside_roi(seg, options))
-        written = [folder / "label.seg.dcm"] if "skipped" not in info else []
-        if written:
-            info["file"] = written[0].name
-        sr = write_dicom_sr(seg.summary, bundle.meta, datasets, written[0] if written else None,
-                            folder / "label.sr.dcm", number + 1)
-        info["sr"] = {**sr, "file": "label.sr.dcm"}
-        written.append(folder / "label.sr.dcm")
+        info, written = seg_and_sr_files(seg.label, seg.regions, seg.geometry, seg.summary, datasets, bundle.meta,
+                                         folder, number, outside_roi(seg, options))
         if outputs.push and outputs.hold_failed and flag_word(seg.summary) == FAILED:
             info["held"] = f"case flag '{FAILED}': kept here, not pushed (--hold-failed)"
         elif outputs.push:
@@ -87,3 +79,52 @@ def write_seg_and_sr(seg, datasets, bundle, folder: Path, outputs: BatchOutputs,
     except Exception as exc:  # noqa: BLE001 — whatever stops the SEG/SR, the other outputs are kept
         return {**info, "error": f"the DICOM SEG/SR was not {stage}: {one_line(exc)}"}
     return info
+
+
+def seg_and_sr_files(label, regions, geometry, summary: dict, datasets, meta: dict, folder: Path, number: int,
+                     outside=None) -> tuple[dict, list[Path]]:
+    """``label.seg.dcm`` (the flag's word leading its descriptions; none for an empty result) and
+    ``label.sr.dcm`` beside it: (the SEG's record, the files written)."""
+    from ..data.dicom_seg import flag_word, write_dicom_seg
+    from ..data.dicom_sr import write_dicom_sr
+
+    info = write_dicom_seg(label, regions, datasets, meta, folder / "label.seg.dcm", geometry, flag_word(summary),
+                           number, outside)
+    written = [folder / "label.seg.dcm"] if "skipped" not in info else []
+    if written:
+        info["file"] = written[0].name
+    sr = write_dicom_sr(summary, meta, datasets, written[0] if written else None, folder / "label.sr.dcm",
+                        number + 1)
+    info["sr"] = {**sr, "file": "label.sr.dcm"}
+    return info, written + [folder / "label.sr.dcm"]
+
+
+def edited_summary(label: np.ndarray, geometry, meta: dict) -> dict:
+    """What the SR says of a label a person drew or changed: each class's volume and the word ``edited``
+    in place of a case flag (the model's flag and reasons were about its own result, not this label)."""
+    from .flag_words import EDITED
+
+    voxel_ml = float(np.prod(geometry.spacing)) / 1000.0
+    names = {int(c["value"]): c["name"] for c in meta.get("classes", [])}
+    values, counts = np.unique(label[label > 0], return_counts=True)
+    return {"case_flag": EDITED, "classes": {names.get(int(v), str(int(v))): {
+        "value": int(v), "voxels": int(n), "ml": round(int(n) * voxel_ml, 3)} for v, n in zip(values, counts)}}
+
+
+def send_seg_and_sr(root: str, label, regions, summary: dict, dicom_folder: Path, series_uid: str | None,
+                    meta: dict, folder: Path) -> dict:
+    """What ``sgrs segment --push`` stores, for a label made elsewhere (the Studio): the SEG and the SR on the
+    series in ``dicom_folder``, written to ``folder`` and stored with STOW-RS on ``root``."""
+    from ..data.dicom_seg import source_datasets
+    from ..data.dicomweb import next_series_number, store
+    from ..data.image_io import read_scan
+    from ..util.errors import InputError
+
+    datasets = source_datasets(dicom_folder, series_uid)
+    _, geometry, _ = read_scan(dicom_folder, series_uid)
+    number = next_series_number(root, str(datasets[0].StudyInstanceUID))
+    info, written = seg_and_sr_files(label, regions, geometry, summary, datasets, meta, folder, number)
+    if "skipped" in info:
+        raise InputError(f"Nothing sent: {info['skipped']}")
+    store(root, written)
+    return {**info, "pushed_to": safe_line(root)}

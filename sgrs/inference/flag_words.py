@@ -15,6 +15,8 @@ SEVERITY = {"ok": "success", "review": "warning", "likely failed": "error"}
 RANK = ("info", "success", "warning", "error")
 
 NOTHING_SEGMENTED = "nothing segmented"
+# a label a person drew or changed: no model result, so no case flag; the DICOM SEG and SR say this word instead
+EDITED = "edited"
 
 
 def severity(flag: str | None) -> str:
