@@ -197,11 +197,13 @@ def _coding_scheme():
     return item
 
 
-def descriptions(meta: dict, flag: str | None, roi: bool) -> tuple[str, str]:
-    """(SeriesDescription, ContentDescription), both LO (64 characters): the flag's word first, never cut."""
+def descriptions(meta: dict, flag: str | None, roi: bool, regions: bool = True) -> tuple[str, str]:
+    """(SeriesDescription, ContentDescription), both LO (64 characters): the flag's word first, never cut;
+    the content names the uncertain regions only when the SEG holds them (an edited label does not)."""
     word = f"[{flag}] " if flag else ""
     series = f"SGRS {word}{meta.get('name') or ''}".strip()[:64]
-    content = f"SGRS-Net {word}".strip() + (" ROI only: outside not analysed" if roi else " with uncertain regions")
+    content = f"SGRS-Net {word}".strip() + (" ROI only: outside not analysed" if roi
+                                            else " with uncertain regions" if regions else "")
     return series, content[:64]
 
 
@@ -232,7 +234,7 @@ def write_dicom_seg(label: np.ndarray, regions: np.ndarray | None, datasets, met
         mask = label == int(key) if kind == "class" else masks[key]()
         planes.append(mask[:, :, order].transpose(2, 1, 0))  # (x, y, source frame) → (frame, row, column)
     pixels = np.stack(planes, axis=-1).astype(np.uint8)
-    series_description, content_description = descriptions(meta, flag, with_outside)
+    series_description, content_description = descriptions(meta, flag, with_outside, regions is not None)
     seg = hd.seg.Segmentation(
         source_images=datasets, pixel_array=pixels, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=[d for _, d in segments], series_instance_uid=hd.UID(),
