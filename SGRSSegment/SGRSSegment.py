@@ -131,8 +131,8 @@ class SGRSSegmentWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
         self.ui.reviewedButton.enabled = self.session.has_result
 
     def showSeverity(self):
-        from SGRSSegmentLib.session import STATUS_STYLES
-        self.ui.statusLabel.styleSheet = STATUS_STYLES[self.session.severity]  # the engine's flag, never green
+        from SGRSSegmentLib.session import STATUS_STYLES as S  # the engine's flag (never green) and its words
+        self.ui.statusLabel.styleSheet, self.ui.statusLabel.toolTip = S[self.session.severity], self.session.flag_tip
 
     def onApply(self):
         from SGRSSegmentLib.dependencies import ensure

@@ -45,7 +45,7 @@ class RegionsPanel(Panel):
                            "reg_heat": True, "reg_heat_opacity": 0.3, "reg_stats": [], "reg_available": False,
                            "reg_show_seg": True, "reg_review_position": "", "reg_review_detail": "",
                            "reg_review_count": 0, "reg_case_flag": "", "reg_case_flag_type": "info",
-                           "reg_trust": ""})
+                           "reg_case_flag_tip": "", "reg_trust": ""})
         for region, *_ in REGIONS:
             self.state.change(f"reg_{region}")(self._make_toggle(region))
         self.state.change("reg_opacity", "reg_heat", "reg_heat_opacity")(self._on_layers)
@@ -103,8 +103,10 @@ class RegionsPanel(Panel):
 
     def _build_review(self):
         # the engine's words and severity: ok success, review warning, likely failed error
-        v3.VAlert(text=("reg_case_flag",), type=("reg_case_flag_type",), v_show="reg_case_flag", density="compact",
-                  variant="tonal", classes="mt-2", id="region-case-flag")
+        # its tooltip (what the flag means, how often it has been right) on a box: VAlert's title is a heading
+        with html.Div(title=("reg_case_flag_tip",), id="region-case-flag-box"):
+            v3.VAlert(text=("reg_case_flag",), type=("reg_case_flag_type",), v_show="reg_case_flag",
+                      density="compact", variant="tonal", classes="mt-2", id="region-case-flag")
         with v3.VRow(dense=True, classes="align-center"):
             v3.VBtn("Previous", size="small", click=lambda: self.step_review(-1), id="region-previous",
                     disabled=("!reg_review_count",))
@@ -124,11 +126,12 @@ class RegionsPanel(Panel):
         scene_display.render(self.studio.slicer)
 
     def _show_review(self):
-        from sgrs.inference.flag_words import flag_text, severity, trust_text
+        from sgrs.inference.flag_words import flag_text, flag_tooltip, severity, trust_text
 
         summary = (self.result.summary if self.result is not None else None) or {}
         self.state.reg_case_flag = flag_text(summary)
         self.state.reg_case_flag_type = severity(summary.get("case_flag"))
+        self.state.reg_case_flag_tip = flag_tooltip(summary.get("case_flag"))
         self.state.reg_trust = trust_text(model_meta(summary), summary) if summary else ""
         self.state.reg_review_count = self.review.count if self.review else 0
         self.state.reg_review_position = self.review.position if self.review else ""

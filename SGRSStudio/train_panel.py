@@ -85,7 +85,7 @@ class TrainPanel(Panel):
                         html.Div("{{ r.name }}", classes="rank-name")
                         html.Div("{{ r.note }}", classes="text-caption rank-note")
                     html.Td("{{ r.score }}", classes="rank-score")
-                    html.Td("{{ r.flag }}", classes="rank-flag")
+                    html.Td("{{ r.flag }}", classes="rank-flag", title=("r.flag_tip",))  # the engine's words
         v3.VDivider(classes="my-2")
         v3.VSelect(v_model=("tr_base",), items=("[{title: 'none (from scratch)', value: null}, ...models]",),
                    label="Base model", density="compact", id="train-base")
@@ -167,11 +167,13 @@ class TrainPanel(Panel):
     @staticmethod
     def _rank_rows(results) -> list[dict]:
         """The engine's rows (as ``sgrs rank`` prints them), with the volume each one selects."""
+        from sgrs.inference.flag_words import flag_tooltip
         from sgrs.inference.rank import rank_rows
 
         rows = rank_rows(results, name=lambda r: r.case.volume.GetName())
         return [{"id": r.case.volume.GetID(), "rank": row.rank, "name": row.case, "score": row.score,
-                 "flag": row.flag, "note": row.note, "suggested": row.suggested} for r, row in zip(results, rows)]
+                 "flag": row.flag, "flag_tip": flag_tooltip(row.flag), "note": row.note, "suggested": row.suggested}
+                for r, row in zip(results, rows)]
 
     def rank_cancel(self):
         if self.rank_session is not None:

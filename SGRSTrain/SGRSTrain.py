@@ -112,14 +112,15 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
             self.poll()  # the Train button: can the collected cases train with this model?
 
     def showCases(self, shares):
-        from SGRSTrainLib.rank_session import case_rows
+        from SGRSTrainLib.rank_session import case_rows, row_tips
         if shares is None:  # Collect
             self.session.collect(self.params)
             shares = self.poll() or {}  # poll: the status line and the Train button follow the collected cases
         self.ui.casesTable.setRowCount(len(self.session.cases))
         for row, texts in enumerate(case_rows(self.session.cases, shares)):
-            for col, text in enumerate(texts):
-                self.ui.casesTable.setItem(row, col, qt.QTableWidgetItem(text))
+            for col, (text, tip) in enumerate(zip(texts, row_tips(texts))):
+                (item := qt.QTableWidgetItem(text)).setToolTip(tip)  # the flag's: what it means, how often right
+                self.ui.casesTable.setItem(row, col, item)
 
     def onRank(self):
         from SGRSTrainLib.rank_session import RankSession

@@ -21,6 +21,8 @@
                                # the run will take, before it starts
     session.severity           # "info" | "success" | "warning" | "error": the status line's colour
                                # (STATUS_STYLES), the engine's for a finished run's flag and warnings
+    session.flag_tip           # the status line's tooltip: what a finished run's flag means and how often it
+                               # has been right (sgrs.inference.flag_words.flag_tooltip); '' otherwise
     session.eta_s              # seconds left while running (from the windows done so far)
 
 ``python`` is the interpreter or launcher that runs the engine (Slicer: ``shutil.which("PythonSlicer")``;
@@ -115,6 +117,12 @@ class SegmentSession:
     @property
     def running(self) -> bool:
         return self.state == RUNNING
+
+    @property
+    def flag_tip(self) -> str:
+        from sgrs.inference.flag_words import flag_tooltip
+        done = self.state == DONE and self.result is not None
+        return flag_tooltip((self.result.summary or {}).get("case_flag")) if done else ""
 
     @property
     def severity(self) -> str:

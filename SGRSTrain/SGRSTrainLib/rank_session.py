@@ -3,6 +3,7 @@
     ranking = RankSession(model, device="auto", score=None, python=None)   # sgrs rank, detached
     ranking.start(cases); ranking.poll() -> state; ranking.progress; ranking.results; ranking.cancel()
     case_rows(cases, ranking.order(cases))   # the rows of the cases table
+    row_tips(row)                            # their tooltips: the flag's words (what it means, how often right)
 
 ``python`` is the interpreter or launcher that runs the engine (Slicer: ``shutil.which("PythonSlicer")``).
 Nothing here imports qt; creating a session never imports torch.
@@ -39,6 +40,16 @@ def case_rows(cases, ranked: dict) -> list[tuple[str, str, str, str, str, str]]:
         rows.append(("" if r is None else r.rank, c.volume.GetName(), state_text(state),
                      *(("", "", "") if r is None else (r.score, r.flag, r.note))))
     return rows
+
+
+FLAG_COLUMN = 4   # case_rows: rank, name, state, score, case flag, note
+
+
+def row_tips(row) -> tuple:
+    """A case_rows row's tooltips: the flag cell's is the engine's ``flag_tooltip``, the others ''."""
+    from sgrs.inference.flag_words import flag_tooltip
+
+    return tuple(flag_tooltip(text) if col == FLAG_COLUMN else "" for col, text in enumerate(row))
 
 
 class RankSession:

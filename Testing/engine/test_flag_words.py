@@ -120,3 +120,21 @@ def test_a_fine_tuned_model_does_not_inherit_its_bases_trust_figures(tiny_cohort
     tuned = model_facts(train(config, show_bar=False))
     assert tuned["provenance"]["base_model"] and "trust" not in tuned
     assert trust_text(tuned).startswith("No trust figures were measured for this model")
+
+
+def test_flag_tooltip_says_the_rules_and_quotes_the_one_measured_accuracy(monkeypatch):
+    """Issue 26, item 7: every GUI's flag tooltip says what the flag means (which rules of case_flag.RULES)
+    and how often it has been right, from the one constant FLAG_ACCURACY (held-out, docs/trust.md)."""
+    import sgrs.inference.flag_words as fw
+
+    assert fw.flag_tooltip(None) == "" and fw.flag_tooltip("") == ""
+    tips = {flag: fw.flag_tooltip(flag) for flag in (OK, REVIEW, FAILED)}
+    assert tips[OK].startswith("Case flag ok: no rule fired")
+    assert "11.6 % of the structure is uncertain" in tips[REVIEW]
+    assert all(w in tips[FAILED] for w in ("nothing segmented", "above 5×", "over 3× outside"))
+    for tip in tips.values():
+        assert "68 % [62, 75] of 193 failed results" in tip and "92 % [87, 96] of 167 good ones ok" in tip
+        assert "benchmarks/trust/failure_detection.py" in tip and "360 cases" in tip
+        assert tip.endswith("not a clinical guarantee.")
+    monkeypatch.setitem(fw.FLAG_ACCURACY, "sensitivity", (0.5, 0.4, 0.6))   # the figures come from the constant
+    assert "50 % [40, 60] of 193" in fw.flag_tooltip(REVIEW)

@@ -11,6 +11,7 @@ from SGRSSegmentLib.parameters import SegmentParameters
 from SGRSSegmentLib.session import STATUS_STYLES, SegmentSession, done_message, done_severity
 
 from sgrs.data.image_io import read_image, write_image
+from sgrs.inference.flag_words import flag_tooltip
 
 DEMO = ROOT / "Resources" / "Demo" / "model"
 SAMPLE = ROOT / "Resources" / "Demo" / "sample" / "image.nrrd"
@@ -47,9 +48,13 @@ def test_a_real_run_colours_the_status_by_the_engines_flag_and_warnings(scene, t
     blank = tmp_path / "blank.nrrd"
     write_image(np.zeros_like(image), geometry, blank)
     session = SegmentSession(scene, python=LAUNCHER)
+    assert session.flag_tip == ""                                   # no run, no flag to explain
     run(session, load_node(scene, blank, "blank"))
     assert "Case flag: likely failed (nothing segmented)" in session.message
     assert session.severity == "error" and "c62828" in STATUS_STYLES[session.severity]
+    # issue 26, item 7: the status line's tooltip says what the flag means and how often it has been right
+    assert session.flag_tip == flag_tooltip("likely failed")
+    assert session.flag_tip.startswith("Case flag likely failed: nothing segmented")
 
     ct = (image - image.mean()) / image.std() * 300 - 200   # the sample in Hounsfield units, air at −1000
     ct[:4] = -1000
@@ -58,6 +63,7 @@ def test_a_real_run_colours_the_status_by_the_engines_flag_and_warnings(scene, t
     run(session, load_node(scene, path, "ct"))
     assert f"Warning: {WORLD}: the scan looks like CT" in session.message          # the engine's words, after
     assert session.severity in ("warning", "error") and session.severity == done_severity(session.result.summary)
+    assert session.flag_tip == flag_tooltip(session.result.summary["case_flag"]) != ""
     preview = session.preview(SegmentParameters(volume=load_node(scene, path, "ct2"), model=str(DEMO)))
     assert session.result.summary["warnings"][-1] in preview.warnings                # … and the same before
 

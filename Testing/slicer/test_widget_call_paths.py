@@ -144,7 +144,7 @@ from SGRSSegmentLib.dependencies import missing_packages
 from SGRSTrainLib.job import JobStatus
 from SGRSTrainLib.plot import TrainingPlot
 from SGRSTrainLib.ranking import read_ranking
-from SGRSTrainLib.rank_session import RankSession, case_rows
+from SGRSTrainLib.rank_session import RankSession, case_rows, row_tips
 from SGRSTrainLib.session import TrainSession
 from sgrs.util.errors import SGRSError
 settings = SimpleNamespace(**TRAIN)
@@ -175,6 +175,7 @@ rank.results = read_ranking({"cases": [{"id": volume.GetID(), "share": 0.4, "for
                                         "flag": "review"}]},
                             cases)
 out["with a ranking"] = case_rows(cases, run("rank.order", rank.order, cases))
+out["tips"] = [run("row_tips", row_tips, row) for row in out["with a ranking"]]
 run("rank.close", rank.close)                                                            # scene close, cleanup
 out["called"] = sorted(called)
 out["missing"] = missing_packages()
@@ -198,6 +199,10 @@ def test_the_widgets_call_paths_run_without_torch(tmp_path, monkeypatch):
     assert {"SegmentSession", "apply_region_settings", "show_model", "follow_model", "TrainSession"} <= required
     assert required <= set(out["called"]), f"widget calls never run here: {sorted(required - set(out['called']))}"
     assert out["loaded"] == [] and out["missing"][0] == "torch>=2.1"
+    # issue 26, item 7: the Train case table's flag cell says what the flag means and how often it is right
+    ranked = [(row, tips) for row, tips in zip(out["with a ranking"], out["tips"]) if row[4] == "review"]
+    assert ranked and all(tips[4].startswith("Case flag review: more than 11.6 %") and "of 193 failed" in tips[4]
+                          and set(tips[:4] + tips[5:]) == {""} for row, tips in ranked)
 
     assert out["model"] == str(ROOT / "Resources" / "Demo" / "model")  # the first listed, with its τ and rule
     assert "synthetic phantoms" in out["card"] and out["estimate"]  # model card and run time, without torch

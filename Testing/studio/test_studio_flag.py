@@ -10,6 +10,7 @@ from harness import studio_in_browser, wait_for
 from test_studio_browser import SAMPLE, click_segment_and_wait, make_studio
 
 from sgrs.data.image_io import read_image, write_image
+from sgrs.inference.flag_words import flag_tooltip
 
 pytest.importorskip("trame_slicer")
 pytest.importorskip("playwright")
@@ -53,6 +54,10 @@ def test_a_likely_failed_result_is_an_error_banner_not_a_success(tmp_path):
             await flag.wait_for(state="visible", timeout=10000)
             assert (await flag.inner_text()).strip() == "Case flag: likely failed (nothing segmented)"
             assert "text-error" in (await flag.get_attribute("class"))
+            # issue 26, item 7: hovering it says what the flag means and how often it has been right
+            tip = await page.locator("#region-case-flag-box").get_attribute("title")
+            assert tip == flag_tooltip("likely failed") and tip.startswith("Case flag likely failed: nothing segmented")
+            assert "of 193 failed results" in tip and tip.endswith("not a clinical guarantee.")
             trust = await page.locator("#region-trust").inner_text()
             assert trust.startswith("This result is flagged") and "Measured for this model" in trust
 

@@ -9,6 +9,8 @@ import pytest
 from harness import ROOT, studio_in_browser, wait_for
 from test_studio_browser import make_studio
 
+from sgrs.inference.flag_words import flag_tooltip
+
 pytest.importorskip("trame_slicer")
 pytest.importorskip("playwright")
 
@@ -64,8 +66,10 @@ def test_the_ranking_reads_as_the_command_line_prints_it_and_the_overlap_shows_i
                 text = [(await row.locator(f".rank-{k}").inner_text()).strip()
                         for k in ("rank", "name", "score", "flag", "note")]
                 shown[text[1]] = text
+                tips[text[1]] = await row.locator(".rank-flag").get_attribute("title")
             return shown
 
+    tips = {}   # issue 26, item 7: the flag cell's tooltip, by case
     shown = asyncio.run(flow())
     printed = cli_rows(images)
     assert set(shown) == set(printed) == {"case000", "case001", "noise"}
@@ -75,6 +79,8 @@ def test_the_ranking_reads_as_the_command_line_prints_it_and_the_overlap_shows_i
         assert cli_rest == f"{flag:<13s}  {note}", case   # the flag column and the note too
         assert "%" not in score
     assert shown["noise"][0] == "–" and shown["noise"][3] == "likely failed"
+    assert all((tips[case] or "") == flag_tooltip(shown[case][3]) for case in shown), tips
+    assert tips["noise"].startswith("Case flag likely failed: nothing segmented") and "of 193 failed" in tips["noise"]
     assert shown["noise"][4].startswith("not suggested: likely failed") and "check the scan and the model" in \
         shown["noise"][4]
     assert sorted(shown[c][0] for c in ("case000", "case001")) == ["1", "2"]

@@ -5,6 +5,7 @@ which every front end shows as they are (CLI, results.csv, SGRS Segment, the Stu
     result_severity(summary)    # the flag's, raised to "warning" by any warning about the run or the scan
     flag_text(summary)          # "Case flag: review (expected wrong voxels: 1.4× the structure's size)"
     trust_text(meta)            # the figures measured for this model, or that none were
+    flag_tooltip(flag)          # what a flag value means (which rules) and how often the flag has been right
 
 How the flag is decided is sgrs/inference/case_flag.py's; the reasons' words are these functions'.
 No figure is said as a percentage above 100 %: a ratio is said as "n×".
@@ -17,6 +18,15 @@ RANK = ("info", "success", "warning", "error")
 NOTHING_SEGMENTED = "nothing segmented"
 # a label a person drew or changed: no model result, so no case flag; the DICOM SEG and SR say this word instead
 EDITED = "edited"
+
+# How often the case flag has been right, held out of its calibration: the one place every tooltip quotes.
+# Source: docs/trust.md, "How well it works (held-out kinds of shift)".
+FLAG_ACCURACY = {
+    "source": "benchmarks/trust/failure_detection.py", "date": "2026-12-06",
+    "cases": 360, "models": 4, "kinds": 9,
+    "sensitivity": (0.68, 0.62, 0.75), "failed_cases": 193,     # (value, 95 % CI low, high), Dice < 0.7
+    "specificity": (0.92, 0.87, 0.96), "good_cases": 167,       # Dice ≥ 0.7 left ok
+}
 
 
 def severity(flag: str | None) -> str:
@@ -92,3 +102,30 @@ def _measured(entry: dict) -> bool:
 
 def _found(entry: dict) -> str:
     return f"{100 * entry['error_share']:.0f} % of its errors in {100 * entry['volume_share']:.1f} % of the volume"
+
+
+def flag_tooltip(flag: str | None) -> str:
+    """A flag's tooltip: what this value means (which of case_flag.RULES give it) and how often the flag
+    has been right (``FLAG_ACCURACY``); '' when there is no flag."""
+    from .case_flag import RULES
+
+    failed = (f"{NOTHING_SEGMENTED}, expected wrong voxels above {RULES['error_failed']:g}× the structure's size, "
+              f"or a volume over {RULES['volume_failed']:g}× outside the training cases' range")
+    review = f"more than {100 * RULES['risk']['review']:.1f} % of the structure is uncertain (its Δ∪Θ share)"
+    ok = (f"something was segmented, expected wrong voxels at most {RULES['error_failed']:g}× the structure's size, "
+          f"its volume within {RULES['volume_failed']:g}× the training cases' range and at most "
+          f"{100 * RULES['risk']['review']:.1f} % of it uncertain")
+    meaning = {"ok": f"ok: no rule fired ({ok}).",
+               "review": f"review: {review}; check it before use.",
+               "likely failed": f"likely failed: {failed}."}.get(flag or "")
+    if meaning is None:
+        return ""
+    a = FLAG_ACCURACY
+    (sens, s_lo, s_hi), (spec, p_lo, p_hi) = a["sensitivity"], a["specificity"]
+    return (f"Case flag {meaning} How often it has been right ({a['source']}, {a['date']}, {a['cases']} cases: "
+            f"{a['models']} models × {a['kinds']} kinds of scan, each kind held out of the calibration): it "
+            f"flagged (review or likely failed) {100 * sens:.0f} % [{100 * s_lo:.0f}, {100 * s_hi:.0f}] of "
+            f"{a['failed_cases']} failed results (Dice < 0.7) and left {100 * spec:.0f} % "
+            f"[{100 * p_lo:.0f}, {100 * p_hi:.0f}] of "
+            f"{a['good_cases']} good ones ok. These figures are for phantoms and shifts the benchmark made, "
+            "not a clinical guarantee.")
