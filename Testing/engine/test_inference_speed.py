@@ -134,7 +134,7 @@ def test_fast_uses_fewer_windows_and_says_so(demo_case, tmp_path, capsys):
     assert default["windows"] == plain + default["scan"]["network"]["windows_mixed"]   # both views, as progress
     assert fast["scan"]["network"]["windows_plain"] < plain and fast["windows"] < default["windows"]
     split = default["scan"]["seconds"]
-    assert set(split) == {"read", "prepare", "network", "maps", "write"} and all(v >= 0 for v in split.values())
+    assert set(split) == {"read", "prepare", "network", "maps", "scores", "write"} and all(v >= 0 for v in split.values())
     assert default["scan"]["network"]["seconds_per_window"] > 0
     assert "time: read" in out
 

@@ -147,7 +147,7 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
         p_u, p_m = result if options.regions else (result, None)
         del result
         t_scores = time.monotonic()
-        distance = feature_distance(bundle, norm, patch, device)
+        distance = feature_distance(bundle, norm, patch, device, warnings)
         views = (labels_by_slab(p_u), labels_by_slab(p_m)) if p_m is not None else None
         t_tta = time.monotonic()
         tta_labels = tta_predictions(predict, norm, patch, n_c, options, device, lanes, views, p_u)
@@ -191,12 +191,18 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     return out
 
 
-def feature_distance(bundle: Bundle, norm: np.ndarray, patch, device) -> float | None:
-    """The scan's feature distance to the model's training cases (None: the bundle has no statistics)."""
+def feature_distance(bundle: Bundle, norm: np.ndarray, patch, device, warnings: list) -> float | None:
+    """The scan's feature distance to the model's training cases (None: the bundle has no statistics, or
+    statistics of another network — weights swapped into a bundle folder — which a warning says)."""
     stats = read_feature_stats(bundle.path, bundle.meta)
     if stats is None:
         return None
-    return round(stats.distance(pooled_features(bundle.model, norm, patch, device)), 4)
+    features = pooled_features(bundle.model, norm, patch, device)
+    if features.shape != stats.mean.shape:
+        warnings.append(f"feature statistics of another network in {bundle.path.name} ({stats.mean.size} features, "
+                        f"this network gives {features.size}): no feature distance; run 'sgrs calibrate'")
+        return None
+    return round(stats.distance(features), 4)
 
 
 def tta_predictions(predict, norm, patch, n_c, options, device, lanes, views, p_u) -> list | None:
