@@ -18,7 +18,7 @@ from pacs_fixtures import DEMO, PASSWORD, STUDY_UID, USER, ct_roi, ct_series, or
 import dciodvfy
 import orthanc_server
 from sgrs.data.credentials import PASSWORD as PASSWORD_VAR
-from sgrs.data.dicom_seg import model_hash
+from sgrs.data.dicom_seg import fit_lo, model_hash
 from sgrs.data.credentials import USER as USER_VAR
 
 CREDENTIALS = {USER_VAR: USER, PASSWORD_VAR: PASSWORD}
@@ -118,7 +118,9 @@ def test_an_enhanced_study_is_segmented_on_its_multiframe_series_pushed_valid_an
     text = report.to_json()
     assert ENHANCED_SERIES in text  # the source series, referenced for the segment
     reasons = [e.value.meaning for e in group.get_qualitative_evaluations() if e.name.value == "FLAGREASON"]
-    assert reasons == [r[:64] for r in summary["case_flag_reasons"]] and reasons, (flag, summary["case_flag_reasons"], summary.get("warnings"))
+    assert reasons == [fit_lo(r) for r in summary["case_flag_reasons"]] and reasons
+    warned = [e.value.meaning for e in group.get_qualitative_evaluations() if e.name.value == "WARNING"]
+    assert warned == [fit_lo(w) for w in summary["warnings"]] and any("unlike the model's" in w for w in warned)
     assert "ROI" in evaluations.get("ANALYSED", "")
     assert model_hash(json.loads((DEMO / "model.json").read_text())) in text
     # every frame sits on its source frame, and reads back as our label

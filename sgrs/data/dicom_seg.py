@@ -128,7 +128,7 @@ def _code(triple):
     from highdicom.sr import CodedConcept
 
     scheme, value, meaning = (str(v) for v in triple)
-    return CodedConcept(value, scheme, meaning[:64])
+    return CodedConcept(value, scheme, fit_lo(meaning))
 
 
 def _colour(rgb):
@@ -145,18 +145,18 @@ def _algorithm(meta: dict):
     name = str(meta.get("name") or "unnamed")[: 64 - len(f"sgrs {__version__}; model  {digest}")]
     return hd.AlgorithmIdentificationSequence(
         name="SGRS-Net", family=codes.cid7162.ArtificialIntelligence,
-        version=f"sgrs {__version__}; model {name} {digest}"[:64], source=str(meta.get("name") or "")[:64] or None)
+        version=fit_lo(f"sgrs {__version__}; model {name} {digest}"), source=fit_lo(meta.get("name") or "") or None)
 
 
 def _segment(number, label, category, kind, algorithm, description=None, colour=None):
     import highdicom as hd
 
-    seg = hd.seg.SegmentDescription(segment_number=number, segment_label=label[:64],
+    seg = hd.seg.SegmentDescription(segment_number=number, segment_label=fit_lo(label),
                                     segmented_property_category=category, segmented_property_type=kind,
                                     algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
                                     algorithm_identification=algorithm, display_color=_colour(colour))
     if description:
-        seg.SegmentDescription = description[:64]
+        seg.SegmentDescription = fit_lo(description)
     return seg
 
 
@@ -197,14 +197,20 @@ def _coding_scheme():
     return item
 
 
+def fit_lo(text: str, limit: int = 64) -> str:
+    """``text`` cut to what an LO element holds, counted in UTF-8 bytes as validators count it ("×", "Δ"
+    take two), never inside a character."""
+    return str(text).encode("utf-8")[:limit].decode("utf-8", errors="ignore")
+
+
 def descriptions(meta: dict, flag: str | None, roi: bool, regions: bool = True) -> tuple[str, str]:
     """(SeriesDescription, ContentDescription), both LO (64 characters): the flag's word first, never cut;
     the content names the uncertain regions only when the SEG holds them (an edited label does not)."""
     word = f"[{flag}] " if flag else ""
-    series = f"SGRS {word}{meta.get('name') or ''}".strip()[:64]
+    series = fit_lo(f"SGRS {word}{meta.get('name') or ''}".strip())
     content = f"SGRS-Net {word}".strip() + (" ROI only: outside not analysed" if roi
                                             else " with uncertain regions" if regions else "")
-    return series, content[:64]
+    return series, fit_lo(content)
 
 
 def write_dicom_seg(label: np.ndarray, regions: np.ndarray | None, datasets, meta: dict, path, geometry,
@@ -239,7 +245,7 @@ def write_dicom_seg(label: np.ndarray, regions: np.ndarray | None, datasets, met
         source_images=datasets, pixel_array=pixels, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=[d for _, d in segments], series_instance_uid=hd.UID(),
         series_number=int(series_number or 1), sop_instance_uid=hd.UID(), instance_number=1, manufacturer="SGRS",
-        manufacturer_model_name=str(meta.get("name") or "SGRS-Net")[:64], software_versions=f"sgrs {__version__}",
+        manufacturer_model_name=fit_lo(meta.get("name") or "SGRS-Net"), software_versions=f"sgrs {__version__}",
         device_serial_number="0", series_description=series_description, content_label="SGRS",
         content_description=content_description)
     seg.SpecificCharacterSet = "ISO_IR 192"  # UTF-8: the Δ / Θ labels are not Latin-1

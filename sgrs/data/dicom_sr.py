@@ -1,18 +1,22 @@
 """``label.sr.dcm``: how far to trust the result, as a DICOM Structured Report (TID 1500, highdicom's
 Comprehensive 3D SR) beside the SEG: per class its volume, referencing the SEG's segment and the source
-series; the case flag and its reasons, the expected-error share, Δ and Θ shares, the analysed region
+series; the case flag and its reasons, the engine's warnings (a scan unlike the model's training
+data, ...), the expected-error share, Δ and Θ shares, the analysed region
 when an ROI was used; the model and its content hash as the algorithm. An empty result (no SEG) gets
 an SR that says nothing was segmented. The flag's words come from the engine's summary.
 """
 from __future__ import annotations
 
+import hashlib
+
 from .. import __version__
-from .dicom_seg import SCHEME, class_codes, flag_word, model_hash
+from .dicom_seg import SCHEME, class_codes, fit_lo, flag_word, model_hash
 
 ML, PERCENT = ("UCUM", "ml", "milliliter"), ("UCUM", "%", "percent")
 CODES = {  # the private scheme 99SGRS (declared in the SR's CodingSchemeIdentificationSequence)
     "flag": (SCHEME, "CASEFLAG", "SGRS case flag"),
     "reason": (SCHEME, "FLAGREASON", "SGRS case flag reason"),
+    "warning": (SCHEME, "WARNING", "SGRS warning about the scan"),
     "error": (SCHEME, "EXPERRSHARE", "Expected error share of the structure"),
     "delta": (SCHEME, "DELTASHARE", "Uncertain (delta) share of the structure"),
     "theta": (SCHEME, "THETASHARE", "Inconsistent (theta) share of the structure"),
@@ -25,7 +29,7 @@ def _code(triple):
     from highdicom.sr import CodedConcept
 
     scheme, value, meaning = (str(v) for v in triple)
-    return CodedConcept(value[:16], scheme, meaning[:64])
+    return CodedConcept(value[:16], scheme, fit_lo(meaning))
 
 
 def _word_code(key: str, word: str):
@@ -43,6 +47,10 @@ def _evaluations(summary: dict):
         out.append(hd.sr.QualitativeEvaluation(_code(CODES["flag"]), _word_code("flag", flag)))
     for reason in summary.get("case_flag_reasons") or []:
         out.append(hd.sr.QualitativeEvaluation(_code(CODES["reason"]), _word_code("reason", str(reason))))
+    for warning in summary.get("warnings") or []:  # e.g. a scan unlike the model's training data
+        text = str(warning)
+        value = "W" + hashlib.sha1(text.encode()).hexdigest()[:15].upper()  # one code per whole text
+        out.append(hd.sr.QualitativeEvaluation(_code(CODES["warning"]), _code((SCHEME, value, text))))
     roi = (summary.get("scan") or {}).get("roi")
     if roi:
         bounds = ", ".join(f"{v:.1f}" for v in roi.get("bounds_lps", []))
@@ -75,27 +83,27 @@ def write_dicom_sr(summary: dict, meta: dict, datasets, seg_path, path, series_n
 
     seg = pydicom.dcmread(seg_path) if seg_path else None
     digest = model_hash(meta)
-    algorithm = hd.sr.AlgorithmIdentification(name="SGRS-Net", version=f"sgrs {__version__}; model "
-                                              f"{str(meta.get('name') or 'unnamed')[:24]} {digest}"[:64])
+    algorithm = hd.sr.AlgorithmIdentification(name="SGRS-Net", version=fit_lo(
+        f"sgrs {__version__}; model {str(meta.get('name') or 'unnamed')[:24]} {digest}"))
     device = hd.sr.ObserverContext(observer_type=codes.DCM.Device,
                                    observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
                                        uid=hd.UID(), name="SGRS-Net", manufacturer_name="SGRS",
-                                       model_name=str(meta.get("name") or "SGRS-Net")[:64]))
+                                       model_name=fit_lo(meta.get("name") or "SGRS-Net")))
     groups = []
     source_series = str(datasets[0].SeriesInstanceUID)
     if seg is not None:
         by_label = {s.SegmentLabel: int(s.SegmentNumber) for s in seg.SegmentSequence}
         for c in sorted(meta["classes"], key=lambda c: c["value"]):
-            if c["value"] == 0 or c["name"][:64] not in by_label:
+            if c["value"] == 0 or fit_lo(c["name"]) not in by_label:
                 continue
             ml = (summary.get("classes") or {}).get(c["name"], {}).get("ml", 0.0)
             first = len(groups) == 0
             shares = _shares(summary, algorithm) if first else []
             groups.append(hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
-                tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=c["name"][:64]),
+                tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=fit_lo(c["name"])),
                 referenced_segment=hd.sr.ReferencedSegment(
                     sop_class_uid=seg.SOPClassUID, sop_instance_uid=seg.SOPInstanceUID,
-                    segment_number=by_label[c["name"][:64]],
+                    segment_number=by_label[fit_lo(c["name"])],
                     source_series=hd.sr.SourceSeriesForSegmentation(source_series)),
                 finding_type=_code(class_codes(c)[1]), algorithm_id=algorithm,
                 measurements=[hd.sr.Measurement(name=codes.SCT.Volume, value=float(ml), unit=_code(ML),
@@ -116,7 +124,7 @@ def write_dicom_sr(summary: dict, meta: dict, datasets, seg_path, path, series_n
     sr = hd.sr.Comprehensive3DSR(
         evidence=evidence, content=report, series_instance_uid=hd.UID(), series_number=int(series_number),
         sop_instance_uid=hd.UID(), instance_number=1, manufacturer="SGRS", is_complete=True)
-    sr.SeriesDescription = f"SGRS [{flag_word(summary) or 'no flag'}] report"[:64]
+    sr.SeriesDescription = fit_lo(f"SGRS [{flag_word(summary) or 'no flag'}] report")
     sr.CodingSchemeIdentificationSequence = Sequence([_coding_scheme()])
     sr.SpecificCharacterSet = "ISO_IR 192"  # UTF-8: the flag's reasons name Δ∪Θ, the classes may be any language
     with atomic_path(path) as tmp:
