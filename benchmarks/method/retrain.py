@@ -15,7 +15,8 @@ Reported: held-out Dice of the demo model (before) and of each new model (after;
 inference weights and post-processing, as Segment would use them), paired differences to
 ``supervised`` with a 95 % t-interval and a bootstrap interval, the share of the upper reference's
 Dice, and the minutes to the new model (wall time of the training call: cohort loading, training,
-saving the bundle; medians over seeds). One result JSON per arm and seed in ``<out>/results``;
+saving the bundle; medians over seeds) with its CPU time (all threads: on a shared machine the wall
+time is the load's, the CPU time the run's). One result JSON per arm and seed in ``<out>/results``;
 existing ones are skipped, so an interrupted run continues where it stopped.
 
     nice -n 10 python benchmarks/method/retrain.py --out /tmp/retrain-bench            # seeds 0-4
@@ -39,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 DEMO = ROOT / "Resources" / "Demo" / "model"
-METHOD_ARMS = ["sgrs", "mix", "mean-teacher", "supervised"]
+METHOD_ARMS = ["supervised", "sgrs", "mix", "mean-teacher"]
 UPPER = "upper"
 BASELINE = "supervised"
 GOAL_SHARE, GOAL_SECONDS = 0.95, 120.0
@@ -128,13 +129,13 @@ def train_one(task: dict) -> dict:
                          val=0, iterations=settings["iterations"], patch=tuple(settings["patch"]),
                          filters=settings["filters"], batch=settings["batch"], device="cpu", seed=task["seed_value"],
                          base_model=task["base"], val_every=settings["iterations"], **over)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     train(config, show_bar=False)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     dice = evaluate(job / "model", Path(task["manifest"]), task["overlap"])
     return {"arm": task["arm"], "seed": task["seed"], "overrides": task["overrides"], "config": config.to_json(),
             "dice": dice, "mean": float(np.mean(list(dice.values()))), "train_s": round(seconds, 1),
-            "threads": task["threads"], "load_at_start": task["load"]}
+            "cpu_s": round(cpu, 1), "threads": task["threads"], "load_at_start": task["load"]}
 
 
 def t_interval(diffs: np.ndarray) -> tuple[float, float, float]:
@@ -168,17 +169,19 @@ def report(out: Path, arm_order: list[str], header: str) -> str:
     lines = [header, "", f"Before (the demo model on the {len(before['dice'])} held-out scans): "
              f"Dice {before['mean']:.4f}.", "",
              "| arm | seeds | held-out Dice after (mean ± sd) | gain over the demo model | − supervised (paired: "
-             "mean [95 % t] [95 % bootstrap]) | share of upper | minutes to the new model (median [min, max]) |",
-             "|---|---|---|---|---|---|---|"]
+             "mean [95 % t] [95 % bootstrap]) | share of upper | minutes to the new model (median [min, max]) | "
+             "CPU minutes (median) |",
+             "|---|---|---|---|---|---|---|---|"]
     summary = {"before": before["mean"], "arms": {}}
     for arm in arms:
         runs = by_arm[arm]
         seeds = sorted(runs)
         after = np.array([runs[s]["mean"] for s in seeds])
         minutes = np.array([runs[s]["train_s"] for s in seeds]) / 60
+        cpu = np.array([runs[s].get("cpu_s", np.nan) for s in seeds]) / 60
         paired = [s for s in seeds if s in base]
         diff_txt = "—"
-        row = {"seeds": seeds, "after": after.tolist(), "minutes": minutes.tolist()}
+        row = {"seeds": seeds, "after": after.tolist(), "minutes": minutes.tolist(), "cpu_minutes": cpu.tolist()}
         if arm != BASELINE and len(paired) >= 2:
             d = np.array([runs[s]["mean"] - base[s]["mean"] for s in paired])
             mean, lo, hi = t_interval(d)
@@ -188,7 +191,7 @@ def report(out: Path, arm_order: list[str], header: str) -> str:
         sd = after.std(ddof=1) if len(seeds) > 1 else 0.0
         share = after.mean() / upper_mean if upper else float("nan")
         lines.append(f"| {arm} | {len(seeds)} | {after.mean():.4f} ± {sd:.4f} | {after.mean() - before['mean']:+.4f} | "
-                     f"{diff_txt} | {share:.1%} | {np.median(minutes):.2f} [{minutes.min():.2f}, {minutes.max():.2f}] |")
+                     f"{diff_txt} | {share:.1%} | {np.median(minutes):.2f} [{minutes.min():.2f}, {minutes.max():.2f}] | {np.median(cpu):.2f} |")
         row["share_of_upper"] = share
         summary["arms"][arm] = row
     n = max((max(r) for r in by_arm.values()), default=-1) + 1
@@ -218,7 +221,7 @@ def load_text() -> str:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="/tmp/retrain-bench")
-    ap.add_argument("--arms", nargs="+", default=METHOD_ARMS + [UPPER])
+    ap.add_argument("--arms", nargs="+", default=[BASELINE, UPPER] + METHOD_ARMS[1:])
     ap.add_argument("--seeds", type=int, default=5, help="seeds the labelled pool is cut for (2 cases each)")
     ap.add_argument("--only-seeds", type=int, nargs="+", help="run just these seeds (same cohort)")
     ap.add_argument("--labelled", type=int, default=2)
