@@ -39,6 +39,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from sgrs.util.threads import passive_openmp  # noqa: E402  before torch, as `sgrs train` does
+
+passive_openmp()
+
 DEMO = ROOT / "Resources" / "Demo" / "model"
 METHOD_ARMS = ["supervised", "sgrs", "mix", "mean-teacher"]
 UPPER = "upper"
