@@ -169,11 +169,10 @@ def report(out: Path, arm_order: list[str], header: str) -> str:
         by_arm.setdefault(r["arm"], {})[r["seed"]] = r
     arms = [a for a in dict.fromkeys(arm_order) if a in by_arm] + sorted(a for a in by_arm if a not in arm_order)
     base, upper = by_arm.get(BASELINE, {}), by_arm.get(UPPER, {})
-    upper_mean = float(np.mean([r["mean"] for r in upper.values()])) if upper else float("nan")
     lines = [header, "", f"Before (the demo model on the {len(before['dice'])} held-out scans): "
              f"Dice {before['mean']:.4f}.", "",
              "| arm | seeds | held-out Dice after (mean ± sd) | gain over the demo model | − supervised (paired: "
-             "mean [95 % t] [95 % bootstrap]) | share of upper | minutes to the new model (median [min, max]) | "
+             "mean [95 % t] [95 % bootstrap]) | share of upper (same seeds) | minutes to the new model (median [min, max]) | "
              "CPU minutes (median) |",
              "|---|---|---|---|---|---|---|---|"]
     summary = {"before": before["mean"], "arms": {}}
@@ -193,7 +192,8 @@ def report(out: Path, arm_order: list[str], header: str) -> str:
             diff_txt = f"{mean:+.4f} [{lo:+.4f}, {hi:+.4f}] [{blo:+.4f}, {bhi:+.4f}] ({len(paired)} seeds)"
             row["minus_supervised"] = {"seeds": paired, "mean": mean, "t95": [lo, hi], "boot95": [blo, bhi]}
         sd = after.std(ddof=1) if len(seeds) > 1 else 0.0
-        share = after.mean() / upper_mean if upper else float("nan")
+        common = [s for s in seeds if s in upper]   # the share is paired too: the upper's Dice on the same seeds
+        share = float(np.mean([runs[s]["mean"] / upper[s]["mean"] for s in common])) if common else float("nan")
         lines.append(f"| {arm} | {len(seeds)} | {after.mean():.4f} ± {sd:.4f} | {after.mean() - before['mean']:+.4f} | "
                      f"{diff_txt} | {share:.1%} | {np.median(minutes):.2f} [{minutes.min():.2f}, {minutes.max():.2f}] | {np.median(cpu):.2f} |")
         row["share_of_upper"] = share
@@ -208,7 +208,8 @@ def report(out: Path, arm_order: list[str], header: str) -> str:
     goal = [a for a in arms if a != UPPER and summary["arms"][a]["share_of_upper"] >= GOAL_SHARE
             and np.median(summary["arms"][a]["minutes"]) * 60 <= GOAL_SECONDS]
     lines += ["", f"Goal (≥ {GOAL_SHARE:.0%} of the upper reference in ≤ {GOAL_SECONDS / 60:.0f} min): "
-              + (", ".join(goal) if goal else "no arm reaches it on this machine") + "."]
+              + (", ".join(goal) if goal else "no arm reaches it on this machine") + " (wall time, on this machine "
+              "under its load; CPU minutes are the run's own work)."]
     text = "\n".join(lines) + "\n"
     (out / "results.md").write_text(text)
     (out / "results.json").write_text(json.dumps(summary, indent=1))
