@@ -172,7 +172,8 @@ def report(out: Path, arm_order: list[str], header: str) -> str:
     lines = [header, "", f"Before (the demo model on the {len(before['dice'])} held-out scans): "
              f"Dice {before['mean']:.4f}.", "",
              "| arm | seeds | held-out Dice after (mean ± sd) | gain over the demo model | − supervised (paired: "
-             "mean [95 % t] [95 % bootstrap]) | share of upper (same seeds) | minutes to the new model (median [min, max]) | "
+             "mean [95 % t] [95 % bootstrap]) | share of upper (same seeds) | "
+             "minutes to the new model (median [min, max]) | "
              "CPU minutes (median) |",
              "|---|---|---|---|---|---|---|---|"]
     summary = {"before": before["mean"], "arms": {}}
@@ -193,9 +194,10 @@ def report(out: Path, arm_order: list[str], header: str) -> str:
             row["minus_supervised"] = {"seeds": paired, "mean": mean, "t95": [lo, hi], "boot95": [blo, bhi]}
         sd = after.std(ddof=1) if len(seeds) > 1 else 0.0
         common = [s for s in seeds if s in upper]   # the share is paired too: the upper's Dice on the same seeds
-        share = float(np.mean([runs[s]["mean"] / upper[s]["mean"] for s in common])) if common else float("nan")
+        share = float(np.mean([runs[s]["mean"] / upper[s]["mean"] for s in common])) if common else np.nan
         lines.append(f"| {arm} | {len(seeds)} | {after.mean():.4f} ± {sd:.4f} | {after.mean() - before['mean']:+.4f} | "
-                     f"{diff_txt} | {share:.1%} | {np.median(minutes):.2f} [{minutes.min():.2f}, {minutes.max():.2f}] | {np.median(cpu):.2f} |")
+                     f"{diff_txt} | {share:.1%} | {np.median(minutes):.2f} [{minutes.min():.2f}, {minutes.max():.2f}] | "
+                     f"{np.median(cpu):.2f} |")
         row["share_of_upper"] = share
         summary["arms"][arm] = row
     n = max((max(r) for r in by_arm.values()), default=-1) + 1
@@ -256,7 +258,8 @@ def main(argv=None):
     arms = [parse_arm(a) for a in args.arms]
     header = (f"Settings: hard phantom {tuple(DEFAULT_SIZE)} at {tuple(DEFAULT_SPACING)} mm, cohort seed "
               f"{args.cohort_seed}; {args.labelled} labelled per seed (own pair), {args.unlabelled} unlabelled, "
-              f"{args.test} held-out; fine-tuned from {Path(args.base).name} at the quick preset ({preset['iterations']} "
+              f"{args.test} held-out; fine-tuned from {Path(args.base).name} at the quick preset "
+              f"({preset['iterations']} "
               f"iterations, {preset['filters']} filters, patch {tuple(preset['patch'])}, batch {preset['batch']}); "
               f"{args.threads} torch threads; machine {platform.machine()}, {os.cpu_count()} cores.")
     if args.report:
