@@ -195,8 +195,9 @@ def report(out: Path, arm_order: list[str], header: str) -> str:
         sd = after.std(ddof=1) if len(seeds) > 1 else 0.0
         common = [s for s in seeds if s in upper]   # the share is paired too: the upper's Dice on the same seeds
         share = float(np.mean([runs[s]["mean"] / upper[s]["mean"] for s in common])) if common else np.nan
-        lines.append(f"| {arm} | {len(seeds)} | {after.mean():.4f} ± {sd:.4f} | {after.mean() - before['mean']:+.4f} | "
-                     f"{diff_txt} | {share:.1%} | {np.median(minutes):.2f} [{minutes.min():.2f}, {minutes.max():.2f}] | "
+        gain = after.mean() - before["mean"]
+        lines.append(f"| {arm} | {len(seeds)} | {after.mean():.4f} ± {sd:.4f} | {gain:+.4f} | {diff_txt} | "
+                     f"{share:.1%} | {np.median(minutes):.2f} [{minutes.min():.2f}, {minutes.max():.2f}] | "
                      f"{np.median(cpu):.2f} |")
         row["share_of_upper"] = share
         summary["arms"][arm] = row
