@@ -59,6 +59,7 @@ def _train(args) -> int:
             ct_window=tuple(args.ct_window) if args.ct_window else None,
             base_model=str(args.base_model) if args.base_model else None,   # a resolved registry name: a Path
             postprocess=args.postprocess, absent_classes=tuple(args.absent_classes or ()),
+            freeze_encoder=args.freeze_encoder,
             val_every=args.val_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
             speed_dir=str(args.speed_dir) if args.speed_dir else None)
     try:
@@ -177,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--postprocess", default=None, choices=["none", "lcc"],
                     help="stored in the bundle: lcc keeps the largest connected component at inference "
                          "(default: the base model's when fine-tuning, else none)")
+    tr.add_argument("--freeze-encoder", type=int, default=0, metavar="N",
+                    help="fine-tuning: keep the encoder's weights fixed for the first N iterations (cheaper steps)")
     tr.add_argument("--absent-classes", nargs="+", default=(), metavar="CLASS",
                     help="fine-tuning: base-model classes that labelled cases may lack (they are trained as "
                          "absent there); without it such a case is refused")

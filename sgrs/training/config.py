@@ -85,6 +85,8 @@ class TrainConfig:
     postprocess: str | None = None    # stored in the bundle: "lcc" keeps the largest component at inference;
     #                                   None: the base model's when fine-tuning, else "none"
     absent_classes: tuple = ()        # fine-tuning: base classes every labelled case may lack (by name)
+    freeze_encoder: int = 0           # the encoder's weights stay fixed for the first N iterations (no backward
+    #                                   through it: cheaper steps while the decoder adapts to a base model)
     val_every: int | None = None
     checkpoint_every: int | None = None
     log_every: int | None = None
@@ -129,6 +131,8 @@ class TrainConfig:
             raise ValueError("need 0 < runaway_share < 1 and runaway_window ≥ 1")
         if any(p % 16 or p <= 0 for p in self.patch):
             raise ValueError(f"patch {self.patch}: every side must be a positive multiple of 16")
+        if self.freeze_encoder < 0:
+            raise ValueError(f"freeze_encoder must be ≥ 0 iterations, not {self.freeze_encoder!r}")
         if self.iterations < 1 or self.batch < 2:
             raise ValueError("need iterations ≥ 1 and batch ≥ 2")
         if self.filters < 1:

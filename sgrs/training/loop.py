@@ -131,6 +131,8 @@ def train(config: TrainConfig, resume: bool = False, json_progress: bool = False
         config.check()
     except ValueError as exc:
         raise SGRSError(str(exc)) from None
+    if info.enabled and config.freeze_encoder:  # DDP expects a gradient for every weight at every step
+        raise SGRSError("freezing the encoder is for one-process training; run without --freeze-encoder")
     if device.type == "cuda" and info.enabled:
         device = torch.device("cuda", info.local_rank)
     writer = job if info.is_main else None
@@ -243,6 +245,8 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
                 raise Cancelled(t)
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(t, config.iterations, config.lr, config.lr_policy)
+            if config.freeze_encoder:
+                freeze_encoder(student, t < config.freeze_encoder)
             torch.manual_seed(config.seed * 1_000_003 + t * 31 + info.rank)  # dropout: a function of t
             rng = np.random.default_rng([config.seed, t, info.rank, 1])
             t0 = time.monotonic()
@@ -346,6 +350,12 @@ def _process_start() -> float:
         return psutil.Process().create_time()
     except Exception:  # noqa: BLE001  an estimate is a convenience
         return time.time()
+
+
+def freeze_encoder(student, frozen: bool) -> None:
+    """Fixed encoder weights get no gradient, so SGD (and its weight decay) leaves them as they are."""
+    for p in student.encoder.parameters():
+        p.requires_grad_(not frozen)
 
 
 def postprocess_of(config: TrainConfig, base_meta: dict | None) -> str:
