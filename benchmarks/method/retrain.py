@@ -39,6 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.method.ssl_gain import parse_overrides, t_interval  # noqa: E402  (no torch at import)
 from sgrs.util.threads import passive_openmp  # noqa: E402  before torch, as `sgrs train` does
 
 passive_openmp()
@@ -57,13 +58,7 @@ def parse_arm(spec: str) -> tuple[str, dict]:
             return spec, {"method": "supervised", "all_labelled": True}
         return spec, {"method": spec}
     name, rest = spec.split(":", 1)
-    over = {}
-    for item in filter(None, rest.split(",")):
-        key, _, value = item.partition("=")
-        try:
-            over[key] = json.loads(value)
-        except json.JSONDecodeError:
-            over[key] = value
+    over = parse_overrides(rest)
     return name, over
 
 
@@ -140,16 +135,6 @@ def train_one(task: dict) -> dict:
     return {"arm": task["arm"], "seed": task["seed"], "overrides": task["overrides"], "config": config.to_json(),
             "dice": dice, "mean": float(np.mean(list(dice.values()))), "train_s": round(seconds, 1),
             "cpu_s": round(cpu, 1), "threads": task["threads"], "load_at_start": task["load"]}
-
-
-def t_interval(diffs: np.ndarray) -> tuple[float, float, float]:
-    from scipy.stats import t
-
-    mean = float(diffs.mean())
-    if len(diffs) < 2:
-        return mean, float("nan"), float("nan")
-    half = float(t.ppf(0.975, len(diffs) - 1) * diffs.std(ddof=1) / np.sqrt(len(diffs)))
-    return mean, mean - half, mean + half
 
 
 def bootstrap_interval(diffs: np.ndarray, draws: int = 10000) -> tuple[float, float]:

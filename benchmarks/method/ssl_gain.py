@@ -94,19 +94,25 @@ CONTRASTS = [("mean-teacher", "supervised"), ("self-training", "supervised"), ("
              ("guard-delta-ce", "default"), ("guard-tau-quantile", "default")]
 
 
+def parse_overrides(text: str) -> dict:
+    """'key=value,key=value' of an arm: each value as JSON where it parses, else as text."""
+    over = {}
+    for item in filter(None, text.split(",")):
+        key, _, value = item.partition("=")
+        try:
+            over[key] = json.loads(value)
+        except json.JSONDecodeError:
+            over[key] = value
+    return over
+
+
 def parse_arm(spec: str) -> tuple[str, dict]:
     if ":" not in spec:
         if spec not in ARMS:
             raise SystemExit(f"unknown arm {spec!r}; known: {sorted(ARMS)} or name:key=value,...")
         return spec, {**REGIME, **ARMS[spec]}
     name, rest = spec.split(":", 1)
-    over = {}
-    for item in filter(None, rest.split(",")):
-        key, _, value = item.partition("=")
-        try:
-            over[key] = json.loads(value)
-        except json.JSONDecodeError:
-            over[key] = value
+    over = parse_overrides(rest)
     return name, {**REGIME, **over}
 
 
