@@ -109,8 +109,8 @@ def hold_out_hint(cases, hold_out, base_model) -> str:
     if labelled > 2:
         return translate("SGRSTrain", "The new model is checked on the validation case (the last labelled case, "
                                       "not trained on).")
-    return translate("SGRSTrain", "With {n} labelled cases there is no validation case: hold one out to check "
-                                  "the new model against the base model.").format(n=labelled)
+    return translate("SGRSTrain", "No validation case (that needs more than 2 labelled cases): hold a labelled case "
+                                  "out to check the new model against the base model.")
 
 
 def hold_out_problem(cases, hold_out, base_model) -> str:
