@@ -44,6 +44,7 @@ class SGRSTrainParameterNode:
     recipe: Annotated[str, Choice(RECIPES)] = DEFAULT_RECIPE  # the sgrs method's; the others take the default
     teacher: Annotated[str, Choice(TEACHERS)] = DEFAULT_TEACHER
     absentClasses: str = ""  # base-model classes some labelled cases lack, comma-separated
+    holdOut: str = ""  # a labelled volume's node id: never trained on, the new model and the base are checked on it
 
 
 class SGRSTrainLogic(ModuleLogic):
@@ -55,7 +56,7 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
     def setup(self):
         ModuleWidget.setup(self)
         VTKObservationMixin.__init__(self)
-        from SGRSTrainLib.session import TrainSession
+        from SGRSTrainLib import DecisionView, TrainSession
         self.params, self.guiTag, self.rank, self.plot, self.timer = None, None, None, None, qt.QTimer()
         self.timer.timeout.connect(self.poll)
         self.uiWidget = slicer.util.loadUI(self.resourcePath("UI/SGRSTrain.ui"))
@@ -75,9 +76,10 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
         self.setParameterNode(self.logic.getParameterNode())
         self.session = TrainSession(slicer.mrmlScene, slicer.modules.segmentations.logic(),
                                     Path(self.params.jobsFolder), python=shutil.which("PythonSlicer"))
+        self.decision = DecisionView(self.ui, self.session, lambda: self.params, self.poll)  # Keep / Roll back
         self.refreshModels()
         if self.session.action().kind == "train" and self.session.last_job():
-            self.attach(self.session.last_job())  # running, or finished but not registered yet
+            self.attach(self.session.last_job())  # running, or finished and neither kept nor rolled back yet
         self.onModelChanged(self.ui.baseModelComboBox.currentIndex)  # at set-up: the estimate, the button's text
 
     def cleanup(self):
@@ -139,19 +141,16 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
         from SGRSTrainLib.session import train_parameters_from_settings
         kind = kind or self.session.action().kind  # Resume passes "resume"; clicked() may pass False
         try:
-            if kind == "cancel":
-                self.session.cancel()
-            elif kind == "resume":
-                self.session.resume()
-                self.timer.start(POLL_MS)
+            if kind in ("cancel", "resume"):
+                getattr(self.session, kind)()
             elif kind == "install" and ensure(slicer.util.confirmOkCancelDisplay, slicer.util.errorDisplay):
                 self.refreshModels()
             elif kind == "train":
                 self.session.jobs_root = Path(self.params.jobsFolder)
                 self.session.start(train_parameters_from_settings(self.params))
-                self.timer.start(POLL_MS)
         except SGRSError as exc:
             slicer.util.errorDisplay(str(exc))
+        self.timer.start(POLL_MS)  # poll stops it when nothing runs
         self.poll()
 
     def attach(self, folder=None):
@@ -178,7 +177,8 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
         if self.params and (state == "done" or self.session.busy):   # measured by this run, and during it
             self.ui.estimateLabel.text = self.session.estimate(self.params, self.ui.presetComboBox.currentIndex)
         if state == "done":
-            self.refreshModels()
+            self.refreshModels()   # a kept model is listed
+        self.decision.update()
         if self.rank:
             ranking, self.ui.statusLabel.text = self.rank.poll() in ("running", "cancelling"), self.rank.message
             if not ranking:

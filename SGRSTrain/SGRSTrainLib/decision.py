@@ -49,9 +49,10 @@ def mark_rolled_back(folder) -> None:
 
 def _on(check: dict) -> str:
     cases = ", ".join(check["cases"])
+    if check.get("kind") == "validation" and len(check["cases"]) == 1:
+        return translate("SGRSTrain", "on the validation case {cases}").format(cases=cases)
     if check.get("kind") == "validation":
-        return translate("SGRSTrain", "on the validation case {cases}" if len(check["cases"]) == 1 else
-                         "on the validation cases {cases}").format(cases=cases)
+        return translate("SGRSTrain", "on the validation cases {cases}").format(cases=cases)
     return translate("SGRSTrain", "on {cases}").format(cases=cases)
 
 
@@ -68,11 +69,13 @@ def check_text(check: dict | None) -> str:
                                       "validation case), so how it compares with the base model is unknown. "
                                       "{choose}").format(choose=choose)
     new, base, on = check["new"]["dice"], check["base"]["dice"], _on(check)
-    words = {"better": "New model: Dice {new:.2f} {on} (base model {base:.2f}). {choose}",
-             "same": "New model: Dice {new:.2f} {on}, the same as the base model ({base:.2f}). {choose}",
-             "worse": "New model: Dice {new:.2f} {on}: worse than the base model ({base:.2f}). Rolling back "
-                      "keeps the base model; keep the new one only if you have a reason to."}[verdict(check)]
-    return translate("SGRSTrain", words).format(new=new, base=base, on=on, choose=choose)
+    words = {"better": translate("SGRSTrain", "New model: Dice {new:.2f} {on} (base model {base:.2f}). {choose}"),
+             "same": translate("SGRSTrain", "New model: Dice {new:.2f} {on}, the same as the base model "
+                                            "({base:.2f}). {choose}"),
+             "worse": translate("SGRSTrain", "New model: Dice {new:.2f} {on}: worse than the base model ({base:.2f}). "
+                                             "Rolling back keeps the base model; keep the new one only if you have "
+                                             "a reason to.")}[verdict(check)]
+    return words.format(new=new, base=base, on=on, choose=choose)
 
 
 def rolled_back_text(base_name: str) -> str:
