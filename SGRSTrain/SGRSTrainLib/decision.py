@@ -106,8 +106,8 @@ def hold_out_hint(cases, hold_out, base_model) -> str:
         if left < 1:
             return text + " " + translate("SGRSTrain", "It is the only labelled case: label another one to train on.")
         if left == 1:
-            text += " " + translate("SGRSTrain", "With {n} labelled cases, holding one out leaves 1 to train on.").format(
-                n=labelled)
+            more = translate("SGRSTrain", "With {n} labelled cases, holding one out leaves 1 to train on.")
+            text += " " + more.format(n=labelled)
         return text
     if labelled > 2:
         return translate("SGRSTrain", "The new model is checked on the validation case (the last labelled case, "
