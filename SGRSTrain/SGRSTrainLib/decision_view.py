@@ -55,8 +55,8 @@ class DecisionView:
         if choices != self._offered or _value(combo.currentIndex) != (values.index(held) if held in values else 0):
             self._offered = choices   # the collected cases changed, or a loaded scene holds another case out
             refill(combo, choices, held)   # signals blocked: the parameter is not rewritten by the refill
-        if params is not None and held and held not in values:   # no longer a labelled case of the scene
-            params.holdOut = ""
+        if params is not None and held and held not in values and self.session.cases:   # collected: no longer
+            params.holdOut = ""                                                            # a labelled case
         combo.setEnabled(bool(params is not None and params.baseModel) and not self.session.busy)
         self.ui.holdOutHintLabel.setText(self.session.hold_out_hint(params) if params is not None else "")
         for button in (self.ui.keepButton, self.ui.rollBackButton):

@@ -3,14 +3,18 @@ shows its Dice against the base model's on a case the user held out (never train
 (registered exactly once) or rolls back (nothing registered, nothing deleted, never offered again)."""
 import json
 import time
+from types import SimpleNamespace
 
 import pytest
 import slicer
-from conftest import LAUNCHER, add_scene_cases, sgrs_processes
+from conftest import LAUNCHER, ROOT, add_scene_cases, sgrs_processes
 from SGRSSegmentLib.scene_nodes import nodes_of_class
 from SGRSTrainLib.decision import check_text
+from SGRSTrainLib.decision_view import DecisionView
 from SGRSTrainLib.job import TrainParameters
 from SGRSTrainLib.session import TrainSession
+
+from test_model_choice import panel_settings
 
 from sgrs.models.registry import list_models
 from sgrs.util.errors import SGRSError
@@ -53,10 +57,32 @@ def registered(tmp_path):
     return [e for e in list_models(tmp_path / "registry") if not e.bundled]
 
 
+def panel_view(session, settings):
+    """SGRS Train's hold-out combo box, hint and Keep / Roll back buttons from its .ui (PySide6), driven by the
+    Lib's DecisionView as the widget drives it."""
+    from PySide6 import QtWidgets
+    from test_ui_files import load_ui
+    app, widget = load_ui(ROOT / "SGRSTrain" / "Resources" / "UI" / "SGRSTrain.ui")
+    ui = SimpleNamespace(**{name: widget.findChild(QtWidgets.QWidget, name)
+                            for name in ("holdOutComboBox", "holdOutHintLabel", "keepButton", "rollBackButton")})
+    return (app, widget), ui, DecisionView(ui, session, lambda: settings, lambda: None)
+
+
 def test_a_held_out_case_checks_the_new_model_and_roll_back_keeps_the_base(scene, segmentations_logic, tiny_cohort,
                                                                            tiny_bundle, tmp_path):
     session, ids = two_labelled_scene(scene, segmentations_logic, tiny_cohort, tmp_path)
-    params = fine_tune(tiny_bundle, hold_out=(ids["case001"],))
+    settings = panel_settings("SGRSTrain", baseModel=str(tiny_bundle), preset="", method="supervised")
+    keep_alive, ui, view = panel_view(session, settings)
+    view.update()
+    combo = ui.holdOutComboBox
+    assert [combo.itemText(i) for i in range(combo.count())] == \
+        ["none (check on the validation cases)", "case000", "case001"] and combo.isEnabled()
+    assert ui.keepButton.isHidden() and ui.rollBackButton.isHidden()
+    combo.setCurrentIndex(2)   # the user picks case001
+    assert settings.holdOut == ids["case001"]
+    view.update()
+    assert "holding one out leaves 1 to train on" in ui.holdOutHintLabel.text()
+    params = fine_tune(tiny_bundle, hold_out=(settings.holdOut,))
     hint = session.hold_out_hint(params)
     assert "'case001' is not trained on" in hint and "holding one out leaves 1 to train on" in hint
     assert session.action(params).enabled, session.action(params).reason
@@ -71,9 +97,14 @@ def test_a_held_out_case_checks_the_new_model_and_roll_back_keeps_the_base(scene
     assert f"{check['base']['dice']:.2f}" in session.message
     restarted = TrainSession(scene, segmentations_logic, tmp_path / "jobs", registry=tmp_path / "registry")
     assert restarted.last_job() == folder.resolve(), "finished but undecided: re-attached after a restart"
+    view.update()
+    assert not ui.keepButton.isHidden() and not ui.rollBackButton.isHidden(), "shown while the new model waits"
 
-    session.roll_back()
+
+    ui.rollBackButton.click()   # the view calls session.roll_back
     assert session.message.startswith("Rolled back: the base model")
+    view.update()
+    assert ui.keepButton.isHidden() and ui.rollBackButton.isHidden()
     assert registered(tmp_path) == [] and (folder / "model" / "model.json").exists(), "nothing deleted"
     assert restarted.last_job() is None, "a rolled-back job is never offered again"
     assert session.poll() == "done" and not session.deciding and session.message.startswith("Rolled back")
