@@ -291,8 +291,8 @@ class TrainPanel(Panel):
         self._show()
 
     def _reattach(self):
-        """After a restart: pick up the newest job folder when it is running or its model is not registered
-        yet (SGRS Train's rule), or when Resume can continue it; a failed job's end is not shown again."""
+        """After a restart: pick up the newest job folder when it is running or its model is neither kept nor
+        rolled back yet (SGRS Train's rule), or when Resume can continue it; a failed job's end is not shown again."""
         root = Path(self.studio.jobs_dir)
         from SGRSTrainLib.job import holds_job
         from SGRSTrainLib.session import worth_reattaching
