@@ -20,13 +20,22 @@ from SGRSSegmentLib.i18n import translate
 from sgrs.models.classes import find_class
 
 
+SLICER_PLACEHOLDER = ["SCT", "85756007"]   # Tissue
+
+
 def segment_terminology(segment) -> dict | None:
     """The segment's terminology as model.json writes it ({context, category, type}, and typeModifier
-    when the type has one, e.g. Kidney, Left); None if untagged."""
+    when the type has one, e.g. Kidney, Left); None if untagged or tagged with the placeholder every
+    vtkSegment is made with (Tissue / Tissue: ``vtkSegment.cxx`` constructor, v5.8.1 l. 69, main l. 71),
+    which says that nobody chose one."""
     tag = vtk.mutable("")
     if not segment.GetTag(segment.GetTerminologyEntryTagName(), tag) or not str(tag):
         return None
-    return parse_terminology(str(tag))
+    term = parse_terminology(str(tag))
+    if term and [term["category"][:2], term["type"][:2]] == [SLICER_PLACEHOLDER, SLICER_PLACEHOLDER] \
+            and "typeModifier" not in term:
+        return None
+    return term
 
 
 def parse_terminology(tag: str) -> dict | None:

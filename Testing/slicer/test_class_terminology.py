@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 import slicer
+import vtk
 from conftest import LAUNCHER, ROOT, add_scene_cases
 from SGRSSegmentLib.compat import set_terminology
 from SGRSSegmentLib.result_nodes import terminology_string
@@ -135,9 +136,11 @@ def test_a_picked_terminology_tags_the_new_class_keeps_typed_names_and_reaches_t
     session.cases = cases
     panel = Panel(session)
     panel.showClasses()
-    # imported from a label map, the segments carry the default colour table's terminology: shown as it is
+    # imported from a label map, the segments carry Slicer's placeholder (Tissue, every new segment's): none chosen
+    tag = vtk.mutable("")
+    assert segment["case001"].GetTag(segment["case001"].GetTerminologyEntryTagName(), tag) and "^85756007^" in str(tag)
     assert panel.ui.terminologyButton.enabled
-    assert panel.ui.classesLabel.text.splitlines()[0] == "Tissue: Tissue (SCT 85756007), 3D Slicer General Anatomy list"
+    assert panel.ui.classesLabel.text.splitlines()[0] == "foreground: no terminology"
 
     press_cancel = load_dialog(ROOT / "SGRSTrain" / "Resources" / TERMINOLOGY_UI)  # the real .ui's wiring
     assert press_cancel.findChild(QtCore.QObject, "navigator").overrideSectionVisible is False
