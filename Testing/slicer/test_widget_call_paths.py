@@ -39,7 +39,8 @@ def widget_calls(module: str) -> set:
         for node in ast.walk(methods[name]):
             if id(node) in lambdas:
                 continue
-            if isinstance(node, ast.ImportFrom) and (node.level or str(node.module).startswith("SGRS")):  # a mixin's: .x
+            # a Lib mixin imports its siblings relatively (from .terminology import ...)
+            if isinstance(node, ast.ImportFrom) and (node.level or str(node.module).startswith("SGRS")):
                 calls.update(a.name for a in node.names)
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 owner = node.func.value
@@ -237,7 +238,8 @@ def test_the_widgets_call_paths_run_without_torch(tmp_path, monkeypatch):
     # demo model's classes shown, not pickable (fine-tuning keeps them)
     assert out["classes"][0].splitlines()[0] == "Left atrium: Left atrium (SCT 82471001), DICOM master list"
     assert out["classes"][1] is True and "from 1 segment(s)" in out["classes"][0]
-    assert out["base classes"][0].startswith("left atrium: Left atrium (SCT 82471001)") and out["base classes"][1] is False
+    assert out["base classes"][0].startswith("left atrium: Left atrium (SCT 82471001)")
+    assert out["base classes"][1] is False
     assert out["cases"] == [["", "scan", "reviewed (a label)", "", "", ""]]  # the result marked reviewed above is a label
     assert out["rank start"].startswith("Ranking needs torch>=2.1") and "Install dependencies" in out["rank start"]
     assert out["attach"].startswith("Opening a training job needs torch>=2.1")
