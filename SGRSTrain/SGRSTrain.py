@@ -1,4 +1,5 @@
 """SGRSTrain: fine-tune SGRS-Net on the scene's cases. The widget only binds; every decision is the Lib's."""
+import contextlib
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,7 @@ from slicer.ScriptedLoadableModule import ScriptedLoadableModuleTest as ModuleTe
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleWidget as ModuleWidget
 from slicer.util import VTKObservationMixin
 from SGRSSegmentLib.panel import ParameterPanel, repaired_node
+from SGRSTrainLib.class_panel import ClassPanel
 
 from sgrs.method.names import DEFAULT_METHOD, DEFAULT_RECIPE, DEFAULT_TEACHER, DEVICES, METHODS, RECIPES, TEACHERS
 from sgrs.training.presets import DEFAULT, DEFAULT_PRESET, PRESETS  # plain data, no torch
@@ -26,8 +28,7 @@ class SGRSTrain(Module):
         parent.title = _("SGRS Train")
         parent.categories = [translate("qSlicerAbstractCoreModule", "Segmentation")]
         parent.contributors = ["SGRS developers"]
-        parent.helpText = _("Semi-supervised fine-tuning of an SGRS-Net model on the scene's labelled and "
-                            "unlabelled cases; suggests which unlabelled case to annotate next.")
+        parent.helpText = _("Semi-supervised fine-tuning of SGRS-Net on the scene's cases; suggests cases to annotate.")
         parent.acknowledgementText = _("SGRS-Net: Wang et al., MICCAI 2025.")
 
 
@@ -51,7 +52,7 @@ class SGRSTrainLogic(ModuleLogic):
         return repaired_node(SGRSTrainParameterNode, super().getParameterNode())
 
 
-class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
+class SGRSTrainWidget(ParameterPanel, ClassPanel, ModuleWidget, VTKObservationMixin):  # ClassPanel: Classes row
     def setup(self):
         ModuleWidget.setup(self)
         VTKObservationMixin.__init__(self)
@@ -66,7 +67,8 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
         self.logic = SGRSTrainLogic()
         for button, slot in ((self.ui.collectButton, lambda: self.showCases(None)), (self.ui.rankButton, self.onRank),
                              (self.ui.trainButton, self.onTrain), (self.ui.attachButton, self.attach),
-                             (self.ui.resumeButton, lambda: self.onTrain("resume"))):
+                             (self.ui.resumeButton, lambda: self.onTrain("resume")),
+                             (self.ui.terminologyButton, self.onPickTerminology)):
             button.clicked.connect(slot)
         self.ui.baseModelComboBox.currentIndexChanged.connect(self.onModelChanged)
         self.ui.presetComboBox.currentIndexChanged.connect(self.onModelChanged)  # before binding: see session.estimate
@@ -81,14 +83,12 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
         self.onModelChanged(self.ui.baseModelComboBox.currentIndex)  # at set-up: the estimate, the button's text
 
     def cleanup(self):
-        try:  # must never raise, whatever setup got to; the training job keeps running
+        with contextlib.suppress(Exception):  # must never raise, whatever setup got to; the training job keeps running
             self.timer.stop()
             self.unbind()
             self.removeObservers()
             if self.rank:
                 self.rank.close()
-        except Exception:  # noqa: BLE001
-            pass
 
     def onSceneStartClose(self, caller, event):
         if self.rank:
@@ -143,15 +143,14 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
                 self.session.cancel()
             elif kind == "resume":
                 self.session.resume()
-                self.timer.start(POLL_MS)
             elif kind == "install" and ensure(slicer.util.confirmOkCancelDisplay, slicer.util.errorDisplay):
                 self.refreshModels()
             elif kind == "train":
                 self.session.jobs_root = Path(self.params.jobsFolder)
                 self.session.start(train_parameters_from_settings(self.params))
-                self.timer.start(POLL_MS)
         except SGRSError as exc:
             slicer.util.errorDisplay(str(exc))
+        self.timer.start(POLL_MS)  # poll stops it once nothing runs
         self.poll()
 
     def attach(self, folder=None):
@@ -169,6 +168,7 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
         state, status, act = self.session.poll(), self.session.status, self.session.action(self.params)
         self.ui.trainButton.text, self.ui.trainButton.enabled = act.label, act.enabled
         self.ui.resumeButton.enabled = self.session.can_resume
+        self.showClasses()  # each class with its terminology; the picker for a new model's class
         self.ui.statusLabel.text = self.session.message if self.session.job else act.reason or self.session.message
         if status is not None and status.iterations:
             self.plot = self.plot or TrainingPlot(slicer.mrmlScene)  # made only once a job is shown

@@ -96,14 +96,18 @@ def segmentation_labelmap(scene, segmentations_logic, case: SceneCase, values: l
 def export_cohort(scene, segmentations_logic, cases: list[SceneCase], out_dir, classes=("background", "foreground"),
                   val: int = 0, absent=()) -> Path:
     """Write images, labels and ``manifest.json``; the last ``val`` labelled cases become ``val``.
-    ``classes``: names (two: every segment is the foreground, a model trained from scratch) or the base
-    model's class entries, which each segment meets by terminology, then name (SGRSTrainLib.classes);
+    ``classes``: names (two: every segment is the foreground, a model trained from scratch; the default
+    ("background", "foreground") names, colours and codes that class as its segments do:
+    SGRSTrainLib.terminology.scratch_class) or
+    the base model's class entries, which each segment meets by terminology, then name (SGRSTrainLib.classes);
     a segment that meets none is left out, and a case that lacks a class not marked ``absent`` is refused."""
     from sgrs.models.classes import class_entries
 
     from .classes import plan_classes
-    entries_of = class_entries(list(classes))
-    binary = len(entries_of) == 2 and not any(isinstance(c, dict) for c in classes)
+    from .terminology import scratch_class
+    binary = len(classes) == 2 and not any(isinstance(c, dict) for c in classes)
+    named_by_segments = binary and str(classes[1]) == "foreground"   # the default: no name given
+    entries_of = class_entries([classes[0], scratch_class(cases)] if named_by_segments else list(classes))
     plan = plan_classes(cases, None if binary else entries_of, absent)
     if plan.problem():
         raise InputError(plan.problem())

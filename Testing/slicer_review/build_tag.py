@@ -38,6 +38,8 @@ import slicer
 def findChildren(widget=None, name="", text="", title="", className=""):
     import qt
     return [w for w in widget.findChildren(qt.QObject)]
+def findChild(widget, name):
+    return next(w for w in findChildren(widget) if w.objectName() == name)
 def childWidgetVariables(widget):
     import types
     return types.SimpleNamespace(**{w.objectName(): w for w in findChildren(widget) if w.objectName()})
