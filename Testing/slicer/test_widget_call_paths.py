@@ -156,6 +156,7 @@ out["train action"] = run("session.action", session.action).kind                
 out["last job"] = run("session.last_job", session.last_job)
 out["train poll"] = run("session.poll", session.poll)
 cases = run("session.collect", session.collect, settings)                                 # Collect
+out["status line"] = run("session.status_line", session.status_line, settings)           # showState
 out["cases"] = run("case_rows", case_rows, cases, {})
 plot = run("TrainingPlot", TrainingPlot, scene)                                           # poll, a job shown
 run("plot.update", plot.update, JobStatus("running", iteration=2, iterations=10, losses=[(1, 0.9), (2, 0.7)]))
@@ -218,6 +219,7 @@ def test_the_widgets_call_paths_run_without_torch(tmp_path, monkeypatch):
     assert out["after close"] == "done" and out["after forget"] == ["idle", None]
     assert out["base model"] == "" and out["train action"] == "install" and out["last job"] is None
     assert out["train poll"] == "idle" and out["plot rows"] == 2
+    assert out["status line"].startswith("1 labelled, 0 unlabelled cases.") and "'supervised'" in out["status line"]
     assert out["cases"] == [["", "scan", "reviewed (a label)", "", "", ""]]  # the result marked reviewed above is a label
     assert out["rank start"].startswith("Ranking needs torch>=2.1") and "Install dependencies" in out["rank start"]
     assert out["attach"].startswith("Opening a training job needs torch>=2.1")
