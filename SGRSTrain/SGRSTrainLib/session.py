@@ -245,13 +245,16 @@ class TrainSession:
 
     def status_line(self, params) -> str:
         """SGRS Train's status line: a job's progress, or its end until the cases are collected again; else the
-        collected cases, what is left out of them and why Train is disabled, for ``params`` as they are now
-        (a method or cohort changed since the Collect), or nothing while there is nothing to say."""
-        if self.busy or (self.job is not None and self._job_shown):
+        collected cases and what is left out of them; and, when not running, why Train is disabled for ``params``
+        as they are now (a method or cohort changed since the Collect)."""
+        if self.busy:
             return self.message
         params = as_parameters(params)
+        reason = self.blocker(params)
+        if self.job is not None and self._job_shown:   # the job's end, and why Train cannot run again as set now
+            return " ".join(t for t in (self.message, reason) if t)
         cases = self._cases_said[1] if self._cases_said[0] is self.cases else ""   # not once the scene closed
-        return " ".join(t for t in (cases, self.class_notes(params), self.blocker(params)) if t)
+        return " ".join(t for t in (cases, self.class_notes(params), reason) if t)
 
     def start(self, params) -> Path:
         """Start a new job; returns its folder. SGRSError with one line when it cannot start."""

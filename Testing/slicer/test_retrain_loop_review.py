@@ -65,7 +65,9 @@ def test_the_status_line_says_the_cases_and_why_train_is_disabled_for_the_settin
     (folder / "config.json").write_text("{}")
     (folder / "progress.jsonl").write_text(json.dumps({"event": "failed", "reason": "no train cases"}) + "\n")
     session.attach(folder)
-    assert session.status_line(settings()).startswith("Failed: "), "a job's end is said while it is shown"
+    line = session.status_line(settings())
+    assert line.startswith("Failed: ") and line.endswith("choose the 'supervised' method."), "the end, then why"
+    assert session.status_line(settings("supervised")) == session.message, "Train can run: the end alone"
     session.collect(settings())
     assert session.status_line(settings()).startswith("1 labelled, 0 unlabelled cases."), "Collect says more since"
     session.cases = []   # Close Scene (SGRSTrainWidget.onSceneStartClose)
