@@ -71,7 +71,7 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
             button.clicked.connect(slot)
         self.ui.baseModelComboBox.currentIndexChanged.connect(self.onModelChanged)
         self.ui.presetComboBox.currentIndexChanged.connect(self.onModelChanged)  # before binding: see session.estimate
-        self.ui.presetComboBox.activated.connect(lambda index: self.onModelChanged(index, again=True))  # re-picked
+        self.ui.presetComboBox.activated.connect(lambda *_: self.onModelChanged(0, again=True))  # every pick
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.setParameterNode(self.logic.getParameterNode())
