@@ -341,4 +341,12 @@ def run(h):
         except Exception:  # noqa: BLE001
             traceback.print_exc()
             h.say("FAIL", function.__name__, "raised")
+        stop_jobs(h)
         h.slicer.mrmlScene.Clear(1)
+
+
+def stop_jobs(h):
+    """No engine outlives its scenario (one that raised mid-run would leave its job training)."""
+    from sgrs.util.background import folder_processes, kill_tree
+    for folder in h.jobs.glob("*") if h.jobs.is_dir() else []:
+        kill_tree(folder_processes(folder))
