@@ -1,5 +1,6 @@
-"""The cohort in the scene: every single-valued scalar volume is a case (a colour or vector one is skipped); it is labelled when a label segmentation
-(see ``collect_cases``) uses it as its reference geometry. Export writes the files ``sgrs train`` reads."""
+"""The cohort in the scene: every single-valued 3D scalar volume is a case (a colour or vector one, or a single
+slice, is skipped); it is labelled when a label segmentation (see ``collect_cases``)
+uses it as its reference geometry. Export writes the files ``sgrs train`` reads."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import slicer
 import vtk
+from SGRSSegmentLib.i18n import translate
 from SGRSSegmentLib.labels import counts_as_label, is_generated
 from SGRSSegmentLib.scene_nodes import nodes_of_class
 from SGRSSegmentLib.volume_io import array_of, geometry_of
@@ -48,8 +50,8 @@ def collect_cases(scene) -> list[SceneCase]:
     for vol in nodes_of_class(scene, "vtkMRMLScalarVolumeNode"):
         if vol.IsA("vtkMRMLLabelMapVolumeNode") or vol.GetName().endswith(("SGRS uncertainty", "SGRS regions")):
             continue
-        if not single_valued(vol):
-            continue   # a colour or vector image: skipped_volumes names it
+        if left_out(vol):
+            continue   # a colour or vector image, a single slice: skipped_volumes names it
         cases.append(SceneCase(vol, segmentations.get(vol.GetID())))
     return cases
 
@@ -62,10 +64,25 @@ def single_valued(volume) -> bool:
     return image is None or image.GetNumberOfScalarComponents() == 1
 
 
-def skipped_volumes(scene) -> list[str]:
-    """The scene's colour or vector volumes, left out of the cases."""
-    return [v.GetName() for v in nodes_of_class(scene, "vtkMRMLScalarVolumeNode")
-            if not v.IsA("vtkMRMLLabelMapVolumeNode") and not single_valued(v)]
+def left_out(volume) -> str:
+    """Why a scalar volume is no case ("" when it is one), in the GUI's words: export reads one value per
+    voxel of a 3D image (``volume_io.array_of``), so a single slice (a DICOM localizer) would fail the export
+    of every case."""
+    image = volume.GetImageData()
+    if not single_valued(volume):
+        return translate("SGRSTrain", "a colour or vector image; training needs one value per voxel")
+    if image is not None and min(image.GetDimensions()) < 2:
+        return translate("SGRSTrain", "a single slice; training needs a 3D scan")
+    return ""
+
+
+def skipped_volumes(scene) -> dict[str, list[str]]:
+    """The scene's volumes left out of the cases, by why: {reason: [names]}."""
+    skipped: dict[str, list[str]] = {}
+    for v in nodes_of_class(scene, "vtkMRMLScalarVolumeNode"):
+        if not v.IsA("vtkMRMLLabelMapVolumeNode") and left_out(v):
+            skipped.setdefault(left_out(v), []).append(v.GetName())
+    return skipped
 
 
 def _safe(name: str) -> str:

@@ -169,6 +169,7 @@ out["train action"] = run("session.action", session.action).kind                
 out["last job"] = run("session.last_job", session.last_job)
 out["train poll"] = run("session.poll", session.poll)
 cases = run("session.collect", session.collect, settings)                                 # Collect
+out["status line"] = run("session.status_line", session.status_line, settings)           # showState
 out["cases"] = run("case_rows", case_rows, cases, {})
 from SGRSTrainLib.terminology import class_view
 out["classes"] = run("class_view", class_view, cases, settings.baseModel)                 # poll: the Classes row
@@ -240,6 +241,7 @@ def test_the_widgets_call_paths_run_without_torch(tmp_path, monkeypatch):
     assert out["classes"][1] is True and "from 1 segment(s)" in out["classes"][0]
     assert out["base classes"][0].startswith("left atrium: Left atrium (SCT 82471001)")
     assert out["base classes"][1] is False
+    assert out["status line"].startswith("1 labelled, 0 unlabelled cases.") and "'supervised'" in out["status line"]
     assert out["cases"] == [["", "scan", "reviewed (a label)", "", "", ""]]  # the result marked reviewed above is a label
     assert out["rank start"].startswith("Ranking needs torch>=2.1") and "Install dependencies" in out["rank start"]
     assert out["attach"].startswith("Opening a training job needs torch>=2.1")

@@ -3,6 +3,7 @@ build_tag.py), offscreen with PySide6 and slicer-core. Prints one line per check
 Usage: scenarios.py BUILD_DIR TAG [TREE]   (TREE: the checkout under review, default this one)"""
 import os
 import sys
+import tempfile
 import traceback
 import types
 from pathlib import Path
@@ -12,6 +13,10 @@ tree = sys.argv[3] if len(sys.argv) > 3 else str(Path(__file__).resolve().parent
 here = Path(__file__).resolve().parent
 sys.path[:0] = [str(here / "shims"), f"{build}/{tag}", tree, f"{tree}/SGRSSegment", f"{tree}/SGRSTrain"]
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
+work = Path(tempfile.mkdtemp(prefix="sgrs-review-"))   # this run's home: its jobs, registry and speed table
+os.environ["HOME"] = str(work / "home")
+os.environ.pop("SGRS_MODELS", None)
+os.environ["PYTHONPATH"] = os.pathsep.join([tree, os.environ.get("PYTHONPATH", "")])  # the engine runs the tree
 from PySide6 import QtWidgets  # noqa: E402
 
 app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
@@ -25,8 +30,11 @@ slicer.app = types.SimpleNamespace(connect=lambda *a: None, moduleManager=lambda
 slicer.util.settingsValue = lambda *a, **k: False
 slicer.util.toBool = bool
 slicer.util.modulePath = lambda name: f"{tree}/{name}/{name}.py"
-slicer.modules = types.SimpleNamespace(segmentations=types.SimpleNamespace(logic=lambda: None))
-slicer.util.errorDisplay = lambda msg, **k: print(tag, "errorDisplay:", msg)
+segmentations = slicer.vtkSlicerSegmentationsModuleLogic()
+segmentations.SetMRMLScene(slicer.mrmlScene)
+slicer.modules = types.SimpleNamespace(segmentations=types.SimpleNamespace(logic=lambda: segmentations))
+messages = []
+slicer.util.errorDisplay = lambda msg, **k: (messages.append(msg), print(tag, "errorDisplay:", msg))
 slicer.util.confirmOkCancelDisplay = lambda *a, **k: False
 import SGRSSegment as S  # noqa: E402
 import SGRSTrain as T  # noqa: E402
@@ -178,7 +186,13 @@ def terminology_picker():
           (segment.GetName(), train.ui.classesLabel.text))
 
 
-for scenario in (first_setup_after_a_scene_load, hidden_panels, shown_panels, terminology_picker):
+def retrain_loop():
+    import retrain_scenarios
+    retrain_scenarios.run(types.SimpleNamespace(slicer=slicer, app=app, make=make, check=check, say=say,
+                                                messages=messages, work=work, jobs=work / "home" / ".sgrs" / "jobs"))
+
+
+for scenario in (first_setup_after_a_scene_load, hidden_panels, shown_panels, terminology_picker, retrain_loop):
     try:
         scenario()
     except Exception:  # noqa: BLE001
