@@ -1,4 +1,5 @@
 """SGRSTrain: fine-tune SGRS-Net on the scene's cases. The widget only binds; every decision is the Lib's."""
+import contextlib
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,7 @@ from slicer.ScriptedLoadableModule import ScriptedLoadableModuleTest as ModuleTe
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleWidget as ModuleWidget
 from slicer.util import VTKObservationMixin
 from SGRSSegmentLib.panel import ParameterPanel, repaired_node
+from SGRSTrainLib import ClassPanel, DecisionPanel
 
 from sgrs.method.names import DEFAULT_METHOD, DEFAULT_RECIPE, DEFAULT_TEACHER, DEVICES, METHODS, RECIPES, TEACHERS
 from sgrs.training.presets import DEFAULT, DEFAULT_PRESET, PRESETS  # plain data, no torch
@@ -26,8 +28,7 @@ class SGRSTrain(Module):
         parent.title = _("SGRS Train")
         parent.categories = [translate("qSlicerAbstractCoreModule", "Segmentation")]
         parent.contributors = ["SGRS developers"]
-        parent.helpText = _("Semi-supervised fine-tuning of an SGRS-Net model on the scene's labelled and "
-                            "unlabelled cases; suggests which unlabelled case to annotate next.")
+        parent.helpText = _("Semi-supervised fine-tuning of SGRS-Net on the scene's cases; suggests cases to annotate.")
         parent.acknowledgementText = _("SGRS-Net: Wang et al., MICCAI 2025.")
 
 
@@ -52,12 +53,13 @@ class SGRSTrainLogic(ModuleLogic):
         return repaired_node(SGRSTrainParameterNode, super().getParameterNode())
 
 
-class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
+class SGRSTrainWidget(ParameterPanel, ClassPanel, DecisionPanel, ModuleWidget, VTKObservationMixin):  # Lib mixins
     def setup(self):
         ModuleWidget.setup(self)
         VTKObservationMixin.__init__(self)
-        from SGRSTrainLib import DecisionView, TrainSession
-        self.params, self.guiTag, self.rank, self.plot, self.timer = None, None, None, None, qt.QTimer()
+        from SGRSTrainLib.session import TrainSession
+        self.params = self.guiTag = self.rank = self.plot = self.session = None
+        self.timer = qt.QTimer()
         self.timer.timeout.connect(self.poll)
         self.uiWidget = slicer.util.loadUI(self.resourcePath("UI/SGRSTrain.ui"))
         self.layout.addWidget(self.uiWidget)
@@ -67,34 +69,29 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
         self.logic = SGRSTrainLogic()
         for button, slot in ((self.ui.collectButton, lambda: self.showCases(None)), (self.ui.rankButton, self.onRank),
                              (self.ui.trainButton, self.onTrain), (self.ui.attachButton, self.attach),
-                             (self.ui.resumeButton, lambda: self.onTrain("resume"))):
+                             (self.ui.resumeButton, lambda: self.onTrain("resume")),
+                             (self.ui.terminologyButton, self.onPickTerminology)):
             button.clicked.connect(slot)
         self.ui.baseModelComboBox.currentIndexChanged.connect(self.onModelChanged)
         self.ui.presetComboBox.currentIndexChanged.connect(self.onModelChanged)  # before binding: see session.estimate
+        self.ui.presetComboBox.activated.connect(lambda *_: self.onModelChanged(0, again=True))  # every pick
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.setParameterNode(self.logic.getParameterNode())
         self.session = TrainSession(slicer.mrmlScene, slicer.modules.segmentations.logic(),
                                     Path(self.params.jobsFolder), python=shutil.which("PythonSlicer"))
-        self.decision = DecisionView(self.ui, self.session, lambda: self.params, self.poll)  # Keep / Roll back
-        self.refreshModels()
+        self.refreshModels()  # and at set-up the estimate, the button's text (showState)
         if self.session.action().kind == "train" and self.session.last_job():
             self.attach(self.session.last_job())  # running, or finished and neither kept nor rolled back yet
-        self.onModelChanged(self.ui.baseModelComboBox.currentIndex)  # at set-up: the estimate, the button's text
 
     def cleanup(self):
-        try:  # must never raise, whatever setup got to; the training job keeps running
-            self.timer.stop()
-            self.unbind()
-            self.removeObservers()
-            if self.rank:
-                self.rank.close()
-        except Exception:  # noqa: BLE001
-            pass
+        with contextlib.suppress(Exception):  # must never raise, whatever setup got to; the training job keeps running
+            for step in (self.timer.stop, self.unbind, self.removeObservers):
+                step()
+            self.rank and self.rank.close()
 
     def onSceneStartClose(self, caller, event):
-        if self.rank:
-            self.rank.close()  # its cases' volumes are going away
+        self.rank and self.rank.close()  # its cases' volumes are going away
         self.session.cases, self.rank = [], None
         self.showCases({})
         self.setParameterNode(None)
@@ -103,15 +100,25 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
         from SGRSSegmentLib.models import show_model
         if self.params:
             show_model(self.ui.baseModelComboBox, self.params, "baseModel", (_("(new model)"), ""), refresh=refresh)
+            self.showState()  # every change (iterations, method, cohort, shown again): the estimate, can Train run?
 
     def refreshModels(self):
         self.onParameters(refresh=True)
 
-    def onModelChanged(self, index):
+    def onModelChanged(self, index, again=False):  # the base model or the preset picked (again: the one shown)
         if self.params and index >= 0:  # the combo shows labels; the parameter keeps the bundle path
             self.params.baseModel = self.ui.baseModelComboBox.currentData or ""
-            self.ui.estimateLabel.text = self.session.estimate(self.params, self.ui.presetComboBox.currentIndex)
-            self.poll()  # the Train button: can the collected cases train with this model?
+            self.session.estimate(self.params, self.ui.presetComboBox.currentIndex, again)  # a pick sets its settings
+
+    def showState(self):  # the Train button, Resume, the status line and the estimate, as the Lib says them
+        if self.params and self.session:   # bound, and setup has made the session
+            act = self.session.action(self.params)
+            self.ui.trainButton.text, self.ui.trainButton.enabled = act.label, act.enabled
+            self.ui.resumeButton.enabled = self.session.can_resume
+            self.ui.statusLabel.text = self.session.status_line(self.params)
+            self.ui.estimateLabel.text = self.session.estimate(self.params)  # measured before, or by this run
+            self.showClasses()  # each class with its terminology; the picker for a new model's class
+            self.showDecision()  # the case held out to check a new model; Keep / Roll back while one waits
 
     def showCases(self, shares):
         from SGRSTrainLib.rank_session import case_rows, row_tips
@@ -150,8 +157,8 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
                 self.session.start(train_parameters_from_settings(self.params))
         except SGRSError as exc:
             slicer.util.errorDisplay(str(exc))
-        self.timer.start(POLL_MS)  # poll stops it when nothing runs
-        self.poll()
+        self.timer.start(POLL_MS)
+        self.poll()  # stops the timer again unless a job runs
 
     def attach(self, folder=None):
         folder = folder or qt.QFileDialog.getExistingDirectory(None, _("Open training job folder"))
@@ -165,20 +172,13 @@ class SGRSTrainWidget(ParameterPanel, ModuleWidget, VTKObservationMixin):
 
     def poll(self):
         from SGRSTrainLib.plot import TrainingPlot
-        state, status, act = self.session.poll(), self.session.status, self.session.action(self.params)
-        self.ui.trainButton.text, self.ui.trainButton.enabled = act.label, act.enabled
-        self.ui.resumeButton.enabled = self.session.can_resume
-        self.ui.statusLabel.text = self.session.message if self.session.job else act.reason or self.session.message
+        state, status = self.session.poll(), self.session.status
         if status is not None and status.iterations:
             self.plot = self.plot or TrainingPlot(slicer.mrmlScene)  # made only once a job is shown
             self.plot.update(status)
             self.ui.plotWidget.setMRMLPlotViewNode(self.plot.view)
             self.ui.progressBar.maximum, self.ui.progressBar.value = status.iterations, status.iteration
-        if self.params and (state == "done" or self.session.busy):   # measured by this run, and during it
-            self.ui.estimateLabel.text = self.session.estimate(self.params, self.ui.presetComboBox.currentIndex)
-        if state == "done":
-            self.refreshModels()   # a kept model is listed
-        self.decision.update()
+        self.refreshModels() if state == "done" else self.showState()  # refreshModels: the new model, and showState
         if self.rank:
             ranking, self.ui.statusLabel.text = self.rank.poll() in ("running", "cancelling"), self.rank.message
             if not ranking:

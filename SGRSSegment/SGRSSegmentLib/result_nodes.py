@@ -47,9 +47,9 @@ def terminology_string(entry: dict | None) -> str | None:
     """Slicer's terminology tag: context~category~type~modifier~anatomic context~region~modifier."""
     if not entry:
         return None
-    cat, typ = entry["category"], entry["type"]
+    cat, typ, mod = entry["category"], entry["type"], entry.get("typeModifier") or ["", "", ""]
     context = entry.get("context") or TERMINOLOGY_CONTEXT
-    return (f"{context}~{cat[0]}^{cat[1]}^{cat[2]}~{typ[0]}^{typ[1]}^{typ[2]}~^^~"
+    return (f"{context}~{cat[0]}^{cat[1]}^{cat[2]}~{typ[0]}^{typ[1]}^{typ[2]}~{mod[0]}^{mod[1]}^{mod[2]}~"
             f"{ANATOMIC_CONTEXT}~^^~^^")
 
 

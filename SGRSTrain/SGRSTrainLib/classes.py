@@ -20,18 +20,39 @@ from SGRSSegmentLib.i18n import translate
 from sgrs.models.classes import find_class
 
 
+SLICER_PLACEHOLDER = ["SCT", "85756007"]   # Tissue
+
+
 def segment_terminology(segment) -> dict | None:
-    """The segment's terminology as model.json writes it ({context, category, type}); None if untagged."""
+    """The segment's terminology as model.json writes it ({context, category, type}, and typeModifier
+    when the type has one, e.g. Kidney, Left); None if untagged or tagged with the placeholder every
+    vtkSegment is made with (Tissue / Tissue: ``vtkSegment.cxx`` constructor, v5.8.1 l. 69, main l. 71),
+    which says that nobody chose one."""
     tag = vtk.mutable("")
     if not segment.GetTag(segment.GetTerminologyEntryTagName(), tag) or not str(tag):
         return None
-    parts = str(tag).split("~")
+    term = parse_terminology(str(tag))
+    if term and [term["category"][:2], term["type"][:2]] == [SLICER_PLACEHOLDER, SLICER_PLACEHOLDER] \
+            and "typeModifier" not in term:
+        return None
+    return term
+
+
+def parse_terminology(tag: str) -> dict | None:
+    """Slicer's terminology string (context~category~type~type modifier~region context~region~region
+    modifier, each code scheme^value^meaning) -> {context, category, type[, typeModifier]}; None when it
+    names no type. The anatomic region is not kept: a class is one structure, not a place in one."""
+    parts = (tag or "").split("~")
     if len(parts) < 3:
         return None
     category, kind = parts[1].split("^"), parts[2].split("^")
     if len(kind) < 3 or not kind[1]:
         return None
-    return {"context": parts[0], "category": category[:3], "type": kind[:3]}
+    out = {"context": parts[0], "category": category[:3], "type": kind[:3]}
+    modifier = parts[3].split("^") if len(parts) > 3 else []
+    if len(modifier) >= 3 and modifier[1]:
+        out["typeModifier"] = modifier[:3]
+    return out
 
 
 def segments_of(case) -> list[tuple[str, str, dict | None]]:

@@ -1,5 +1,6 @@
-"""The cohort in the scene: every single-valued scalar volume is a case (a colour or vector one is skipped); it is labelled when a label segmentation
-(see ``collect_cases``) uses it as its reference geometry. Export writes the files ``sgrs train`` reads."""
+"""The cohort in the scene: every single-valued 3D scalar volume is a case (a colour or vector one, or a single
+slice, is skipped); it is labelled when a label segmentation (see ``collect_cases``)
+uses it as its reference geometry. Export writes the files ``sgrs train`` reads."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import slicer
 import vtk
+from SGRSSegmentLib.i18n import translate
 from SGRSSegmentLib.labels import counts_as_label, is_generated
 from SGRSSegmentLib.scene_nodes import nodes_of_class
 from SGRSSegmentLib.volume_io import array_of, geometry_of
@@ -48,8 +50,8 @@ def collect_cases(scene) -> list[SceneCase]:
     for vol in nodes_of_class(scene, "vtkMRMLScalarVolumeNode"):
         if vol.IsA("vtkMRMLLabelMapVolumeNode") or vol.GetName().endswith(("SGRS uncertainty", "SGRS regions")):
             continue
-        if not single_valued(vol):
-            continue   # a colour or vector image: skipped_volumes names it
+        if left_out(vol):
+            continue   # a colour or vector image, a single slice: skipped_volumes names it
         cases.append(SceneCase(vol, segmentations.get(vol.GetID())))
     return cases
 
@@ -62,10 +64,25 @@ def single_valued(volume) -> bool:
     return image is None or image.GetNumberOfScalarComponents() == 1
 
 
-def skipped_volumes(scene) -> list[str]:
-    """The scene's colour or vector volumes, left out of the cases."""
-    return [v.GetName() for v in nodes_of_class(scene, "vtkMRMLScalarVolumeNode")
-            if not v.IsA("vtkMRMLLabelMapVolumeNode") and not single_valued(v)]
+def left_out(volume) -> str:
+    """Why a scalar volume is no case ("" when it is one), in the GUI's words: export reads one value per
+    voxel of a 3D image (``volume_io.array_of``), so a single slice (a DICOM localizer) would fail the export
+    of every case."""
+    image = volume.GetImageData()
+    if not single_valued(volume):
+        return translate("SGRSTrain", "a colour or vector image; training needs one value per voxel")
+    if image is not None and min(image.GetDimensions()) < 2:
+        return translate("SGRSTrain", "a single slice; training needs a 3D scan")
+    return ""
+
+
+def skipped_volumes(scene) -> dict[str, list[str]]:
+    """The scene's volumes left out of the cases, by why: {reason: [names]}."""
+    skipped: dict[str, list[str]] = {}
+    for v in nodes_of_class(scene, "vtkMRMLScalarVolumeNode"):
+        if not v.IsA("vtkMRMLLabelMapVolumeNode") and left_out(v):
+            skipped.setdefault(left_out(v), []).append(v.GetName())
+    return skipped
 
 
 def _safe(name: str) -> str:
@@ -109,14 +126,18 @@ def export_cohort(scene, segmentations_logic, cases: list[SceneCase], out_dir, c
                   val: int = 0, absent=(), hold_out=()) -> Path:
     """Write images, labels and ``manifest.json``; the last ``val`` labelled cases become ``val`` (never one of the
     ``hold_out`` volume ids: the engine holds those out by case id, see ``case_ids``).
-    ``classes``: names (two: every segment is the foreground, a model trained from scratch) or the base
-    model's class entries, which each segment meets by terminology, then name (SGRSTrainLib.classes);
+    ``classes``: names (two: every segment is the foreground, a model trained from scratch; the default
+    ("background", "foreground") names, colours and codes that class as its segments do:
+    SGRSTrainLib.terminology.scratch_class) or
+    the base model's class entries, which each segment meets by terminology, then name (SGRSTrainLib.classes);
     a segment that meets none is left out, and a case that lacks a class not marked ``absent`` is refused."""
     from sgrs.models.classes import class_entries
 
     from .classes import plan_classes
-    entries_of = class_entries(list(classes))
-    binary = len(entries_of) == 2 and not any(isinstance(c, dict) for c in classes)
+    from .terminology import scratch_class
+    binary = len(classes) == 2 and not any(isinstance(c, dict) for c in classes)
+    named_by_segments = binary and str(classes[1]) == "foreground"   # the default: no name given
+    entries_of = class_entries([classes[0], scratch_class(cases)] if named_by_segments else list(classes))
     plan = plan_classes(cases, None if binary else entries_of, absent)
     if plan.problem():
         raise InputError(plan.problem())

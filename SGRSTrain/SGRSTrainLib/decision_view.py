@@ -4,6 +4,9 @@
     view = DecisionView(ui, session, params, changed)   # params(): the parameter node (or None); changed(): poll
     view.update()   # from the widget's poll: the labelled cases offered, the hint, the buttons shown while a new
                     # model waits for the user's choice
+
+``DecisionPanel`` is the mixin SGRSTrainWidget takes (as ``ClassPanel``): ``showDecision()`` makes the view on
+first use and updates it; the widget provides ``ui``, ``session``, ``params`` and ``poll()``.
 """
 from __future__ import annotations
 
@@ -61,3 +64,10 @@ class DecisionView:
         self.ui.holdOutHintLabel.setText(self.session.hold_out_hint(params) if params is not None else "")
         for button in (self.ui.keepButton, self.ui.rollBackButton):
             button.setVisible(self.session.deciding)
+
+
+class DecisionPanel:
+    def showDecision(self) -> None:
+        if getattr(self, "_decision", None) is None:   # connected once, to this widget's .ui
+            self._decision = DecisionView(self.ui, self.session, lambda: self.params, self.poll)
+        self._decision.update()

@@ -22,6 +22,8 @@
                                # collected cohort cannot train with ``params``; session.can_resume
     session.class_notes(params)  # the scene's segments that match no class of the base model (left out)
     session.hold_out_hint(params)  # what holding a labelled case out (params.hold_out: volume ids) means here
+    session.status_line(params)  # SGRS Train's status line: the job's progress or end, else the cases and why
+                                 # Train is disabled, for the settings as they are now
 
 ``python`` is the interpreter or launcher that runs the engine (Slicer: ``shutil.which("PythonSlicer")``).
 Nothing here imports qt; creating a session never imports torch.
@@ -126,6 +128,7 @@ class TrainSession:
         self.state, self.message = IDLE, translate("SGRSTrain", "Collect the scene's cases, or choose a cohort folder.")
         self._deadline = self._exit_by = None
         self._exiting = []   # our finished jobs' processes that had not exited yet
+        self._cases_said, self._job_shown = (None, ""), False   # status_line: the last Collect's (cases, line)
 
     def reap(self) -> int:
         """Collect the exit status of ended job processes (a GUI calls it from its timer), so none
@@ -204,12 +207,12 @@ class TrainSession:
         except SGRSError:
             return None   # the engine says what is wrong with the model when the job starts
 
-    def estimate(self, settings, preset: str | int = "") -> str:
+    def estimate(self, settings, preset: str | int = "", again: bool = False) -> str:
         """The run time before Train is pressed, for the settings (parameter node) with ``preset`` as
         the widget shows it: its name, or its index in PRESETS (the combo box shows translated text).
-        A preset the user just picked (it differs from the stored one) also sets the preset first, then
-        the iterations, the device (a GPU preset: auto) and the method and recipe where the preset names them;
-        reloading a scene does not.
+        A preset the user just picked (it differs from the stored one, or ``again``: the user picked the one
+        shown once more) also sets the preset first, then the iterations, the device (a GPU preset: auto) and
+        the method and recipe where the preset names them; reloading a scene does not.
         The parameter node's defaults are the default preset's (sgrs.training.presets.DEFAULT), so the preset
         shown first is what runs although showing it fires nothing.
         SGRS Train connects its preset combo box to this before binding the parameter node: slots run in
@@ -217,7 +220,7 @@ class TrainSession:
         from sgrs.training.presets import PRESETS
         if isinstance(preset, int):
             preset = list(PRESETS)[preset] if 0 <= preset < len(PRESETS) else ""
-        if preset in PRESETS and preset != getattr(settings, "preset", preset):
+        if preset in PRESETS and (again or preset != getattr(settings, "preset", preset)):
             chosen = PRESETS[preset]
             settings.preset = preset  # first: each assignment rewrites the bound combo boxes from the node
             settings.iterations = chosen.iterations
@@ -243,15 +246,27 @@ class TrainSession:
         n = sum(c.labelled for c in self.cases)
         self.message = translate("SGRSTrain", "{labelled} labelled, {unlabelled} unlabelled cases.").format(
             labelled=n, unlabelled=len(self.cases) - n)
-        skipped = skipped_volumes(self.scene)
-        if skipped:
-            self.message += " " + translate("SGRSTrain", "Left out: {names} (a colour or vector image; training "
-                                                          "needs one value per voxel).").format(
-                names=", ".join(f"'{name}'" for name in skipped))
+        for why, names in skipped_volumes(self.scene).items():
+            self.message += " " + translate("SGRSTrain", "Left out: {names} ({why}).").format(
+                names=", ".join(f"'{name}'" for name in names), why=why)
+        self._cases_said, self._job_shown = (self.cases, self.message), False   # a job's end was said before
         if params is not None:   # what is left out, and why Train is disabled (a status line shows it)
             params = as_parameters(params)
             self.message = " ".join(t for t in (self.message, self.class_notes(params), self.blocker(params)) if t)
         return self.cases
+
+    def status_line(self, params) -> str:
+        """SGRS Train's status line: a job's progress, or its end until the cases are collected again; else the
+        collected cases and what is left out of them; and, when not running, why Train is disabled for ``params``
+        as they are now (a method or cohort changed since the Collect)."""
+        if self.busy:
+            return self.message
+        params = as_parameters(params)
+        reason = self.blocker(params)
+        if self.job is not None and (self._job_shown or self.deciding):   # the end (a new model waits: its check)
+            return " ".join(t for t in (self.message, reason) if t)
+        cases = self._cases_said[1] if self._cases_said[0] is self.cases else ""   # not once the scene closed
+        return " ".join(t for t in (cases, self.class_notes(params), reason) if t)
 
     def start(self, params) -> Path:
         """Start a new job; returns its folder. SGRSError with one line when it cannot start."""
@@ -266,7 +281,12 @@ class TrainSession:
         if not ok:
             raise SGRSError(reason)
         from .job import TrainJob
-        folder = new_job_folder(self.jobs_root)
+        try:
+            folder = new_job_folder(self.jobs_root)
+        except OSError as exc:   # a file, a read-only place: said without the path, in the panel's words
+            raise SGRSError(translate("SGRSTrain", "No job folder can be made in the jobs folder '{name}' ({why}): "
+                                                   "choose another jobs folder.").format(
+                name=self.jobs_root.name, why=exc.strerror or type(exc).__name__)) from None
         try:
             held = decision.held_cases(self.cases, params.hold_out) if params.base_model else []
             if not params.cohort:
@@ -288,7 +308,8 @@ class TrainSession:
         except (SGRSError, OSError) as exc:
             shutil.rmtree(folder, ignore_errors=True)  # nothing of value yet
             raise SGRSError(str(exc)) from None
-        self._take(job, RUNNING, f"Training in {folder}…")
+        self._take(job, RUNNING, translate("SGRSTrain", "Training in job folder '{name}'…").format(
+            name=folder.name))
         return folder
 
     def attach(self, folder) -> str:
@@ -298,11 +319,12 @@ class TrainSession:
         require("Opening a training job")  # watching its processes needs psutil
         if self.busy:
             raise SGRSError("A training job is running: cancel it first.")
-        self._take(TrainJob.attach(folder), RUNNING, f"Attached to {folder}.")
+        self._take(TrainJob.attach(folder), RUNNING, translate("SGRSTrain", "Opened job folder '{name}'.").format(
+            name=Path(folder).name))
         return self.poll()
 
     def _take(self, job, state, message) -> None:
-        self.job, self.state, self.message = job, state, message
+        self.job, self.state, self.message, self._job_shown = job, state, message, True
         self.status, self.registered, self.check, self._deadline, self._exit_by = None, None, None, None, None
         try:
             self.jobs_root.mkdir(parents=True, exist_ok=True)

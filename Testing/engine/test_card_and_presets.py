@@ -79,6 +79,10 @@ def test_estimates_use_seconds_measured_here(tmp_path):
     record_timing(tmp_path, meta, "cpu", windows=10, seconds=5.0)
     assert seconds_per_window(tmp_path, meta, "cpu") == 0.5
     assert seconds_per_window(tmp_path, meta, "auto") == 0.5       # "auto": what ran last
+    record_timing(tmp_path, meta, "cuda", windows=10, seconds=0.5)
+    record_timing(tmp_path, meta, "cpu", windows=10, seconds=6.0)    # cpu again, measured after cuda
+    assert seconds_per_window(tmp_path, meta, "auto") == 0.6, "what ran last, not what ran first"
+    record_timing(tmp_path, meta, "cpu", windows=10, seconds=5.0)
     assert estimate_text(WindowCount(12), 0.5) == "12 windows × 0.50 s ≈ 00:06 (measured here)"
     assert estimate_text(WindowCount(12, 6), 0.5) == \
         "18 windows (12 plain view + 6 region maps) × 0.50 s ≈ 00:09 (measured here)"

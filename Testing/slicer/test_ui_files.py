@@ -39,6 +39,14 @@ def test_ui_loads_and_has_every_widget_the_module_uses(module):
     assert not missing, f"{module}.py uses widgets missing from {path.name}: {sorted(missing)}"
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / m / "Resources" / "UI" / f).relative_to(ROOT).as_posix()
+                                         for m in MODULES for f in os.listdir(ROOT / m / "Resources" / "UI")))
+def test_every_ui_file_loads_and_names_its_top_widget_as_its_class(path):
+    """Also the dialogs a module loads on demand (SGRS Train's terminology picker)."""
+    _app, widget = load_ui(ROOT / path)
+    assert widget.objectName() == ET.parse(ROOT / path).getroot().findtext("class")
+
+
 @pytest.mark.parametrize("module", MODULES)
 def test_module_files_stay_thin(module):
     lines = (ROOT / module / f"{module}.py").read_text().splitlines()

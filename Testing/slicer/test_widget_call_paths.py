@@ -27,7 +27,8 @@ def widget_calls(module: str) -> set:
     self.method() they call directly (not through a lambda: those are button slots)."""
     tree = ast.parse((ROOT / module / f"{module}.py").read_text())
     widget = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == f"{module}Widget")
-    methods = {**panel_methods(), **{f.name: f for f in widget.body if isinstance(f, ast.FunctionDef)}}
+    methods = {**panel_methods(), **lib_mixin_methods(module, widget),
+               **{f.name: f for f in widget.body if isinstance(f, ast.FunctionDef)}}
     todo, seen, calls = [m for m in ENTRY_METHODS if m in methods], set(), set()
     while todo:
         name = todo.pop()
@@ -38,7 +39,8 @@ def widget_calls(module: str) -> set:
         for node in ast.walk(methods[name]):
             if id(node) in lambdas:
                 continue
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("SGRS"):
+            # a Lib mixin imports its siblings relatively (from .terminology import ...)
+            if isinstance(node, ast.ImportFrom) and (node.level or str(node.module).startswith("SGRS")):
                 calls.update(a.name for a in node.names)
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 owner = node.func.value
@@ -48,6 +50,17 @@ def widget_calls(module: str) -> set:
                         isinstance(owner.value, ast.Name) and owner.value.id == "self":
                     calls.add(f"{owner.attr}.{node.func.attr}")
     return calls
+
+
+def lib_mixin_methods(module: str, widget: ast.ClassDef) -> dict:
+    """The methods the widget takes from mixins of its own Lib (SGRS Train's ClassPanel), by name."""
+    bases = {b.id for b in widget.bases if isinstance(b, ast.Name)}
+    out = {}
+    for path in sorted((ROOT / module / f"{module}Lib").glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ClassDef) and node.name in bases:
+                out.update({f.name: f for f in node.body if isinstance(f, ast.FunctionDef)})
+    return out
 
 
 def defaults(module: str) -> dict:
@@ -156,7 +169,11 @@ out["train action"] = run("session.action", session.action).kind                
 out["last job"] = run("session.last_job", session.last_job)
 out["train poll"] = run("session.poll", session.poll)
 cases = run("session.collect", session.collect, settings)                                 # Collect
+out["status line"] = run("session.status_line", session.status_line, settings)           # showState
 out["cases"] = run("case_rows", case_rows, cases, {})
+from SGRSTrainLib.terminology import class_view
+out["classes"] = run("class_view", class_view, cases, settings.baseModel)                 # poll: the Classes row
+out["base classes"] = class_view(cases, REGISTRY_DEMO)
 from SGRSTrainLib.decision_view import DecisionView                                       # setup, poll
 ui = SimpleNamespace(holdOutComboBox=QtWidgets.QComboBox(), holdOutHintLabel=QtWidgets.QLabel(),
                      keepButton=QtWidgets.QPushButton(), rollBackButton=QtWidgets.QPushButton())
@@ -227,6 +244,13 @@ def test_the_widgets_call_paths_run_without_torch(tmp_path, monkeypatch):
     assert out["after close"] == "done" and out["after forget"] == ["idle", None]
     assert out["base model"] == "" and out["train action"] == "install" and out["last job"] is None
     assert out["train poll"] == "idle" and out["plot rows"] == 2
+    # the Classes row: a new model's class named and coded as the reviewed result's segment, pickable; the
+    # demo model's classes shown, not pickable (fine-tuning keeps them)
+    assert out["classes"][0].splitlines()[0] == "Left atrium: Left atrium (SCT 82471001), DICOM master list"
+    assert out["classes"][1] is True and "from 1 segment(s)" in out["classes"][0]
+    assert out["base classes"][0].startswith("left atrium: Left atrium (SCT 82471001)")
+    assert out["base classes"][1] is False
+    assert out["status line"].startswith("1 labelled, 0 unlabelled cases.") and "'supervised'" in out["status line"]
     assert out["cases"] == [["", "scan", "reviewed (a label)", "", "", ""]]  # the result marked reviewed above is a label
     assert out["rank start"].startswith("Ranking needs torch>=2.1") and "Install dependencies" in out["rank start"]
     assert out["attach"].startswith("Opening a training job needs torch>=2.1")

@@ -1,6 +1,6 @@
 """Build OUT/<tag>/slicer from a bare git mirror of Slicer: Slicer's own parameterNodeWrapper, its
-VTKObservationMixin and NodeModify (from util.py, verbatim) and ScriptedLoadableModule at <tag>, with the
-smallest shims around them (slicer.app, loadUI, qMRML widgets; MRML itself is slicer-core's).
+VTKObservationMixin, NodeModify and arrayFromVolume (from util.py, verbatim) and ScriptedLoadableModule at
+<tag>, with the smallest shims around them (slicer.app, loadUI, qMRML widgets; MRML itself is slicer-core's).
 Usage: build_tag.py MIRROR TAG OUT"""
 import ast
 import pathlib
@@ -26,18 +26,20 @@ for name in listing:
 src = show("Base/Python/slicer/util.py")
 tree = ast.parse(src)
 mixin = ""
-for want in ("VTKObservationMixin", "NodeModify", "toVTKString", "toLatin1String"):
+for want in ("VTKObservationMixin", "NodeModify", "toVTKString", "toLatin1String", "arrayFromVolume"):
     for cls in (n for n in tree.body if getattr(n, "name", None) == want):
         mixin += "\n".join(src.splitlines()[cls.lineno - 1 - len(cls.decorator_list):cls.end_lineno]) + "\n\n"
 (root / "util.py").write_text('''import vtk, logging
 import slicer
-# Slicer's VTKObservationMixin at this tag, verbatim:
+# Slicer's VTKObservationMixin, NodeModify and arrayFromVolume at this tag, verbatim:
 ''' + mixin + '''
 
 # shims (not Slicer's code):
 def findChildren(widget=None, name="", text="", title="", className=""):
     import qt
     return [w for w in widget.findChildren(qt.QObject)]
+def findChild(widget, name):
+    return next(w for w in findChildren(widget) if w.objectName() == name)
 def childWidgetVariables(widget):
     import types
     return types.SimpleNamespace(**{w.objectName(): w for w in findChildren(widget) if w.objectName()})

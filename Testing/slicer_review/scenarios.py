@@ -3,6 +3,7 @@ build_tag.py), offscreen with PySide6 and slicer-core. Prints one line per check
 Usage: scenarios.py BUILD_DIR TAG [TREE]   (TREE: the checkout under review, default this one)"""
 import os
 import sys
+import tempfile
 import traceback
 import types
 from pathlib import Path
@@ -12,6 +13,10 @@ tree = sys.argv[3] if len(sys.argv) > 3 else str(Path(__file__).resolve().parent
 here = Path(__file__).resolve().parent
 sys.path[:0] = [str(here / "shims"), f"{build}/{tag}", tree, f"{tree}/SGRSSegment", f"{tree}/SGRSTrain"]
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
+work = Path(tempfile.mkdtemp(prefix="sgrs-review-"))   # this run's home: its jobs, registry and speed table
+os.environ["HOME"] = str(work / "home")
+os.environ.pop("SGRS_MODELS", None)
+os.environ["PYTHONPATH"] = os.pathsep.join([tree, os.environ.get("PYTHONPATH", "")])  # the engine runs the tree
 from PySide6 import QtWidgets  # noqa: E402
 
 app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
@@ -25,8 +30,11 @@ slicer.app = types.SimpleNamespace(connect=lambda *a: None, moduleManager=lambda
 slicer.util.settingsValue = lambda *a, **k: False
 slicer.util.toBool = bool
 slicer.util.modulePath = lambda name: f"{tree}/{name}/{name}.py"
-slicer.modules = types.SimpleNamespace(segmentations=types.SimpleNamespace(logic=lambda: None))
-slicer.util.errorDisplay = lambda msg, **k: print(tag, "errorDisplay:", msg)
+segmentations = slicer.vtkSlicerSegmentationsModuleLogic()
+segmentations.SetMRMLScene(slicer.mrmlScene)
+slicer.modules = types.SimpleNamespace(segmentations=types.SimpleNamespace(logic=lambda: segmentations))
+messages = []
+slicer.util.errorDisplay = lambda msg, **k: (messages.append(msg), print(tag, "errorDisplay:", msg))
 slicer.util.confirmOkCancelDisplay = lambda *a, **k: False
 import SGRSSegment as S  # noqa: E402
 import SGRSTrain as T  # noqa: E402
@@ -127,7 +135,64 @@ def shown_panels():
     check("a reloaded widget follows the node", again.ui.deviceComboBox.currentText == "mps")
 
 
-for scenario in (first_setup_after_a_scene_load, hidden_panels, shown_panels):
+def terminology_picker():
+    """SGRS Train's Classes row and its picker through the real widget and its .ui files: Collect shows a
+    new model's class; the button opens the dialog (Slicer's navigator widget: a stand-in that picks Left
+    atrium as the user would) and Select puts the pick on the segment, which the row then shows."""
+    import vtk
+    from PySide6 import QtCore
+    from SGRSSegmentLib.result_nodes import register_surface_rules
+    terminologies = slicer.vtkSlicerTerminologiesModuleLogic()
+    slicer.modules.terminologies = types.SimpleNamespace(logic=lambda: terminologies)
+
+    class Navigator(QtWidgets.QWidget):
+        typeDoubleClicked, selectionValidityChanged = QtCore.Signal(), QtCore.Signal(bool)
+        setTerminologyEntry = staticmethod(lambda entry: True)
+        nameFromTerminology = staticmethod(lambda entry: entry.GetTypeObject().GetCodeMeaning())
+        recommendedColorFromTerminology = staticmethod(lambda entry: None)
+
+        def terminologyEntry(self, entry):
+            return terminologies.DeserializeTerminologyEntry(
+                "Segmentation category and type - DICOM master list~SCT^123037004^Anatomical Structure"
+                "~SCT^82471001^Left atrium~^^~Anatomic codes - DICOM master list~^^~^^", entry)
+    slicer.qSlicerTerminologyNavigatorWidget = Navigator   # the shim's loadUI takes .ui classes from slicer
+    register_surface_rules()
+    volume = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "scan")
+    image = vtk.vtkImageData()
+    image.SetDimensions(8, 8, 4)
+    image.AllocateScalars(10, 1)   # VTK_FLOAT
+    volume.SetAndObserveImageData(image)
+    seg = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", "scan segmentation")
+    seg.SetReferenceImageGeometryParameterFromVolumeNode(volume)
+    segment_id = seg.GetSegmentation().AddEmptySegment("", "Segment_1")
+    painted = slicer.vtkOrientedImageData()   # an empty segment is not a label: paint it all
+    painted.SetDimensions(8, 8, 4)
+    painted.AllocateScalars(3, 1)   # VTK_UNSIGNED_CHAR
+    painted.GetPointData().GetScalars().Fill(1)
+    slicer.vtkSlicerSegmentationsModuleLogic.SetBinaryLabelmapToSegment(painted, seg, segment_id)
+    train = make("SGRSTrain")
+    train.ui.collectButton.click()
+    check("Collect shows a new model's class, pickable", bool(train.ui.terminologyButton.enabled) and
+          train.ui.classesLabel.text.startswith("foreground: no terminology"), train.ui.classesLabel.text)
+
+    def select():
+        dialog = next(w for w in QtWidgets.QApplication.topLevelWidgets() if w.objectName() == "SGRSTrainTerminology")
+        dialog.findChild(QtWidgets.QPushButton, "selectButton").click()
+    QtCore.QTimer.singleShot(0, select)
+    train.ui.terminologyButton.click()
+    segment = seg.GetSegmentation().GetSegment(segment_id)
+    check("the picked terminology is on the segment and in the Classes row", segment.GetName() == "Left atrium"
+          and train.ui.classesLabel.text.startswith("Left atrium: Left atrium (SCT 82471001)"),
+          (segment.GetName(), train.ui.classesLabel.text))
+
+
+def retrain_loop():
+    import retrain_scenarios
+    retrain_scenarios.run(types.SimpleNamespace(slicer=slicer, app=app, make=make, check=check, say=say,
+                                                messages=messages, work=work, jobs=work / "home" / ".sgrs" / "jobs"))
+
+
+for scenario in (first_setup_after_a_scene_load, hidden_panels, shown_panels, terminology_picker, retrain_loop):
     try:
         scenario()
     except Exception:  # noqa: BLE001

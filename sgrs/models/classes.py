@@ -3,7 +3,7 @@
     classes = class_entries(raw)                     # manifest / model.json form -> [{value, name, color, ...}]
     lut = match_to_base(cohort_classes, base_classes, where)   # cohort value -> base value; refuses extras
     missing = missing_classes(values, base_classes, absent)   # base classes a labelled case does not cover
-    key = terminology_key(entry)                     # ("SCT", "82471001") of a class's type, or None
+    key = terminology_key(entry)                     # ("SCT", "82471001") of a class's type (+ modifier), or None
 
 A class is matched by its terminology (the type's coding scheme and code) first, then by its name
 (case-insensitive), so "Left atrium" coded SCT 82471001 meets "left atrium" of the demo model.
@@ -53,12 +53,15 @@ def with_context(entry: dict) -> dict:
 
 
 def terminology_key(entry: dict | None) -> tuple | None:
-    """The coded type (scheme, code) of a class or a terminology entry; None when uncoded."""
+    """The coded type (scheme, code) of a class or a terminology entry, followed by its modifier's
+    (scheme, code) when it has one (Kidney, Left is not Kidney, Right); None when uncoded."""
     term = (entry or {}).get("terminology", entry) or {}
     kind = term.get("type") if isinstance(term, dict) else None
     if not kind or len(kind) < 2 or not kind[1]:
         return None
-    return str(kind[0]).upper(), str(kind[1])
+    modifier = term.get("typeModifier") or []
+    extra = (str(modifier[0]).upper(), str(modifier[1])) if len(modifier) >= 2 and modifier[1] else ()
+    return (str(kind[0]).upper(), str(kind[1])) + extra
 
 
 def find_class(base_classes: list[dict], name: str, terminology: dict | None = None) -> dict | None:

@@ -45,6 +45,7 @@ def store(folder, key: str, value) -> None:
     """One measured figure (a number, or a small dict of numbers) into the folder's table."""
     path = Path(folder) / TIMINGS
     table = read_table(folder)
+    table.pop(key, None)   # last in the table = measured last (window_seconds_any reads "auto" so)
     table[key] = round(float(value), 4) if isinstance(value, (int, float)) else value
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
