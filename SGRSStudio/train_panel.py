@@ -1,5 +1,6 @@
 """Train: the cohort in the scene, annotation-priority ranking, base model and iterations,
-Train / Cancel / Resume with progress, ETA and a live loss / validation-Dice chart.
+Train / Cancel / Resume with progress, ETA and a live loss / validation-Dice chart; a fine-tuned model is shown
+with its Dice against the base model's (on a case held out, else the validation cases) with Keep / Roll back.
 
 ``TrainSession`` (SGRSTrainLib) decides everything: the job folder, when a run counts as finished,
 when the model is registered. A job outlives the Studio: on start-up the panel re-attaches to the
@@ -52,13 +53,15 @@ class TrainPanel(Panel):
             "tr_val_every": "", "tr_log_every": "", "tr_state": "idle", "tr_progress": 0, "tr_status": "",
             "tr_running": False, "tr_blocked": "", "tr_class_notes": "", "tr_absent": "",
             "tr_resumable": False, "tr_chart": chart.empty(), "tr_cohort": "", "rank_running": False,
+            "tr_hold_out": None, "tr_hold_out_items": [], "tr_hold_out_hint": "", "tr_deciding": False,
+            "tr_decision": "", "tr_worse": False,
             "rank_progress": 0, "rank_results": [], "rank_status": ""})
         self._extra = ()
         self.apply_preset()
         self.state.change("tr_preset", "tr_base")(lambda **_: self.studio.guard(self.apply_preset))
         self.state.change("tr_iterations", "tr_filters", "tr_batch", "tr_patch", "tr_device")(
             lambda **_: self.studio.guard(self.show_estimate))
-        self.state.change("tr_method", "tr_absent")(lambda **_: self.studio.guard(self.show_action))
+        self.state.change("tr_method", "tr_absent", "tr_hold_out")(lambda **_: self.studio.guard(self.show_action))
         self._reattach()
 
     def build(self):
@@ -129,6 +132,10 @@ class TrainPanel(Panel):
                       persistent_hint=True)
         html.Div("{{ tr_class_notes }}", v_show="tr_class_notes", classes="text-caption text-warning",
                  id="train-class-notes")
+        # a labelled case never trained on: the new model and the base are measured on it before Keep / Roll back
+        v3.VSelect(v_model=("tr_hold_out",), items=("tr_hold_out_items",), label="Check the new model on",
+                   density="compact", id="train-hold-out", disabled=("!tr_base",), hint=("tr_hold_out_hint",),
+                   persistent_hint=True)
         with v3.VRow(dense=True):
             with v3.VCol(cols=4):
                 v3.VBtn("Train", color="primary", block=True, click=self.train_clicked, id="train-run",
@@ -145,6 +152,16 @@ class TrainPanel(Panel):
         v3.VProgressLinear(model_value=("tr_progress",), height=8, color="primary", classes="mt-2",
                            id="train-progress")
         html.Div("{{ tr_status }}", classes="text-caption", id="train-status")
+        with html.Div(v_if="tr_deciding", classes="mt-2", id="train-decision"):
+            html.Div("{{ tr_decision }}", classes=("tr_worse ? 'text-body-2 text-warning' : 'text-body-2'",),
+                     id="train-decision-text")
+            with v3.VRow(dense=True):
+                with v3.VCol(cols=6):
+                    v3.VBtn("Keep the new model", color="primary", block=True, size="small", id="train-keep",
+                            click=self.keep_clicked)
+                with v3.VCol(cols=6):
+                    v3.VBtn("Roll back to the base model", block=True, size="small", id="train-roll-back",
+                            click=self.roll_back_clicked)
         v3.VBtn("Download the model bundle (.zip)", v_if="tr_model_zip", href=("'data-files/' + tr_model_zip",),
                 download=True, __properties=[("download", "download")], size="small", variant="tonal",
                 prepend_icon="mdi-download", id="train-download")
@@ -201,6 +218,7 @@ class TrainPanel(Panel):
         return TrainParameters(base_model=self.state.tr_base or None, iterations=iterations, filters=filters,
                                batch=batch, patch=patch, device=self.state.tr_device, method=self.state.tr_method,
                                recipe=self.state.tr_recipe, teacher=self.state.tr_teacher, absent=absent,
+                               hold_out=(self.state.tr_hold_out,) if self.state.tr_hold_out else (),
                                extra_args=tuple(extra) + tuple(self._extra))
 
     # -- presets and estimate -----------------------------------------------------------------
@@ -242,6 +260,7 @@ class TrainPanel(Panel):
             return
         self.state.tr_blocked = self.session.action(params).reason
         self.state.tr_class_notes = self.session.class_notes(params)
+        self.state.tr_hold_out_hint = self.session.hold_out_hint(params)
 
     def train_clicked(self):
         self.studio.guard(self._train)
@@ -260,9 +279,20 @@ class TrainPanel(Panel):
         self.studio.guard(self.session.resume)
         self._show()
 
+    def keep_clicked(self):
+        self.studio.guard(self.session.keep)
+        self._show()   # registered: selected for Segment, said in the banner
+
+    def roll_back_clicked(self):
+        waiting = self.session.deciding
+        self.studio.guard(self.session.roll_back)
+        if waiting and not self.session.deciding:   # rolled back: the base model stays selected
+            self.studio.notify(self.session.message, "info")
+        self._show()
+
     def _reattach(self):
-        """After a restart: pick up the newest job folder when it is running or its model is not registered
-        yet (SGRS Train's rule), or when Resume can continue it; a failed job's end is not shown again."""
+        """After a restart: pick up the newest job folder when it is running or its model is neither kept nor
+        rolled back yet (SGRS Train's rule), or when Resume can continue it; a failed job's end is not shown again."""
         root = Path(self.studio.jobs_dir)
         from SGRSTrainLib.job import holds_job
         from SGRSTrainLib.session import worth_reattaching
@@ -279,8 +309,13 @@ class TrainPanel(Panel):
     # -- polling ------------------------------------------------------------------------------
     def show_cohort(self, cases):
         """Called by the Data panel whenever the case list changes (collecting hashes label voxels)."""
+        from SGRSTrainLib.decision import hold_out_choices
         labelled = sum(1 for c in cases if c.labelled)
         self.state.tr_cohort = f"{labelled} labelled, {len(cases) - labelled} unlabelled"
+        items = [{"title": title, "value": value or None} for title, value in hold_out_choices(cases)]
+        self.state.tr_hold_out_items = items
+        if self.state.tr_hold_out not in [i["value"] for i in items]:   # no longer a labelled case
+            self.state.tr_hold_out = None
         if not self.session.busy:
             self.session.cases = list(cases)   # what Train would export now
             self.show_action()
@@ -310,6 +345,12 @@ class TrainPanel(Panel):
         status = s.status
         if self.state.tr_running and s.state in ENDED:   # this run just ended: said in the banner and the log
             self.studio.notify(s.message, ENDED[s.state])
+        from sgrs.training.compare import verdict
+        deciding = s.deciding
+        self.state.tr_worse = deciding and verdict(s.check) == "worse"
+        if deciding and (self.state.tr_running or not self.state.tr_deciding):   # the new model waits: say so
+            self.studio.notify(s.message, "warning" if self.state.tr_worse else "info")
+        self.state.tr_deciding, self.state.tr_decision = deciding, s.message if deciding else ""
         self.state.tr_state = s.state
         self.state.tr_running = s.state in ACTIVE
         self.state.tr_resumable = s.can_resume

@@ -13,7 +13,7 @@ from slicer.ScriptedLoadableModule import ScriptedLoadableModuleTest as ModuleTe
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleWidget as ModuleWidget
 from slicer.util import VTKObservationMixin
 from SGRSSegmentLib.panel import ParameterPanel, repaired_node
-from SGRSTrainLib.class_panel import ClassPanel
+from SGRSTrainLib import ClassPanel, DecisionPanel
 
 from sgrs.method.names import DEFAULT_METHOD, DEFAULT_RECIPE, DEFAULT_TEACHER, DEVICES, METHODS, RECIPES, TEACHERS
 from sgrs.training.presets import DEFAULT, DEFAULT_PRESET, PRESETS  # plain data, no torch
@@ -45,6 +45,7 @@ class SGRSTrainParameterNode:
     recipe: Annotated[str, Choice(RECIPES)] = DEFAULT_RECIPE  # the sgrs method's; the others take the default
     teacher: Annotated[str, Choice(TEACHERS)] = DEFAULT_TEACHER
     absentClasses: str = ""  # base-model classes some labelled cases lack, comma-separated
+    holdOut: str = ""  # a labelled volume's node id: never trained on, the new model and the base are checked on it
 
 
 class SGRSTrainLogic(ModuleLogic):
@@ -52,7 +53,7 @@ class SGRSTrainLogic(ModuleLogic):
         return repaired_node(SGRSTrainParameterNode, super().getParameterNode())
 
 
-class SGRSTrainWidget(ParameterPanel, ClassPanel, ModuleWidget, VTKObservationMixin):  # ClassPanel: Classes row
+class SGRSTrainWidget(ParameterPanel, ClassPanel, DecisionPanel, ModuleWidget, VTKObservationMixin):  # Lib mixins
     def setup(self):
         ModuleWidget.setup(self)
         VTKObservationMixin.__init__(self)
@@ -81,7 +82,7 @@ class SGRSTrainWidget(ParameterPanel, ClassPanel, ModuleWidget, VTKObservationMi
                                     Path(self.params.jobsFolder), python=shutil.which("PythonSlicer"))
         self.refreshModels()  # and at set-up the estimate, the button's text (showState)
         if self.session.action().kind == "train" and self.session.last_job():
-            self.attach(self.session.last_job())  # running, or finished but not registered yet
+            self.attach(self.session.last_job())  # running, or finished and neither kept nor rolled back yet
 
     def cleanup(self):
         with contextlib.suppress(Exception):  # must never raise, whatever setup got to; the training job keeps running
@@ -117,6 +118,7 @@ class SGRSTrainWidget(ParameterPanel, ClassPanel, ModuleWidget, VTKObservationMi
             self.ui.statusLabel.text = self.session.status_line(self.params)
             self.ui.estimateLabel.text = self.session.estimate(self.params)  # measured before, or by this run
             self.showClasses()  # each class with its terminology; the picker for a new model's class
+            self.showDecision()  # the case held out to check a new model; Keep / Roll back while one waits
 
     def showCases(self, shares):
         from SGRSTrainLib.rank_session import case_rows, row_tips
@@ -146,10 +148,8 @@ class SGRSTrainWidget(ParameterPanel, ClassPanel, ModuleWidget, VTKObservationMi
         from SGRSTrainLib.session import train_parameters_from_settings
         kind = kind or self.session.action().kind  # Resume passes "resume"; clicked() may pass False
         try:
-            if kind == "cancel":
-                self.session.cancel()
-            elif kind == "resume":
-                self.session.resume()
+            if kind in ("cancel", "resume"):
+                getattr(self.session, kind)()
             elif kind == "install" and ensure(slicer.util.confirmOkCancelDisplay, slicer.util.errorDisplay):
                 self.refreshModels()
             elif kind == "train":

@@ -59,6 +59,7 @@ def _train(args) -> int:
             ct_window=tuple(args.ct_window) if args.ct_window else None,
             base_model=str(args.base_model) if args.base_model else None,   # a resolved registry name: a Path
             postprocess=args.postprocess, absent_classes=tuple(args.absent_classes or ()),
+            hold_out=tuple(args.hold_out or ()),
             freeze_encoder=args.freeze_encoder,
             val_every=args.val_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
             speed_dir=str(args.speed_dir) if args.speed_dir else None)
@@ -69,6 +70,10 @@ def _train(args) -> int:
         print(f"sgrs: {exc}", file=sys.stderr)
         return 130
     print(f"model: {bundle}")
+    from .training.compare import check_line, read_check
+    check = read_check(args.out)
+    if check is not None:   # fine-tuned: the new model against its base (JOB/check.json)
+        print(f"check: {check_line(check)}")
     return 0
 
 
@@ -183,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--absent-classes", nargs="+", default=(), metavar="CLASS",
                     help="fine-tuning: base-model classes that labelled cases may lack (they are trained as "
                          "absent there); without it such a case is refused")
+    tr.add_argument("--hold-out", nargs="+", default=(), metavar="CASE_ID",
+                    help="fine-tuning: labelled cases never trained on; at the end the new model's Dice and the "
+                         "base model's are measured on them (default: on the validation cases) into check.json")
     tr.add_argument("--val-every", type=int)
     tr.add_argument("--checkpoint-every", type=int)
     tr.add_argument("--log-every", type=int)

@@ -5,7 +5,8 @@ GUIs drive ``SGRSTrainLib.session.TrainSession`` and ``SGRSTrainLib.rank_session
 """
 _LAZY = {"SceneCase": "cohort", "collect_cases": "cohort", "export_cohort": "cohort",
          "TrainJob": "job", "TrainParameters": "job", "JobStatus": "job", "rank_unlabelled": "ranking",
-         "TrainSession": "session", "RankSession": "rank_session"}
+         "TrainSession": "session", "RankSession": "rank_session", "DecisionView": "decision_view",
+         "DecisionPanel": "decision_view", "ClassPanel": "class_panel"}
 
 __all__ = list(_LAZY)
 

@@ -110,9 +110,22 @@ def segmentation_labelmap(scene, segmentations_logic, case: SceneCase, values: l
     return label
 
 
+def case_ids(cases: list[SceneCase]) -> dict:
+    """Volume node id → the case id the exported manifest gives it (its name, made safe and unique)."""
+    ids, used = {}, set()
+    for case in cases:
+        cid = _safe(case.volume.GetName())
+        while cid in used:
+            cid += "_"
+        used.add(cid)
+        ids[case.volume.GetID()] = cid
+    return ids
+
+
 def export_cohort(scene, segmentations_logic, cases: list[SceneCase], out_dir, classes=("background", "foreground"),
-                  val: int = 0, absent=()) -> Path:
-    """Write images, labels and ``manifest.json``; the last ``val`` labelled cases become ``val``.
+                  val: int = 0, absent=(), hold_out=()) -> Path:
+    """Write images, labels and ``manifest.json``; the last ``val`` labelled cases become ``val`` (never one of the
+    ``hold_out`` volume ids: the engine holds those out by case id, see ``case_ids``).
     ``classes``: names (two: every segment is the foreground, a model trained from scratch; the default
     ("background", "foreground") names, colours and codes that class as its segments do:
     SGRSTrainLib.terminology.scratch_class) or
@@ -131,14 +144,11 @@ def export_cohort(scene, segmentations_logic, cases: list[SceneCase], out_dir, c
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(parents=True, exist_ok=True)
-    labelled = [c for c in cases if c.labelled]
+    labelled = [c for c in cases if c.labelled and c.volume.GetID() not in set(hold_out)]
     val_ids = {c.volume.GetID() for c in labelled[len(labelled) - val:]} if val else set()
-    entries, used = [], set()
+    entries, ids = [], case_ids(cases)
     for case in cases:
-        cid = _safe(case.volume.GetName())
-        while cid in used:
-            cid += "_"
-        used.add(cid)
+        cid = ids[case.volume.GetID()]
         entry = {"id": cid, "image": f"images/{cid}.nrrd",
                  "split": "val" if case.volume.GetID() in val_ids else "train"}
         write_image(array_of(case.volume), geometry_of(case.volume), out / entry["image"])

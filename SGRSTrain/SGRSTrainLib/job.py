@@ -34,6 +34,8 @@ class TrainParameters:
     teacher: str = DEFAULT_TEACHER
     device: str = DEFAULT.device
     absent: tuple = ()               # base-model classes the labelled cases may lack (sgrs train --absent-classes)
+    hold_out: tuple = ()             # cases never trained on, the check of the new model: the GUIs give scene volume
+    #                                  ids, the session passes the exported case ids (sgrs train --hold-out)
     extra_args: tuple = ()
 
     def is_valid(self) -> tuple[bool, str]:
@@ -70,6 +72,8 @@ class TrainParameters:
             a += ["--base-model", self.base_model]
         if self.absent:
             a += ["--absent-classes", *self.absent]
+        if self.hold_out and self.base_model:
+            a += ["--hold-out", *self.hold_out]
         return a + list(self.extra_args)
 
 

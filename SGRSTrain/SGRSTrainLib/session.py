@@ -6,8 +6,11 @@
                                # jobs_root every run, the scene's cases exported inside it
     session.attach(folder)     # take over a job started earlier (by this or another process)
     session.last_job()         # the job to re-attach after a restart (started or attached last under
-                               # jobs_root, not yet registered) or None
-    session.poll()             # from a timer: -> state; registers the finished model exactly once
+                               # jobs_root: running, or finished and not yet decided) or None
+    session.poll()             # from a timer: -> state; registers a model trained from scratch exactly once
+    session.deciding           # a fine-tuned model waits: session.check (JOB/check.json) says how it compares
+    session.keep()             # ... with the base; keep() registers it exactly once, roll_back() leaves the base
+    session.roll_back()        # model selected, registers nothing, deletes nothing; the job is never offered again
     session.cancel()           # clean stop (checkpoint), the whole process tree killed after a grace
     session.resume()           # continue a cancelled / stopped / failed job from its checkpoint
     session.state              # idle | running | cancelling | done | failed | cancelled | stopped
@@ -18,6 +21,7 @@
                                # install (packages missing) | train, disabled with the reason when the
                                # collected cohort cannot train with ``params``; session.can_resume
     session.class_notes(params)  # the scene's segments that match no class of the base model (left out)
+    session.hold_out_hint(params)  # what holding a labelled case out (params.hold_out: volume ids) means here
     session.status_line(params)  # SGRS Train's status line: the job's progress or end, else the cases and why
                                  # Train is disabled, for the settings as they are now
 
@@ -36,8 +40,9 @@ from typing import NamedTuple
 from SGRSSegmentLib.i18n import translate
 from sgrs.util.errors import SGRSError
 
+from . import decision
+from .decision import REGISTERED_FILE  # noqa: F401  (in the job folder: the model is registered once, ever)
 from .states import CANCELLED, CANCELLING, DONE, FAILED, IDLE, RUNNING, STOPPED  # noqa: F401  (re-used by callers)
-REGISTERED_FILE = "registered.json"  # in the job folder: the model is registered once, ever
 LAST_JOB_FILE = "last-job.txt"       # in jobs_root: what a restarted GUI re-attaches
 CHECKPOINT = "checkpoint.safetensors"  # in the job folder: what a resume continues from
 CANCEL_GRACE_S = 60.0
@@ -54,14 +59,15 @@ class Action(NamedTuple):
 def train_parameters_from_settings(s):
     """From the module's parameter node (or the Studio's state with the same names): cohortFolder,
     baseModel, iterations, batch, device, method, recipe, teacher, preset (patch and filters; fine-tuning
-    keeps the base model's), absentClasses (comma-separated class names). An unset folder reads as ""
-    (a parameter node gives Path('.'))."""
+    keeps the base model's), absentClasses (comma-separated class names), holdOut (a labelled volume's node id,
+    "" for none). An unset folder reads as "" (a parameter node gives Path('.'))."""
     from .job import TrainParameters
     cohort = str(s.cohortFolder or "")
     absent = tuple(a.strip() for a in str(getattr(s, "absentClasses", "") or "").split(",") if a.strip())
     params = TrainParameters(cohort="" if cohort in ("", ".") else cohort, base_model=s.baseModel or None,
                              iterations=int(s.iterations), batch=int(s.batch), device=s.device,
-                             method=s.method, recipe=s.recipe, teacher=s.teacher, absent=absent)
+                             method=s.method, recipe=s.recipe, teacher=s.teacher, absent=absent,
+                             hold_out=(s.holdOut,) if getattr(s, "holdOut", "") else ())
     preset = preset_settings(getattr(s, "preset", ""), s.baseModel)
     if preset:
         params = replace(params, patch=tuple(preset["patch"]), filters=preset["filters"],
@@ -118,7 +124,7 @@ class TrainSession:
         self.cases: list = []
         self.job = None
         self.status = None
-        self.registered = None
+        self.registered = self.check = None
         self.state, self.message = IDLE, translate("SGRSTrain", "Collect the scene's cases, or choose a cohort folder.")
         self._deadline = self._exit_by = None
         self._exiting = []   # our finished jobs' processes that had not exited yet
@@ -174,7 +180,13 @@ class TrainSession:
             return translate("SGRSTrain", "{labelled} labelled, 0 unlabelled: the '{method}' method also learns "
                                           "from unlabelled cases. Load unlabelled scans, or choose the "
                                           "'supervised' method.").format(labelled=labelled, method=params.method)
-        return self._class_plan(params).problem()
+        return self._class_plan(params).problem() or \
+            decision.hold_out_problem(self.cases, params.hold_out, params.base_model)
+
+    def hold_out_hint(self, params) -> str:
+        """What holding the chosen case out (or none) means for the collected cases."""
+        params = as_parameters(params)
+        return "" if params.cohort else decision.hold_out_hint(self.cases, params.hold_out, params.base_model)
 
     def class_notes(self, params) -> str:
         """The scene's segments that match no class of the base model: left out of training."""
@@ -251,7 +263,7 @@ class TrainSession:
             return self.message
         params = as_parameters(params)
         reason = self.blocker(params)
-        if self.job is not None and self._job_shown:   # the job's end, and why Train cannot run again as set now
+        if self.job is not None and (self._job_shown or self.deciding):   # the end (a new model waits: its check)
             return " ".join(t for t in (self.message, reason) if t)
         cases = self._cases_said[1] if self._cases_said[0] is self.cases else ""   # not once the scene closed
         return " ".join(t for t in (cases, self.class_notes(params), reason) if t)
@@ -276,13 +288,19 @@ class TrainSession:
                                                    "choose another jobs folder.").format(
                 name=self.jobs_root.name, why=exc.strerror or type(exc).__name__)) from None
         try:
+            held = decision.held_cases(self.cases, params.hold_out) if params.base_model else []
             if not params.cohort:
-                from .cohort import export_cohort
+                from .cohort import case_ids, export_cohort
                 base_classes = self._base_classes(params.base_model)
+                hold = [c.volume.GetID() for c in held]
                 manifest = export_cohort(self.scene, self.segmentations_logic, self.cases, folder / "cohort",
                                          base_classes or ("background", "foreground"),
-                                         val=1 if labelled > 2 else 0, absent=params.absent)
-                params = replace(params, cohort=str(manifest))
+                                         val=1 if labelled - len(held) > 2 else 0, absent=params.absent,
+                                         hold_out=hold)
+                ids = case_ids(self.cases)
+                params = replace(params, cohort=str(manifest), hold_out=tuple(ids[h] for h in hold))
+            else:   # a cohort folder: the scene's volumes are not its cases
+                params = replace(params, hold_out=())
             from sgrs.models.registry import registry_folder
             speed = ("--speed-dir", str(registry_folder(self.registry)))   # the engine measures for the next estimate
             job = TrainJob.start(replace(params, out=str(folder), extra_args=tuple(params.extra_args) + speed),
@@ -307,7 +325,7 @@ class TrainSession:
 
     def _take(self, job, state, message) -> None:
         self.job, self.state, self.message, self._job_shown = job, state, message, True
-        self.status, self.registered, self._deadline, self._exit_by = None, None, None, None
+        self.status, self.registered, self.check, self._deadline, self._exit_by = None, None, None, None, None
         try:
             self.jobs_root.mkdir(parents=True, exist_ok=True)
             (self.jobs_root / LAST_JOB_FILE).write_text(str(job.folder.resolve()))
@@ -315,8 +333,8 @@ class TrainSession:
             pass  # re-attaching after a restart is a convenience
 
     def last_job(self) -> Path | None:
-        """The job to re-attach at set-up: one still running, or finished with a model not registered yet.
-        A failed or cancelled job is not shown again (its end was said when it ended)."""
+        """The job to re-attach at set-up: one still running, or finished with a model neither registered nor
+        rolled back yet. A failed or cancelled job is not shown again (its end was said when it ended)."""
         try:
             folder = Path((self.jobs_root / LAST_JOB_FILE).read_text().strip())
         except OSError:
@@ -326,7 +344,8 @@ class TrainSession:
     def forget(self) -> None:
         """Show no job (one attached only to look at it, whose end was already said)."""
         if not self.busy:
-            self.job, self.status, self.registered, self.state, self.message = None, None, None, IDLE, ""
+            self.job, self.status, self.registered, self.check, self.state, self.message = \
+                None, None, None, None, IDLE, ""
 
     def cancel(self) -> None:
         if self.state == RUNNING:
@@ -371,9 +390,16 @@ class TrainSession:
         if self.job.process is not None and self.job.process.running:
             self._exiting.append(self.job.process)   # still writing its last lines: reaped later
         if status.state == "finished" and status.model:
-            self.registered = self._register_once(status.model)
             self.state = DONE
-            self.message = finished_message(self.registered)
+            if decision.rolled_back(self.job.folder):
+                self.message = decision.rolled_back_text(self._base_name())
+            elif decision.pending(self.job.folder):   # fine-tuned: the user keeps it or rolls back
+                from sgrs.training.compare import read_check
+                self.check = read_check(self.job.folder)
+                self.message = decision.check_text(self.check)
+            else:
+                self.registered = self._register_once(status.model)
+                self.message = finished_message(self.registered)
         elif status.state == "cancelled":
             self.state = CANCELLED
             self.message = translate("SGRSTrain", "Cancelled: Resume continues from the checkpoint.")
@@ -386,6 +412,36 @@ class TrainSession:
             self.message = translate("SGRSTrain", "Stopped unexpectedly: Resume continues from the last checkpoint.")
         return self.state
 
+    @property
+    def deciding(self) -> bool:
+        """A finished fine-tuned model waits for Keep or Roll back."""
+        return self.state == DONE and self.job is not None and self.registered is None and \
+            decision.pending(self.job.folder)
+
+    def keep(self):
+        """Register the new model (exactly once); returns its registry entry."""
+        if not self.deciding:
+            raise SGRSError(translate("SGRSTrain", "No new model is waiting to be kept."))
+        self.registered = self._register_once(self.status.model)
+        self.message = finished_message(self.registered)
+        return self.registered
+
+    def roll_back(self) -> None:
+        """Leave the base model selected: the new model is not registered and the job is never offered again;
+        its folder (the new bundle included) stays as it is."""
+        if not self.deciding:
+            raise SGRSError(translate("SGRSTrain", "No new model is waiting to be rolled back."))
+        decision.mark_rolled_back(self.job.folder)
+        self.message = decision.rolled_back_text(self._base_name())
+
+    def _base_name(self) -> str:
+        base = self._config().get("base_model") or ""
+        from sgrs.models.meta import read_meta
+        try:
+            return read_meta(base).get("name") or Path(base).name
+        except SGRSError:
+            return Path(base).name
+
     def model_name(self) -> str:
         """cohort, date and base model, e.g. 'sample-and-2-more-20261201-1530-from-model'."""
         from sgrs.training.presets import model_name
@@ -393,14 +449,7 @@ class TrainSession:
         cohort = config.get("cohort") or ""
         scene_cohort = "/cohort/manifest.json" in cohort.replace("\\", "/") and \
             Path(cohort).parent.parent == self.job.folder
-        base = config.get("base_model")
-        base_name = None
-        if base:
-            from sgrs.models.meta import read_meta
-            try:
-                base_name = read_meta(base).get("name") or Path(base).name
-            except SGRSError:
-                base_name = Path(base).name
+        base_name = self._base_name() if config.get("base_model") else None
         label = cohort_label(self.cases if scene_cohort or not cohort else [], cohort)
         return model_name(label, base_name, (self.job.folder / "config.json").stat().st_mtime
                           if (self.job.folder / "config.json").exists() else None)
@@ -427,10 +476,10 @@ class TrainSession:
 
 def worth_reattaching(folder) -> bool:
     """A job folder a GUI picks up again after a restart: its job is running, or it finished with a model
-    that is not registered yet."""
+    neither registered (kept) nor rolled back yet."""
     from .job import TrainJob, holds_job
     folder = Path(folder)
-    if not folder.is_dir() or not holds_job(folder) or (folder / REGISTERED_FILE).exists():
+    if not folder.is_dir() or not holds_job(folder) or decision.decided(folder):
         return False
     try:
         job = TrainJob.attach(folder)

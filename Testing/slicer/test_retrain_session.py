@@ -84,7 +84,8 @@ def test_fine_tuning_the_demo_from_the_scene_keeps_left_atrium_and_leaves_other_
     assert np.array_equal(exported, original), "the tumour box is left out, not merged into the atrium"
     assert box.any() and not original[box > 0].any()
     assert poll_until_settled(session) == "done", session.message
-    meta = read_meta(session.registered.path)
+    assert session.deciding and session.registered is None   # fine-tuned: kept only when the user says so
+    meta = read_meta(session.keep().path)
     atrium = meta["classes"][1]
     assert atrium["name"] == "left atrium" and atrium["terminology"]["type"][1] == "82471001"
     assert meta["postprocess"] == "lcc"

@@ -174,6 +174,13 @@ out["cases"] = run("case_rows", case_rows, cases, {})
 from SGRSTrainLib.terminology import class_view
 out["classes"] = run("class_view", class_view, cases, settings.baseModel)                 # poll: the Classes row
 out["base classes"] = class_view(cases, REGISTRY_DEMO)
+from SGRSTrainLib.decision_view import DecisionView                                       # setup, poll
+ui = SimpleNamespace(holdOutComboBox=QtWidgets.QComboBox(), holdOutHintLabel=QtWidgets.QLabel(),
+                     keepButton=QtWidgets.QPushButton(), rollBackButton=QtWidgets.QPushButton())
+view = run("DecisionView", DecisionView, ui, session, lambda: settings, lambda: None)
+run("view.update", view.update)
+out["hold-out items"] = [ui.holdOutComboBox.itemText(i) for i in range(ui.holdOutComboBox.count())]
+out["decision buttons hidden"] = ui.keepButton.isHidden() and ui.rollBackButton.isHidden()
 plot = run("TrainingPlot", TrainingPlot, scene)                                           # poll, a job shown
 run("plot.update", plot.update, JobStatus("running", iteration=2, iterations=10, losses=[(1, 0.9), (2, 0.7)]))
 out["plot rows"] = plot.tables["loss"].GetTable().GetNumberOfRows()
@@ -215,6 +222,8 @@ def test_the_widgets_call_paths_run_without_torch(tmp_path, monkeypatch):
     required = (widget_calls("SGRSSegment") | widget_calls("SGRSTrain")) - SLICER_ONLY
     assert {"SegmentSession", "apply_region_settings", "show_model", "follow_model", "TrainSession"} <= required
     assert required <= set(out["called"]), f"widget calls never run here: {sorted(required - set(out['called']))}"
+    assert out["hold-out items"][0] == "none (check on the validation cases)"
+    assert out["decision buttons hidden"], "Keep / Roll back only while a fine-tuned model waits"
     assert out["loaded"] == [] and out["missing"][0] == "torch>=2.1"
     # issue 26, item 7: the Train case table's flag cell says what the flag means and how often it is right
     ranked = [(row, tips) for row, tips in zip(out["with a ranking"], out["tips"]) if row[4] == "review"]

@@ -1,6 +1,7 @@
 """Issue 28 in the Studio, in a real browser: Train is disabled with the session's reason when the cohort
-cannot train (and enabled by the supervised alternative it names), and fine-tuning the demo model from
-an opened cohort keeps the base's class, terminology and post-processing."""
+cannot train (and enabled by the supervised alternative it names, or when the only labelled case is held out),
+and fine-tuning the demo model from an opened cohort keeps the base's class, terminology and post-processing,
+registered only when the user keeps it."""
 import asyncio
 import json
 import shutil
@@ -16,6 +17,15 @@ from sgrs.models.meta import read_meta
 pytest.importorskip("trame_slicer")
 pytest.importorskip("playwright")
 DEMO = ROOT / "Resources" / "Demo" / "model"
+
+
+async def hold_out(page, title):
+    """Pick in "Check the new model on" (its field: the select's box also holds its two-line hint)."""
+    await page.locator(".v-select:has(#train-hold-out) .v-field").click()
+    item = page.locator(".v-overlay--active .v-list-item", has_text=title).first
+    await item.wait_for(timeout=10000)
+    await item.click()
+    await page.locator(".v-overlay--active").wait_for(state="detached", timeout=10000)
 
 
 def one_labelled_case(tiny_cohort, data_dir):
@@ -52,12 +62,30 @@ def test_train_says_why_it_is_disabled_and_fine_tuning_keeps_the_demo_models_cla
             studio.state.flush()
             await wait_for(lambda: studio.state.tr_patch == "48 48 32", 10, what="the base model's patch")
             assert studio.state.tr_blocked == "" and studio.state.tr_class_notes == ""
+            # with a base model the select is enabled, and its hint says there is no validation case
+            await page.locator("#panel-train", has_text="hold a labelled case out to check").wait_for(timeout=10000)
+            await hold_out(page, "case000")   # the only labelled case: nothing left to train on
+            await page.locator("#train-blocked", has_text="Holding out 'case000' leaves no labelled case").wait_for(
+                timeout=10000)
+            await page.locator("#panel-train", has_text="label another one to train on").wait_for(timeout=10000)
+            await hold_out(page, "none (check on the validation cases)")
+            await wait_for(lambda: studio.state.tr_blocked == "", 10, what="no case held out")
             await fill(page, "#train-iterations", 2)
             studio.state.tr_device = "cpu"
             studio.state.flush()
             await page.locator("#train-run:not([disabled])").wait_for(timeout=10000)
+            models_before = len(studio.state.models)
             await page.click("#train-run")
             await wait_for(lambda: studio.state.tr_state == "done", 240, what="the job to finish")
+            # fine-tuned: not registered until kept; no held-out and no validation case, said plainly
+            decision = page.locator("#train-decision-text")
+            await decision.wait_for(timeout=10000)
+            assert "No check case was available" in await decision.inner_text()
+            assert studio.train.session.registered is None and len(studio.state.models) == models_before
+            await page.click("#train-keep")
+            await wait_for(lambda: studio.train.session.registered is not None, 30, what="the kept model")
+            assert studio.state.model_path == str(studio.train.session.registered.path)   # selected for Segment
+            await page.locator("#train-decision").wait_for(state="detached", timeout=10000)
             meta = read_meta(studio.train.session.registered.path)
             assert meta["classes"][1]["name"] == "left atrium"
             assert meta["classes"][1]["terminology"]["type"][1] == "82471001" and meta["postprocess"] == "lcc"

@@ -29,6 +29,7 @@ import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -59,11 +60,15 @@ class Cohort:
     test_ids: list[str] = field(default_factory=list)
     orientation: str | None = None    # the code every case was reoriented to (None: h5, file order)
     class_entries: list[dict] = field(default_factory=list)   # name, colour, terminology per value
+    held_out: list[str] = field(default_factory=list)         # labelled ids never trained on (hold_out)
+    check_ids: list[str] = field(default_factory=list)        # what a model check measures: held out, else val
+    read_check: Callable[[], list[Case]] | None = None        # those cases as Segment reads them (see load_cohort)
 
     def describe(self) -> dict:
         return {"source": self.source, "labelled": [c.id for c in self.labelled],
                 "unlabelled": [c.id for c in self.unlabelled], "val": [c.id for c in self.val],
-                "test": self.test_ids, "classes": self.classes}
+                "test": self.test_ids, "classes": self.classes,
+                **({"held_out": list(self.held_out)} if self.held_out else {})}
 
 
 @dataclass
@@ -80,11 +85,13 @@ def load_cohort(source, labelled: int | None = None, val: int | None = None,
                 normalization: Normalization = Normalization(), n_classes: int | None = None,
                 need_unlabelled: bool = True, orientation: str | None = None,
                 base_classes: list[dict] | None = None, base_name: str = "the base model",
-                absent=()) -> Cohort:
+                absent=(), hold_out=()) -> Cohort:
     """Read and check every case. ``labelled=None`` uses every train case that has a label.
     ``orientation``: reorient every case to this code (default: the cohort's most common one).
     ``base_classes``: the classes of the model being fine-tuned (see the module doc); ``absent``: class
-    names every labelled case may lack."""
+    names every labelled case may lack. ``hold_out``: ids of labelled cases never trained on (nor validated
+    on). The check cases are these, else the validation cases; ``cohort.read_check()`` reads them as Segment
+    reads a scan (raw intensities, the file's own grid, cropped to the case's roi, labels in the base's values)."""
     source = Path(source)
     if not source.exists():
         raise InputError(f"{source}: cohort not found")
@@ -95,8 +102,12 @@ def load_cohort(source, labelled: int | None = None, val: int | None = None,
             class_entries(cohort.classes)
         cohort.classes = [c["name"] for c in cohort.class_entries]
         return cohort
+    if hold_out and source.is_dir() and (source / "train.list").exists():
+        raise InputError(f"{source}: holding a case out needs a manifest cohort (an h5 cohort has none)")
     manifest = find_manifest(source)
     entries, named = read_manifest(manifest)
+    held = _held_out_entries(entries, hold_out, manifest)
+    entries = [e for e in entries if e not in held]
     lut = None
     if base_classes:
         wrong = unknown_absent(absent, base_classes) + \
@@ -119,17 +130,20 @@ def load_cohort(source, labelled: int | None = None, val: int | None = None,
         train = [e for e in train if e not in val_entries]
     n_lab = len(with_label) if labelled is None else labelled
     lab_entries = with_label[:n_lab]
+    if held and not lab_entries:
+        raise InputError(f"{manifest}: holding out {', '.join(e.id for e in held)} leaves no labelled case to "
+                         "train on")
     _check_counts(manifest, len(train) + len(val_entries), len(lab_entries), n_lab,
                   len(train) - len(lab_entries), need_unlabelled)
 
-    def load(e: _Entry, with_lab: bool) -> Case:
+    def load(e: _Entry, with_lab: bool, raw: bool = False) -> Case:
         image, geom = read_image(e.image)
         lab = read_label(e.label, n_classes, geom, e.image) if with_lab else None
         if lab is not None and lut is not None:
             table = np.zeros(256, np.uint8)
             table[list(lut)] = list(lut.values())
             lab = table[lab]
-        if lab is not None and base_classes:
+        if lab is not None and base_classes and not raw:   # a check case measures what it has
             missing = missing_classes(np.unique(lab), base_classes, tuple(absent) + e.absent)
             if missing:
                 raise InputError(f"case {e.id}: its label lacks {names(missing)} of {base_name}'s classes; "
@@ -139,15 +153,32 @@ def load_cohort(source, labelled: int | None = None, val: int | None = None,
             crop = roi_crop(geom, e.roi, f"{manifest}: case {e.id}")
             image, geom = crop.crop(image), crop.geometry()
             lab = None if lab is None else np.ascontiguousarray(crop.crop(lab))
-        return Case(e.id, normalization(image), lab, geom, str(e.image))
+        return Case(e.id, image if raw else normalization(image), lab, geom, str(e.image))
 
+    check = held or [e for e in val_entries if e.label is not None]
     cohort = Cohort(labelled=[load(e, True) for e in lab_entries],
                     unlabelled=[load(e, False) for e in train if e not in lab_entries],
                     val=[load(e, True) for e in val_entries if e.label is not None],
                     classes=[c["name"] for c in class_list], source=str(manifest),
-                    test_ids=[e.id for e in entries if e.split == "test"], class_entries=class_list)
+                    test_ids=[e.id for e in entries if e.split == "test"], class_entries=class_list,
+                    held_out=[e.id for e in held], check_ids=[e.id for e in check],
+                    read_check=lambda: [load(e, True, raw=True) for e in check])
     _reorient(cohort, orientation)
     return cohort
+
+
+def _held_out_entries(entries: list[_Entry], ids, manifest: Path) -> list[_Entry]:
+    """The entries of ``ids``: each must be a case of the manifest with a label."""
+    by_id = {e.id: e for e in entries}
+    unknown = [i for i in ids if i not in by_id]
+    if unknown:
+        raise InputError(f"{manifest}: held-out case {', '.join(map(repr, unknown))} is not in the cohort "
+                         f"(its cases: {', '.join(list(by_id)[:10])}{' …' if len(by_id) > 10 else ''})")
+    unlabelled = [i for i in ids if by_id[i].label is None]
+    if unlabelled:
+        raise InputError(f"{manifest}: held-out case {', '.join(map(repr, unlabelled))} has no label: the "
+                         "check compares a model's result with the case's label")
+    return [by_id[i] for i in dict.fromkeys(ids)]
 
 
 def _reorient(cohort: Cohort, orientation: str | None) -> None:

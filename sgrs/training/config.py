@@ -85,6 +85,8 @@ class TrainConfig:
     postprocess: str | None = None    # stored in the bundle: "lcc" keeps the largest component at inference;
     #                                   None: the base model's when fine-tuning, else "none"
     absent_classes: tuple = ()        # fine-tuning: base classes every labelled case may lack (by name)
+    hold_out: tuple = ()              # fine-tuning: labelled case ids never trained on; the new model and the base
+    #                                   are compared on them at the end (sgrs.training.compare), else on val
     freeze_encoder: int = 0           # the encoder's weights stay fixed for the first N iterations (no backward
     #                                   through it: cheaper steps while the decoder adapts to a base model)
     val_every: int | None = None
@@ -97,6 +99,7 @@ class TrainConfig:
     def __post_init__(self):
         self.patch = tuple(int(p) for p in self.patch)
         self.absent_classes = tuple(str(a) for a in self.absent_classes or ())
+        self.hold_out = tuple(str(a) for a in self.hold_out or ())
         if self.base_model is not None:   # the CLI resolves a registered name to a Path
             self.base_model = str(self.base_model)
         if self.spacing is not None:
@@ -141,6 +144,9 @@ class TrainConfig:
             raise ValueError(f"dropout must be in [0, 1), not {self.dropout!r}")
         if not 0.0 <= self.warmup_fraction <= 1.0:
             raise ValueError(f"warmup_fraction must be in [0, 1], not {self.warmup_fraction!r}")
+        if self.hold_out and not self.base_model:
+            raise ValueError("a held-out case checks a fine-tuned model against its base model: "
+                             "name the base model too (--base-model)")
         if self.postprocess is not None and self.postprocess not in POSTPROCESS:
             raise ValueError(f"postprocess must be one of {POSTPROCESS}, not {self.postprocess!r}")
 
@@ -174,6 +180,7 @@ class TrainConfig:
         d["ct_window"] = list(self.ct_window) if self.ct_window else None
         d["spacing"] = list(self.spacing) if self.spacing else None
         d["absent_classes"] = list(self.absent_classes)
+        d["hold_out"] = list(self.hold_out)
         d["recipe_overrides"] = self.recipe_overrides()  # for readers; from_json ignores it
         return d
 

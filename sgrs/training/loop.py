@@ -34,6 +34,7 @@ from ..util.device import autocast_for, is_out_of_memory, resolve_device, traini
 from ..util.errors import JobError, SGRSError
 from ..util.progress import ProgressBar, emit_json, format_seconds
 from . import distributed as ddp
+from .compare import check_line, run_check
 from .config import TrainConfig
 from .job import JobFolder, read_events
 from .spacing import median_spacing, resample_cohort, target_spacing
@@ -177,7 +178,7 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
                          need_unlabelled=config.method != "supervised",
                          orientation=base.meta.get("orientation") if base else None,
                          base_classes=base.meta["classes"] if base else None, base_name=base_name,
-                         absent=config.absent_classes)
+                         absent=config.absent_classes, hold_out=config.hold_out)
     if base and len(cohort.class_entries) != base.n_classes:
         raise SGRSError(f"{base.path}: model.json names {len(cohort.class_entries)} classes but the network "
                         f"has {base.n_classes} outputs")
@@ -302,9 +303,13 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
                                        config.patch, device)
         if stats is not None:
             write_feature_stats(bundle, stats)
-        speed.finished(final)   # after the statistics: the run's save time includes them
+        check = None
+        if base:   # the user keeps the new model or rolls back to the base on this (JOB/check.json)
+            check = run_check(job.path, config.base_model, bundle, cohort, device.type)
+            event("check", check=check, line=check_line(check))
+        speed.finished(final)   # after the statistics and the check: the run's save time includes them
         event("finished", iteration=final, model=str(bundle), teacher_rank_spread=teacher_spread,
-              warnings=[w["message"] for w in warnings],
+              warnings=[w["message"] for w in warnings], **({"check": check_line(check)} if check else {}),
               elapsed=format_seconds(time.monotonic() - t_run))
     if info.enabled:  # no rank tears its process group down while rank 0 still writes (gloo aborts)
         torch.distributed.barrier()
