@@ -92,6 +92,27 @@ def test_feature_distance_is_the_mahalanobis_distance_of_the_standardised_featur
     assert flat.distance(np.array([1.5, 1.5, 0])) < 1.0 < flat.distance(np.array([1.5, -1.5, 0]))
 
 
+def test_feature_knn_is_the_mean_distance_to_the_nearest_training_cases_in_the_whitened_pca_basis():
+    train = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [3.0, 1.0], [1.0, 1.0]])
+    stats = FeatureStats.fit(train)
+    assert stats.knn_k == 3 and stats.points.shape == (5, 2)
+    # by hand: standardise, rotate onto the principal axes, divide each by its standard deviation
+    z = (train - train.mean(0)) / train.std(0)
+    evals, evecs = np.linalg.eigh(np.cov(z, rowvar=False))
+    ridge = 1e-3 * evals.max()
+    w = z @ evecs / np.sqrt(evals + ridge)
+    d = np.sqrt(((w[:, None] - w[None]) ** 2).sum(-1))
+    own = [np.sort(np.delete(d[i], i))[:3].mean() for i in range(5)]   # leave one out: 3 nearest others
+    assert stats.knn_q95 == pytest.approx(np.quantile(own, 0.95), rel=1e-6)
+    x = np.array([2.0, -1.0])
+    wx = ((x - train.mean(0)) / train.std(0)) @ evecs / np.sqrt(evals + ridge)
+    by_hand = np.sort(np.sqrt(((w - wx) ** 2).sum(1)))[:3].mean() / np.quantile(own, 0.95)
+    assert stats.knn_distance(x) == pytest.approx(by_hand, rel=1e-6)
+    assert stats.knn_distance(train[1]) < stats.knn_distance(np.array([9.0, -6.0]))
+    # with 3 cases only 2 others exist: both are averaged, for the percentile and a new scan alike
+    assert FeatureStats.fit(train[:3]).knn_k == 2
+
+
 def test_feature_statistics_are_written_into_the_bundle_and_read_back(tiny_bundle, tmp_path):
     from sgrs.models.bundle import load_bundle
 
@@ -101,9 +122,11 @@ def test_feature_statistics_are_written_into_the_bundle_and_read_back(tiny_bundl
     meta = load_bundle(bundle_dir).meta            # the bundle still loads and verifies
     assert meta["feature_stats"] == entry and entry["cases"] == 5
     back = read_feature_stats(bundle_dir, meta)
-    for key in ("mean", "scale", "basis", "variances"):
+    for key in ("mean", "scale", "basis", "variances", "points"):
         np.testing.assert_allclose(getattr(back, key), getattr(stats, key))
-    assert back.distance_q95 == stats.distance_q95
+    assert back.distance_q95 == stats.distance_q95 and back.knn_q95 == stats.knn_q95 and back.inputs == ("whole",)
+    x = np.arange(4.0)
+    assert back.knn_distance(x) == pytest.approx(stats.knn_distance(x))
     with open(bundle_dir / entry["file"], "r+b") as f:   # changed file: ignored, never trusted
         f.seek(-4, 2)
         f.write(b"\0\0\0\0")
@@ -178,7 +201,7 @@ def test_a_fine_tuned_model_gets_statistics_of_its_own_training_cases(tiny_bundl
     from sgrs.training.loop import train
 
     base = shutil.copytree(tiny_bundle, tmp_path / "base")
-    fake = FeatureStats.fit(np.random.default_rng(2).normal(size=(5, 64)) + 100.0)  # 2 filters: 2 × 32 features
+    fake = FeatureStats.fit(np.random.default_rng(2).normal(size=(5, 32)) + 100.0)  # 2 filters: 32 features
     write_feature_stats(base, fake)
     out = train(TrainConfig(str(tiny_cohort), str(tmp_path / "job"), labelled=2, iterations=2, patch=(32, 32, 16),
                             batch=4, device="cpu", seed=1, val_every=2, base_model=str(base)), show_bar=False)

@@ -138,13 +138,14 @@ SCORE_NAMES = ("mean_entropy", "non_boundary_entropy", "view_disagreement", "tta
 
 
 def worst_scores(case_scores: dict | None) -> dict:
-    """Each case score (case_scores.py) of the worst structure, and the scan's feature distance."""
+    """Each case score (case_scores.py) of the worst structure, and the scan's feature distances."""
     if not case_scores:
         return {}
     structures = (case_scores.get("structures") or {}).values()
     out = {name: max(s[name] for s in structures if name in s) for name in SCORE_NAMES
            if any(name in s for s in structures)}
     out["feature_distance"] = case_scores.get("feature_distance")
+    out["feature_knn"] = case_scores.get("feature_knn")
     out["structure_scores"] = case_scores.get("structures") or {}
     return out
 
