@@ -44,6 +44,8 @@ def test_a_likely_failed_result_is_an_error_banner_not_a_success(tmp_path):
             text = await banner.inner_text()
             assert "Case flag: likely failed (nothing segmented)" in text
             assert await banner.locator(".mdi-check-circle").count() == 0            # no check mark …
+            # the banner says what the flag means on hover, in the same words as the Regions panel's flag
+            assert await page.locator("#studio-message-box").get_attribute("title") == flag_tooltip("likely failed")
             r, g, b = await mean_colour(banner)
             assert r > g + 60 and r > b + 30, (r, g, b)                              # … and red, not green
             status = page.locator("#segment-status")

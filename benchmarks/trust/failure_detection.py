@@ -103,8 +103,8 @@ def prepare_demo(out: Path, cases: list) -> dict[str, Path]:
     return {"demo": demo, "demo-collapsed": demo}
 
 
-def prepare_short(out: Path, iterations: int, cases: list) -> dict[str, Path]:
-    """The short runs, trained here once, then calibrated."""
+def prepare_short(out: Path, iterations: int, cases: list, names=("supervised", "sgrs")) -> dict[str, Path]:
+    """The short runs named, trained here once, then calibrated (one process per run may share ``out``)."""
     from sgrs.data.phantom import write_cohort
 
     paths = {}
@@ -112,6 +112,8 @@ def prepare_short(out: Path, iterations: int, cases: list) -> dict[str, Path]:
     if not (train_root / "manifest.json").exists():
         write_cohort(train_root, SHORT["cases"] + 1, SEEDS["train"], val=1, test=0, **GRID)
     for method, name in (("supervised", "supervised"), ("sgrs", "sgrs")):
+        if name not in names:
+            continue
         paths[name] = train_short(out / "runs" / name, train_root / "manifest.json", method, iterations)
         calibrate(paths[name], cases)
     return paths
@@ -227,7 +229,9 @@ def run_cases(out: Path, paths: dict, n_cases: int, tta: int, cal_cases: list, m
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="/tmp/failure-detect/fd")
-    ap.add_argument("--cases", type=int, default=4, help="test phantoms per model and kind")
+    ap.add_argument("--cases", type=int, default=None,
+                    help="test phantoms per model and kind (default 4; with --report: the first this many, "
+                         "default all on disk)")
     ap.add_argument("--iterations", type=int, default=150, help="training iterations of the short runs")
     ap.add_argument("--tta", type=int, default=4, help="flip-TTA predictions per case (the opt-in score)")
     ap.add_argument("--calibration-cases", type=int, default=40,
@@ -241,15 +245,16 @@ def main():
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     if not args.report:
+        args.cases = 4 if args.cases is None else args.cases
         demo = [m for m in args.models if m.startswith("demo")]
         short = [m for m in args.models if not m.startswith("demo")]
         cal = calibration_cases(out, args.calibration_cases)
         if demo:  # needs no training: first
             run_cases(out, prepare_demo(out, cal), args.cases, args.tta, cal, demo)
         if short:
-            run_cases(out, prepare_short(out, args.iterations, cal), args.cases, args.tta, cal, short)
+            run_cases(out, prepare_short(out, args.iterations, cal, short), args.cases, args.tta, cal, short)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
-    print(write_report(out, machine, " ".join(sys.argv[1:])).read_text())
+    print(write_report(out, machine, " ".join(sys.argv[1:]), args.cases).read_text())
 
 
 if __name__ == "__main__":

@@ -24,8 +24,11 @@ COMBINED = ("feature_distance", "feature_knn", "view_disagreement", "expected_er
             "fragment_share", "volume_out", "mean_entropy")
 
 
-def load_cases(out: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((out / "cases").glob("*/*/*.json"))]
+def load_cases(out: Path, max_cases: int | None = None) -> list[dict]:
+    """The cases on disk; ``max_cases``: only the first this many per model and kind (a run resumed with
+    fewer cases keeps the tables balanced)."""
+    cases = [json.loads(p.read_text()) for p in sorted((out / "cases").glob("*/*/*.json"))]
+    return [c for c in cases if max_cases is None or c["index"] < max_cases]
 
 
 def score_of(case: dict, name: str) -> float:
@@ -374,10 +377,10 @@ def voxel_table(cases) -> list[str]:
     return rows
 
 
-def write_report(out: Path, machine: str, command: str) -> Path:
+def write_report(out: Path, machine: str, command: str, max_cases: int | None = None) -> Path:
     from sgrs.data.shifts import SHIFTS
 
-    cases = load_cases(out)
+    cases = load_cases(out, max_cases)
     kinds = [k for k in ("own",) + SHIFTS if any(c["kind"] == k for c in cases)]
     lines = [f"Cases: {len(cases)} ({', '.join(sorted({c['model'] for c in cases}))}); machine: {machine}; "
              f"command: `python benchmarks/trust/failure_detection.py {command}`", ""]

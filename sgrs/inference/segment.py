@@ -46,6 +46,7 @@ from .case_scores import structure_scores
 from .features import pooled_features, read_feature_stats
 from .maps import labels_by_slab
 from .trust import review_fields
+from .review import padding_mask
 
 MIXED_VIEWS = ("near", "all")
 TTA_FLIPS = ((0,), (1,), (2,), (0, 1), (0, 2), (1, 2), (0, 1, 2))  # axes each extra TTA pass flips
@@ -194,7 +195,8 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     out.summary["fragment_share"] = fragment_share
     out.summary["scan"] = plan.to_json()
     out.summary["case_scores"] = case_scores
-    out.summary.update(review_fields(label, entropy, regions, geometry, out.summary, meta))
+    padding = padding_mask(image) if image.shape == label.shape else None
+    out.summary.update(review_fields(label, entropy, regions, geometry, out.summary, meta, padding=padding))
     return out
 
 
