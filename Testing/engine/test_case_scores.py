@@ -209,3 +209,32 @@ def test_a_fine_tuned_model_gets_statistics_of_its_own_training_cases(tiny_bundl
     own = read_feature_stats(out, meta)
     assert meta["feature_stats"]["source"] == "training" and own.cases == 4
     assert not np.allclose(own.mean, fake.mean)
+
+
+def test_statistics_stored_before_knn_still_give_the_mahalanobis_distance(tiny_bundle, tiny_cohort, tmp_path):
+    """A bundle calibrated before the kNN distance and the one-pass features (entry without ``inputs``,
+    file without ``points``) is scored as it was stored: centre window + whole scan, no kNN, no warning."""
+    from sgrs.data.image_io import read_image
+    from sgrs.inference.features import OLD_INPUTS, pooled_features
+    from sgrs.inference.segment import SegmentOptions, segment_array
+    from sgrs.models.bundle import load_bundle
+
+    bundle_dir = shutil.copytree(tiny_bundle, tmp_path / "b")
+    bundle = load_bundle(bundle_dir)
+    rng = np.random.default_rng(5)
+    old = np.stack([pooled_features(bundle.model, rng.normal(size=(32, 32, 16)), bundle.patch_size, inputs=OLD_INPUTS)
+                    for _ in range(4)])
+    stats = FeatureStats.fit(old, "calibrate", OLD_INPUTS)
+    stats.points = stats.knn_q95 = None
+    write_feature_stats(bundle_dir, stats)
+    meta = json.loads((bundle_dir / "model.json").read_text())
+    del meta["feature_stats"]["inputs"]                      # as stored before
+    (bundle_dir / "model.json").write_text(json.dumps(meta, indent=1) + "\n")
+    back = read_feature_stats(bundle_dir, meta)
+    assert back.inputs == OLD_INPUTS and back.points is None and back.mean.size == 2 * 32
+    scan = tiny_cohort / json.loads((tiny_cohort / "manifest.json").read_text())["cases"][-1]["image"]
+    image, geometry = read_image(scan)
+    seg = segment_array(image, geometry, load_bundle(bundle_dir), SegmentOptions(device="cpu"))
+    scores = seg.summary["case_scores"]
+    assert scores["feature_distance"] > 0 and scores["feature_knn"] is None
+    assert not any("feature statistics" in w for w in seg.summary["warnings"])
