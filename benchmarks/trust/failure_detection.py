@@ -208,10 +208,11 @@ def run_case(bundle, kind: str, index: int, tta: int, few=None) -> dict:
             "seconds": {"total": s["seconds"], **seconds}, "voxels": voxel_budget(seg, truth), **record}
 
 
-def run_cases(out: Path, paths: dict, n_cases: int, tta: int, cal_cases: list, models=MODELS) -> None:
+def run_cases(out: Path, paths: dict, n_cases: int, tta: int, cal_cases: list, models=MODELS,
+              only_kinds=None) -> None:
     for name in models:
         bundle = few = None
-        for kind in kinds():
+        for kind in only_kinds or kinds():
             folder = out / "cases" / name / kind
             folder.mkdir(parents=True, exist_ok=True)
             for i in range(n_cases):
@@ -237,6 +238,8 @@ def main():
     ap.add_argument("--calibration-cases", type=int, default=40,
                     help="unlabelled phantoms every model's feature statistics come from (sgrs calibrate)")
     ap.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    ap.add_argument("--kinds", nargs="+", choices=kinds(), default=None,
+                    help="only these kinds (processes on disjoint kinds may share --out)")
     ap.add_argument("--report", action="store_true", help="tables only, from the cases on disk")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
@@ -250,9 +253,10 @@ def main():
         short = [m for m in args.models if not m.startswith("demo")]
         cal = calibration_cases(out, args.calibration_cases)
         if demo:  # needs no training: first
-            run_cases(out, prepare_demo(out, cal), args.cases, args.tta, cal, demo)
+            run_cases(out, prepare_demo(out, cal), args.cases, args.tta, cal, demo, args.kinds)
         if short:
-            run_cases(out, prepare_short(out, args.iterations, cal, short), args.cases, args.tta, cal, short)
+            run_cases(out, prepare_short(out, args.iterations, cal, short), args.cases, args.tta, cal, short,
+                      args.kinds)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
     print(write_report(out, machine, " ".join(sys.argv[1:]), args.cases).read_text())
 
