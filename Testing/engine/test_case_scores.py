@@ -149,7 +149,8 @@ def test_sgrs_calibrate_then_segment_reports_every_score(tiny_bundle, tiny_cohor
     assert cal.returncode == 0, cal.stderr
     assert "stored feature statistics of 4 cases" in cal.stdout
     assert json.loads((bundle_dir / "model.json").read_text())["feature_stats"]["source"] == "calibrate"
-    seg = run_cli("segment", scan, "--model", bundle_dir, "--out", tmp_path / "s", "--device", "cpu", "--tta", "3")
+    seg = run_cli("segment", scan, "--model", bundle_dir, "--out", tmp_path / "s", "--device", "cpu", "--tta", "3",
+                  "--feature-distance")
     assert seg.returncode == 0, seg.stderr
     summary = json.loads((tmp_path / "s" / "summary.json").read_text())
     scores = summary["case_scores"]
@@ -234,7 +235,34 @@ def test_statistics_stored_before_knn_still_give_the_mahalanobis_distance(tiny_b
     assert back.inputs == OLD_INPUTS and back.points is None and back.mean.size == 2 * 32
     scan = tiny_cohort / json.loads((tiny_cohort / "manifest.json").read_text())["cases"][-1]["image"]
     image, geometry = read_image(scan)
-    seg = segment_array(image, geometry, load_bundle(bundle_dir), SegmentOptions(device="cpu"))
+    seg = segment_array(image, geometry, load_bundle(bundle_dir), SegmentOptions(device="cpu", feature_distance=True))
     scores = seg.summary["case_scores"]
     assert scores["feature_distance"] > 0 and scores["feature_knn"] is None
     assert not any("feature statistics" in w for w in seg.summary["warnings"])
+
+
+def test_the_feature_pass_runs_by_default_only_when_the_flag_reads_a_feature_distance(tiny_bundle, tiny_cohort,
+                                                                                      tmp_path, monkeypatch):
+    """The feature pass is ~10 % of a segmentation of a few windows (docs/trust.md): the default path makes
+    it only when case_flag.RULES' review rule reads it; ``feature_distance=True`` (--feature-distance) always."""
+    import sgrs.inference.case_flag as cf
+    from sgrs.data.image_io import read_image
+    from sgrs.inference.segment import SegmentOptions, segment_array
+    from sgrs.models.bundle import load_bundle
+
+    bundle_dir = shutil.copytree(tiny_bundle, tmp_path / "b")
+    write_feature_stats(bundle_dir, FeatureStats.fit(np.random.default_rng(3).normal(size=(5, 32))))
+    bundle = load_bundle(bundle_dir)
+    scan = tiny_cohort / json.loads((tiny_cohort / "manifest.json").read_text())["cases"][-1]["image"]
+    image, geometry = read_image(scan)
+
+    def distance(**kw):
+        return segment_array(image, geometry, bundle, SegmentOptions(device="cpu", **kw)).summary["case_scores"][
+            "feature_knn"]
+
+    knn_rule = {"inputs": ["feature_knn"], "mean": [0.0], "sd": [1.0], "weights": [0.0, 1.0], "review": 0.5}
+    share_rule = {**knn_rule, "inputs": ["uncertain_share"]}
+    monkeypatch.setitem(cf.RULES, "risk", share_rule)
+    assert not cf.reads_features() and distance() is None and distance(feature_distance=True) > 0
+    monkeypatch.setitem(cf.RULES, "risk", [share_rule, knn_rule])
+    assert cf.reads_features() and distance() > 0 and distance(feature_distance=False) is None

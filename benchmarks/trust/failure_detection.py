@@ -190,7 +190,7 @@ def run_case(bundle, kind: str, index: int, tta: int, few=None) -> dict:
     from sgrs.inference.segment import SegmentOptions, segment_array
 
     image, truth, geometry, severity = make_test_case(kind, index)
-    seg = segment_array(image, geometry, bundle, SegmentOptions(device="cpu", tta=tta))
+    seg = segment_array(image, geometry, bundle, SegmentOptions(device="cpu", tta=tta, feature_distance=True))
     s = seg.summary
     cost = s["case_scores"]["cost"]
     seconds = {**s["scan"]["seconds"], "features": cost["feature_seconds"], "cpu": cost["cpu"]}

@@ -36,6 +36,15 @@ RULES = {
 }
 
 
+FEATURE_SCORES = ("feature_distance", "feature_knn")
+
+
+def reads_features(rules: dict | None = None) -> bool:
+    """Whether the rules' review rule reads a feature distance (then every run makes the feature pass)."""
+    risk = ({**RULES, **(rules or {})}).get("risk") or []
+    return any(name in FEATURE_SCORES for r in ([risk] if isinstance(risk, dict) else risk) for name in r["inputs"])
+
+
 @dataclass
 class CaseFlag:
     flag: str

@@ -73,6 +73,9 @@ class SegmentOptions:
     backend: str = "auto"              # "auto" | "torch" | "openvino" (CPU only; see sgrs.inference.backends)
     lanes: int | None = None           # windows predicted at once on the CPU; None: sgrs.inference.lanes.auto_lanes
     tta: int = 1                       # predictions for the flip-TTA score (1: none; N: N - 1 flipped passes)
+    feature_distance: bool | None = None  # the feature pass (one encoder pass): None = when the case flag's
+    #   rule reads a feature distance (case_flag.reads_features); True/False: always/never. It is left out
+    #   otherwise because on a scan of a few windows it alone costs ~10 % of the segmentation (docs/trust.md)
 
     @property
     def window_overlap(self) -> float:
@@ -148,7 +151,8 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
         p_u, p_m = result if options.regions else (result, None)
         del result
         t_scores, c_scores = time.monotonic(), time.process_time()
-        distance = feature_distances(bundle, norm, patch, device, warnings)
+        distance = feature_distances(bundle, norm, patch, device, warnings) if wants_features(options) \
+            else {"feature_distance": None, "feature_knn": None}
         t_feat, c_feat = time.monotonic(), time.process_time()
         views = (labels_by_slab(p_u), labels_by_slab(p_m)) if p_m is not None else None
         t_tta, c_tta = time.monotonic(), time.process_time()
@@ -198,6 +202,13 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     padding = padding_mask(image) if image.shape == label.shape else None
     out.summary.update(review_fields(label, entropy, regions, geometry, out.summary, meta, padding=padding))
     return out
+
+
+def wants_features(options: SegmentOptions) -> bool:
+    """Whether this run makes the feature pass (``SegmentOptions.feature_distance``)."""
+    from .case_flag import reads_features
+
+    return reads_features() if options.feature_distance is None else bool(options.feature_distance)
 
 
 def feature_distances(bundle: Bundle, norm: np.ndarray, patch, device, warnings: list) -> dict:
