@@ -147,7 +147,15 @@ def flag_tooltip(flag: str | None) -> str:
 
     failed = (f"{NOTHING_SEGMENTED}, expected wrong voxels above {RULES['error_failed']:g}× the structure's size, "
               f"or a volume over {RULES['volume_failed']:g}× outside the training cases' range")
-    review = risk_words(RULES["risk"])
+    size = "the structure's size"
+    soft = [f"expected wrong voxels above {share_of_size(RULES['error_review'], size)}"
+            if RULES.get("error_review") is not None else "",
+            f"a volume over {RULES['volume_review']:g}× outside the training cases' range"
+            if RULES.get("volume_review") is not None else "",
+            f"more than {100 * RULES['fragment_review']:.0f} % of the structure in detached pieces"
+            if RULES.get("fragment_review") is not None else "",
+            risk_words(RULES["risk"])]
+    review = " or ".join(w for w in soft if w)
     ok = (f"something was segmented, expected wrong voxels at most {RULES['error_failed']:g}× the structure's size, "
           f"its volume within {RULES['volume_failed']:g}× the training cases' range"
           + (f", and not: {review}" if review else ""))
