@@ -1,11 +1,12 @@
 """Feature distance: how unlike the model's training cases a scan looks to the network itself.
 
 A scan's features are the V-Net bottleneck (the encoder's last stage), averaged over space, of the
-whole normalised scan on the network's grid resized to one window: one encoder pass, a fixed cost
-that is a small share of a segmentation even when the scan is a few windows. (Statistics stored before
-this also hold the centre window's features, ``inputs`` ("centre", "whole"); such a bundle is scored as
-it was stored. The centre window cost a second pass and ranked the failures worse:
-benchmarks/trust/failure_detection.py, docs/trust.md.)
+whole normalised scan on the network's grid resized to one window: one encoder pass, a fixed cost of
+about 1.3 sliding windows — under 1 % of a CT, but about a tenth of a scan of a few windows, so
+``sgrs segment`` makes it only when asked or when the case flag reads it (segment.wants_features).
+(Statistics stored before this also hold the centre window's features, ``inputs`` ("centre",
+"whole"); such a bundle is scored as it was stored. The centre window cost a second pass and ranked
+the failures worse: docs/trust.md.)
 The training cases' features give a mean, a PCA basis and its variances; a scan's score is its
 Mahalanobis distance in that basis divided by the training cases' own 95th percentile (so about 1
 at the edge of the training data). Beside it, the k-nearest-neighbour distance in the same whitened
@@ -16,7 +17,7 @@ a shift fools (González et al. 2022; Woodland et al. 2024).
 
 Bundle storage (additive, see docs/bundle.md): ``feature_stats.safetensors`` (mean, scale, basis,
 variances, and ``points``: the training cases' whitened PCA coordinates) and the ``feature_stats`` entry
-of ``model.json`` (file, sha256, cases, components, distance_q95, knn_q95, source). Statistics written
+of ``model.json`` (file, sha256, cases, components, distance_q95, knn_q95, knn_k, inputs, source). Statistics written
 before ``points`` existed still give the Mahalanobis distance; their kNN distance is None.
 """
 from __future__ import annotations
