@@ -70,7 +70,7 @@ class Studio:
         self.layout_manager = LayoutManager(self.scene, self.slicer.view_manager, self.server)
         self.layout_manager.register_layout_dict(LayoutManager.default_grid_configuration())
 
-        self.state.update({"trame__title": "SGRS Studio", "message": "", "message_type": "info",
+        self.state.update({"trame__title": "SGRS Studio", "message": "", "message_type": "info", "message_tip": "",
                            "message_open": False, "messages": [], "log_open": False,
                            "panel": "data", "case_id": None})
         self.cases = CaseStore(self.scene, self.slicer.segmentations_logic, self.data_dir / "workspace")
@@ -101,13 +101,15 @@ class Studio:
         self.data.refresh()
 
     # -- shared helpers the panels use --------------------------------------------------------
-    def notify(self, text: str, kind: str = "info") -> None:
+    def notify(self, text: str, kind: str = "info", tip: str = "") -> None:
         """A line at the top of the panels (info | success | error | warning), kept in the message log
-        the user can reopen; a dismissed banner opens again for the next message."""
+        the user can reopen; a dismissed banner opens again for the next message. ``tip``: the banner's
+        tooltip (a finished run's: what its case flag means), '' for none."""
         if kind == "error":
             log.warning("%s", text)
         text = messages.tidy(text, self.data_dir)
         self.state.message, self.state.message_type, self.state.message_open = text, kind, True
+        self.state.message_tip = tip
         self.state.messages = messages.append(self.state.messages, text, kind, time.strftime("%H:%M:%S"))
 
     def guard(self, action, *args):

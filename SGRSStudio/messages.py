@@ -36,9 +36,12 @@ def append(log: list, text: str, kind: str, when: str) -> list:
 
 
 def build() -> None:
-    """The banner (newest message) and, when opened, the log under it."""
-    v3.VAlert(v_model=("message_open",), text=("message",), type=("message_type",), density="compact",
-              closable=True, classes="ma-2", id="studio-message", style="overflow-wrap: anywhere")
+    """The banner (newest message) and, when opened, the log under it. A finished run's banner carries
+    the flag's tooltip (``message_tip``: what it means, how often it has been right), as the Regions
+    panel's flag does; on a box, because VAlert's ``title`` is a heading."""
+    with html.Div(title=("message_tip",), id="studio-message-box"):
+        v3.VAlert(v_model=("message_open",), text=("message",), type=("message_type",), density="compact",
+                  closable=True, classes="ma-2", id="studio-message", style="overflow-wrap: anywhere")
     with v3.VCard(v_show="log_open", classes="ma-2", id="message-log", variant="outlined"):
         with v3.VCardTitle(classes="d-flex text-subtitle-2"):
             html.Span("Messages")

@@ -11,6 +11,7 @@ from trame.widgets import html
 from trame.widgets import vuetify3 as v3
 
 from sgrs.inference.defaults import DEFAULT_OVERLAP
+from sgrs.inference.flag_words import flag_tooltip
 from sgrs.util.errors import InputError
 
 from .panel import Panel
@@ -138,7 +139,7 @@ class SegmentPanel(Panel):
             # the banner's colour is the engine's: ok → success, review or a warning → warning, likely failed →
             # error; said first, so the verdict is heard even if showing the result fails
             self.studio.notify(f"{self.volume.GetName()}: {self.session.message or 'segmentation done'}",
-                               self.session.severity)
+                               self.session.severity, flag_tooltip((result.summary or {}).get("case_flag")))
             self.studio.cases.set_result(self.volume, result)   # kept per case, saved in the data folder
             if self.volume is self.studio.case:
                 self.studio.regions.show_result(result)

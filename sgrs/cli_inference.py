@@ -20,7 +20,8 @@ def _segment(args) -> int:
                              postprocess=args.postprocess, keep_spacing=args.keep_spacing,
                              interpolation=args.interpolation, roi=_roi(args), series=args.series,
                              fast=args.fast, mixed_view=args.mixed_view, mixed_overlap=args.mixed_overlap,
-                             backend=args.backend, lanes=args.lanes, tta=args.tta)
+                             backend=args.backend, lanes=args.lanes, tta=args.tta,
+                             feature_distance=True if args.feature_distance else None)
     outputs = BatchOutputs(png=args.png, dicom_seg=args.dicom_seg or args.push, push=args.push,
                            series_number=args.series_number, hold_failed=args.hold_failed)
     cases, batch = collect_cases(args.inputs)
@@ -302,6 +303,10 @@ def add_inference_commands(sub) -> None:
     sg.add_argument("--tta", type=int, default=1, metavar="N",
                     help="flip test-time augmentation for the case flag: N predictions (the scan and N - 1 flipped "
                          "copies, 2-8), their disagreement a case score; N - 1 more plain passes (default 1: off)")
+    sg.add_argument("--feature-distance", action="store_true",
+                    help="also score how unlike the model's training scans this scan looks (one more encoder pass; "
+                         "needs the bundle's feature statistics, sgrs calibrate); made anyway when the case flag "
+                         "reads it")
     sg.add_argument("--png", action="store_true", help="also draw overview.png")
     sg.add_argument("--dicom-seg", action="store_true",
                     help="DICOM input: also write label.seg.dcm (classes, Δ and Θ as segments) on the source grid "

@@ -92,6 +92,27 @@ def test_feature_distance_is_the_mahalanobis_distance_of_the_standardised_featur
     assert flat.distance(np.array([1.5, 1.5, 0])) < 1.0 < flat.distance(np.array([1.5, -1.5, 0]))
 
 
+def test_feature_knn_is_the_mean_distance_to_the_nearest_training_cases_in_the_whitened_pca_basis():
+    train = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [3.0, 1.0], [1.0, 1.0]])
+    stats = FeatureStats.fit(train)
+    assert stats.knn_k == 3 and stats.points.shape == (5, 2)
+    # by hand: standardise, rotate onto the principal axes, divide each by its standard deviation
+    z = (train - train.mean(0)) / train.std(0)
+    evals, evecs = np.linalg.eigh(np.cov(z, rowvar=False))
+    ridge = 1e-3 * evals.max()
+    w = z @ evecs / np.sqrt(evals + ridge)
+    d = np.sqrt(((w[:, None] - w[None]) ** 2).sum(-1))
+    own = [np.sort(np.delete(d[i], i))[:3].mean() for i in range(5)]   # leave one out: 3 nearest others
+    assert stats.knn_q95 == pytest.approx(np.quantile(own, 0.95), rel=1e-6)
+    x = np.array([2.0, -1.0])
+    wx = ((x - train.mean(0)) / train.std(0)) @ evecs / np.sqrt(evals + ridge)
+    by_hand = np.sort(np.sqrt(((w - wx) ** 2).sum(1)))[:3].mean() / np.quantile(own, 0.95)
+    assert stats.knn_distance(x) == pytest.approx(by_hand, rel=1e-6)
+    assert stats.knn_distance(train[1]) < stats.knn_distance(np.array([9.0, -6.0]))
+    # with 3 cases only 2 others exist: both are averaged, for the percentile and a new scan alike
+    assert FeatureStats.fit(train[:3]).knn_k == 2
+
+
 def test_feature_statistics_are_written_into_the_bundle_and_read_back(tiny_bundle, tmp_path):
     from sgrs.models.bundle import load_bundle
 
@@ -101,9 +122,11 @@ def test_feature_statistics_are_written_into_the_bundle_and_read_back(tiny_bundl
     meta = load_bundle(bundle_dir).meta            # the bundle still loads and verifies
     assert meta["feature_stats"] == entry and entry["cases"] == 5
     back = read_feature_stats(bundle_dir, meta)
-    for key in ("mean", "scale", "basis", "variances"):
+    for key in ("mean", "scale", "basis", "variances", "points"):
         np.testing.assert_allclose(getattr(back, key), getattr(stats, key))
-    assert back.distance_q95 == stats.distance_q95
+    assert back.distance_q95 == stats.distance_q95 and back.knn_q95 == stats.knn_q95 and back.inputs == ("whole",)
+    x = np.arange(4.0)
+    assert back.knn_distance(x) == pytest.approx(stats.knn_distance(x))
     with open(bundle_dir / entry["file"], "r+b") as f:   # changed file: ignored, never trusted
         f.seek(-4, 2)
         f.write(b"\0\0\0\0")
@@ -126,7 +149,8 @@ def test_sgrs_calibrate_then_segment_reports_every_score(tiny_bundle, tiny_cohor
     assert cal.returncode == 0, cal.stderr
     assert "stored feature statistics of 4 cases" in cal.stdout
     assert json.loads((bundle_dir / "model.json").read_text())["feature_stats"]["source"] == "calibrate"
-    seg = run_cli("segment", scan, "--model", bundle_dir, "--out", tmp_path / "s", "--device", "cpu", "--tta", "3")
+    seg = run_cli("segment", scan, "--model", bundle_dir, "--out", tmp_path / "s", "--device", "cpu", "--tta", "3",
+                  "--feature-distance")
     assert seg.returncode == 0, seg.stderr
     summary = json.loads((tmp_path / "s" / "summary.json").read_text())
     scores = summary["case_scores"]
@@ -178,7 +202,7 @@ def test_a_fine_tuned_model_gets_statistics_of_its_own_training_cases(tiny_bundl
     from sgrs.training.loop import train
 
     base = shutil.copytree(tiny_bundle, tmp_path / "base")
-    fake = FeatureStats.fit(np.random.default_rng(2).normal(size=(5, 64)) + 100.0)  # 2 filters: 2 × 32 features
+    fake = FeatureStats.fit(np.random.default_rng(2).normal(size=(5, 32)) + 100.0)  # 2 filters: 32 features
     write_feature_stats(base, fake)
     out = train(TrainConfig(str(tiny_cohort), str(tmp_path / "job"), labelled=2, iterations=2, patch=(32, 32, 16),
                             batch=4, device="cpu", seed=1, val_every=2, base_model=str(base)), show_bar=False)
@@ -186,3 +210,59 @@ def test_a_fine_tuned_model_gets_statistics_of_its_own_training_cases(tiny_bundl
     own = read_feature_stats(out, meta)
     assert meta["feature_stats"]["source"] == "training" and own.cases == 4
     assert not np.allclose(own.mean, fake.mean)
+
+
+def test_statistics_stored_before_knn_still_give_the_mahalanobis_distance(tiny_bundle, tiny_cohort, tmp_path):
+    """A bundle calibrated before the kNN distance and the one-pass features (entry without ``inputs``,
+    file without ``points``) is scored as it was stored: centre window + whole scan, no kNN, no warning."""
+    from sgrs.data.image_io import read_image
+    from sgrs.inference.features import OLD_INPUTS, pooled_features
+    from sgrs.inference.segment import SegmentOptions, segment_array
+    from sgrs.models.bundle import load_bundle
+
+    bundle_dir = shutil.copytree(tiny_bundle, tmp_path / "b")
+    bundle = load_bundle(bundle_dir)
+    rng = np.random.default_rng(5)
+    old = np.stack([pooled_features(bundle.model, rng.normal(size=(32, 32, 16)), bundle.patch_size, inputs=OLD_INPUTS)
+                    for _ in range(4)])
+    stats = FeatureStats.fit(old, "calibrate", OLD_INPUTS)
+    stats.points = stats.knn_q95 = None
+    write_feature_stats(bundle_dir, stats)
+    meta = json.loads((bundle_dir / "model.json").read_text())
+    del meta["feature_stats"]["inputs"]                      # as stored before
+    (bundle_dir / "model.json").write_text(json.dumps(meta, indent=1) + "\n")
+    back = read_feature_stats(bundle_dir, meta)
+    assert back.inputs == OLD_INPUTS and back.points is None and back.mean.size == 2 * 32
+    scan = tiny_cohort / json.loads((tiny_cohort / "manifest.json").read_text())["cases"][-1]["image"]
+    image, geometry = read_image(scan)
+    seg = segment_array(image, geometry, load_bundle(bundle_dir), SegmentOptions(device="cpu", feature_distance=True))
+    scores = seg.summary["case_scores"]
+    assert scores["feature_distance"] > 0 and scores["feature_knn"] is None
+    assert not any("feature statistics" in w for w in seg.summary["warnings"])
+
+
+def test_the_feature_pass_runs_by_default_only_when_the_flag_reads_a_feature_distance(tiny_bundle, tiny_cohort,
+                                                                                      tmp_path, monkeypatch):
+    """The feature pass is ~10 % of a segmentation of a few windows (docs/trust.md): the default path makes
+    it only when case_flag.RULES' review rule reads it; ``feature_distance=True`` (--feature-distance) always."""
+    import sgrs.inference.case_flag as cf
+    from sgrs.data.image_io import read_image
+    from sgrs.inference.segment import SegmentOptions, segment_array
+    from sgrs.models.bundle import load_bundle
+
+    bundle_dir = shutil.copytree(tiny_bundle, tmp_path / "b")
+    write_feature_stats(bundle_dir, FeatureStats.fit(np.random.default_rng(3).normal(size=(5, 32))))
+    bundle = load_bundle(bundle_dir)
+    scan = tiny_cohort / json.loads((tiny_cohort / "manifest.json").read_text())["cases"][-1]["image"]
+    image, geometry = read_image(scan)
+
+    def distance(**kw):
+        return segment_array(image, geometry, bundle, SegmentOptions(device="cpu", **kw)).summary["case_scores"][
+            "feature_knn"]
+
+    knn_rule = {"inputs": ["feature_knn"], "mean": [0.0], "sd": [1.0], "weights": [0.0, 1.0], "review": 0.5}
+    share_rule = {**knn_rule, "inputs": ["uncertain_share"]}
+    monkeypatch.setitem(cf.RULES, "risk", share_rule)
+    assert not cf.reads_features() and distance() is None and distance(feature_distance=True) > 0
+    monkeypatch.setitem(cf.RULES, "risk", [share_rule, knn_rule])
+    assert cf.reads_features() and distance() > 0 and distance(feature_distance=False) is None

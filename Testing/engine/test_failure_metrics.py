@@ -34,3 +34,23 @@ def test_logistic_separates_a_separable_set():
     y = np.array([0.0, 0.0, 1.0, 1.0])
     s = Logistic(l2=0.1).fit(x, y).score(x)
     assert np.all(np.diff(s) > 0) and s[1] < 0 < s[2]
+
+
+def test_the_default_flag_is_chosen_among_scores_within_the_time_budget_of_the_slowest_case():
+    """Issue 26: the default path's added time ≤ 10 % of a segmentation, for the slowest case too, in
+    CPU seconds; the feature distances drop out of the choice when only their encoder pass breaks it."""
+    from fd_report import DEFAULT_PATH, FEATURE_SCORES, in_budget, time_shares
+
+    def case(seg, scores, features):
+        return {"seconds": {"total": 9.0, "tta": 5.0, "scores": 9.0, "features": 9.0,   # wall: ignored
+                            "cpu": {"segmentation": seg, "scores": scores, "features": features}}}
+
+    cheap = [case(1.0, 0.05, 0.03), case(2.0, 0.1, 0.08)]
+    t = time_shares(cheap)
+    np.testing.assert_allclose(t["all"], [0.05, 0.05])
+    np.testing.assert_allclose(t["no_features"], [0.02, 0.01])
+    assert in_budget(cheap) == set(DEFAULT_PATH)
+    slow_features = cheap + [case(0.5, 0.08, 0.05)]        # 16 % with the feature pass, 6 % without
+    assert in_budget(slow_features) == set(DEFAULT_PATH) - set(FEATURE_SCORES)
+    assert in_budget(slow_features + [case(0.5, 0.2, 0.05)]) == set()
+    np.testing.assert_allclose(time_shares(cheap, "wall")["all"], [2.25, 2.25])   # 9 s of 9 − 5 s

@@ -133,8 +133,30 @@ def test_flag_tooltip_says_the_rules_and_quotes_the_one_measured_accuracy(monkey
     assert "11.6 % of the structure is uncertain" in tips[REVIEW]
     assert all(w in tips[FAILED] for w in ("nothing segmented", "above 5×", "over 3× outside"))
     for tip in tips.values():
-        assert "68 % [62, 75] of 193 failed results" in tip and "92 % [87, 96] of 167 good ones ok" in tip
-        assert "benchmarks/trust/failure_detection.py" in tip and "360 cases" in tip
+        assert "68 % [60, 76] of 113 failed results" in tip and "91 % [85, 96] of 103 good ones ok" in tip
+        assert "benchmarks/trust/failure_detection.py" in tip and "216 cases" in tip
         assert tip.endswith("not a clinical guarantee.")
     monkeypatch.setitem(fw.FLAG_ACCURACY, "sensitivity", (0.5, 0.4, 0.6))   # the figures come from the constant
-    assert "50 % [40, 60] of 193" in fw.flag_tooltip(REVIEW)
+    assert "50 % [40, 60] of 113" in fw.flag_tooltip(REVIEW)
+
+
+def test_risk_words_say_each_review_rule_as_its_score_above_a_threshold():
+    """Whatever rule the benchmark chose (case_flag.RULES["risk"]), the tooltip says it in plain words:
+    one score's threshold back in that score's units, a list of rules joined by 'or'."""
+    import math
+
+    from sgrs.inference.flag_words import risk_words
+
+    share = {"inputs": ["uncertain_share"], "mean": [0.0], "sd": [1.0], "weights": [0.0, 1.0], "review": 0.1159}
+    assert risk_words(share) == "more than 11.6 % of the structure is uncertain (its Δ∪Θ share)"
+    # a standardised rule: risk = −1 + 2 (x − 0.2) / 0.5 > 0.6  ⇔  x > 0.2 + 0.5 × 1.6 / 2 = 0.6
+    view = {"inputs": ["view_disagreement"], "mean": [0.2], "sd": [0.5], "weights": [-1.0, 2.0], "review": 0.6}
+    assert "disagree on more than 60.0 %" in risk_words(view)
+    knn = {"inputs": ["feature_knn"], "mean": [0.0], "sd": [1.0], "weights": [0.0, 1.0], "review": math.log1p(1.5)}
+    both = risk_words([share, knn])
+    assert both.startswith("more than 11.6 %") and " or the scan lies beyond 1.50× the training scans' own spread" \
+        in both and "nearest training scans" in both
+    combined = {"inputs": ["uncertain_share", "feature_distance"], "mean": [0, 0], "sd": [1, 1],
+                "weights": [0.1, 1.0, 0.5], "review": 0.25}
+    assert risk_words(combined) == "the case scores together (uncertain_share, feature_distance) give a risk above 0.25"
+    assert risk_words(None) == "" and risk_words([]) == ""

@@ -13,7 +13,7 @@ from sgrs.data.image_io import Geometry, read_image
 from sgrs.data.phantom import make_case
 from sgrs.inference.case_flag import FAILED, OK, case_flag
 from sgrs.inference.maps import DELTA, OMEGA, THETA
-from sgrs.inference.review import Q_OF_LEVEL, level_of_q, region_members, review_regions
+from sgrs.inference.review import Q_OF_LEVEL, level_of_q, padding_mask, region_members, review_regions
 from sgrs.inference.segment import SegmentOptions, segment_array
 from sgrs.models.bundle import load_bundle
 
@@ -80,6 +80,61 @@ def test_an_uncertain_strip_at_the_scans_edge_is_no_missed_structure():
     assert len(listed) == 2
     assert "possible missed structure" in listed[0].reason
     assert "missed structure" not in listed[1].reason and "edge" in listed[1].reason
+
+
+def test_an_uncertain_strip_next_to_padding_inside_the_scan_is_no_missed_structure():
+    """Padding need not be at the array's faces (a zero-filled slab, a CT's reconstruction circle): an
+    uncertain strip along it is an artefact, while without the padding the same strip is listed first
+    as a possible missed structure."""
+    size, geometry = (30, 20, 10), Geometry((30, 20, 10), (1.0, 1.0, 1.0), (0, 0, 0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    image = np.random.default_rng(0).normal(100.0, 5.0, size).astype(np.float32)
+    assert padding_mask(image) is None                      # measured tissue is never that flat
+    padded = image.copy()
+    padded[:, 14:, :] = -1024.0                             # padding from y = 14 on: 30 % of the volume
+    assert padding_mask(padded).sum() == 30 * 6 * 10
+    label = np.zeros(size, np.uint8)
+    label[10:16, 3:7, 3:7] = 1
+    entropy = np.zeros(size, np.uint8)
+    entropy[20:26, 12:14, 2:8] = 250    # along the padding, 5 voxels from the nearest face: the strongest piece
+    entropy[22:24, 4:6, 4:6] = 200      # a small uncertain spot far from both
+    plain = review_regions(label, entropy, None, geometry, "entropy", q_min=0.05, block_mm=1000)
+    assert [r.voxels for r in plain] == [72, 8] and all("possible missed structure" in r.reason for r in plain)
+    listed = review_regions(label, entropy, None, geometry, "entropy", q_min=0.05, block_mm=1000,
+                            padding=padding_mask(padded))
+    assert [r.voxels for r in listed] == [8, 72]            # the artefact goes last
+    assert "possible missed structure" in listed[0].reason
+    assert "missed structure" not in listed[1].reason and "padding artefact" in listed[1].reason
+
+
+def test_the_demo_model_on_a_zero_padded_scan_calls_no_edge_or_padding_piece_a_missed_structure():
+    """End to end: a phantom with 10 zero slices on either side of x. The model leaves uncertain
+    pieces along the scan's faces; each listed piece that lies mostly within 2 voxels of a face or of
+    the padding (the test's own distance) and outside the segmentation is called an artefact, never a
+    possible missed structure, and there is at least one."""
+    from scipy.ndimage import distance_transform_cdt
+
+    image, _, geometry = make_case(3, 4242)
+    pad = 10
+    big = np.zeros((image.shape[0] + 2 * pad,) + image.shape[1:], np.float32)
+    big[pad:-pad] = image
+    origin = np.array(geometry.origin) - np.array([pad * geometry.spacing[0], 0.0, 0.0])
+    g = Geometry(big.shape, geometry.spacing, tuple(origin), geometry.direction)
+    seg = segment_array(big, g, load_bundle(DEMO), SegmentOptions(device="cpu"))
+    # distance to the padding or past a face: the scanned voxels, framed by one padding voxel all round
+    framed = np.pad(big != 0, 1, constant_values=False)
+    near = distance_transform_cdt(framed, metric="taxicab")[1:-1, 1:-1, 1:-1] <= 2
+    members = region_members(seg.entropy, seg.regions, g)
+    artefacts = 0
+    for r in seg.summary["review_regions"]:
+        centre = tuple(np.round((np.array(r["centre_lps"]) - origin) / np.array(g.spacing)).astype(int))
+        m = next(m for m in members if len(m) == r["voxels"] and (m == centre).all(1).any())
+        edge, inside = near[tuple(m.T)].mean(), (seg.label[tuple(m.T)] > 0).mean()
+        if edge >= 0.5 and inside <= 0.05:
+            artefacts += 1
+            assert "padding artefact" in r["reason"], r
+        if "possible missed structure" in r["reason"]:
+            assert edge < 0.5, r
+    assert artefacts > 0
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from harness import studio_in_browser, wait_for
 from test_studio_browser import SAMPLE, click_segment_and_wait, make_studio
 
 from sgrs.data.image_io import read_image, write_image
-from sgrs.inference.flag_words import flag_tooltip
+from sgrs.inference.flag_words import FLAG_ACCURACY, flag_tooltip
 
 pytest.importorskip("trame_slicer")
 pytest.importorskip("playwright")
@@ -44,6 +44,8 @@ def test_a_likely_failed_result_is_an_error_banner_not_a_success(tmp_path):
             text = await banner.inner_text()
             assert "Case flag: likely failed (nothing segmented)" in text
             assert await banner.locator(".mdi-check-circle").count() == 0            # no check mark …
+            # the banner says what the flag means on hover, in the same words as the Regions panel's flag
+            assert await page.locator("#studio-message-box").get_attribute("title") == flag_tooltip("likely failed")
             r, g, b = await mean_colour(banner)
             assert r > g + 60 and r > b + 30, (r, g, b)                              # … and red, not green
             status = page.locator("#segment-status")
@@ -57,7 +59,8 @@ def test_a_likely_failed_result_is_an_error_banner_not_a_success(tmp_path):
             # issue 26, item 7: hovering it says what the flag means and how often it has been right
             tip = await page.locator("#region-case-flag-box").get_attribute("title")
             assert tip == flag_tooltip("likely failed") and tip.startswith("Case flag likely failed: nothing segmented")
-            assert "of 193 failed results" in tip and tip.endswith("not a clinical guarantee.")
+            assert f"of {FLAG_ACCURACY['failed_cases']} failed results" in tip
+            assert tip.endswith("not a clinical guarantee.")
             trust = await page.locator("#region-trust").inner_text()
             assert trust.startswith("This result is flagged") and "Measured for this model" in trust
 

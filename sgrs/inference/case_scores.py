@@ -11,7 +11,8 @@ structure (case_flag.py). benchmarks/trust/failure_detection.py measures each ag
 - ``view_disagreement``: 1 − Dice between the plain view's and the mixed view's labels (the mixed
   view is computed anyway whenever the region maps are);
 - ``tta_disagreement``: 1 − the mean pairwise Dice of the flip-TTA labels (opt-in, ``--tta N``);
-- ``feature_distance``: the scan's pooled bottleneck features against the training cases' (features.py).
+- ``feature_distance`` / ``feature_knn``: the scan's pooled bottleneck features against the training
+  cases' (features.py: Mahalanobis, and the k-nearest-neighbour distance, both after PCA), per scan.
 """
 from __future__ import annotations
 

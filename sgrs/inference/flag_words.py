@@ -12,6 +12,8 @@ No figure is said as a percentage above 100 %: a ratio is said as "n×".
 """
 from __future__ import annotations
 
+import math
+
 SEVERITY = {"ok": "success", "review": "warning", "likely failed": "error"}
 RANK = ("info", "success", "warning", "error")
 
@@ -23,9 +25,9 @@ EDITED = "edited"
 # Source: docs/trust.md, "How well it works (held-out kinds of shift)".
 FLAG_ACCURACY = {
     "source": "benchmarks/trust/failure_detection.py", "date": "2026-12-06",
-    "cases": 360, "models": 4, "kinds": 9,
-    "sensitivity": (0.68, 0.62, 0.75), "failed_cases": 193,     # (value, 95 % CI low, high), Dice < 0.7
-    "specificity": (0.92, 0.87, 0.96), "good_cases": 167,       # Dice ≥ 0.7 left ok
+    "cases": 216, "models": 4, "kinds": 9,
+    "sensitivity": (0.68, 0.60, 0.76), "failed_cases": 113,     # (value, 95 % CI low, high), Dice < 0.7
+    "specificity": (0.91, 0.85, 0.96), "good_cases": 103,       # Dice ≥ 0.7 left ok
 }
 
 
@@ -104,6 +106,40 @@ def _found(entry: dict) -> str:
     return f"{100 * entry['error_share']:.0f} % of its errors in {100 * entry['volume_share']:.1f} % of the volume"
 
 
+# how the review rule on one case score is said: the score above t, in the units risk_score.flag_inputs reads
+RISK_WORDS = {
+    "uncertain_share": lambda t: f"more than {100 * t:.1f} % of the structure is uncertain (its Δ∪Θ share)",
+    "expected_error_share": lambda t: "expected wrong voxels above " + share_of_size(t, "the structure's size"),
+    "view_disagreement": lambda t: f"the plain and the mixed view disagree on more than {100 * t:.1f} % of it "
+                                   "(1 − their Dice)",
+    "tta_disagreement": lambda t: f"flipped copies of the scan disagree on more than {100 * t:.1f} % of it",
+    "feature_distance": lambda t: f"the scan lies beyond {math.expm1(t):.2f}× the training scans' own spread "
+                                  "(feature distance, Mahalanobis)",
+    "feature_knn": lambda t: f"the scan lies beyond {math.expm1(t):.2f}× the training scans' own spread "
+                             "(feature distance to its nearest training scans)",
+    "mean_entropy": lambda t: f"the model's mean uncertainty around the structure is above {100 * t:.1f} %",
+    "non_boundary_entropy": lambda t: f"the model's mean uncertainty away from the structure's edge is above "
+                                      f"{100 * t:.1f} %",
+    "fragment_share": lambda t: f"more than {100 * t:.0f} % of the structure is in detached pieces",
+    "volume_out": lambda t: f"its volume is over {math.exp(t):.2f}× outside the training cases' range",
+}
+
+
+def risk_words(rules) -> str:
+    """The review rule(s) of case_flag.RULES["risk"] in words ('' for none): one score above its
+    threshold, each rule said as such, or a combined (logistic) risk."""
+    rules = [rules] if isinstance(rules, dict) else list(rules or [])
+    said = []
+    for r in rules:
+        if len(r["inputs"]) == 1 and r["inputs"][0] in RISK_WORDS and r["weights"][1] > 0:
+            t = r["mean"][0] + r["sd"][0] * (r["review"] - r["weights"][0]) / r["weights"][1]
+            said.append(RISK_WORDS[r["inputs"][0]](t))
+        else:
+            said.append("the case scores together (" + ", ".join(r["inputs"]) + ") give a risk above "
+                        f"{r['review']:.2f}")
+    return " or ".join(said)
+
+
 def flag_tooltip(flag: str | None) -> str:
     """A flag's tooltip: what this value means (which of case_flag.RULES give it) and how often the flag
     has been right (``FLAG_ACCURACY``); '' when there is no flag."""
@@ -111,12 +147,20 @@ def flag_tooltip(flag: str | None) -> str:
 
     failed = (f"{NOTHING_SEGMENTED}, expected wrong voxels above {RULES['error_failed']:g}× the structure's size, "
               f"or a volume over {RULES['volume_failed']:g}× outside the training cases' range")
-    review = f"more than {100 * RULES['risk']['review']:.1f} % of the structure is uncertain (its Δ∪Θ share)"
+    size = "the structure's size"
+    soft = [f"expected wrong voxels above {share_of_size(RULES['error_review'], size)}"
+            if RULES.get("error_review") is not None else "",
+            f"a volume over {RULES['volume_review']:g}× outside the training cases' range"
+            if RULES.get("volume_review") is not None else "",
+            f"more than {100 * RULES['fragment_review']:.0f} % of the structure in detached pieces"
+            if RULES.get("fragment_review") is not None else "",
+            risk_words(RULES["risk"])]
+    review = " or ".join(w for w in soft if w)
     ok = (f"something was segmented, expected wrong voxels at most {RULES['error_failed']:g}× the structure's size, "
-          f"its volume within {RULES['volume_failed']:g}× the training cases' range and at most "
-          f"{100 * RULES['risk']['review']:.1f} % of it uncertain")
+          f"its volume within {RULES['volume_failed']:g}× the training cases' range"
+          + (f", and not: {review}" if review else ""))
     meaning = {"ok": f"ok: no rule fired ({ok}).",
-               "review": f"review: {review}; check it before use.",
+               "review": f"review: {review or 'no review rule is set'}; check it before use.",
                "likely failed": f"likely failed: {failed}."}.get(flag or "")
     if meaning is None:
         return ""

@@ -28,6 +28,7 @@ BLOCK_MM = 15.0             # regions are cut into blocks of this size (mm), so 
 MIN_VOXELS = 3              # smaller pieces (at the block cuts, isolated voxels) are not listed
 MAX_REGIONS = 50
 EDGE_VOXELS = 2             # outside the segmentation and mostly this close to the scan's faces: an edge artefact
+PADDING_SHARE = 0.005       # the image's minimum held exactly by at least this share of its voxels: padding
 
 
 def error_probability_table(levels: int = 256) -> np.ndarray:
@@ -125,6 +126,26 @@ def region_members(entropy: np.ndarray, regions: np.ndarray | None, geometry: Ge
     return [idx[piece == p] for p in order]
 
 
+def padding_mask(image: np.ndarray | None) -> np.ndarray | None:
+    """The voxels outside what was scanned: those holding exactly the image's minimum, where at least
+    ``PADDING_SHARE`` of the volume does (zero- or −1024-filled padding, the outside of a CT's
+    reconstruction circle, a masked MR background; measured tissue is never that flat). None: none."""
+    if image is None or image.size == 0:
+        return None
+    pad = image == image.min()
+    return pad if pad.mean() >= PADDING_SHARE else None
+
+
+def _near_padding(idx: np.ndarray, padding: np.ndarray) -> np.ndarray:
+    """Per voxel of ``idx`` (N, 3): within ``EDGE_VOXELS`` (city-block) of a padding voxel; only the
+    listed voxels' box is looked at, so a large scan costs no more than its review list."""
+    lo = np.maximum(idx.min(0) - EDGE_VOXELS, 0)
+    hi = np.minimum(idx.max(0) + EDGE_VOXELS + 1, padding.shape)
+    box = padding[tuple(slice(a, b) for a, b in zip(lo, hi))]
+    near = ndimage.binary_dilation(box, iterations=EDGE_VOXELS) if EDGE_VOXELS else box
+    return near[tuple((idx - lo).T)]
+
+
 def _reason(delta: float, theta: float, inside: float, map_name: str, edge: float = 0.0) -> str:
     if theta >= 0.5:
         what = "fragile: confident but changes when the scan is perturbed (Θ)"
@@ -135,7 +156,7 @@ def _reason(delta: float, theta: float, inside: float, map_name: str, edge: floa
     if inside >= 0.95:
         where = "inside the segmentation: possible false positive"
     elif inside <= 0.05 and edge >= 0.5:
-        where = "at the scan's edge, outside the segmentation: likely a border or padding artefact"
+        where = "at the scan's edge or its padding, outside the segmentation: likely a border or padding artefact"
     elif inside <= 0.05:
         where = "outside the segmentation: possible missed structure"
     else:
@@ -145,8 +166,10 @@ def _reason(delta: float, theta: float, inside: float, map_name: str, edge: floa
 
 def review_regions(label: np.ndarray, entropy: np.ndarray, regions: np.ndarray | None, geometry: Geometry,
                    map_name: str = DEFAULT_MAP, q_min: float = DEFAULT_Q_MIN, block_mm: float = BLOCK_MM,
-                   min_voxels: int = MIN_VOXELS, max_regions: int = MAX_REGIONS) -> list[ReviewRegion]:
-    """The ranked review list of one segmentation (arrays (x, y, z) on ``geometry``'s grid)."""
+                   min_voxels: int = MIN_VOXELS, max_regions: int = MAX_REGIONS,
+                   padding: np.ndarray | None = None) -> list[ReviewRegion]:
+    """The ranked review list of one segmentation (arrays (x, y, z) on ``geometry``'s grid). ``padding``
+    (``padding_mask`` of the scan, same grid): next to it counts as the scan's edge."""
     mask = review_mask(entropy, regions, map_name, q_min)
     if not mask.any():
         return []
@@ -159,6 +182,8 @@ def review_regions(label: np.ndarray, entropy: np.ndarray, regions: np.ndarray |
     theta = np.bincount(piece, (kinds == THETA).astype(np.float64), len(n)) / n
     centroid = np.stack([np.bincount(piece, idx[:, a].astype(np.float64)) for a in range(3)], 1) / n[:, None]
     near_edge = ((idx < EDGE_VOXELS) | (idx >= np.asarray(label.shape) - EDGE_VOXELS)).any(1)
+    if padding is not None and padding.shape == label.shape:
+        near_edge |= _near_padding(idx, padding)
     edge = np.bincount(piece, near_edge.astype(np.float64), len(n)) / n
     # edge artefacts outside the segmentation go after every other region: they are rarely errors
     order = sorted(order, key=lambda p: bool(inside[p] <= 0.05 and edge[p] >= 0.5))

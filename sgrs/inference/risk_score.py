@@ -14,6 +14,7 @@ import math
 # plain words for the input that raised the risk most (the case flag's reason)
 INPUT_WORDS = {
     "feature_distance": "the scan looks unlike the model's training scans",
+    "feature_knn": "the scan looks unlike any of the model's training scans",
     "view_disagreement": "the prediction changes when the scan is perturbed (plain and mixed views disagree)",
     "tta_disagreement": "the prediction changes when the scan is flipped",
     "mean_entropy": "the model is unsure around the structure",
@@ -30,9 +31,9 @@ def flag_inputs(measures: dict, structure: dict | None = None) -> dict:
     take precedence over the worst-structure values in ``measures``); None where unknown."""
     m = {**measures, **(structure or {})}
     ratio = m.get("volume_ratio")
-    distance = m.get("feature_distance")
-    out = {"volume_out": abs(math.log(ratio)) if ratio else (0.0 if ratio is None else None),
-           "feature_distance": math.log1p(distance) if distance is not None else None}
+    out = {"volume_out": abs(math.log(ratio)) if ratio else (0.0 if ratio is None else None)}
+    for name in ("feature_distance", "feature_knn"):
+        out[name] = math.log1p(m[name]) if m.get(name) is not None else None
     for name in ("expected_error_share", "fragment_share", "uncertain_share", "mean_entropy",
                  "non_boundary_entropy", "view_disagreement", "tta_disagreement"):
         out[name] = None if m.get(name) is None else float(m[name])

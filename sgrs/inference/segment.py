@@ -46,6 +46,7 @@ from .case_scores import structure_scores
 from .features import pooled_features, read_feature_stats
 from .maps import labels_by_slab
 from .trust import review_fields
+from .review import padding_mask
 
 MIXED_VIEWS = ("near", "all")
 TTA_FLIPS = ((0,), (1,), (2,), (0, 1), (0, 2), (1, 2), (0, 1, 2))  # axes each extra TTA pass flips
@@ -72,6 +73,9 @@ class SegmentOptions:
     backend: str = "auto"              # "auto" | "torch" | "openvino" (CPU only; see sgrs.inference.backends)
     lanes: int | None = None           # windows predicted at once on the CPU; None: sgrs.inference.lanes.auto_lanes
     tta: int = 1                       # predictions for the flip-TTA score (1: none; N: N - 1 flipped passes)
+    feature_distance: bool | None = None  # the feature pass (one encoder pass): None = when the case flag's
+    #   rule reads a feature distance (case_flag.reads_features); True/False: always/never. It is left out
+    #   otherwise because on a scan of a few windows it alone costs ~10 % of the segmentation (docs/trust.md)
 
     @property
     def window_overlap(self) -> float:
@@ -114,7 +118,7 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     options.check()
     device = resolve_device(options.device)
     bundle.model.to(device)
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), time.process_time()   # wall and this process's CPU (the scores' share of both)
     warnings = [] if warnings is None else warnings
     plan = plan_scan(geometry, bundle.meta, options.keep_spacing, options.interpolation, options.roi)
     world = world_warnings(bundle.meta, image, geometry, plan.warnings)   # told at once: the run may be long
@@ -146,13 +150,15 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
                                 mixed_overlap=options.mixed_window_overlap)
         p_u, p_m = result if options.regions else (result, None)
         del result
-        t_scores = time.monotonic()
-        distance = feature_distance(bundle, norm, patch, device, warnings)
+        t_scores, c_scores = time.monotonic(), time.process_time()
+        distance = feature_distances(bundle, norm, patch, device, warnings) if wants_features(options) \
+            else {"feature_distance": None, "feature_knn": None}
+        t_feat, c_feat = time.monotonic(), time.process_time()
         views = (labels_by_slab(p_u), labels_by_slab(p_m)) if p_m is not None else None
-        t_tta = time.monotonic()
+        t_tta, c_tta = time.monotonic(), time.process_time()
         tta_labels = tta_predictions(predict, norm, patch, n_c, options, device, lanes, views, p_u)
-        t_back = time.monotonic()
-    score_seconds = t_tta - t_scores
+        t_back, c_back = time.monotonic(), time.process_time()
+    score_seconds, score_cpu = t_tta - t_scores, c_tta - c_scores
     warnings += ladder.warnings
     device = ladder.device
     del norm
@@ -175,34 +181,53 @@ def segment_array(image: np.ndarray, geometry: Geometry, bundle: Bundle, options
     if post == "lcc":
         label = np.where(main, label, 0).astype(np.uint8)
     del main
-    t_case = time.monotonic()  # on the label the user gets
+    t_case, c_case = time.monotonic(), time.process_time()  # on the label the user gets
     case_scores = scores_summary(label, entropy, bundle, views, tta_labels, distance, regions)
     score_seconds += time.monotonic() - t_case
+    score_cpu += time.process_time() - c_case
     plan.info["seconds"]["scores"] = round(score_seconds, 3)
     del views, tta_labels
     out = Segmentation(label, regions, entropy, geometry, network_maps=network_maps)
+    # what the scores cost beside the segmentation (TTA left out), in CPU seconds too: on a shared machine
+    # the wall clock of a 0.02 s step is mostly other processes' turns (benchmarks/trust/failure_detection.py)
+    case_scores["cost"] = {"feature_seconds": round(t_feat - t_scores, 4),
+                           "cpu": {"scores": round(score_cpu, 4), "features": round(c_feat - c_scores, 4),
+                                   "segmentation": round(time.process_time() - c0 - (c_back - c_tta), 4)}}
     out.summary = summarize(out, bundle, options, device, time.monotonic() - t0, tau, rule, lam, warnings)
     out.summary["windows"] = stats["windows_plain"] + stats["windows_mixed"]   # both views, as progress counts
     out.summary["postprocess"] = post
     out.summary["fragment_share"] = fragment_share
     out.summary["scan"] = plan.to_json()
     out.summary["case_scores"] = case_scores
-    out.summary.update(review_fields(label, entropy, regions, geometry, out.summary, meta))
+    padding = padding_mask(image) if image.shape == label.shape else None
+    out.summary.update(review_fields(label, entropy, regions, geometry, out.summary, meta, padding=padding))
     return out
 
 
-def feature_distance(bundle: Bundle, norm: np.ndarray, patch, device, warnings: list) -> float | None:
-    """The scan's feature distance to the model's training cases (None: the bundle has no statistics, or
-    statistics of another network — weights swapped into a bundle folder — which a warning says)."""
+def wants_features(options: SegmentOptions) -> bool:
+    """Whether this run makes the feature pass (``SegmentOptions.feature_distance``)."""
+    from .case_flag import reads_features
+
+    return reads_features() if options.feature_distance is None else bool(options.feature_distance)
+
+
+def feature_distances(bundle: Bundle, norm: np.ndarray, patch, device, warnings: list) -> dict:
+    """The scan's feature distances to the model's training cases: ``feature_distance`` (Mahalanobis)
+    and ``feature_knn`` (k nearest neighbours), each None where the bundle has no statistics (or none
+    with their points, for kNN), or statistics of another network — weights swapped into a bundle
+    folder — which a warning says."""
+    none = {"feature_distance": None, "feature_knn": None}
     stats = read_feature_stats(bundle.path, bundle.meta)
     if stats is None:
-        return None
-    features = pooled_features(bundle.model, norm, patch, device)
+        return none
+    features = pooled_features(bundle.model, norm, patch, device, stats.inputs)
     if features.shape != stats.mean.shape:
         warnings.append(f"feature statistics of another network in {bundle.path.name} ({stats.mean.size} features, "
                         f"this network gives {features.size}): no feature distance; run 'sgrs calibrate'")
-        return None
-    return round(stats.distance(features), 4)
+        return none
+    knn = stats.knn_distance(features)
+    return {"feature_distance": round(stats.distance(features), 4),
+            "feature_knn": None if knn is None else round(knn, 4)}
 
 
 def tta_predictions(predict, norm, patch, n_c, options, device, lanes, views, p_u) -> list | None:
@@ -218,11 +243,12 @@ def tta_predictions(predict, norm, patch, n_c, options, device, lanes, views, p_
     return labels
 
 
-def scores_summary(label, entropy, bundle: Bundle, views, tta_labels, distance, regions=None) -> dict:
-    """``summary["case_scores"]``: per structure (by class name) its scores, and the case's feature distance."""
+def scores_summary(label, entropy, bundle: Bundle, views, tta_labels, distances: dict, regions=None) -> dict:
+    """``summary["case_scores"]``: per structure (by class name) its scores, and the case's feature
+    distances (``feature_distances``)."""
     names = {c["value"]: c["name"] for c in bundle.meta["classes"]}
     per = structure_scores(label, entropy, bundle.n_classes, views, tta_labels, regions)
-    out = {"structures": {names.get(v, str(v)): s for v, s in per.items()}, "feature_distance": distance}
+    out = {"structures": {names.get(v, str(v)): s for v, s in per.items()}, **distances}
     if tta_labels:
         out["tta"] = len(tta_labels)
     return out

@@ -22,13 +22,15 @@ from .review import DEFAULT_MAP, DEFAULT_Q_MIN, describe_q, expected_errors, rev
 
 def review_fields(label: np.ndarray, entropy: np.ndarray, regions: np.ndarray | None, geometry: Geometry,
                   summary: dict, meta: dict | None, map_name: str = DEFAULT_MAP,
-                  q_min: float = DEFAULT_Q_MIN, max_regions: int | None = None) -> dict:
-    """The review list and case flag of one segmentation (maps on ``geometry``'s grid)."""
+                  q_min: float = DEFAULT_Q_MIN, max_regions: int | None = None,
+                  padding: np.ndarray | None = None) -> dict:
+    """The review list and case flag of one segmentation (maps on ``geometry``'s grid; ``padding``: the
+    scan's padding voxels, review.padding_mask, when the scan is at hand)."""
     if not 0.0 < q_min <= 0.5:
         raise SGRSError(f"q_min must be in (0, 0.5] (the error probability of a two-class voxel), got {q_min}")
     if map_name != "entropy" and regions is None:
         map_name = "entropy"  # --no-regions: entropy is the only map there is
-    kwargs = {} if max_regions is None else {"max_regions": max_regions}
+    kwargs = {"padding": padding} if max_regions is None else {"max_regions": max_regions, "padding": padding}
     listed = review_regions(label, entropy, regions, geometry, map_name, q_min, **kwargs)
     training = ((meta or {}).get("provenance") or {}).get("label_volume_ml")
     flag = case_flag(case_measures(summary, expected_errors(entropy, q_min), training))
