@@ -25,6 +25,11 @@ def dice(pred: np.ndarray, truth: np.ndarray) -> float:
     return 1.0 if total == 0 else 2.0 * int((p & t).sum()) / total
 
 
+def foreground_dice(pred: np.ndarray, truth: np.ndarray, n_classes: int) -> float:
+    """Mean Dice over the foreground classes (a class absent from both counts as agreement, 1)."""
+    return float(np.mean([dice(pred == c, truth == c) for c in range(1, max(2, n_classes))]))
+
+
 def jaccard(pred: np.ndarray, truth: np.ndarray) -> float:
     p, t = pred.astype(bool), truth.astype(bool)
     union = int((p | t).sum())

@@ -18,16 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..evaluation.metrics import dice
+from ..evaluation.metrics import foreground_dice
 from ..util.atomic import write_text
 
 CHECK_FILE = "check.json"
 SAME = 0.005          # closer than this, the two models count as equal on the check cases
-
-
-def foreground_dice(pred: np.ndarray, truth: np.ndarray, n_classes: int) -> float:
-    """Mean Dice over the foreground classes (a class absent from both counts as agreement, 1)."""
-    return float(np.mean([dice(pred == c, truth == c) for c in range(1, max(2, n_classes))]))
 
 
 def case_dice(bundle, cases, device: str) -> dict[str, float]:

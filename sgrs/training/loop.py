@@ -19,7 +19,7 @@ import torch
 from ..data.cohort import Cohort, load_cohort
 from ..data.normalize import Normalization
 from ..data.sampler import BatchSampler, pad_to
-from ..evaluation.metrics import dice
+from ..evaluation.metrics import foreground_dice
 from ..inference.calibrate import training_feature_stats
 from ..inference.features import write_feature_stats
 from ..inference.sliding import model_predictor, sliding_window
@@ -67,7 +67,8 @@ def validate(model: VNet, cohort: Cohort, patch, device, overlap: float, autocas
     per_case = {}
     for case in cohort.val:
         probs = sliding_window(predict, case.image, patch, model.n_classes, overlap, device=device)
-        per_case[case.id] = dice(class_argmax(probs[None])[0].cpu().numpy() > 0, case.label > 0)
+        # mean over the foreground classes: with several, "anything vs background" would hide swapped classes
+        per_case[case.id] = foreground_dice(class_argmax(probs[None])[0].cpu().numpy(), case.label, model.n_classes)
     return {"dice": float(np.mean(list(per_case.values()))) if per_case else None, "per_case": per_case}
 
 
