@@ -243,9 +243,11 @@ def the_picker_as_a_user_meets_it(h):
     w.ui.baseModelComboBox.setCurrentIndex(0)   # (new model)
     h.check("from scratch the picker is on", bool(w.ui.terminologyButton.enabled), w.ui.classesLabel.text)
     before = [(s.GetName(), segment_terminology(s)) for s in segments]
-    navigator_stand_in(h, LEFT_ATRIUM)
+    first = navigator_stand_in(h, LEFT_ATRIUM)
     answer("cancelButton")
     w.ui.terminologyButton.click()
+    h.check("a first pick (no terminology yet) gives Slicer's navigator an entry before it opens (from 5.10.0 "
+            "its lists stay empty until setTerminologyEntry)", len(first.opened_with) == 1, first.opened_with)
     h.check("Cancel in the picker changes no segment", [(s.GetName(), segment_terminology(s)) for s in segments]
             == before, [(s.GetName(), segment_terminology(s)) for s in segments])
     navigator_stand_in(h, "")
