@@ -175,6 +175,31 @@ def a_stored_hold_out_that_is_gone(h):
     w.cleanup()
 
 
+@scenario
+def a_saved_hold_out_imported_into_a_scene_with_volumes(h):
+    """Add Data of a saved scene into one that has volumes: MRML gives clashing node ids new ones (Import), but
+    holdOut is a plain string, not a node reference, so it is not remapped (found by this review; left)."""
+    slicer = h.slicer
+    w = fresh(h)
+    slicer.mrmlScene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "already here")
+    saved = slicer.vtkMRMLScene()
+    theirs = saved.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "held out when saved")
+    node = saved.AddNewNodeByClass("vtkMRMLScriptedModuleNode")
+    node.SetSingletonTag("SGRSTrain")
+    node.SetAttribute("ModuleName", "SGRSTrain")
+    node.SetParameter("holdOut", theirs.GetID())
+    saved.SetSaveToXMLString(1)
+    saved.Commit()
+    slicer.mrmlScene.SetLoadFromXMLString(1)
+    slicer.mrmlScene.SetSceneXMLString(saved.GetSceneXMLString())
+    slicer.mrmlScene.Import()
+    held = slicer.mrmlScene.GetNodeByID(w.params.holdOut) if w.params and w.params.holdOut else None
+    h.check("a saved hold-out still names its case after Add Data into a scene with volumes (LEFT: a node id "
+            "string; a node-reference parameter would be remapped)", held is not None and
+            held.GetName() == "held out when saved", held.GetName() if held else None)
+    w.cleanup()
+
+
 LEFT_ATRIUM = ("Segmentation category and type - DICOM master list~SCT^123037004^Anatomical Structure"
                "~SCT^82471001^Left atrium~^^~Anatomic codes - DICOM master list~^^~^^")
 
