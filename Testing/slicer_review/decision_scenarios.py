@@ -44,9 +44,16 @@ def shown(button):
 
 
 def registered(folder):
+    """The registry's entries of this job's model (registered.json names it once kept)."""
     from sgrs.models.registry import list_models
-    return [e for e in list_models() if not e.bundled and e.path.resolve().parent.parent == folder.resolve()] or \
-        [e for e in list_models() if not e.bundled]
+    marker = folder / "registered.json"
+    path = json.loads(marker.read_text())["path"] if marker.exists() else None
+    return [e for e in list_models() if not e.bundled and str(e.path) == path]
+
+
+def registry_size():
+    from sgrs.models.registry import list_models
+    return len([e for e in list_models() if not e.bundled])
 
 
 @scenario
@@ -70,9 +77,10 @@ def the_decision_after_reattaching(h):
     w = fresh(h)   # a Slicer restart: a new widget on the same jobs folder
     h.check("after a restart the same model still waits", w.session.deciding and shown(w.ui.keepButton),
             w.ui.statusLabel.text)
+    size = registry_size()
     w.ui.keepButton.click()
     entries = registered(folder)
-    h.check("Keep registers the new model once and says so", len(entries) == 1 and
+    h.check("Keep registers the new model once and says so", len(entries) == 1 and registry_size() == size + 1 and
             w.ui.statusLabel.text.startswith("Finished: model") and not shown(w.ui.keepButton) and
             not shown(w.ui.rollBackButton), (len(entries), w.ui.statusLabel.text))
     h.check("the kept model is offered as a base model", any(
@@ -80,7 +88,7 @@ def the_decision_after_reattaching(h):
         if entries else False)
     h.messages.clear()
     w.ui.keepButton.clicked.emit()   # a second click (queued before the button hid)
-    h.check("Keep clicked twice registers nothing more and says one line", len(registered(folder)) == 1 and
+    h.check("Keep clicked twice registers nothing more and says one line", registry_size() == size + 1 and
             len(h.messages) <= 1 and all("\n" not in m for m in h.messages), h.messages)
     h.check("after Keep, Train is no longer held back by the decision", "waiting" not in w.session.blocker(
         __import__("SGRSTrainLib.session").session.as_parameters(w.params)), w.ui.statusLabel.text)
