@@ -350,6 +350,8 @@ class TrainPanel(Panel):
         self.state.tr_worse = deciding and verdict(s.check) == "worse"
         if deciding and (self.state.tr_running or not self.state.tr_deciding):   # the new model waits: say so
             self.studio.notify(s.message, "warning" if self.state.tr_worse else "info")
+        if deciding != self.state.tr_deciding:   # Train waits while a new model does (the session's reason)
+            self.studio.guard(self.show_action)
         self.state.tr_deciding, self.state.tr_decision = deciding, s.message if deciding else ""
         self.state.tr_state = s.state
         self.state.tr_running = s.state in ACTIVE

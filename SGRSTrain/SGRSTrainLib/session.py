@@ -166,7 +166,11 @@ class TrainSession:
 
     def blocker(self, params) -> str:
         """Why the collected scene cases cannot train with ``params`` ("" when they can). A cohort folder
-        is checked by the engine when the job starts."""
+        is checked by the engine when the job starts. While a new model waits for Keep or Roll back, no new
+        run starts: it would take the job's place and the waiting model would never be offered again."""
+        if self.deciding:
+            return translate("SGRSTrain", "A new model is waiting: keep it or roll back to the base model "
+                                          "before training again.")
         if params.cohort:
             return ""
         if not self.cases:
@@ -262,7 +266,7 @@ class TrainSession:
         if self.busy:
             return self.message
         params = as_parameters(params)
-        reason = self.blocker(params)
+        reason = "" if self.deciding else self.blocker(params)   # the check already says: keep it, or roll back
         if self.job is not None and (self._job_shown or self.deciding):   # the end (a new model waits: its check)
             return " ".join(t for t in (self.message, reason) if t)
         cases = self._cases_said[1] if self._cases_said[0] is self.cases else ""   # not once the scene closed
@@ -423,7 +427,7 @@ class TrainSession:
         if not self.deciding:
             raise SGRSError(translate("SGRSTrain", "No new model is waiting to be kept."))
         self.registered = self._register_once(self.status.model)
-        self.message = finished_message(self.registered)
+        self.message, self._job_shown = finished_message(self.registered), True   # said even after a Collect
         return self.registered
 
     def roll_back(self) -> None:
@@ -432,7 +436,7 @@ class TrainSession:
         if not self.deciding:
             raise SGRSError(translate("SGRSTrain", "No new model is waiting to be rolled back."))
         decision.mark_rolled_back(self.job.folder)
-        self.message = decision.rolled_back_text(self._base_name())
+        self.message, self._job_shown = decision.rolled_back_text(self._base_name()), True
 
     def _base_name(self) -> str:
         base = self._config().get("base_model") or ""

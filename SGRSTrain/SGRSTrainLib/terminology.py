@@ -129,7 +129,11 @@ def pick_terminology(cases, navigator, run_dialog, logic, entry) -> int:
         from SGRSSegmentLib.result_nodes import terminology_string
         # 5.8.1: a member function (vtkSlicerTerminologiesModuleLogic.h l. 271); static from 5.10.0 (l. 369)
         logic.DeserializeTerminologyEntry(terminology_string(current), entry)
-        navigator.setTerminologyEntry(entry)
+    # always, an empty entry too: from 5.10.0 the navigator fills its terminology list with signals blocked
+    # (qSlicerTerminologyNavigatorWidget.cxx v5.10.0 l. 580, main l. 580), so until setTerminologyEntry picks the
+    # last-used or first terminology (findTerminology) its category and type lists stay empty; Slicer's own
+    # qSlicerTerminologySelectorDialog::exec calls it every time (through setTerminologyInfo, main .cxx l. 79)
+    navigator.setTerminologyEntry(entry)
     if not run_dialog() or not navigator.terminologyEntry(entry):
         return 0
     color = navigator.recommendedColorFromTerminology(entry)

@@ -194,6 +194,21 @@ def test_the_picker_opens_on_the_class_terminology_and_a_second_pick_replaces_it
     assert segment_terminology(segment["case000"]) == kidney
 
 
+def test_the_picker_gives_slicers_navigator_an_entry_before_it_opens_even_with_no_terminology_yet(
+        scene, tiny_cohort, slicer_gui, monkeypatch):
+    """From 5.10.0 Slicer's navigator selects a terminology (and so lists categories and types) only when
+    setTerminologyEntry is called, as Slicer's own selector dialog does every time (found by the Slicer review):
+    a first pick, on untagged segments, must call it too, with an empty entry."""
+    _logic, cases, _segment = two_case_scene(scene, tiny_cohort)
+    monkeypatch.setattr(Navigator, "shown", None)
+    assert "terminology" not in scratch_class(cases)
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])   # noqa: F841  (widgets need one)
+    navigator, opened = Navigator(), []
+    logic, entry = slicer.modules.terminologies.logic(), slicer.vtkSlicerTerminologyEntry()
+    assert pick_terminology(cases, navigator, lambda: opened.append(Navigator.shown) or 0, logic, entry) == 0
+    assert opened and opened[0] is not None and parse_terminology(opened[0]) is None, opened
+
+
 def test_what_the_classes_row_shows(scene, tiny_cohort):
     _logic, cases, segment = two_case_scene(scene, tiny_cohort)
     text, pickable = class_view(cases, str(DEMO))                       # fine-tuning: the base's, not pickable

@@ -186,13 +186,25 @@ def terminology_picker():
           (segment.GetName(), train.ui.classesLabel.text))
 
 
+def helpers():
+    return types.SimpleNamespace(slicer=slicer, app=app, make=make, check=check, say=say, messages=messages,
+                                 work=work, jobs=work / "home" / ".sgrs" / "jobs", load=load)
+
+
 def retrain_loop():
     import retrain_scenarios
-    retrain_scenarios.run(types.SimpleNamespace(slicer=slicer, app=app, make=make, check=check, say=say,
-                                                messages=messages, work=work, jobs=work / "home" / ".sgrs" / "jobs"))
+    retrain_scenarios.run(helpers())
 
 
-for scenario in (first_setup_after_a_scene_load, hidden_panels, shown_panels, terminology_picker, retrain_loop):
+def keep_roll_back_and_picker():
+    import decision_scenarios
+    decision_scenarios.run(helpers())
+
+
+ALL = (first_setup_after_a_scene_load, hidden_panels, shown_panels, terminology_picker, retrain_loop,
+       keep_roll_back_and_picker)
+ONLY = os.environ.get("REVIEW_ONLY", "")   # while iterating: scenario names, comma-separated
+for scenario in [s for s in ALL if not ONLY or s.__name__ in ONLY.split(",")]:
     try:
         scenario()
     except Exception:  # noqa: BLE001

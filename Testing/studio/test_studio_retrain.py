@@ -82,8 +82,12 @@ def test_train_says_why_it_is_disabled_and_fine_tuning_keeps_the_demo_models_cla
             await decision.wait_for(timeout=10000)
             assert "No check case was available" in await decision.inner_text()
             assert studio.train.session.registered is None and len(studio.state.models) == models_before
+            await page.locator("#train-blocked", has_text="A new model is waiting: keep it or roll back").wait_for(
+                timeout=10000)   # a new run would take the waiting job's place
+            assert await page.locator("#train-run[disabled]").count() == 1
             await page.click("#train-keep")
             await wait_for(lambda: studio.train.session.registered is not None, 30, what="the kept model")
+            await wait_for(lambda: studio.state.tr_blocked == "", 10, what="Train offered again after Keep")
             assert studio.state.model_path == str(studio.train.session.registered.path)   # selected for Segment
             await page.locator("#train-decision").wait_for(state="detached", timeout=10000)
             meta = read_meta(studio.train.session.registered.path)
