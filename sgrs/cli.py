@@ -60,6 +60,7 @@ def _train(args) -> int:
             base_model=str(args.base_model) if args.base_model else None,   # a resolved registry name: a Path
             postprocess=args.postprocess, absent_classes=tuple(args.absent_classes or ()),
             freeze_encoder=args.freeze_encoder, stop_when_stable=args.stop_when_stable,
+            freeze_norm=args.freeze_norm,
             stable_dice=args.stable_dice,
             val_every=args.val_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
             speed_dir=str(args.speed_dir) if args.speed_dir else None)
@@ -181,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default: the base model's when fine-tuning, else none)")
     tr.add_argument("--freeze-encoder", type=int, default=0, metavar="N",
                     help="fine-tuning: keep the encoder's weights fixed for the first N iterations (cheaper steps)")
+    tr.add_argument("--freeze-norm", action="store_true",
+                    help="fine-tuning: BatchNorm keeps the base model's statistics (small batches make them noisy)")
     tr.add_argument("--stop-when-stable", type=int, default=0, metavar="N",
                     help="every N iterations segment a few unlabelled cases; end the run when that stops changing "
                          "(agreement ≥ --stable-dice at 2 checks in a row; 0: off)")

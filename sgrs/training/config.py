@@ -87,6 +87,8 @@ class TrainConfig:
     absent_classes: tuple = ()        # fine-tuning: base classes every labelled case may lack (by name)
     freeze_encoder: int = 0           # the encoder's weights stay fixed for the first N iterations (no backward
     #                                   through it: cheaper steps while the decoder adapts to a base model)
+    freeze_norm: bool = False         # fine-tuning: BatchNorm keeps the base model's statistics
+    #                                   (sgrs.method.step.keep_norm_statistics)
     stop_when_stable: int = 0         # every N iterations segment a few unlabelled cases and end the run once
     #                                   that stops changing (sgrs/training/stability.py); 0: run every iteration
     stable_dice: float = 0.98         # ... agreement with the previous check that counts as unchanged
