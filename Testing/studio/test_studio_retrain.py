@@ -58,6 +58,8 @@ def test_train_says_why_it_is_disabled_and_fine_tuning_keeps_the_demo_models_cla
             await page.locator("#train-run:not([disabled])").wait_for(timeout=10000)
             await page.click("#train-run")
             await wait_for(lambda: studio.state.tr_state == "done", 240, what="the job to finish")
+            config = json.loads((studio.train.session.job.folder / "config.json").read_text())
+            assert config["freeze_encoder"] > 0     # the quick preset's fine-tuning settings (presets.FineTuning)
             meta = read_meta(studio.train.session.registered.path)
             assert meta["classes"][1]["name"] == "left atrium"
             assert meta["classes"][1]["terminology"]["type"][1] == "82471001" and meta["postprocess"] == "lcc"
