@@ -13,10 +13,10 @@ from sgrs.training.stability import agreement
 from sgrs.util.errors import SGRSError
 
 
-def _fine_tune(tiny_cohort, tiny_bundle, out, iterations, every, dice):
+def _fine_tune(tiny_cohort, tiny_bundle, out, iterations, every, dice, freeze=0):
     config = TrainConfig(str(tiny_cohort / "manifest.json"), str(out), labelled=2, val=0, iterations=iterations,
                          patch=(32, 32, 16), batch=4, device="cpu", seed=5, method="supervised",
-                         base_model=str(tiny_bundle), stop_when_stable=every, stable_dice=dice)
+                         base_model=str(tiny_bundle), stop_when_stable=every, stable_dice=dice, freeze_encoder=freeze)
     return train(config, show_bar=False), read_events(out / "progress.jsonl")
 
 
@@ -50,6 +50,12 @@ def test_a_run_whose_predictions_stop_changing_ends_early_with_a_complete_model(
     assert bundle.meta["provenance"]["iterations"] == 3
     assert not [e for e in events if e["event"] == "step" and e["iteration"] > 3]
     assert json.loads((tmp_path / "job" / "config.json").read_text())["stop_when_stable"] == 1
+
+
+def test_the_checks_start_when_the_frozen_encoder_thaws(tiny_cohort, tiny_bundle, tmp_path):
+    _model, events = _fine_tune(tiny_cohort, tiny_bundle, tmp_path / "job", iterations=8, every=1, dice=0.5, freeze=3)
+    assert [e["iteration"] for e in _stability(events)] == [4, 5, 6]   # not during the 3 frozen iterations
+    assert events[-1]["event"] == "finished" and events[-1]["iteration"] == 6
 
 
 def test_a_run_whose_predictions_keep_changing_runs_every_iteration(tiny_cohort, tiny_bundle, tmp_path):

@@ -233,7 +233,8 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
     speed = SpeedRecorder(config, str(device), start)
     # no validation split with two labelled cases: the unlabelled cases' predictions say when to stop
     stable = StableStop(config.stop_when_stable, [c.image for c in cohort.unlabelled or cohort.labelled],
-                        config.patch, device, autocast, config.stable_dice, config.stable_checks)
+                        config.patch, device, autocast, config.stable_dice, config.stable_checks,
+                        start=config.freeze_encoder)
     final = config.iterations
 
     def checkpoint(t):

@@ -3,7 +3,9 @@
 Fine-tuning on two corrected cases leaves no validation split, and the test split is never looked at, so
 the only signal left is the model itself: every ``every`` iterations it segments a few of the cohort's
 unlabelled cases (the labelled ones where there are none), and the run ends once the agreement with the
-previous check's segmentation reaches ``threshold`` at ``checks`` checks in a row.
+previous check's segmentation reaches ``threshold`` at ``checks`` checks in a row. Checks start once the
+whole network trains (``start``: after a frozen encoder's iterations): while the encoder is frozen only the
+decoder moves, and a run stopped then keeps the base model's encoder (measured: docs/benchmarks.md).
 
 Agreement is a pooled Dice over every case and every foreground class: 2·|voxels with the same non-background
 label| / (|foreground before| + |foreground now|). Two empty segmentations give no evidence (None, not 1):
@@ -36,8 +38,10 @@ class StableStop:
     """``check(model, t)`` at every iteration; True when the run should end at ``t``."""
 
     def __init__(self, every: int, images: list[np.ndarray], patch, device, autocast=None,
-                 threshold: float = DEFAULT_THRESHOLD, checks: int = DEFAULT_CHECKS, cases: int = DEFAULT_CASES):
+                 threshold: float = DEFAULT_THRESHOLD, checks: int = DEFAULT_CHECKS, cases: int = DEFAULT_CASES,
+                 start: int = 0):
         self.every, self.patch, self.device, self.autocast = int(every), tuple(patch), device, autocast
+        self.start = int(start)
         self.images = list(images)[:cases]
         self.threshold, self.checks = float(threshold), int(checks)
         self.previous: list[np.ndarray] | None = None
@@ -49,7 +53,7 @@ class StableStop:
         return self.every > 0 and bool(self.images)
 
     def due(self, done: int) -> bool:
-        return self.enabled and done % self.every == 0
+        return self.enabled and done > self.start and (done - self.start) % self.every == 0
 
     def segment(self, model) -> list[np.ndarray]:
         was_training = model.training
