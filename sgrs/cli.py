@@ -185,8 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--freeze-norm", action="store_true",
                     help="fine-tuning: BatchNorm keeps the base model's statistics (small batches make them noisy)")
     tr.add_argument("--stop-when-stable", type=int, default=0, metavar="N",
-                    help="every N iterations segment a few unlabelled cases; end the run when that stops changing "
-                         "(agreement ≥ --stable-dice at 2 checks in a row; 0: off)")
+                    help="every N iterations (after a frozen encoder's) segment a few unlabelled cases; end the run "
+                         "when that stops changing (agreement ≥ --stable-dice at 2 checks in a row; 0: off)")
     tr.add_argument("--stable-dice", type=float, default=0.98,
                     help="agreement with the previous check that counts as unchanged (with --stop-when-stable)")
     tr.add_argument("--absent-classes", nargs="+", default=(), metavar="CLASS",
