@@ -60,7 +60,9 @@ def _train(args) -> int:
             base_model=str(args.base_model) if args.base_model else None,   # a resolved registry name: a Path
             postprocess=args.postprocess, absent_classes=tuple(args.absent_classes or ()),
             hold_out=tuple(args.hold_out or ()),
-            freeze_encoder=args.freeze_encoder,
+            freeze_encoder=args.freeze_encoder, stop_when_stable=args.stop_when_stable,
+            freeze_norm=args.freeze_norm,
+            stable_dice=args.stable_dice,
             val_every=args.val_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
             speed_dir=str(args.speed_dir) if args.speed_dir else None)
     try:
@@ -185,6 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default: the base model's when fine-tuning, else none)")
     tr.add_argument("--freeze-encoder", type=int, default=0, metavar="N",
                     help="fine-tuning: keep the encoder's weights fixed for the first N iterations (cheaper steps)")
+    tr.add_argument("--freeze-norm", action="store_true",
+                    help="fine-tuning: BatchNorm keeps the base model's statistics (small batches make them noisy)")
+    tr.add_argument("--stop-when-stable", type=int, default=0, metavar="N",
+                    help="every N iterations (after a frozen encoder's) segment a few unlabelled cases; end the run "
+                         "when that stops changing (agreement ≥ --stable-dice at 2 checks in a row; 0: off)")
+    tr.add_argument("--stable-dice", type=float, default=0.98,
+                    help="agreement with the previous check that counts as unchanged (with --stop-when-stable)")
     tr.add_argument("--absent-classes", nargs="+", default=(), metavar="CLASS",
                     help="fine-tuning: base-model classes that labelled cases may lack (they are trained as "
                          "absent there); without it such a case is refused")

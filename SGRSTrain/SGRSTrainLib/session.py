@@ -229,11 +229,24 @@ class TrainSession:
             settings.preset = preset  # first: each assignment rewrites the bound combo boxes from the node
             settings.iterations = chosen.iterations
             settings.device = "cpu" if chosen.device == "cpu" else "auto"  # a GPU preset still runs without one
-            settings.method = chosen.method or settings.method
+            settings.method = (preset_settings(preset, settings.baseModel) or {}).get("method") or settings.method
             settings.recipe = chosen.recipe or settings.recipe
+        elif self._base_model_picked(settings):   # fine-tuning: the preset's method for it (presets.FineTuning)
+            settings.method = (preset_settings(settings.preset, settings.baseModel) or {}).get("method") \
+                or settings.method
         if self.busy:   # the run's own speed, from its progress events
             return "Expected run time: " + self.running_estimate()
         return "Expected run time: " + estimate_text(train_parameters_from_settings(settings), self.registry)
+
+    _seen_base = (None, None)   # (parameter node, base model) at the last estimate
+
+    def _base_model_picked(self, settings) -> bool:
+        """True when the base model differs from the one this parameter node had at the last estimate: the
+        user picked it. A node seen for the first time (set-up, a loaded scene) keeps its stored method."""
+        node = getattr(settings, "parameterNode", settings)
+        seen_node, seen_base = self._seen_base
+        self._seen_base = (node, settings.baseModel)
+        return seen_node is node and seen_base != settings.baseModel and bool(settings.baseModel)
 
     def running_estimate(self) -> str:
         """The time left of the shown run at the speed its progress events report."""

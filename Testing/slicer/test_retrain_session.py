@@ -211,6 +211,37 @@ def test_the_preset_shown_first_is_what_the_defaults_run(tmp_path):
         (DEFAULT.iterations, DEFAULT.batch, DEFAULT.patch, DEFAULT.filters, DEFAULT.device)
 
 
+def test_picking_a_base_model_sets_the_presets_fine_tuning_and_a_loaded_node_keeps_its_method(tmp_path):
+    """Issue 28 items 3-4: with a base model the quick preset fine-tunes as the retrain benchmark measured
+    best (sgrs.training.presets.FineTuning: the method shown in the panel, the extra arguments launched);
+    a parameter node seen for the first time (set-up, a loaded scene) keeps the method it stored."""
+    def node(**values):
+        return SimpleNamespace(**{"cohortFolder": "", "baseModel": "", "iterations": DEFAULT.iterations, "batch": 4,
+                                  "device": "cpu", "preset": DEFAULT_PRESET, "method": "sgrs", "recipe": "default",
+                                  "teacher": "recipe", **values})
+
+    session = TrainSession(None, None, tmp_path / "jobs", registry=tmp_path / "registry")
+    fresh = node()
+    session.estimate(fresh, DEFAULT_PRESET)                  # set-up: from scratch, the engine's default method
+    assert fresh.method == "sgrs" and "--freeze-encoder" not in train_parameters_from_settings(fresh).args()
+    fresh.baseModel = str(DEMO)                              # the user picks the demo model ...
+    session.estimate(fresh, DEFAULT_PRESET)
+    args = [str(a) for a in train_parameters_from_settings(fresh).args()]
+    assert fresh.method == "supervised" and args[args.index("--method") + 1] == "supervised"   # ... shown, run
+    assert args[args.index("--freeze-encoder") + 1] == "150"
+    fresh.method = "mix"                                     # the user's own choice afterwards stays
+    session.estimate(fresh, DEFAULT_PRESET)
+    assert fresh.method == "mix"
+
+    loaded = node(baseModel=str(DEMO), method="mean-teacher")   # a scene saved with a base and a method
+    session.estimate(loaded, DEFAULT_PRESET)
+    assert loaded.method == "mean-teacher"
+    session.estimate(loaded, "standard (GPU)")               # a picked preset without fine-tuning settings
+    assert loaded.method == "mean-teacher"
+    session.estimate(loaded, DEFAULT_PRESET)                 # picked again with the base: its fine-tuning method
+    assert loaded.method == "supervised"
+
+
 def test_a_new_annotation_segment_is_the_models_class(scene, segmentations_logic):
     """The Studio's new annotation gets the model's class (name, colour, code), so training meets it."""
     from SGRSTrainLib.classes import add_class_segment, plan_classes

@@ -77,6 +77,8 @@ def test_train_says_why_it_is_disabled_and_fine_tuning_keeps_the_demo_models_cla
             models_before = len(studio.state.models)
             await page.click("#train-run")
             await wait_for(lambda: studio.state.tr_state == "done", 240, what="the job to finish")
+            config = json.loads((studio.train.session.job.folder / "config.json").read_text())
+            assert config["freeze_encoder"] > 0     # the quick preset's fine-tuning settings (presets.FineTuning)
             # fine-tuned: not registered until kept; no held-out and no validation case, said plainly
             decision = page.locator("#train-decision-text")
             await decision.wait_for(timeout=10000)

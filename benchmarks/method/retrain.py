@@ -80,7 +80,11 @@ def make_cohort(root: Path, seeds: int, labelled: int, unlabelled: int, test: in
 def write_manifest(path: Path, train: list[dict], test: list[dict]) -> Path:
     """No classes named: fine-tuning inherits the base model's (issue 28 item 1)."""
     entries = [dict(c, split="train") for c in train] + [dict(c, split="test") for c in test]
-    path.write_text(json.dumps({"name": path.stem, "cases": entries}, indent=1))
+    text = json.dumps({"name": path.stem, "cases": entries}, indent=1)
+    if not path.exists() or path.read_text() != text:   # two invocations on one --out never see half a file
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
     return path
 
 

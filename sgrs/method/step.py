@@ -74,6 +74,7 @@ class StepConfig:
     ramp: str = _D["ramp"]
     mix_noise: bool = _D["mix_noise"]
     guard: str = _D["guard"]
+    freeze_norm: bool = False       # fine-tuning: BatchNorm normalises with the base model's statistics, unchanged
 
     def __post_init__(self):
         if self.unsup_weight is None:
@@ -183,6 +184,8 @@ def training_step(student, teacher, optimizer, x_l, y_l, x_u, step: int, warmup_
                   after_update=None) -> dict[str, float]:
     """Losses, SGD step, then the teacher's EMA update. Returns the logged figures."""
     student.train()
+    if cfg.freeze_norm:
+        keep_norm_statistics(student)
     loss, stats = compute_losses(student, teacher, x_l, y_l, x_u, step, warmup_steps, cfg, rng, autocast)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -193,6 +196,15 @@ def training_step(student, teacher, optimizer, x_l, y_l, x_u, step: int, warmup_
         update_teacher(teacher, _unwrap(student), step, cfg.ema_decay, cfg.ema, cfg.student_decay,
                        own_buffers=cfg.teacher_noise)
     return stats
+
+
+def keep_norm_statistics(model) -> None:
+    """BatchNorm layers in eval mode: they normalise with their running statistics and do not update them.
+    Why: a fine-tuning step sees two labelled patches, whose batch statistics are noisy, and the running
+    statistics the model segments with would follow that noise; the scale and shift still learn."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.eval()
 
 
 def method_weight(method: str) -> float:

@@ -89,6 +89,12 @@ class TrainConfig:
     #                                   are compared on them at the end (sgrs.training.compare), else on val
     freeze_encoder: int = 0           # the encoder's weights stay fixed for the first N iterations (no backward
     #                                   through it: cheaper steps while the decoder adapts to a base model)
+    freeze_norm: bool = False         # fine-tuning: BatchNorm keeps the base model's statistics
+    #                                   (sgrs.method.step.keep_norm_statistics)
+    stop_when_stable: int = 0         # every N iterations segment a few unlabelled cases and end the run once
+    #                                   that stops changing (sgrs/training/stability.py); 0: run every iteration
+    stable_dice: float = 0.98         # ... agreement with the previous check that counts as unchanged
+    stable_checks: int = 2            # ... at this many checks in a row
     val_every: int | None = None
     checkpoint_every: int | None = None
     log_every: int | None = None
@@ -136,6 +142,10 @@ class TrainConfig:
             raise ValueError(f"patch {self.patch}: every side must be a positive multiple of 16")
         if self.freeze_encoder < 0:
             raise ValueError(f"freeze_encoder must be ≥ 0 iterations, not {self.freeze_encoder!r}")
+        if self.stop_when_stable < 0 or self.stable_checks < 1 or not 0.0 < self.stable_dice <= 1.0:
+            raise ValueError("stopping when stable needs an interval ≥ 0 iterations, ≥ 1 check and an agreement "
+                             f"in (0, 1], not {self.stop_when_stable!r}, {self.stable_checks!r}, "
+                             f"{self.stable_dice!r}")
         if self.iterations < 1 or self.batch < 2:
             raise ValueError("need iterations ≥ 1 and batch ≥ 2")
         if self.filters < 1:

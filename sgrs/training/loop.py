@@ -38,6 +38,7 @@ from .compare import check_line, run_check
 from .config import TrainConfig
 from .job import JobFolder, read_events
 from .spacing import median_spacing, resample_cohort, target_spacing
+from .stability import StableStop
 
 
 class _CancelFlag:
@@ -232,6 +233,11 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
                   if e["event"] == "validation" and e["iteration"] <= start] if resume else []
     t_run, rate = time.monotonic(), None
     speed = SpeedRecorder(config, str(device), start)
+    # no validation split with two labelled cases: the unlabelled cases' predictions say when to stop
+    stable = StableStop(config.stop_when_stable, [c.image for c in cohort.unlabelled or cohort.labelled],
+                        config.patch, device, autocast, config.stable_dice, config.stable_checks,
+                        start=config.freeze_encoder)
+    final = config.iterations
 
     def checkpoint(t):
         if info.is_main:
@@ -279,8 +285,17 @@ def _run(config, resume, job, device, info, event, show_bar) -> Path:
                 checkpoint(done)
             if info.is_main:
                 speed.after(done)
+            if stable.due(done) and done < config.iterations:
+                stop = info.is_main and stable.check(student)
+                if info.is_main:
+                    event("stability", iteration=done, agreement=stable.last, in_a_row=stable.in_a_row)
+                if ddp.any_rank(stop, info):
+                    final = done
+                    speed.stopped(done)
+                    event("converged", iteration=done, reason=f"the predictions on {len(stable.images)} "
+                          f"case(s) agreed ≥ {config.stable_dice:g} at {config.stable_checks} checks in a row")
+                    break
         bar.close()
-    final = config.iterations
     checkpoint(final)
     teacher_spread = ddp.max_param_difference(teacher, info) if teacher is not None else 0.0
     bundle = None
@@ -340,6 +355,10 @@ class SpeedRecorder:
             self._record((time.monotonic() - self.t_loop) / (done - self.start), self.startup)
         if done == self.config.iterations:
             self.t_end = time.monotonic()
+
+    def stopped(self, done: int) -> None:
+        """The run ended early, at ``done``: the loop's time ends here."""
+        self.t_end = time.monotonic()
 
     def finished(self, final: int) -> None:
         if not self.config.speed_dir or final <= self.start:

@@ -19,6 +19,15 @@ from ..util.speed import GPU_SPEEDUP, REFERENCE_CPU_STEP_S, REFERENCE_VOXELS, TI
 
 
 @dataclass(frozen=True)
+class FineTuning:
+    """What a preset changes when a base model is chosen: the method and the engine's extra arguments that
+    the retrain benchmark measured best within the time goal (docs/benchmarks.md, "Fine-tuning on the
+    user's scans"). Training from scratch keeps the preset's own settings."""
+    method: str | None = None
+    extra: tuple = ()
+
+
+@dataclass(frozen=True)
 class Preset:
     iterations: int
     filters: int
@@ -29,11 +38,13 @@ class Preset:
     note: str = ""
     method: str | None = None     # a preset that names them sets the GUIs' method and recipe choice;
     recipe: str | None = None     # None leaves the user's (sgrs.method.names)
+    fine_tuning: FineTuning | None = None   # with a base model: its method and extra arguments instead
 
 
 PRESETS = {
     "quick look (CPU, minutes)": Preset(300, 8, 4, (48, 48, 32), "cpu",
-                                        note="a first look on a laptop: small network, small patches"),
+                                        note="a first look on a laptop: small network, small patches",
+                                        fine_tuning=FineTuning("supervised", ("--freeze-encoder", "150"))),
     "standard (GPU)": Preset(6000, 16, 4, (96, 96, 80), "cuda", note="the full V-Net; hours on a CPU"),
     "paper": Preset(15000, 16, 4, (112, 112, 80), "cuda",
                     note="the published recipe: 15k iterations, patch 112×112×80", method="sgrs", recipe="paper"),
@@ -43,17 +54,20 @@ DEFAULT = PRESETS[DEFAULT_PRESET]   # the one source of the GUIs' first settings
 
 
 def apply_preset(name: str, base_meta: dict | None = None) -> dict:
-    """The preset's settings; fine-tuning keeps the base model's patch (its filters are fixed by it).
+    """The preset's settings; fine-tuning keeps the base model's patch (its filters are fixed by it) and
+    takes the preset's fine-tuning method and extra arguments where it has them.
     ``method`` / ``recipe``: what the preset sets, or None where it leaves the user's choice."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
     p = PRESETS[name]
-    patch, filters = p.patch, p.filters
+    patch, filters, method, extra = p.patch, p.filters, p.method, p.extra
     if base_meta:
         patch = tuple(int(v) for v in base_meta["patch_size"])
         filters = int((base_meta.get("architecture") or {}).get("n_filters") or filters)
+        if p.fine_tuning is not None:
+            method, extra = p.fine_tuning.method or method, p.extra + p.fine_tuning.extra
     return {"iterations": p.iterations, "filters": filters, "batch": p.batch, "patch": patch, "device": p.device,
-            "extra": p.extra, "method": p.method, "recipe": p.recipe}
+            "extra": extra, "method": method, "recipe": p.recipe}
 
 
 def record_train_timing(folder, filters, batch, patch, device, seconds_per_iteration: float,
