@@ -59,8 +59,8 @@ class TrainPanel(Panel):
         self._extra = ()
         self.apply_preset()
         self.state.change("tr_preset", "tr_base")(lambda **_: self.studio.guard(self.apply_preset))
-        self.state.change("tr_iterations", "tr_filters", "tr_batch", "tr_patch", "tr_device")(
-            lambda **_: self.studio.guard(self.show_estimate))
+        self.state.change("tr_iterations", "tr_filters", "tr_batch", "tr_patch", "tr_device", "tr_method")(
+            lambda **_: self.studio.guard(self.show_estimate))   # a method's step costs its own time
         self.state.change("tr_method", "tr_absent", "tr_hold_out")(lambda **_: self.studio.guard(self.show_action))
         self._reattach()
 
@@ -247,7 +247,7 @@ class TrainPanel(Panel):
             self.state.tr_estimate = str(exc)
             return
         self.state.tr_estimate = train_estimate(registry_folder(self.studio.models_dir), p.iterations, p.filters,
-                                                p.batch, p.patch, p.device)
+                                                p.batch, p.patch, p.device, method=p.method, extra=p.extra_args)
         self.show_action()
 
     def show_action(self):

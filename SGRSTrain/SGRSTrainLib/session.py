@@ -99,7 +99,7 @@ def estimate_text(params, registry=None) -> str:
     from sgrs.models.registry import registry_folder
     from sgrs.training.presets import train_estimate
     return train_estimate(registry_folder(registry), params.iterations, params.filters, params.batch,
-                          params.patch, params.device)
+                          params.patch, params.device, method=params.method, extra=params.extra_args)
 
 
 def new_job_folder(root) -> Path:

@@ -21,6 +21,7 @@ from sgrs.models.card import (
     validation_text,
 )
 from sgrs.training.presets import PRESETS, apply_preset, model_name, record_train_timing, train_estimate
+from sgrs.util.progress import format_seconds
 
 DEMO = ROOT / "Resources" / "Demo" / "model"
 SAMPLE = ROOT / "Resources" / "Demo" / "sample" / "image.nrrd"
@@ -89,13 +90,30 @@ def test_estimates_use_seconds_measured_here(tmp_path):
     assert estimate_text(WindowCount(12, 6, mixed_known=False), 0.5) == \
         "12 plain-view + up to 6 region-map windows × 0.50 s ≈ 00:06 to 00:09 (measured here)"
 
-    guess = train_estimate(tmp_path, 2000, 16, 4, (96, 96, 80), "cpu")
+    guess = train_estimate(tmp_path, 2000, 16, 4, (96, 96, 80), "cpu", method="sgrs")
     assert "rough guess" in guess and guess.startswith("about ")
     hours = 2000 * 27.0 * (96 * 96 * 80) / (112 * 112 * 80) / 3600
     assert f"{int(hours)}:" in guess                               # hours on a CPU, said before Train
-    record_train_timing(tmp_path, 16, 4, (96, 96, 80), "cpu", 2.0)
-    assert train_estimate(tmp_path, 300, 16, 4, (96, 96, 80), "cpu") == \
+    record_train_timing(tmp_path, 16, 4, (96, 96, 80), "cpu", 2.0, method="sgrs")
+    assert train_estimate(tmp_path, 300, 16, 4, (96, 96, 80), "cpu", method="sgrs") == \
         "about 10:00 (300 iterations × 2.00 s, measured on this machine)"
+    # the sgrs run's speed is not the supervised fine-tuning's (a step without the teacher costs ~1/2.5)
+    assert "rough guess" in train_estimate(tmp_path, 300, 16, 4, (96, 96, 80), "cpu", method="supervised")
+
+
+def test_the_fine_tuning_preset_is_estimated_from_its_own_measured_speed(tmp_path):
+    """The quick preset fine-tunes supervised with a frozen encoder (its extra arguments): the estimate reads
+    the speed such a run recorded, not a from-scratch run's of the same network."""
+    tune = apply_preset("quick look (CPU, minutes)", read_meta(DEMO))
+    size = (tune["filters"], tune["batch"], tune["patch"], tune["device"])
+    record_train_timing(tmp_path, *size, 3.0, method="sgrs")                 # from scratch, same network
+    shown = train_estimate(tmp_path, tune["iterations"], *size, method=tune["method"], extra=tune["extra"])
+    assert "rough guess" in shown
+    record_train_timing(tmp_path, *size, 1.0, 5.0, method="supervised", frozen=True)   # as the loop keeps it
+    assert train_estimate(tmp_path, tune["iterations"], *size, method=tune["method"], extra=tune["extra"]) == \
+        f"about {format_seconds(5 + tune['iterations'])} ({tune['iterations']} iterations × 1.00 s + 00:05 to " \
+        "start and save, measured on this machine)"
+    assert "rough guess" in train_estimate(tmp_path, tune["iterations"], *size, method="supervised")
 
 
 def test_presets_and_fine_tuning_keep_the_base_patch():

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from sgrs.models.card import model_facts  # noqa: E402  (no torch)
-from sgrs.training.presets import DEFAULT_PRESET, apply_preset  # noqa: E402
+from sgrs.training.presets import DEFAULT_PRESET, apply_preset, frozen_iterations  # noqa: E402
 from sgrs.util.speed import training_estimate, training_speed  # noqa: E402
 
 DEMO = ROOT / "Resources" / "Demo" / "model"
@@ -55,13 +55,16 @@ def main(argv=None):
     speeds.mkdir(parents=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), PYTHONPATH=str(ROOT))
     key = (settings["filters"], settings["batch"], settings["patch"], settings["device"])
+    method = settings["method"] or "supervised"   # as command() runs it
     rows = []
     print(f"preset {args.preset!r} fine-tuning the demo model: {json.dumps({k: settings[k] for k in settings})}")
     for run in range(args.runs):
         cohort = Path(args.cohort) / f"manifest-seed{run}.json"
-        speed = training_speed(speeds, *key)
+        share = min(1.0, frozen_iterations(settings["extra"]) / settings["iterations"])
+        speed = training_speed(speeds, *key, method=method, frozen_share=share)
         expected = speed.overhead + settings["iterations"] * speed.per_iteration if speed.measured else None
-        shown = training_estimate(speeds, settings["iterations"], *key)
+        shown = training_estimate(speeds, settings["iterations"], *key, method=method,
+                                  frozen_iterations=frozen_iterations(settings["extra"]))
         load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
         t0 = time.monotonic()
         done = subprocess.run(command(settings, cohort, out / f"run{run}", speeds, 1000 + run), env=env,

@@ -348,7 +348,8 @@ class SpeedRecorder:
         from ..util.speed import record_training
         c = self.config
         for device in self.devices:   # as asked ("auto") and as run ("cpu"): the next estimate asks either
-            record_training(c.speed_dir, c.filters, c.batch, c.patch, device, per_iteration, overhead)
+            record_training(c.speed_dir, c.filters, c.batch, c.patch, device, per_iteration, overhead,
+                            method=c.method, frozen=c.freeze_encoder > 0)
 
     def after(self, done: int) -> None:
         if self.config.speed_dir and done - self.start == min(self.FIRST, self.config.iterations - self.start):

@@ -2,8 +2,8 @@
 
     PRESETS["quick look (CPU, minutes)"] -> Preset(iterations, filters, batch, patch, device, extra, ...)
     settings = apply_preset(name, base_meta)     # fine-tuning keeps the base model's patch and filters
-    text = train_estimate(folder, iterations, filters, batch, patch, device)
-    record_train_timing(folder, filters, batch, patch, device, seconds_per_iteration)
+    text = train_estimate(folder, iterations, filters, batch, patch, device, method=, extra=)
+    record_train_timing(folder, filters, batch, patch, device, seconds_per_iteration, method=, frozen=)
     model_name(cohort_label, base_name, when)   # "3-labelled-sample-20261201-1530-from-model"
 
 No torch here: the desktop SGRS Train panel shows presets and the estimate at set-up.
@@ -71,18 +71,28 @@ def apply_preset(name: str, base_meta: dict | None = None) -> dict:
 
 
 def record_train_timing(folder, filters, batch, patch, device, seconds_per_iteration: float,
-                        overhead: float | None = None) -> None:
-    speed.record_training(folder, filters, batch, patch, device, seconds_per_iteration, overhead)
+                        overhead: float | None = None, *, method: str, frozen: bool = False) -> None:
+    speed.record_training(folder, filters, batch, patch, device, seconds_per_iteration, overhead,
+                          method=method, frozen=frozen)
 
 
-def seconds_per_iteration(folder, filters, batch, patch, device) -> tuple[float, bool]:
-    """(seconds, measured): measured here for these settings, else scaled from the reference step."""
-    found = speed.training_speed(folder, filters, batch, patch, device)
-    return found.per_iteration, found.measured
+def frozen_iterations(extra) -> int:
+    """The iterations ``--freeze-encoder N`` in the engine's extra arguments freezes (0 without it)."""
+    extra = [str(a) for a in extra or ()]
+    for i, arg in enumerate(extra[:-1]):
+        if arg == "--freeze-encoder":
+            try:
+                return max(0, int(extra[i + 1]))
+            except ValueError:
+                return 0   # the engine refuses it when the run starts
+    return 0
 
 
-def train_estimate(folder, iterations, filters, batch, patch, device) -> str:
-    return speed.training_estimate(folder, iterations, filters, batch, patch, device)
+def train_estimate(folder, iterations, filters, batch, patch, device, *, method: str, extra=()) -> str:
+    """``method`` and the engine's ``extra`` arguments: a semi-supervised or frozen-encoder step costs more
+    or less than a supervised one, and each is measured apart (sgrs.util.speed)."""
+    return speed.training_estimate(folder, iterations, filters, batch, patch, device, method=method,
+                                   frozen_iterations=frozen_iterations(extra))
 
 
 def model_name(cohort_label: str, base_name: str | None, when: float | None = None) -> str:
