@@ -80,6 +80,7 @@ class ParameterPanel:
         """A scene was imported (added to this one): bind again, to the module's node as it is now."""
         if self.params is not None:
             self.setParameterNode(self.logic.getParameterNode())
+            getattr(self, "afterSceneImport", lambda scene: None)(caller)   # a module's own repairs (SGRS Train)
 
     def parametersChanged(self, caller=None, event=None) -> None:
         """Every change of the node (and a new node): the choices' states, then the widget's own."""

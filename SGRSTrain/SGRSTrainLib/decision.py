@@ -6,6 +6,7 @@ sgrs.training.compare). A model trained from scratch has no base to compare with
     check_text(check)        # "New model: Dice 0.88 on case003 (base model 0.76) …" in the GUIs' words
     hold_out_choices(cases)  # the labelled cases the user may hold out: [(title, volume id)], none first
     hold_out_hint(cases, held)  # what holding out (or not) means for this scene
+    hold_out_after_import(scene, held)  # "" when a scene import renumbered the held-out volume's id
 
 Files in the job folder: ``registered.json`` (kept: registered once, ever) or ``rolled-back.json``
 (rolled back: never registered, never offered again; nothing is deleted).
@@ -114,6 +115,14 @@ def hold_out_hint(cases, hold_out, base_model) -> str:
                                       "not trained on).")
     return translate("SGRSTrain", "No validation case (that needs more than 2 labelled cases): hold a labelled case "
                                   "out to check the new model against the base model.")
+
+
+def hold_out_after_import(scene, hold_out: str) -> str:
+    """The stored hold-out (a volume node id) after a scene was imported into this one: "" when the import
+    renumbered that id. MRML gives an imported node whose id clashes a new one but cannot rewrite a plain
+    string, so the id may now name another scan (the imported scene's or this one's): the user picks again
+    rather than a model being checked on the wrong case."""
+    return "" if hold_out and scene is not None and scene.GetChangedID(hold_out) else hold_out
 
 
 def hold_out_problem(cases, hold_out, base_model) -> str:

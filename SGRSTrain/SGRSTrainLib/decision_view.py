@@ -67,6 +67,12 @@ class DecisionView:
 
 
 class DecisionPanel:
+    def afterSceneImport(self, scene) -> None:
+        """From ParameterPanel.onSceneEndImport, once bound again: a renumbered hold-out is cleared."""
+        from .decision import hold_out_after_import
+        if self.params is not None and self.params.holdOut:
+            self.params.holdOut = hold_out_after_import(scene, self.params.holdOut)
+
     def showDecision(self) -> None:
         if getattr(self, "_decision", None) is None:   # connected once, to this widget's .ui
             self._decision = DecisionView(self.ui, self.session, lambda: self.params, self.poll)
