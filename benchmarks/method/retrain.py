@@ -39,7 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.method.ssl_gain import parse_overrides, t_interval  # noqa: E402  (no torch at import)
+from benchmarks.method.ssl_gain import parse_overrides, pool_cases, t_interval  # noqa: E402  (no torch at import)
 from sgrs.util.threads import passive_openmp  # noqa: E402  before torch, as `sgrs train` does
 
 passive_openmp()
@@ -60,21 +60,6 @@ def parse_arm(spec: str) -> tuple[str, dict]:
     name, rest = spec.split(":", 1)
     over = parse_overrides(rest)
     return name, over
-
-
-def make_cohort(root: Path, seeds: int, labelled: int, unlabelled: int, test: int, size, spacing,
-                cohort_seed: int) -> tuple[list[dict], list[dict], list[dict]]:
-    """(labelled pool, unlabelled, test) case entries of one hard cohort written once under ``root``."""
-    from sgrs.data.phantom import write_cohort
-
-    pool = labelled * seeds
-    total = pool + unlabelled + test
-    if not (root / "manifest.json").exists():
-        write_cohort(root, total, cohort_seed, val=0, test=test, size=size, spacing=spacing, family="hard")
-    cases = json.loads((root / "manifest.json").read_text())["cases"]
-    if len(cases) != total:
-        raise SystemExit(f"{root}: holds {len(cases)} cases, these settings need {total}; use another --out")
-    return cases[:pool], cases[pool:pool + unlabelled], cases[pool + unlabelled:]
 
 
 def write_manifest(path: Path, train: list[dict], test: list[dict]) -> Path:
@@ -255,7 +240,7 @@ def main(argv=None):
     if args.report:
         print(report(out, [a for a, _ in arms], header))
         return
-    pool, unlabelled, test = make_cohort(out / "cohort", args.seeds, args.labelled, args.unlabelled, args.test,
+    pool, unlabelled, test = pool_cases(out / "cohort", args.seeds, args.labelled, args.unlabelled, args.test,
                                          DEFAULT_SIZE, DEFAULT_SPACING, args.cohort_seed)
     cohort = out / "cohort"
     if not (out / "before.json").exists():

@@ -116,9 +116,9 @@ def parse_arm(spec: str) -> tuple[str, dict]:
     return name, {**REGIME, **over}
 
 
-def make_cohort(root: Path, n_seeds: int, labelled: int, unlabelled: int, test: int, size, spacing,
-                cohort_seed: int) -> list[Path]:
-    """Write the pool once and one manifest per seed over the same files; returns the manifests."""
+def pool_cases(root: Path, n_seeds: int, labelled: int, unlabelled: int, test: int, size, spacing,
+               cohort_seed: int) -> tuple[list[dict], list[dict], list[dict]]:
+    """(labelled pool, unlabelled, test) case entries of one hard cohort, written once under ``root``."""
     from sgrs.data.phantom import write_cohort
 
     pool = labelled * n_seeds
@@ -128,12 +128,20 @@ def make_cohort(root: Path, n_seeds: int, labelled: int, unlabelled: int, test: 
     cases = json.loads((root / "manifest.json").read_text())["cases"]
     if len(cases) != total:
         raise SystemExit(f"{root}: holds {len(cases)} cases, these settings need {total}; use another --out")
+    return cases[:pool], cases[pool:pool + unlabelled], cases[pool + unlabelled:]
+
+
+def make_cohort(root: Path, n_seeds: int, labelled: int, unlabelled: int, test: int, size, spacing,
+                cohort_seed: int) -> list[Path]:
+    """Write the pool once and one manifest per seed over the same files; returns the manifests."""
+    labelled_pool, unlabelled_cases, test_cases = pool_cases(root, n_seeds, labelled, unlabelled, test, size,
+                                                             spacing, cohort_seed)
     manifests = []
     for s in range(n_seeds):
-        own = cases[s * labelled:(s + 1) * labelled]
+        own = labelled_pool[s * labelled:(s + 1) * labelled]
         entries = [dict(c, split="train") for c in own] + \
-                  [dict(c, split="train") for c in cases[pool:pool + unlabelled]] + \
-                  [dict(c, split="test") for c in cases[pool + unlabelled:]]
+                  [dict(c, split="train") for c in unlabelled_cases] + \
+                  [dict(c, split="test") for c in test_cases]
         path = root / f"manifest-seed{s}.json"
         path.write_text(json.dumps({"name": f"ssl-gain seed {s}", "classes": ["background", "left atrium"],
                                     "cases": entries}, indent=1))
